@@ -23,7 +23,7 @@ run: $(STAMP)
 	$(BIN)/lockstep demo
 
 test: $(STAMP)
-	$(BIN)/python -m lockstep.testing.run_suite
+	$(BIN)/python tools/run_suite.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src m365sim/src tests m365sim/tests bench

@@ -1,0 +1,86 @@
+"""Every LOCKSTEP_* setting in one place: name, default and meaning.
+
+`settings.py` reads them through `env()`; the README's settings table is generated from
+`SETTINGS` (see `lockstep.cli settings-table`), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("LOCKSTEP_DATA_DIR", "./var", "Folder for the SQLite database, generated keys and the demo state."),
+    Setting(
+        "LOCKSTEP_DATABASE_URL",
+        "sqlite:///<LOCKSTEP_DATA_DIR>/lockstep.sqlite3",
+        "Database URL: sqlite:///path or postgresql://user@host:5432/name.",
+    ),
+    Setting(
+        "LOCKSTEP_SECRET_KEY",
+        "(generated into <LOCKSTEP_DATA_DIR>/secret_key on first start)",
+        "Django secret key: signs sessions, CSRF tokens and email links.",
+    ),
+    Setting(
+        "LOCKSTEP_ENCRYPTION_KEYS",
+        "(generated into <LOCKSTEP_DATA_DIR>/encryption_keys on first start)",
+        "Comma-separated base64 AES-256 keys for secrets at rest; the first encrypts, all decrypt (rotation).",
+    ),
+    Setting("LOCKSTEP_DEBUG", "false", "Django debug mode. Never in production."),
+    Setting("LOCKSTEP_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", "Comma-separated host names Lockstep answers to."),
+    Setting("LOCKSTEP_BASE_URL", "http://127.0.0.1:8000", "Public URL of Lockstep, used in emails and SAML metadata."),
+    Setting("LOCKSTEP_LISTEN", "127.0.0.1:8000", "Address and port `lockstep run` listens on."),
+    Setting("LOCKSTEP_WEB_THREADS", "8", "Worker threads of the built-in web server."),
+    Setting("LOCKSTEP_SECURE_COOKIES", "true", "Mark session and CSRF cookies Secure (browsers accept them on localhost)."),
+    Setting("LOCKSTEP_SESSION_IDLE_SECONDS", "1800", "Admin and user sessions end after this much inactivity."),
+    Setting("LOCKSTEP_LOG_FORMAT", "text", "`text` or `json` (one JSON object per line)."),
+    Setting("LOCKSTEP_LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("LOCKSTEP_EMBEDDED_WORKER", "true", "`lockstep run` also runs a background worker in-process."),
+    Setting("LOCKSTEP_EMAIL_HOST", "127.0.0.1", "SMTP server host for outgoing mail."),
+    Setting("LOCKSTEP_EMAIL_PORT", "25", "SMTP server port."),
+    Setting("LOCKSTEP_EMAIL_FROM", "lockstep@localhost", "Default sender address (organizations can override)."),
+    Setting("LOCKSTEP_TRUSTED_CA_FILE", "", "Extra CA bundle trusted for Microsoft endpoints (m365sim's CA, TLS proxies)."),
+)
+
+
+def env(name: str, default: str | None = None) -> str:
+    """The value of a LOCKSTEP_* setting, falling back to its documented default."""
+    if default is None:
+        default = next(s.default for s in SETTINGS if s.name == name)
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: str | None = None) -> bool:
+    value = env(name, default).strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def data_dir() -> Path:
+    path = Path(env("LOCKSTEP_DATA_DIR")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def generated_secret(filename: str, factory: type | object) -> str:
+    """Read a generated secret from the data dir, creating it (mode 0600) on first use."""
+    path = data_dir() / filename
+    if path.exists():
+        return path.read_text().strip()
+    value = factory() if callable(factory) else str(factory)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return str(value)

@@ -1,0 +1,1 @@
+"""Admin Portal: server-rendered pages with HTMX."""

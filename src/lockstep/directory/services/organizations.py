@@ -1,0 +1,87 @@
+"""Organization services: creation and settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from lockstep.directory import audit
+from lockstep.directory.actors import Actor
+from lockstep.directory.errors import ValidationFailed, collect
+from lockstep.directory.models import Organization
+from lockstep.directory.password_policy import PasswordPolicy
+
+SETTING_FIELDS = (
+    "name",
+    "password_takeover",
+    "require_admin_mfa",
+    "password_min_length",
+    "password_min_classes",
+    "password_banned_terms",
+    "email_sender_name",
+    "email_sender_address",
+)
+
+
+def settings_of(organization: Organization) -> dict[str, Any]:
+    return {f: getattr(organization, f) for f in SETTING_FIELDS}
+
+
+@transaction.atomic
+def create_organization(*, name: str, slug: str = "") -> Organization:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed({"name": ["This field is required."]})
+    base = slugify(slug or name)[:50] or "org"
+    candidate, n = base, 1
+    while Organization.objects.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return Organization.objects.create(name=name, slug=candidate)
+
+
+def get_organization(*, actor: Actor) -> Organization:
+    return Organization.objects.get(pk=actor.organization_id)
+
+
+@transaction.atomic
+def update_settings(*, actor: Actor, changes: dict[str, Any]) -> Organization:
+    actor.require_write()
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
+    errors: dict[str, list[str]] = {}
+    for field in changes:
+        if field not in SETTING_FIELDS:
+            collect(errors, field, "Unknown field.")
+    if errors:
+        raise ValidationFailed(errors)
+    proposed = {**settings_of(organization), **changes}
+    for flag in ("password_takeover", "require_admin_mfa"):
+        if not isinstance(proposed[flag], bool):
+            collect(errors, flag, "Must be true or false.")
+    if not str(proposed["name"]).strip():
+        collect(errors, "name", "This field is required.")
+    terms = tuple(t.strip() for t in str(proposed["password_banned_terms"]).splitlines() if t.strip())
+    try:
+        PasswordPolicy(
+            min_length=int(proposed["password_min_length"]),
+            min_classes=int(proposed["password_min_classes"]),
+            extra_banned_terms=terms,
+        )
+    except (ValueError, TypeError) as problem:
+        collect(errors, "password_policy", str(problem))
+    if errors:
+        raise ValidationFailed(errors)
+    before = settings_of(organization)
+    for field, value in changes.items():
+        setattr(organization, field, value)
+    organization.save()
+    changed = {k: v for k, v in settings_of(organization).items() if before[k] != v}
+    if changed:
+        audit.record(
+            actor=actor, action="organization.update_settings", target_type="organization",
+            target_id=organization.pk, target_label=organization.name,
+            before={k: before[k] for k in changed}, after=changed,
+        )
+    return organization

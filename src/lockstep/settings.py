@@ -1,0 +1,151 @@
+"""Django settings, read from LOCKSTEP_* environment variables (see lockstep.config)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+
+import dj_database_url
+
+from lockstep.config import data_dir, env, env_bool, generated_secret
+
+DATA_DIR = data_dir()
+
+SECRET_KEY = env("LOCKSTEP_SECRET_KEY", "") or generated_secret("secret_key", lambda: secrets.token_urlsafe(50))
+ENCRYPTION_KEYS = [
+    k.strip()
+    for k in (
+        env("LOCKSTEP_ENCRYPTION_KEYS", "")
+        or generated_secret("encryption_keys", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode())
+    ).split(",")
+    if k.strip()
+]
+DEBUG = env_bool("LOCKSTEP_DEBUG")
+ALLOWED_HOSTS = [h.strip() for h in env("LOCKSTEP_ALLOWED_HOSTS").split(",") if h.strip()]
+BASE_URL = env("LOCKSTEP_BASE_URL").rstrip("/")
+TRUSTED_CA_FILE = env("LOCKSTEP_TRUSTED_CA_FILE")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "lockstep.directory",
+    "lockstep.console",
+    "lockstep.api",
+    "lockstep.ops",
+]
+
+MIDDLEWARE = [
+    "lockstep.ops.middleware.RequestMetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "lockstep.ops.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "lockstep.console.middleware.AdminSessionMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "lockstep.urls"
+WSGI_APPLICATION = "lockstep.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("LOCKSTEP_DATABASE_URL", "") or f"sqlite:///{DATA_DIR / 'lockstep.sqlite3'}",
+        conn_max_age=60,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the web threads read while the worker writes; IMMEDIATE avoids upgrade deadlocks.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "directory.Administrator"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+LOGIN_URL = "console:login"
+
+SESSION_COOKIE_AGE = int(env("LOCKSTEP_SESSION_IDLE_SECONDS"))
+SESSION_SAVE_EVERY_REQUEST = True  # sliding expiry: the age is an idle timeout
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("LOCKSTEP_SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+CSRF_TRUSTED_ORIGINS = [BASE_URL]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+EMAIL_HOST = env("LOCKSTEP_EMAIL_HOST")
+EMAIL_PORT = int(env("LOCKSTEP_EMAIL_PORT"))
+DEFAULT_FROM_EMAIL = env("LOCKSTEP_EMAIL_FROM")
+
+LOG_FORMAT = env("LOCKSTEP_LOG_FORMAT")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"},
+    },
+    "root": {"handlers": ["console"], "level": env("LOCKSTEP_LOG_LEVEL")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+NINJA_PAGINATION_PER_PAGE = 50

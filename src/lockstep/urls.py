@@ -1,0 +1,11 @@
+"""Top-level URL map: Admin Portal, REST API and operations endpoints."""
+
+from django.urls import include, path
+
+from lockstep.api.main import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("lockstep.ops.urls")),
+    path("", include("lockstep.console.urls")),
+]

@@ -1,0 +1,65 @@
+"""`make test`: lint, then the whole suite on SQLite and, when reachable, on PostgreSQL.
+
+Prints which databases it ran on. Exits non-zero if any step fails.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from urllib.parse import urlparse
+
+BIN = os.path.dirname(sys.executable)
+
+
+def run(title: str, command: list[str], env: dict[str, str] | None = None) -> bool:
+    print(f"\n=== {title}: {' '.join(command)}", flush=True)
+    return subprocess.run(command, env={**os.environ, **(env or {})}).returncode == 0
+
+
+def postgres_reachable(url: str) -> bool:
+    import psycopg
+
+    parsed = urlparse(url)
+    try:
+        with psycopg.connect(url, connect_timeout=3) as connection:
+            connection.execute("select 1")
+        return True
+    except psycopg.Error as problem:
+        print(f"PostgreSQL at {parsed.hostname}:{parsed.port or 5432} not reachable: {problem}".strip())
+        return False
+
+
+def main() -> int:
+    results: list[tuple[str, bool]] = []
+    lint = [
+        [f"{BIN}/ruff", "check", "src", "m365sim", "tests", "bench", "tools"],
+        [f"{BIN}/ruff", "format", "--check", "src", "m365sim", "tests", "bench", "tools"],
+        [f"{BIN}/mypy", "src/lockstep"],
+    ]
+    results.append(("lint (ruff, mypy)", all([run("lint", command) for command in lint])))
+
+    pytest = [f"{BIN}/python", "-m", "pytest", *sys.argv[1:]]
+    with tempfile.TemporaryDirectory(prefix="lockstep-test-") as data_dir:
+        sqlite_env = {"LOCKSTEP_DATA_DIR": data_dir, "LOCKSTEP_DATABASE_URL": ""}
+        results.append(("tests on SQLite", run("tests on SQLite", pytest, sqlite_env)))
+
+        pg_url = os.environ.get("LOCKSTEP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+        if pg_url and postgres_reachable(pg_url):
+            pg_env = {"LOCKSTEP_DATA_DIR": data_dir, "LOCKSTEP_DATABASE_URL": pg_url}
+            results.append(("tests on PostgreSQL", run("tests on PostgreSQL", pytest, pg_env)))
+        else:
+            print("Skipping the PostgreSQL run: set LOCKSTEP_TEST_POSTGRES_URL to a reachable server.")
+
+    print("\n=== summary")
+    for title, ok in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {title}")
+    databases = [t.removeprefix("tests on ") for t, _ in results if t.startswith("tests on ")]
+    print(f"Databases used: {', '.join(databases)}")
+    return 0 if all(ok for _, ok in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
