@@ -24,7 +24,9 @@ def other_org(db: None) -> Organization:
 
 @pytest.fixture
 def owner(org: Organization) -> Administrator:
-    return admins.create_admin(organization=org, email="owner@contoso.com", password=ADMIN_PASSWORD, role=AdminRole.OWNER)
+    return admins.create_admin(
+        organization=org, email="owner@contoso.com", password=ADMIN_PASSWORD, role=AdminRole.OWNER
+    )
 
 
 @pytest.fixture

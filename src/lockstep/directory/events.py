@@ -1,22 +1,26 @@
-"""Domain events the core sends after commit; adapters (Microsoft 365, mail) subscribe.
+"""Domain events the core emits; adapters (Microsoft 365, mail) subscribe.
 
-A plaintext password travels only inside `password_set`, in memory, never stored or queued.
+Events are delivered inside the transaction that made the change, so a subscriber's
+bookkeeping (e.g. bumping a binding's desired version, holding a password encrypted
+until delivery) commits or rolls back together with the change. Subscribers never talk
+to the network from a receiver: they register `transaction.on_commit` hooks for that.
+A plaintext password travels only inside `password_set`, in memory; it is never queued.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.dispatch import Signal
 
-user_changed = Signal()  # kwargs: organization_id, user_id, fields (list[str])
-user_deleted = Signal()  # kwargs: organization_id, user_id, immutable_id
+user_changed = Signal()  # kwargs: organization_id, user_id, fields (list[str]; ["*"] on create)
+user_deleting = Signal()  # kwargs: organization_id, user_id, immutable_id (sent before the row goes)
 password_set = Signal()  # kwargs: organization_id, user_id, password (plaintext, in memory only)
 group_changed = Signal()  # kwargs: organization_id, group_id, fields
-group_deleted = Signal()  # kwargs: organization_id, group_id
+group_deleting = Signal()  # kwargs: organization_id, group_id (sent before the row goes)
 membership_changed = Signal()  # kwargs: organization_id, group_id, added (list[int]), removed (list[int])
 
 
-def send_on_commit(signal: Signal, **kwargs: Any) -> None:
-    transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
+def emit(signal: Signal, **kwargs: Any) -> None:
+    """Deliver an event to its subscribers now, inside the caller's transaction."""
+    signal.send(sender=None, **kwargs)

@@ -57,7 +57,9 @@ def company_email_problems(value: str) -> list[str]:
     if not local:
         problems.append("The part before @ must not be empty.")
     elif not UPN_LOCAL_RE.match(local):
-        problems.append("The part before @ may only use letters A-Z, digits and . - _ ' ! # ^ ~ (no accents).")
+        problems.append(
+            "The part before @ may only use letters A-Z, digits and . - _ ' ! # ^ ~ (no accents)."
+        )
     if local.endswith("."):
         problems.append("A dot may not come directly before the @.")
     if len(local) > 64:
@@ -67,7 +69,9 @@ def company_email_problems(value: str) -> list[str]:
     return problems
 
 
-def clean_user_fields(values: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def clean_user_fields(
+    values: dict[str, Any], *, partial: bool
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Normalise and check user fields; returns (cleaned values, errors per field)."""
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -99,7 +103,11 @@ def clean_user_fields(values: dict[str, Any], *, partial: bool) -> tuple[dict[st
 
     username = cleaned.get("username")
     if username and not USERNAME_RE.match(username):
-        collect(errors, "username", "May only use letters A-Z, digits and . - _ ' ! # ^ ~, starting with a letter or digit.")
+        collect(
+            errors,
+            "username",
+            "May only use letters A-Z, digits and . - _ ' ! # ^ ~, starting with a letter or digit.",
+        )
     email = cleaned.get("email")
     if email:
         for problem in company_email_problems(email):
@@ -117,7 +125,9 @@ def clean_user_fields(values: dict[str, Any], *, partial: bool) -> tuple[dict[st
     return cleaned, errors
 
 
-def clean_group_fields(values: dict[str, Any], *, partial: bool) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def clean_group_fields(
+    values: dict[str, Any], *, partial: bool
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     for field, raw in values.items():

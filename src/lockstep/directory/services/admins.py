@@ -62,14 +62,20 @@ def create_admin(
     if Administrator.objects.filter(email__iexact=email).exists():
         raise Conflict("email", f"An administrator with the email {email!r} already exists.")
     admin = Administrator(
-        organization=organization, email=email, role=role, name=name.strip(),
+        organization=organization,
+        email=email,
+        role=role,
+        name=name.strip(),
         must_change_password=must_change_password,
     )
     admin.set_password(password)
     admin.save()
     audit.record(
         actor=actor or Actor.system(organization.pk, "lockstep createadmin"),
-        action="admin.create", target_type="administrator", target_id=admin.pk, target_label=email,
+        action="admin.create",
+        target_type="administrator",
+        target_id=admin.pk,
+        target_label=email,
         after={"email": email, "role": role},
     )
     return admin
@@ -106,14 +112,19 @@ def _accept_code(secret: str, code: str, last_counter: int, now: float | None = 
 def confirm_totp_enrolment(*, admin: Administrator, secret: str, code: str) -> None:
     step = _accept_code(secret, code, 0)
     if step is None:
-        raise ValidationFailed({"code": ["The code does not match. Check the time on your device and try again."]})
+        raise ValidationFailed(
+            {"code": ["The code does not match. Check the time on your device and try again."]}
+        )
     admin.totp_secret_encrypted = crypto.encrypt(secret, context=_totp_context(admin))
     admin.totp_enabled = True
     admin.totp_last_counter = step
     admin.save(update_fields=["totp_secret_encrypted", "totp_enabled", "totp_last_counter"])
     audit.record(
-        actor=Actor.for_admin(admin), action="admin.enable_totp", target_type="administrator",
-        target_id=admin.pk, target_label=admin.email,
+        actor=Actor.for_admin(admin),
+        action="admin.enable_totp",
+        target_type="administrator",
+        target_id=admin.pk,
+        target_label=admin.email,
     )
 
 
@@ -145,12 +156,19 @@ def set_role(*, actor: Actor, admin_id: int, role: str) -> Administrator:
     if admin.role == AdminRole.OWNER and role != AdminRole.OWNER:
         owners = Administrator.objects.filter(organization_id=actor.organization_id, role=AdminRole.OWNER)
         if owners.count() <= 1:
-            raise Conflict("role", "The last owner cannot be demoted; make another administrator owner first.")
+            raise Conflict(
+                "role", "The last owner cannot be demoted; make another administrator owner first."
+            )
     before = admin.role
     admin.role = role
     admin.save(update_fields=["role"])
     audit.record(
-        actor=actor, action="admin.set_role", target_type="administrator", target_id=admin.pk,
-        target_label=admin.email, before={"role": before}, after={"role": role},
+        actor=actor,
+        action="admin.set_role",
+        target_type="administrator",
+        target_id=admin.pk,
+        target_label=admin.email,
+        before={"role": before},
+        after={"role": role},
     )
     return admin

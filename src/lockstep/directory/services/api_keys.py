@@ -13,7 +13,7 @@ from django.utils import timezone
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import NotFound, ValidationFailed
-from lockstep.directory.models import ApiKey, AdminRole
+from lockstep.directory.models import AdminRole, ApiKey
 
 KEY_PREFIX = "lsk_"
 
@@ -47,7 +47,11 @@ def create_api_key(*, actor: Actor, name: str, role: str = AdminRole.ADMINISTRAT
         created_by_id=int(actor.id) if actor.kind == "admin" and actor.id else None,
     )
     audit.record(
-        actor=actor, action="api_key.create", target_type="api_key", target_id=key.pk, target_label=name,
+        actor=actor,
+        action="api_key.create",
+        target_type="api_key",
+        target_id=key.pk,
+        target_label=name,
         after={"name": name, "role": role, "prefix": prefix},
     )
     return key, secret
@@ -80,5 +84,11 @@ def revoke_api_key(*, actor: Actor, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        audit.record(actor=actor, action="api_key.revoke", target_type="api_key", target_id=key.pk, target_label=key.name)
+        audit.record(
+            actor=actor,
+            action="api_key.revoke",
+            target_type="api_key",
+            target_id=key.pk,
+            target_label=key.name,
+        )
     return key

@@ -46,10 +46,14 @@ def create_group(*, actor: Actor, fields: dict[str, Any]) -> Group:
     _check_unique_name(actor, cleaned["name"])
     group = Group.objects.create(organization_id=actor.organization_id, **cleaned)
     audit.record(
-        actor=actor, action="group.create", target_type="group", target_id=group.pk, target_label=group.name,
+        actor=actor,
+        action="group.create",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
         after=cleaned,
     )
-    events.send_on_commit(events.group_changed, organization_id=actor.organization_id, group_id=group.pk, fields=["*"])
+    events.emit(events.group_changed, organization_id=actor.organization_id, group_id=group.pk, fields=["*"])
     return group
 
 
@@ -71,10 +75,15 @@ def update_group(*, actor: Actor, group_id: int, changes: dict[str, Any]) -> Gro
     group.updated_at = timezone.now()
     group.save(update_fields=[*changed, "updated_at"])
     audit.record(
-        actor=actor, action="group.update", target_type="group", target_id=group.pk, target_label=group.name,
-        before=before, after=changed,
+        actor=actor,
+        action="group.update",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        before=before,
+        after=changed,
     )
-    events.send_on_commit(
+    events.emit(
         events.group_changed, organization_id=actor.organization_id, group_id=group.pk, fields=sorted(changed)
     )
     return group
@@ -85,10 +94,14 @@ def delete_group(*, actor: Actor, group_id: int) -> None:
     actor.require_write()
     group = get_group(actor=actor, group_id=group_id)
     audit.record(
-        actor=actor, action="group.delete", target_type="group", target_id=group.pk, target_label=group.name,
+        actor=actor,
+        action="group.delete",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
         before={"name": group.name, "description": group.description},
     )
-    events.send_on_commit(events.group_deleted, organization_id=actor.organization_id, group_id=group.pk)
+    events.emit(events.group_deleting, organization_id=actor.organization_id, group_id=group.pk)
     group.delete()
 
 
@@ -112,12 +125,19 @@ def add_members(*, actor: Actor, group_id: int, user_ids: list[int]) -> list[int
     GroupMembership.objects.bulk_create([GroupMembership(group=group, user_id=uid) for uid in added])
     if added:
         audit.record(
-            actor=actor, action="group.add_members", target_type="group", target_id=group.pk,
-            target_label=group.name, after={"added": added},
+            actor=actor,
+            action="group.add_members",
+            target_type="group",
+            target_id=group.pk,
+            target_label=group.name,
+            after={"added": added},
         )
-        events.send_on_commit(
-            events.membership_changed, organization_id=actor.organization_id, group_id=group.pk,
-            added=added, removed=[],
+        events.emit(
+            events.membership_changed,
+            organization_id=actor.organization_id,
+            group_id=group.pk,
+            added=added,
+            removed=[],
         )
     return added
 
@@ -131,12 +151,19 @@ def remove_members(*, actor: Actor, group_id: int, user_ids: list[int]) -> list[
     memberships.delete()
     if removed:
         audit.record(
-            actor=actor, action="group.remove_members", target_type="group", target_id=group.pk,
-            target_label=group.name, before={"removed": removed},
+            actor=actor,
+            action="group.remove_members",
+            target_type="group",
+            target_id=group.pk,
+            target_label=group.name,
+            before={"removed": removed},
         )
-        events.send_on_commit(
-            events.membership_changed, organization_id=actor.organization_id, group_id=group.pk,
-            added=[], removed=removed,
+        events.emit(
+            events.membership_changed,
+            organization_id=actor.organization_id,
+            group_id=group.pk,
+            added=[],
+            removed=removed,
         )
     return removed
 

@@ -80,8 +80,12 @@ def update_settings(*, actor: Actor, changes: dict[str, Any]) -> Organization:
     changed = {k: v for k, v in settings_of(organization).items() if before[k] != v}
     if changed:
         audit.record(
-            actor=actor, action="organization.update_settings", target_type="organization",
-            target_id=organization.pk, target_label=organization.name,
-            before={k: before[k] for k in changed}, after=changed,
+            actor=actor,
+            action="organization.update_settings",
+            target_type="organization",
+            target_id=organization.pk,
+            target_label=organization.name,
+            before={k: before[k] for k in changed},
+            after=changed,
         )
     return organization

@@ -112,12 +112,10 @@ def create_user(
         target_label=user.username,
         after={**snapshot(user), "password_setup": user.password_setup},
     )
-    events.send_on_commit(
-        events.user_changed, organization_id=user.organization_id, user_id=user.pk, fields=["*"]
-    )
+    events.emit(events.user_changed, organization_id=user.organization_id, user_id=user.pk, fields=["*"])
     if initial_password is not None:
         plaintext = initial_password
-        events.send_on_commit(
+        events.emit(
             events.password_set, organization_id=user.organization_id, user_id=user.pk, password=plaintext
         )
     return user
@@ -148,7 +146,7 @@ def update_user(*, actor: Actor, user_id: int, changes: dict[str, Any]) -> User:
         before={k: before[k] for k in changed},
         after=changed,
     )
-    events.send_on_commit(
+    events.emit(
         events.user_changed, organization_id=user.organization_id, user_id=user.pk, fields=sorted(changed)
     )
     return user
@@ -178,9 +176,7 @@ def change_state(*, actor: Actor, user_id: int, to_state: str) -> User:
         before={"state": before},
         after={"state": to_state},
     )
-    events.send_on_commit(
-        events.user_changed, organization_id=user.organization_id, user_id=user.pk, fields=["state"]
-    )
+    events.emit(events.user_changed, organization_id=user.organization_id, user_id=user.pk, fields=["state"])
     return user
 
 
@@ -211,11 +207,13 @@ def set_password(*, actor: Actor, user_id: int, password: str) -> User:
     user.updated_at = user.password_changed_at
     user.save(update_fields=["password_hash", "password_changed_at", "updated_at"])
     audit.record(
-        actor=actor, action="user.set_password", target_type="user", target_id=user.pk, target_label=user.username
+        actor=actor,
+        action="user.set_password",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
     )
-    events.send_on_commit(
-        events.password_set, organization_id=user.organization_id, user_id=user.pk, password=password
-    )
+    events.emit(events.password_set, organization_id=user.organization_id, user_id=user.pk, password=password)
     return user
 
 
@@ -232,8 +230,8 @@ def delete_user(*, actor: Actor, user_id: int) -> None:
         target_label=user.username,
         before=before,
     )
-    events.send_on_commit(
-        events.user_deleted,
+    events.emit(
+        events.user_deleting,
         organization_id=user.organization_id,
         user_id=user.pk,
         immutable_id=user.immutable_id,
@@ -279,7 +277,9 @@ def filter_users(
     if email:
         queryset = queryset.filter(email=email.strip().lower())
     if group_id is not None:
-        queryset = queryset.filter(groupmembership__group_id=group_id, groupmembership__group__organization_id=actor.organization_id)
+        queryset = queryset.filter(
+            groupmembership__group_id=group_id, groupmembership__group__organization_id=actor.organization_id
+        )
     if search:
         term = search.strip()
         queryset = queryset.filter(
