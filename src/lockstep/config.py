@@ -19,7 +19,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("LOCKSTEP_DATA_DIR", "./var", "Folder for the SQLite database, generated keys and the demo state."),
+    Setting(
+        "LOCKSTEP_DATA_DIR", "./var", "Folder for the SQLite database, generated keys and the demo state."
+    ),
     Setting(
         "LOCKSTEP_DATABASE_URL",
         "sqlite:///<LOCKSTEP_DATA_DIR>/lockstep.sqlite3",
@@ -36,19 +38,39 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated base64 AES-256 keys for secrets at rest; the first encrypts, all decrypt (rotation).",
     ),
     Setting("LOCKSTEP_DEBUG", "false", "Django debug mode. Never in production."),
-    Setting("LOCKSTEP_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", "Comma-separated host names Lockstep answers to."),
-    Setting("LOCKSTEP_BASE_URL", "http://127.0.0.1:8000", "Public URL of Lockstep, used in emails and SAML metadata."),
+    Setting(
+        "LOCKSTEP_ALLOWED_HOSTS",
+        "localhost,127.0.0.1,[::1]",
+        "Comma-separated host names Lockstep answers to.",
+    ),
+    Setting(
+        "LOCKSTEP_BASE_URL",
+        "http://127.0.0.1:8000",
+        "Public URL of Lockstep, used in emails and SAML metadata.",
+    ),
     Setting("LOCKSTEP_LISTEN", "127.0.0.1:8000", "Address and port `lockstep run` listens on."),
     Setting("LOCKSTEP_WEB_THREADS", "8", "Worker threads of the built-in web server."),
-    Setting("LOCKSTEP_SECURE_COOKIES", "true", "Mark session and CSRF cookies Secure (browsers accept them on localhost)."),
-    Setting("LOCKSTEP_SESSION_IDLE_SECONDS", "1800", "Admin and user sessions end after this much inactivity."),
+    Setting(
+        "LOCKSTEP_SECURE_COOKIES",
+        "true",
+        "Mark session and CSRF cookies Secure (browsers accept them on localhost).",
+    ),
+    Setting(
+        "LOCKSTEP_SESSION_IDLE_SECONDS", "1800", "Admin and user sessions end after this much inactivity."
+    ),
     Setting("LOCKSTEP_LOG_FORMAT", "text", "`text` or `json` (one JSON object per line)."),
     Setting("LOCKSTEP_LOG_LEVEL", "INFO", "Python logging level."),
     Setting("LOCKSTEP_EMBEDDED_WORKER", "true", "`lockstep run` also runs a background worker in-process."),
     Setting("LOCKSTEP_EMAIL_HOST", "127.0.0.1", "SMTP server host for outgoing mail."),
     Setting("LOCKSTEP_EMAIL_PORT", "25", "SMTP server port."),
-    Setting("LOCKSTEP_EMAIL_FROM", "lockstep@localhost", "Default sender address (organizations can override)."),
-    Setting("LOCKSTEP_TRUSTED_CA_FILE", "", "Extra CA bundle trusted for Microsoft endpoints (m365sim's CA, TLS proxies)."),
+    Setting(
+        "LOCKSTEP_EMAIL_FROM", "lockstep@localhost", "Default sender address (organizations can override)."
+    ),
+    Setting(
+        "LOCKSTEP_TRUSTED_CA_FILE",
+        "",
+        "Extra CA bundle trusted for Microsoft endpoints (m365sim's CA, TLS proxies).",
+    ),
 )
 
 
@@ -84,3 +106,10 @@ def generated_secret(filename: str, factory: type | object) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return str(value)
+
+
+def settings_markdown() -> str:
+    """The README's settings table, generated from SETTINGS."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{s.name}` | `{s.default}` | {s.meaning} |" for s in SETTINGS]
+    return "\n".join(lines)

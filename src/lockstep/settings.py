@@ -12,7 +12,9 @@ from lockstep.config import data_dir, env, env_bool, generated_secret
 
 DATA_DIR = data_dir()
 
-SECRET_KEY = env("LOCKSTEP_SECRET_KEY", "") or generated_secret("secret_key", lambda: secrets.token_urlsafe(50))
+SECRET_KEY = env("LOCKSTEP_SECRET_KEY", "") or generated_secret(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
 ENCRYPTION_KEYS = [
     k.strip()
     for k in (
@@ -39,6 +41,7 @@ INSTALLED_APPS = [
     "lockstep.console",
     "lockstep.api",
     "lockstep.ops",
+    "lockstep.m365",
 ]
 
 MIDDLEWARE = [
@@ -142,7 +145,10 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "text"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOCKSTEP_LOG_LEVEL")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},

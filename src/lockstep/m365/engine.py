@@ -1,0 +1,370 @@
+"""The sync engine: claim dirty bindings, plan their writes, send them, record the outcome.
+
+One pass for one directory:
+1. claim up to `CLAIM_LIMIT` bindings whose desired version is ahead of the applied one
+   (and whose retry time has come) with a lease, so several workers never write the same
+   object twice (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL);
+2. plan each binding's writes with the pure `reconcile` functions;
+3. hold back disables beyond the deletion brake;
+4. send the writes as `$batch` requests of up to 20, in rounds (an object's second write
+   goes only after its first succeeded);
+5. record per binding: applied version, last applied state, status and plain-words error;
+   an audit row per write; transient failures get a retry time with backoff and jitter.
+A binding that fails never stops the others; a directory-fatal error pauses the directory
+and keeps the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from lockstep.directory import audit, crypto
+from lockstep.directory.actors import Actor
+from lockstep.directory.models import User
+from lockstep.m365 import mapping, reconcile
+from lockstep.m365.models import (
+    Directory,
+    GroupBinding,
+    Health,
+    HeldWrite,
+    PendingPassword,
+    SyncActivity,
+    SyncStatus,
+    UserBinding,
+)
+from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
+from lockstep.m365.subscribers import password_context
+
+log = logging.getLogger(__name__)
+
+CLAIM_LIMIT = 500
+LEASE = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(minutes=30)
+PARK_FOR = timedelta(hours=6)  # a permanent error is retried only after a change, or after this
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter: 2, 4, 8 ... seconds, capped."""
+    rng = rng or random.Random()
+    ceiling = min(MAX_BACKOFF.total_seconds(), 2.0 ** max(1, attempts))
+    return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
+
+
+def random_password() -> str:
+    """A password nobody knows that satisfies Microsoft's policy (all four classes, 32 chars)."""
+    alphabet = string.ascii_letters + string.digits + "-_.!#"
+    while True:
+        value = "".join(secrets.choice(alphabet) for _ in range(32))
+        if (
+            any(c.islower() for c in value)
+            and any(c.isupper() for c in value)
+            and any(c.isdigit() for c in value)
+            and any(c in "-_.!#" for c in value)
+        ):
+            return value
+
+
+@dataclass
+class PassResult:
+    claimed: int = 0
+    writes: int = 0
+    errors: int = 0
+    held: int = 0
+    paused: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _dirty(now: datetime) -> Q:
+    return (
+        Q(desired_version__gt=F("applied_version"))
+        & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    )
+
+
+def claim(
+    model: type[UserBinding] | type[GroupBinding], directory: Directory, worker: str, limit: int
+) -> list[int]:
+    """Lease dirty bindings to this worker; other workers skip rows being claimed."""
+    now = timezone.now()
+    with transaction.atomic():
+        queryset = model.objects.filter(_dirty(now), directory=directory).exclude(status=SyncStatus.HELD)
+        queryset = queryset.order_by("changed_at", "id")
+        if connection.vendor == "postgresql":
+            queryset = queryset.select_for_update(skip_locked=True)
+        ids = list(queryset.values_list("id", flat=True)[:limit])
+        if ids:
+            model.objects.filter(id__in=ids).update(lease_until=now + LEASE, lease_owner=worker)
+    return ids
+
+
+def verified_domains(directory: Directory) -> set[str]:
+    return set(directory.domains.filter(is_verified=True).values_list("name", flat=True))
+
+
+def federated_domains(directory: Directory) -> set[str]:
+    return set(directory.domains.filter(authentication_type="Federated").values_list("name", flat=True))
+
+
+@dataclass
+class Work:
+    """One claimed binding and the writes planned for it."""
+
+    binding: UserBinding
+    version: int
+    operations: list[reconcile.Operation]
+    password_sent: bool = False
+    done: bool = True
+    error: str = ""
+
+
+def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
+    bindings = list(
+        UserBinding.objects.filter(id__in=ids).select_related("user").order_by("changed_at", "id")
+    )
+    domains = verified_domains(directory)
+    federated = federated_domains(directory)
+    user_ids = [b.user_id for b in bindings if b.user_id and b.password_pending]
+    held = {
+        p.user_id: p
+        for p in PendingPassword.objects.filter(user_id__in=user_ids, expires_at__gt=timezone.now())
+    }
+    works: list[Work] = []
+    managed = directory.managed()
+    for binding in bindings:
+        user: User | None = binding.user
+        if user is None or binding.unbound:
+            operations = reconcile.plan_user(
+                desired=None,
+                remote_id=binding.remote_id,
+                last_known=binding.last_applied,
+                managed=managed,
+                password=None,
+                random_password=random_password,
+            )
+            works.append(Work(binding, binding.desired_version, operations))
+            continue
+        domain = mapping.email_domain(user.email)
+        if domain not in domains:
+            binding.status = SyncStatus.NOT_SYNCED
+            binding.last_error = "Not synced: email domain not in this tenant."
+            works.append(Work(binding, binding.desired_version, []))
+            continue
+        password = None
+        pending = held.get(user.pk)
+        if pending is not None:
+            password = crypto.decrypt(pending.ciphertext, context=password_context(user.pk))
+        operations = reconcile.plan_user(
+            desired=mapping.desired_user(user),
+            remote_id=binding.remote_id,
+            last_known=binding.last_applied,
+            managed=managed,
+            password=password,
+            random_password=random_password,
+            federated=domain in federated,
+        )
+        work = Work(binding, binding.desired_version, operations)
+        work.password_sent = password is not None
+        works.append(work)
+    return works
+
+
+def _apply_brake(directory: Directory, works: list[Work]) -> int:
+    """Hold disables beyond the brake's threshold (count AND percentage) for an admin."""
+    disabling = [w for w in works if any(op.disables for op in w.operations)]
+    if not disabling:
+        return 0
+    approved = set(
+        HeldWrite.objects.filter(
+            directory=directory, binding__in=[w.binding for w in disabling], decision="approved"
+        ).values_list("binding_id", flat=True)
+    )
+    pending = [w for w in disabling if w.binding.pk not in approved]
+    total = max(1, UserBinding.objects.filter(directory=directory).count())
+    if len(pending) <= directory.brake_count or len(pending) * 100 <= directory.brake_percent * total:
+        return 0
+    for work in pending:
+        HeldWrite.objects.get_or_create(
+            directory=directory, binding=work.binding, decision="", defaults={"operation": "disable"}
+        )
+        work.operations = []
+        work.binding.status = SyncStatus.HELD
+        work.done = False
+    return len(pending)
+
+
+def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worker") -> PassResult:
+    result = PassResult()
+    ids = claim(UserBinding, directory, worker, CLAIM_LIMIT)
+    result.claimed = len(ids)
+    if not ids:
+        return result
+    works = _plan_users(directory, ids)
+    result.held = _apply_brake(directory, works)
+    rounds = max((len(w.operations) for w in works), default=0)
+    for step in range(rounds):
+        todo = [w for w in works if w.done and len(w.operations) > step]
+        requests = [WriteRequest(op.method, op.url, op.body) for w in todo for op in [w.operations[step]]]
+        if not requests:
+            break
+        outcomes = port.write(requests)
+        for work, outcome in zip(todo, outcomes, strict=True):
+            _record(directory, work, work.operations[step], outcome, port, result)
+        if result.paused:
+            break
+    _finish(directory, works, result)
+    return result
+
+
+def _record(
+    directory: Directory,
+    work: Work,
+    operation: reconcile.Operation,
+    outcome: WriteOutcome,
+    port: GraphPort,
+    result: PassResult,
+) -> None:
+    binding = work.binding
+    actor = Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})")
+    if outcome.ok:
+        result.writes += 1
+        if operation.kind == "create_user":
+            body = dict(operation.body or {})
+            body.pop("passwordProfile", None)
+            binding.remote_id = str((outcome.body or {}).get("id", ""))
+            binding.remote_upn = str(body.get("userPrincipalName", ""))
+            binding.last_applied = body
+        elif operation.kind in ("update_user",):
+            binding.last_applied = {**binding.last_applied, **(operation.body or {})}
+            if "userPrincipalName" in (operation.body or {}):
+                binding.remote_upn = str((operation.body or {})["userPrincipalName"])
+        _audit_write(actor, binding, operation)
+        return
+    if outcome.error_kind == "conflict" and operation.kind == "create_user":
+        found = port.find_user(str((operation.body or {}).get("userPrincipalName", "")))
+        if found is not None:
+            binding.remote_id = str(found["id"])
+            binding.remote_upn = str(found.get("userPrincipalName", ""))
+            binding.last_applied = {k: v for k, v in found.items() if k != "id"}
+            ours = found.get("onPremisesImmutableId") == (operation.body or {}).get("onPremisesImmutableId")
+            binding.adopted = not ours
+            if not ours:
+                work.password_sent = False
+                binding.password_pending = False  # adopted: no password is dispatched (SPEC 2.3)
+            work.done = False  # dirty again: the next pass applies the managed attributes
+            _audit(actor, binding, "m365.user.adopt", {"remote_id": binding.remote_id})
+            return
+    result.errors += 1
+    work.done = False
+    work.error = outcome.plain_words or outcome.message
+    if outcome.error_kind == "fatal":
+        result.paused = outcome.plain_words or outcome.message
+    elif outcome.error_kind == "transient":
+        binding.attempts += 1
+        binding.retry_at = timezone.now() + backoff(binding.attempts)
+        binding.status = SyncStatus.PENDING
+    else:
+        binding.status = SyncStatus.ERROR
+        binding.retry_at = timezone.now() + PARK_FOR
+    binding.last_error = work.error
+    binding.last_error_code = outcome.code
+
+
+def _audit_write(actor: Actor, binding: UserBinding, operation: reconcile.Operation) -> None:
+    after = None
+    if operation.body is not None:
+        after = {k: v for k, v in operation.body.items() if k != "passwordProfile"}
+        if "passwordProfile" in operation.body:
+            after["password"] = "(delivered)"
+    _audit(actor, binding, f"m365.{operation.kind}", after)
+
+
+def _audit(actor: Actor, binding: UserBinding, action: str, after: dict[str, Any] | None) -> None:
+    label = binding.user.username if binding.user else binding.remote_upn
+    audit.record(
+        actor=actor,
+        action=action,
+        target_type="user",
+        target_id=binding.user_id or "",
+        target_label=label,
+        after={"directory": binding.directory_id, **(after or {})},
+    )
+
+
+def _finish(directory: Directory, works: list[Work], result: PassResult) -> None:
+    now = timezone.now()
+    delivered_users: list[int] = []
+    with transaction.atomic():
+        for work in works:
+            binding = work.binding
+            fields = [
+                "remote_id",
+                "remote_upn",
+                "last_applied",
+                "status",
+                "last_error",
+                "last_error_code",
+                "attempts",
+                "retry_at",
+                "lease_until",
+                "lease_owner",
+                "adopted",
+                "password_pending",
+                "synced_at",
+                "password_synced_at",
+                "first_sync_notice_pending",
+            ]
+            binding.lease_until = None
+            binding.lease_owner = ""
+            if work.done and not result.paused:
+                if binding.status != SyncStatus.NOT_SYNCED:
+                    binding.status = (
+                        SyncStatus.SYNCED if binding.remote_id or binding.unbound else binding.status
+                    )
+                    binding.last_error = ""
+                    binding.last_error_code = ""
+                binding.attempts = 0
+                binding.retry_at = None
+                binding.synced_at = now
+                if work.password_sent:
+                    binding.password_pending = False
+                    binding.password_synced_at = now
+                    binding.first_sync_notice_pending = True
+                    if binding.user_id:
+                        delivered_users.append(binding.user_id)
+                # Only the version seen at claim time counts as applied: a change made
+                # meanwhile keeps the binding dirty for the next pass.
+                UserBinding.objects.filter(pk=binding.pk).update(applied_version=work.version)
+            binding.save(update_fields=fields)
+            if work.done and binding.unbound and not result.paused:
+                binding.delete()
+        for user_id in delivered_users:
+            if not UserBinding.objects.filter(user_id=user_id, password_pending=True).exists():
+                PendingPassword.objects.filter(user_id=user_id).delete()  # delivered everywhere: erase
+        if result.paused:
+            Directory.objects.filter(pk=directory.pk).update(health=Health.RED, health_reason=result.paused)
+        _count_activity(directory, result)
+
+
+def _count_activity(directory: Directory, result: PassResult) -> None:
+    if not (result.writes or result.errors):
+        return
+    minute = timezone.now().replace(second=0, microsecond=0)
+    row, _ = SyncActivity.objects.get_or_create(directory=directory, minute=minute)
+    SyncActivity.objects.filter(pk=row.pk).update(
+        writes=F("writes") + result.writes, errors=F("errors") + result.errors
+    )
+
+
+RandomPassword = Callable[[], str]

@@ -1,0 +1,229 @@
+"""Microsoft 365 integration state: directories, bindings, held passwords, import batches."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db import models
+from django.utils import timezone
+
+from lockstep.directory.models import Administrator, Group, Organization, User
+
+DEFAULT_MANAGED_ATTRIBUTES = [
+    "displayName",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "department",
+    "businessPhones",
+    "mobilePhone",
+    "employeeId",
+    "usageLocation",
+    "accountEnabled",
+]
+
+
+class Cloud(models.TextChoices):
+    GLOBAL = "global", "Global (incl. GCC)"
+    US_GOV = "us_gov", "US Government (GCC High)"
+    US_DOD = "us_dod", "US Government (DoD)"
+    CHINA = "china", "China (21Vianet)"
+    CUSTOM = "custom", "Custom endpoints (m365sim, proxies)"
+
+
+class CredentialKind(models.TextChoices):
+    SECRET = "secret", "Client secret"
+    CERTIFICATE = "certificate", "Certificate"
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Not verified yet"
+    OK = "ok", "Healthy"
+    DEGRADED = "degraded", "Degraded"
+    RED = "red", "Broken"
+
+
+class Directory(models.Model):
+    """One Microsoft 365 integration instance (SPEC 1)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="directories")
+    name = models.CharField(max_length=100)
+    tenant_id = models.CharField(max_length=100)
+    client_id = models.CharField(max_length=100)
+    credential_kind = models.CharField(max_length=12, choices=CredentialKind.choices)
+    client_secret_encrypted = models.TextField(blank=True, default="")
+    certificate_pem = models.TextField(blank=True, default="")
+    private_key_encrypted = models.TextField(blank=True, default="")
+    cloud = models.CharField(max_length=10, choices=Cloud.choices, default=Cloud.GLOBAL)
+    login_base_url = models.CharField(max_length=300, blank=True, default="")
+    graph_base_url = models.CharField(max_length=300, blank=True, default="")
+    sync_enabled = models.BooleanField(default=True)
+    godaddy_override = models.BooleanField(default=False)
+    health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    health_reason = models.TextField(blank=True, default="")
+    verification = models.JSONField(default=dict, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    managed_attributes = models.JSONField(default=list, blank=True)
+    brake_count = models.PositiveIntegerField(default=10)
+    brake_percent = models.PositiveSmallIntegerField(default=5)
+    users_delta_link = models.TextField(blank=True, default="")
+    groups_delta_link = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["organization", "name"], name="directory_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def managed(self) -> list[str]:
+        return list(self.managed_attributes or DEFAULT_MANAGED_ATTRIBUTES)
+
+
+class DirectoryDomain(models.Model):
+    """A domain of the tenant as last verified; a domain is served by one directory only."""
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="domains")
+    name = models.CharField(max_length=255)
+    is_verified = models.BooleanField(default=False)
+    is_default = models.BooleanField(default=False)
+    is_initial = models.BooleanField(default=False)
+    authentication_type = models.CharField(max_length=20, default="Managed")
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["directory", "name"], name="domain_unique_per_directory"),
+        ]
+
+
+class SyncStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SYNCED = "synced", "Synced"
+    WAITING_LOGIN = "waiting_login", "Waiting for first portal login"
+    ERROR = "error", "Error"
+    NOT_SYNCED = "not_synced", "Not synced"
+    HELD = "held", "Held by the deletion brake"
+
+
+class BindingBase(models.Model):
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE)
+    remote_id = models.CharField(max_length=64, blank=True, default="")
+    desired_version = models.PositiveBigIntegerField(default=1)
+    applied_version = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    last_error = models.TextField(blank=True, default="")
+    last_error_code = models.CharField(max_length=64, blank=True, default="")
+    last_applied = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    changed_at = models.DateTimeField(default=timezone.now)  # when desired_version was last bumped
+    synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class UserBinding(BindingBase):
+    """A user bound to a directory; `user` is null once the Lockstep user is deleted
+    and only the Microsoft 365 sign-in block remains to be applied."""
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="user_bindings")
+    user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="bindings")
+    remote_upn = models.CharField(max_length=113, blank=True, default="")
+    unbound = models.BooleanField(default=False)  # unbind requested: block sign-in, then forget
+    adopted = models.BooleanField(default=False)  # took over an existing account
+    password_pending = models.BooleanField(default=False)  # a held password awaits delivery here
+    password_synced_at = models.DateTimeField(null=True, blank=True)
+    first_sync_notice_pending = models.BooleanField(default=False)
+    import_batch = models.ForeignKey("ImportBatch", null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(
+                fields=["directory", "user"],
+                condition=models.Q(user__isnull=False),
+                name="user_binding_unique",
+            ),
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["directory", "remote_id"], name="user_binding_remote"),
+            models.Index(fields=["status", "retry_at"], name="user_binding_status"),
+        ]
+
+
+class GroupBinding(BindingBase):
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="group_bindings")
+    group = models.ForeignKey(Group, null=True, on_delete=models.SET_NULL, related_name="bindings")
+    unbound = models.BooleanField(default=False)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(
+                fields=["directory", "group"],
+                condition=models.Q(group__isnull=False),
+                name="group_binding_unique",
+            ),
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["directory", "remote_id"], name="group_binding_remote"),
+        ]
+
+
+class PendingPassword(models.Model):
+    """A user's new password, held encrypted until every binding has delivered it, then erased."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="pending_password")
+    ciphertext = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+
+class ImportBatch(models.Model):
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="import_batches")
+    created_by = models.ForeignKey(Administrator, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, default="running")  # running, done, failed, undone
+    requested = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created_users = models.PositiveIntegerField(default=0)
+    bound_existing = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+
+class HeldWrite(models.Model):
+    """A disable or delete held back by the deletion brake until an admin decides."""
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="held_writes")
+    binding = models.ForeignKey(UserBinding, on_delete=models.CASCADE, related_name="held_writes")
+    operation = models.CharField(max_length=20)  # disable, delete
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=10, blank=True, default="")  # approved, rejected
+
+
+class GraphBudget(models.Model):
+    """The per-tenant request budget shared by every worker (a token bucket in the database)."""
+
+    tenant_id = models.CharField(max_length=100, unique=True)
+    tokens = models.FloatField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+
+class SyncActivity(models.Model):
+    """Per-minute counters of Microsoft 365 writes and errors, for the dashboard chart."""
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="activity")
+    minute = models.DateTimeField()
+    writes = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["directory", "minute"], name="activity_unique_minute"),
+        ]

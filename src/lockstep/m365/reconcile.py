@@ -1,0 +1,192 @@
+"""Pure planning: desired state + last known remote state -> the Graph writes to make.
+
+No I/O and no Django: every function here is a plain computation, unit-tested on its own.
+`apply.py` executes the plan and records what was applied, which becomes the next
+"last known remote state" (drift detected through delta queries updates it too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+OperationKind = Literal[
+    "create_user",
+    "update_user",
+    "set_password",
+    "revoke_sessions",
+    "create_group",
+    "update_group",
+    "add_member",
+    "remove_member",
+]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One Graph write: a `$batch` inner request plus what it means."""
+
+    kind: OperationKind
+    method: str
+    url: str
+    body: dict[str, Any] | None = None
+    disables: bool = False  # blocks sign-in: counted by the deletion brake
+
+    def describe(self) -> str:
+        """Plain words for plan previews; never includes a password."""
+        if self.kind == "set_password":
+            return f"{self.method} {self.url} passwordProfile (password not shown)"
+        if self.kind == "create_user" and self.body:
+            shown = {k: v for k, v in self.body.items() if k != "passwordProfile"}
+            return f"{self.method} {self.url} {shown} + passwordProfile (not shown)"
+        return f"{self.method} {self.url} {self.body or ''}".strip()
+
+
+@dataclass(frozen=True)
+class DesiredUser:
+    """What Microsoft 365 should hold for one bound user."""
+
+    user_principal_name: str
+    mail_nickname: str
+    immutable_id: str
+    account_enabled: bool
+    attributes: Mapping[str, Any] = field(default_factory=dict)  # Graph property -> value
+
+
+@dataclass(frozen=True)
+class DesiredGroup:
+    display_name: str
+    mail_nickname: str
+    description: str | None
+    member_remote_ids: frozenset[str]
+
+
+def _differs(wanted: Any, known: Any) -> bool:
+    if isinstance(wanted, list) or isinstance(known, list):
+        return list(wanted or []) != list(known or [])
+    return (wanted or None) != (known or None)
+
+
+def plan_user(
+    *,
+    desired: DesiredUser | None,
+    remote_id: str,
+    last_known: Mapping[str, Any],
+    managed: Iterable[str],
+    password: str | None,
+    random_password: Callable[[], str],
+    federated: bool = False,
+) -> list[Operation]:
+    """The writes that make the remote account match `desired`.
+
+    `desired` None means the Lockstep side is gone (user deleted or unbound): the account
+    is blocked and its sessions revoked, never deleted (deleting is a separate action).
+    """
+    if desired is None:
+        if not remote_id:
+            return []
+        operations: list[Operation] = []
+        if last_known.get("accountEnabled") is not False:
+            operations.append(
+                Operation(
+                    "update_user", "PATCH", f"/users/{remote_id}", {"accountEnabled": False}, disables=True
+                )
+            )
+        operations.append(Operation("revoke_sessions", "POST", f"/users/{remote_id}/revokeSignInSessions"))
+        return operations
+
+    if not remote_id:
+        body: dict[str, Any] = {
+            "accountEnabled": desired.account_enabled,
+            "userPrincipalName": desired.user_principal_name,
+            "mail": desired.user_principal_name,
+            "mailNickname": desired.mail_nickname,
+            "onPremisesImmutableId": desired.immutable_id,
+            "passwordProfile": {
+                "password": password or random_password(),
+                "forceChangePasswordNextSignIn": False,
+            },
+        }
+        body.update({k: v for k, v in desired.attributes.items() if v not in (None, "", [])})
+        return [Operation("create_user", "POST", "/users", body)]
+
+    managed_set = set(managed)
+    wanted: dict[str, Any] = {k: v for k, v in desired.attributes.items() if k in managed_set}
+    if "accountEnabled" in managed_set or not desired.account_enabled:
+        wanted["accountEnabled"] = desired.account_enabled
+    wanted["userPrincipalName"] = desired.user_principal_name
+    wanted["onPremisesImmutableId"] = desired.immutable_id
+    patch = {k: v for k, v in wanted.items() if _differs(v, last_known.get(k))}
+    # Graph clears a property with null, not with an empty string.
+    patch = {k: (None if v == "" else v) for k, v in patch.items()}
+    if federated:
+        patch.pop("onPremisesImmutableId", None)  # immutable in a federated domain
+    operations = []
+    if patch:
+        disables = patch.get("accountEnabled") is False
+        operations.append(Operation("update_user", "PATCH", f"/users/{remote_id}", patch, disables=disables))
+        if disables:
+            operations.append(
+                Operation("revoke_sessions", "POST", f"/users/{remote_id}/revokeSignInSessions")
+            )
+    if password and not federated:
+        operations.append(
+            Operation(
+                "set_password",
+                "PATCH",
+                f"/users/{remote_id}",
+                {"passwordProfile": {"password": password, "forceChangePasswordNextSignIn": False}},
+            )
+        )
+    return operations
+
+
+def plan_group(
+    *,
+    desired: DesiredGroup | None,
+    remote_id: str,
+    last_known: Mapping[str, Any],
+    remote_member_ids: frozenset[str] | None,
+) -> list[Operation]:
+    """Writes for a bound security group; membership is made equal in both directions.
+
+    `remote_member_ids` is the membership last read from Microsoft 365 (None: unknown,
+    so only attributes are planned and membership waits for a read).
+    """
+    if desired is None:
+        return []
+    if not remote_id:
+        return [
+            Operation(
+                "create_group",
+                "POST",
+                "/groups",
+                {
+                    "displayName": desired.display_name,
+                    "mailNickname": desired.mail_nickname,
+                    "mailEnabled": False,
+                    "securityEnabled": True,
+                    "groupTypes": [],
+                    **({"description": desired.description} if desired.description else {}),
+                },
+            )
+        ]
+    operations: list[Operation] = []
+    wanted = {"displayName": desired.display_name, "description": desired.description}
+    patch = {k: v for k, v in wanted.items() if _differs(v, last_known.get(k))}
+    if patch:
+        operations.append(Operation("update_group", "PATCH", f"/groups/{remote_id}", patch))
+    if remote_member_ids is not None:
+        base = "https://graph.microsoft.com/v1.0/directoryObjects/"
+        for member in sorted(desired.member_remote_ids - remote_member_ids):
+            operations.append(
+                Operation(
+                    "add_member", "POST", f"/groups/{remote_id}/members/$ref", {"@odata.id": base + member}
+                )
+            )
+        for member in sorted(remote_member_ids - desired.member_remote_ids):
+            operations.append(
+                Operation("remove_member", "DELETE", f"/groups/{remote_id}/members/{member}/$ref")
+            )
+    return operations

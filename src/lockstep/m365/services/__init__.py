@@ -1,0 +1,1 @@
+"""Microsoft 365 services: the only code that changes integration state."""

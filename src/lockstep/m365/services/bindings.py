@@ -1,0 +1,115 @@
+"""Bind and unbind users and groups to a directory (SPEC 2.3, 2.5)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lockstep.directory import audit
+from lockstep.directory.actors import Actor
+from lockstep.directory.errors import Conflict, NotFound
+from lockstep.directory.models import PasswordSetup
+from lockstep.directory.services.groups import get_group
+from lockstep.directory.services.users import get_user
+from lockstep.m365 import mapping, wakeup
+from lockstep.m365.models import Directory, GroupBinding, PendingPassword, SyncStatus, UserBinding
+
+
+def get_directory(*, actor: Actor, directory_id: int) -> Directory:
+    try:
+        return Directory.objects.get(pk=directory_id, organization_id=actor.organization_id)
+    except (Directory.DoesNotExist, ValueError, TypeError):
+        raise NotFound("directory", directory_id) from None
+
+
+@transaction.atomic
+def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
+    """Bind a user; refused unless the company email is on a verified domain of the tenant."""
+    actor.require_write()
+    user = get_user(actor=actor, user_id=user_id)
+    directory = get_directory(actor=actor, directory_id=directory_id)
+    domain = mapping.email_domain(user.email)
+    verified = sorted(directory.domains.filter(is_verified=True).values_list("name", flat=True))
+    if domain not in verified:
+        shown = ", ".join(verified) or "none yet (verify the directory first)"
+        raise Conflict(
+            "email",
+            f"The company email's domain {domain} is not a verified domain of {directory.name}. "
+            f"Verified domains: {shown}.",
+        )
+    binding = UserBinding.objects.select_for_update().filter(directory=directory, user=user).first()
+    if binding is not None and not binding.unbound:
+        raise Conflict("directory_id", f"{user.username} is already bound to {directory.name}.")
+    has_held_password = PendingPassword.objects.filter(user=user, expires_at__gt=timezone.now()).exists()
+    if binding is None:
+        binding = UserBinding.objects.create(
+            directory=directory,
+            user=user,
+            password_pending=has_held_password and user.password_setup == PasswordSetup.INITIAL,
+        )
+    else:
+        UserBinding.objects.filter(pk=binding.pk).update(
+            unbound=False,
+            desired_version=F("desired_version") + 1,
+            changed_at=timezone.now(),
+            retry_at=None,
+            status=SyncStatus.PENDING,
+        )
+        binding.refresh_from_db()
+    audit.record(
+        actor=actor,
+        action="user.bind",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
+        after={"directory": directory.name},
+    )
+    transaction.on_commit(wakeup.notify)
+    return binding
+
+
+@transaction.atomic
+def unbind_user(*, actor: Actor, user_id: int, directory_id: int) -> None:
+    """Block Microsoft 365 sign-in and revoke sessions, then forget the binding."""
+    actor.require_write()
+    user = get_user(actor=actor, user_id=user_id)
+    directory = get_directory(actor=actor, directory_id=directory_id)
+    updated = UserBinding.objects.filter(directory=directory, user=user, unbound=False).update(
+        unbound=True,
+        desired_version=F("desired_version") + 1,
+        changed_at=timezone.now(),
+        retry_at=None,
+        status=SyncStatus.PENDING,
+    )
+    if not updated:
+        raise NotFound("binding", f"{user.pk}@{directory.pk}")
+    audit.record(
+        actor=actor,
+        action="user.unbind",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
+        after={"directory": directory.name},
+    )
+    transaction.on_commit(wakeup.notify)
+
+
+@transaction.atomic
+def bind_group(*, actor: Actor, group_id: int, directory_id: int) -> GroupBinding:
+    actor.require_write()
+    group = get_group(actor=actor, group_id=group_id)
+    directory = get_directory(actor=actor, directory_id=directory_id)
+    if GroupBinding.objects.filter(directory=directory, group=group).exists():
+        raise Conflict("directory_id", f"{group.name} is already bound to {directory.name}.")
+    binding = GroupBinding.objects.create(directory=directory, group=group)
+    audit.record(
+        actor=actor,
+        action="group.bind",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        after={"directory": directory.name},
+    )
+    transaction.on_commit(wakeup.notify)
+    return binding

@@ -1,0 +1,120 @@
+"""Directory events -> binding bookkeeping, inside the change's transaction.
+
+A relevant change bumps the desired version of every binding of the object, so the
+reconciler sees it; a password is held encrypted until delivered. The worker is nudged
+after commit. Nothing here talks to Microsoft 365.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lockstep.directory import crypto, events
+from lockstep.m365 import wakeup
+from lockstep.m365.models import GroupBinding, PendingPassword, SyncStatus, UserBinding
+
+# A password waits for delivery at most this long, then it is erased (SPEC 3).
+PASSWORD_HOLD = timedelta(days=7)
+
+USER_FIELDS_SYNCED = {
+    "*",
+    "email",
+    "first_name",
+    "last_name",
+    "display_name",
+    "job_title",
+    "department",
+    "business_phone",
+    "mobile_phone",
+    "employee_id",
+    "usage_location",
+    "state",
+}
+
+
+def password_context(user_id: int) -> str:
+    return f"user:{user_id}:pending-password"
+
+
+def bump_user_bindings(user_id: int) -> int:
+    now = timezone.now()
+    count = UserBinding.objects.filter(user_id=user_id, unbound=False).update(
+        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None, attempts=0
+    )
+    if count:
+        transaction.on_commit(wakeup.notify)
+    return count
+
+
+def bump_group_bindings(group_id: int) -> int:
+    now = timezone.now()
+    count = GroupBinding.objects.filter(group_id=group_id, unbound=False).update(
+        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None, attempts=0
+    )
+    if count:
+        transaction.on_commit(wakeup.notify)
+    return count
+
+
+def hold_password(user_id: int, password: str) -> None:
+    """Keep the plaintext encrypted until every binding of the user has it."""
+    ciphertext = crypto.encrypt(password, context=password_context(user_id))
+    now = timezone.now()
+    PendingPassword.objects.update_or_create(
+        user_id=user_id,
+        defaults={"ciphertext": ciphertext, "created_at": now, "expires_at": now + PASSWORD_HOLD},
+    )
+    UserBinding.objects.filter(user_id=user_id, unbound=False).update(password_pending=True)
+
+
+def on_user_changed(*, user_id: int, fields: list[str], **_: Any) -> None:
+    if USER_FIELDS_SYNCED.intersection(fields):
+        bump_user_bindings(user_id)
+
+
+def on_password_set(*, user_id: int, password: str, **_: Any) -> None:
+    hold_password(user_id, password)
+    bump_user_bindings(user_id)
+
+
+def on_user_deleting(*, user_id: int, **_: Any) -> None:
+    """The Lockstep user goes; its accounts get blocked (bindings live on, orphaned)."""
+    now = timezone.now()
+    UserBinding.objects.filter(user_id=user_id).update(
+        unbound=True,
+        desired_version=F("desired_version") + 1,
+        changed_at=now,
+        status=SyncStatus.PENDING,
+        retry_at=None,
+        attempts=0,
+    )
+    PendingPassword.objects.filter(user_id=user_id).delete()
+    transaction.on_commit(wakeup.notify)
+
+
+def on_group_changed(*, group_id: int, **_: Any) -> None:
+    bump_group_bindings(group_id)
+
+
+def on_membership_changed(*, group_id: int, **_: Any) -> None:
+    bump_group_bindings(group_id)
+
+
+def on_group_deleting(*, group_id: int, **_: Any) -> None:
+    # Security groups are hard-deleted in Microsoft 365 and cannot be restored, so a
+    # Lockstep group deletion only forgets the binding; the Microsoft 365 group stays.
+    GroupBinding.objects.filter(group_id=group_id).delete()
+
+
+def connect() -> None:
+    events.user_changed.connect(on_user_changed, dispatch_uid="m365.user_changed")
+    events.password_set.connect(on_password_set, dispatch_uid="m365.password_set")
+    events.user_deleting.connect(on_user_deleting, dispatch_uid="m365.user_deleting")
+    events.group_changed.connect(on_group_changed, dispatch_uid="m365.group_changed")
+    events.membership_changed.connect(on_membership_changed, dispatch_uid="m365.membership_changed")
+    events.group_deleting.connect(on_group_deleting, dispatch_uid="m365.group_deleting")
