@@ -1,5 +1,51 @@
 """The versioned REST API; each resource's router lives in its own module."""
 
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, path, re_path
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="Lockstep API", version="1", urls_namespace="api")
+from lockstep.api import api_keys, audit, errors, groups, organization, users
+from lockstep.api.auth import AUTH
+from lockstep.api.docs import OfflineSwagger, docs_asset
+
+DESCRIPTION = """
+Everything the Admin Portal does, for scripts and integrations. Scoped to one organization.
+
+**Authentication**: `Authorization: Bearer <API key>` (an owner creates keys in the Admin Portal,
+Settings, API keys), or a signed-in Admin Portal session (writes then need the `X-CSRFToken` header;
+these docs send it). Read-only keys and administrators get 403 on writes.
+
+**Errors** share one body: `{"error": {"code", "message", "fields": {"<field>": ["<rule>", ...]},
+"allowed"}}`: 401 not authenticated, 403 not allowed, 404 no such object in your organization,
+409 conflict (a duplicate, naming the field; a refused state transition, listing `allowed` states),
+422 invalid input (every field with every rule it broke).
+
+**Lists** use cursor pagination: `?limit=` (1-500, default 50), then `?cursor=<next_cursor>` until
+`next_cursor` is null.
+"""
+
+
+class LockstepAPI(NinjaAPI):
+    def _get_urls(self) -> list[URLPattern | URLResolver]:
+        return [
+            path("docs/assets/<str:name>", docs_asset, name="docs-asset"),
+            *super()._get_urls(),
+            re_path(r"^(?P<rest>.+)$", errors.not_found_view, name="not-found"),
+        ]
+
+
+api = LockstepAPI(
+    title="Lockstep API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    auth=AUTH,
+    docs=OfflineSwagger(),
+)
+errors.install(api)
+api.add_router("", users.router)
+api.add_router("", groups.router)
+api.add_router("", audit.router)
+api.add_router("", organization.router)
+api.add_router("", api_keys.router)
