@@ -1,3 +1,9 @@
-from django.urls import path
+from django.urls import URLPattern, path
 
-urlpatterns: list = []
+from lockstep.ops import views
+
+urlpatterns: list[URLPattern] = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
+]
