@@ -1,0 +1,68 @@
+"""/api-keys: list, get, revoke; creation only by an owner's session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from lockstep.directory.models import ApiKey
+
+from .conftest import JsonClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_list_shows_no_secrets(client_a: JsonClient, api_key_secret: str) -> None:
+    response = client_a.get("api-keys")
+    assert response.status_code == 200
+    (item,) = response.data["items"]
+    assert item["name"] == "tests" and item["role"] == "administrator"
+    assert "digest" not in item and "secret" not in item
+    assert api_key_secret not in response.content.decode()
+    assert ApiKey.objects.get().digest not in response.content.decode()
+    assert client_a.get(f"api-keys/{item['id']}").data == item
+
+
+def test_owner_session_creates_a_key_that_works_once_shown(admin_client: Client) -> None:
+    owner = JsonClient(admin_client)
+    response = owner.post("api-keys", {"name": "backup script", "role": "read_only"})
+    assert response.status_code == 201, response.data
+    secret = response.data["secret"]
+    assert response.data["key"]["role"] == "read_only"
+    assert secret not in owner.get("api-keys").content.decode()
+    keyed = JsonClient(Client(headers={"Authorization": f"Bearer {secret}"}))
+    assert keyed.get("users").status_code == 200
+    assert keyed.post("groups", {"name": "x"}).status_code == 403
+
+
+def test_an_api_key_cannot_create_keys(client_a: JsonClient, db_state: Callable[[], Any]) -> None:
+    before = db_state()
+    response = client_a.post("api-keys", {"name": "escalate"})
+    assert response.status_code == 403
+    assert response.data["error"]["code"] == "permission_denied"
+    assert db_state() == before
+
+
+def test_bad_key_input_is_422(admin_client: Client, db_state: Callable[[], Any]) -> None:
+    owner = JsonClient(admin_client)
+    before = db_state()
+    assert list(owner.post("api-keys", {"name": ""}).data["error"]["fields"]) == ["name"]
+    assert list(owner.post("api-keys", {"name": "x" * 101}).data["error"]["fields"]) == ["name"]
+    assert list(owner.post("api-keys", {"name": "a", "role": "owner"}).data["error"]["fields"]) == ["role"]
+    assert db_state() == before
+
+
+def test_revoke_takes_effect_at_once(client_a: JsonClient, actor: Any) -> None:
+    from lockstep.directory.services import api_keys
+
+    victim, secret = api_keys.create_api_key(actor=actor, name="old")
+    victim_client = JsonClient(Client(headers={"Authorization": f"Bearer {secret}"}))
+    assert victim_client.get("users").status_code == 200
+    response = client_a.post(f"api-keys/{victim.pk}/revoke")
+    assert response.status_code == 200
+    assert response.data["revoked_at"] is not None
+    assert victim_client.get("users").status_code == 401
+    assert client_a.post("api-keys/424242/revoke").status_code == 404
