@@ -15,18 +15,15 @@ matched as ``/v1.0`` + their relative url), fires with a probability (seeded RNG
 ``latency``         add ``seconds`` + uniform(0, ``jitter``) before every matching request
 
 ``consent_revoked`` and ``secret_expired`` may be limited to one ``app_id`` (client id).
-:class:`FaultMiddleware` applies them at the ASGI edge (it must wrap the whole app so it sees
-uvicorn's own ``send``); ``/_sim/`` control routes are never faulted. HTTP control API (see
-:func:`fault_routes`): ``GET/POST/DELETE /_sim/faults``, ``DELETE /_sim/faults/{id}``,
-``POST /_sim/faults/seed``.
+:class:`Faults` (``sim.faults``) applies them through the hooks of ``graph.core.dispatch``
+(``before``/``after``, for top-level and ``$batch`` inner requests) and of the token endpoint
+(``before_login``). HTTP control API (:func:`fault_routes`): ``GET/POST/DELETE /_sim/faults``,
+``DELETE /_sim/faults/{id}``, ``POST /_sim/faults/seed``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextvars
-import json
 import random
 import re
 import threading
@@ -35,7 +32,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -295,29 +291,6 @@ def secret_expired_body(app_id: str) -> dict[str, Any]:
 # ----- dropping a connection ------------------------------------------------------------------------
 
 
-@dataclass
-class EdgeControl:
-    """Per-request control shared with inner code (e.g. $batch): set `drop` to lose the response."""
-
-    send: Send
-    drop: bool = False
-
-
-_edge: contextvars.ContextVar[EdgeControl | None] = contextvars.ContextVar("m365sim_edge", default=None)
-
-
-def request_drop_after_response() -> bool:
-    """Ask the edge middleware to drop the connection instead of sending this request's response.
-
-    For "committed but response lost" inside $batch. Returns False outside a faulted request.
-    """
-    control = _edge.get()
-    if control is None:
-        return False
-    control.drop = True
-    return True
-
-
 async def drop_connection(send: Send) -> None:
     """Abort the TCP connection under uvicorn without sending a response.
 
@@ -329,139 +302,170 @@ async def drop_connection(send: Send) -> None:
     if transport is None:
         raise ConnectionDropped("connection dropped by fault injection")
     transport.abort()
-    for _ in range(5):  # let connection_lost mark the cycle disconnected (no 500 is attempted)
-        if getattr(owner, "disconnected", True):
-            break
-        await asyncio.sleep(0)
-    if owner is not None and hasattr(owner, "disconnected"):
-        owner.disconnected = True
+    if hasattr(owner, "disconnected"):
+        owner.disconnected = True  # uvicorn then attempts no 500 and logs nothing
 
 
-async def _drain(receive: Receive) -> list[Message]:
-    messages = []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request" or not message.get("more_body"):
-            return messages
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replayed() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replayed
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
-def token_app_id(authorization: str | None) -> str | None:
-    """`appid` of a bearer token, read without verification (the app verifies it later)."""
-    if not authorization or not authorization.lower().startswith("bearer "):
-        return None
-    parts = authorization[7:].strip().split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    app = payload.get("appid") or payload.get("azp") if isinstance(payload, dict) else None
-    return str(app) if app else None
-
-
-async def _send_json(send: Send, status: int, headers: dict[str, str], body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    raw += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
-
-
-class FaultMiddleware:
-    """ASGI middleware applying a FaultSet. Must be the outermost layer of the app."""
-
-    def __init__(self, app: Callable[..., Awaitable[None]], faults: FaultSet, graph_prefix: str = "/v1.0") -> None:
-        self.app = app
-        self.faults = faults
-        self.graph_prefix = graph_prefix
+class DropConnection:
+    """An ASGI response that reads nothing more and aborts the connection (no status line)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.faults._faults or scope["path"].startswith("/_sim/"):
-            await self.app(scope, receive, send)
+        await drop_connection(send)
+
+
+def token_error_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def login_fault_body(status: int) -> dict[str, Any]:
+    """Entra-style body for a status fault on the token endpoint (§9.3 shape)."""
+    trace, corr = str(uuid.uuid4()), str(uuid.uuid4())
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    code = 90033 if status == 503 else 50000  # UNCERTAIN: "service unavailable" / "server error"
+    return {
+        "error": "temporarily_unavailable" if status == 503 else "server_error",
+        "error_description": f"AADSTS{code}: There was an error issuing a token or an issue with our sign-in "
+        f"service. Trace ID: {trace} Correlation ID: {corr} Timestamp: {stamp}",
+        "error_codes": [code],
+        "timestamp": stamp,
+        "trace_id": trace,
+        "correlation_id": corr,
+    }
+
+
+# ----- the simulator hook (`sim.faults`) ------------------------------------------------------------
+
+
+class Faults(FaultSet):
+    """`sim.faults`: a FaultSet wired to the Graph dispatcher and the token endpoint.
+
+    Graph requests are matched as `/v1.0` + their path (inner `$batch` requests too).
+    """
+
+    def __init__(self, sim: Any = None, seed: int | None = 0) -> None:
+        super().__init__(seed)
+        self.sim = sim
+
+    def reset(self) -> None:
+        self.clear()
+
+    # consent_revoked also flips `consentGranted` on the matching app registrations while the
+    # fault exists, so the token endpoint issues tokens without `roles`; removing the fault
+    # restores the previous value.
+    def add(self, kind: str | Fault, **options: Any) -> Fault:
+        fault = super().add(kind, **options)
+        if fault.kind == "consent_revoked":
+            self._apply_consent()
+        return fault
+
+    def remove(self, fault_id: str) -> bool:
+        removed = super().remove(fault_id)
+        self._apply_consent()
+        return removed
+
+    def clear(self) -> None:
+        super().clear()
+        self._apply_consent()
+
+    def _apply_consent(self) -> None:
+        tenant = getattr(self.sim, "tenant", None)
+        if tenant is None:
             return
-        method, path = scope["method"], scope["path"]
-        delay = self.faults.latency(method, path)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        request_id = str(uuid.uuid4())
-        crid = _header(scope, b"client-request-id") or request_id
-        if TOKEN_PATH.match(path) and method == "POST":
-            messages = await _drain(receive)
-            receive = _replay(messages, receive)
-            app_id = self._secret_client(scope, messages)
-            if app_id is not None and self.faults.secret_expired(app_id, path):
-                await _send_json(send, 401, {}, secret_expired_body(app_id))
-                return
-        if path.startswith(self.graph_prefix + "/") or path == self.graph_prefix:
-            app_id = token_app_id(_header(scope, b"authorization"))
-            if app_id is not None and self.faults.consent_revoked(app_id, method, path):
-                await _send_json(send, *consent_denied_response(request_id, crid))
-                return
-        fault = self.faults.pick(method, path)
-        control = EdgeControl(send)
-        if fault is not None:
-            if fault.kind in ("status", "throttle"):
-                await _send_json(send, *fault_response(fault, request_id, crid))
-                return
-            if fault.kind == "hang":
-                await asyncio.sleep(fault.seconds)
-            elif fault.kind == "reset":
-                await _drain(receive)
-                await drop_connection(send)
-                return
-            elif fault.kind == "lost_response":
-                control.drop = True
-        token = _edge.set(control)
-        try:
-            await self.app(scope, receive, self._guarded_send(control))
-        finally:
-            _edge.reset(token)
-        if control.drop:
-            await drop_connection(send)
+        with self._lock:
+            revoked = [f.app_id for f in self._faults if f.kind == "consent_revoked"]
+        saved: dict[str, bool] = vars(self).setdefault("_saved_consent", {})
+        for app in tenant.apps.values():
+            hit = any(app_id in (None, app.appId) for app_id in revoked)
+            if hit and app.appId not in saved:
+                saved[app.appId] = app.consentGranted
+                app.consentGranted = False
+            elif not hit and app.appId in saved:
+                app.consentGranted = saved.pop(app.appId)
 
-    @staticmethod
-    def _guarded_send(control: EdgeControl) -> Send:
-        async def guarded(message: Message) -> None:
-            if not control.drop:
-                await control.send(message)
+    # Graph dispatcher hooks
+    def before(self, req: Any) -> Any:
+        if not self._faults:
+            return None
+        from m365sim.graph.core import GraphResponse
 
-        return guarded
-
-    @staticmethod
-    def _secret_client(scope: Scope, messages: list[Message]) -> str | None:
-        """client_id of a client-secret token request (form or HTTP Basic); None otherwise."""
-        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
-        form = parse_qs(body.decode("utf-8", "replace"))
-        auth = _header(scope, b"authorization") or ""
-        if auth.lower().startswith("basic "):
-            try:
-                client_id = base64.b64decode(auth[6:]).decode().split(":", 1)[0]
-            except ValueError:
-                return None
-            return client_id
-        if "client_secret" in form and "client_id" in form:
-            return form["client_id"][0]
+        path = "/v1.0" + req.path
+        if req.app_id and self.consent_revoked(req.app_id, req.method, path, inner=req.in_batch):
+            status, headers, body = consent_denied_response(req.request_id, req.client_request_id)
+            return GraphResponse(status, body, headers)
+        fault = self.pick(req.method, path, inner=req.in_batch)
+        if fault is None:
+            return None
+        if fault.kind in ("status", "throttle"):
+            status, headers, body = fault_response(fault, req.request_id, req.client_request_id)
+            return GraphResponse(status, body, headers)
+        if fault.kind == "reset":
+            return GraphResponse(503, None, {}, drop_connection=True)
+        vars(req)["_m365sim_fault"] = fault  # hang / lost_response: applied after the handler
         return None
+
+    def after(self, req: Any, resp: Any) -> Any:
+        fault = vars(req).pop("_m365sim_fault", None)
+        if fault is not None:
+            if fault.kind == "hang":
+                resp.delay_s += fault.seconds
+            elif fault.kind == "lost_response":
+                resp.drop_connection = True
+        if self._faults:
+            resp.delay_s += self.latency(req.method, "/v1.0" + req.path)
+        return resp
+
+    # token endpoint hook
+    def before_login(self, tenant: str, form: dict[str, Any]) -> Any:
+        """Called by the token endpoint with the parsed form; may answer instead."""
+        if not self._faults:
+            return None
+        path = f"/{tenant}/oauth2/v2.0/token"
+        client_id = _first(form.get("client_id"))
+        if form.get("client_secret") is not None and self.secret_expired(client_id, path):
+            return token_error_response(401, secret_expired_body(client_id or ""))
+        fault = self.pick("POST", path)
+        if fault is None:
+            return None
+        if fault.kind == "throttle":
+            headers = {"Retry-After": format_retry_after(fault.retry_after or 1.0)}
+            return token_error_response(429, login_fault_body(503), headers)
+        if fault.kind == "status":
+            headers = (
+                {} if fault.retry_after is None else {"Retry-After": format_retry_after(fault.retry_after)}
+            )
+            return token_error_response(fault.status, login_fault_body(fault.status), headers)
+        if fault.kind in ("reset", "lost_response"):
+            return DropConnection()
+        if fault.kind == "hang":
+            return _Delayed(fault.seconds)
+        return None
+
+    def control_routes(self) -> list[BaseRoute]:
+        return fault_routes(self)
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else str(value)
+
+
+class _Delayed:
+    """Sleeps, then lets the request go on: the token endpoint awaits `.wait()` if present."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(self.seconds)
+        await send({"type": "http.response.start", "status": 504, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def create(sim: Any) -> Faults:
+    return Faults(sim)
 
 
 # ----- HTTP control API ---------------------------------------------------------------------------

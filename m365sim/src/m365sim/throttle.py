@@ -330,3 +330,73 @@ class Throttle:
                 usage = max(usage, bucket.usage())
         percentage = usage if usage > s.warn_fraction else None
         return ThrottleDecision(True, cost, writes, limit_percentage=percentage)
+
+
+# ----- the Graph dispatcher hook (`sim.throttle`) -----------------------------------------------
+
+
+@dataclass(slots=True)
+class ThrottleCharge:
+    """What `graph.core.dispatch` expects from `sim.throttle.charge(req)`."""
+
+    cost: int
+    headers: dict[str, str]
+    response: Any = None  # a GraphResponse (429) when throttled
+
+
+class GraphThrottle:
+    """`sim.throttle`: charges every Graph request (top-level and inside `$batch`).
+
+    The outer `POST /$batch` itself costs nothing; each inner request is charged on its own.
+    Requests without a token's `appid`/`tid` are charged to "anonymous"/the sim's tenant.
+    """
+
+    def __init__(
+        self, sim: Any, settings: ThrottleSettings | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.sim = sim
+        self.engine = Throttle(
+            settings or ThrottleSettings(), user_count=lambda _tid: len(sim.tenant.users), clock=clock
+        )
+
+    @property
+    def settings(self) -> ThrottleSettings:
+        return self.engine.settings
+
+    @settings.setter
+    def settings(self, value: ThrottleSettings) -> None:
+        self.engine.settings = value
+        self.engine.reset()
+
+    def configure(self, **values: Any) -> ThrottleSettings:
+        """Change limits in place (`enabled=False`, `ru_small=10`, ...) and reset the buckets."""
+        for key, value in values.items():
+            if not hasattr(self.engine.settings, key):
+                raise KeyError(key)
+            setattr(self.engine.settings, key, value)
+        self.engine.reset()
+        return self.engine.settings
+
+    def reset(self) -> None:
+        self.engine.reset()
+
+    def charge(self, req: Any) -> ThrottleCharge:
+        if req.path.lower().rstrip("/") == "/$batch":
+            return ThrottleCharge(0, {}, None)
+        claims = req.claims or {}
+        app_id = str(claims.get("appid") or "anonymous")
+        tenant_id = str(claims.get("tid") or self.sim.tenant.id)
+        decision = self.engine.charge(app_id, tenant_id, req.method, req.path, req.query)
+        if decision.allowed:
+            return ThrottleCharge(decision.cost, decision.headers(), None)
+        from m365sim.graph.core import GraphResponse
+
+        headers = decision.headers()
+        headers["Content-Type"] = "application/json"
+        body = throttled_body(req.request_id, req.client_request_id)
+        return ThrottleCharge(decision.cost, {}, GraphResponse(429, body, headers))
+
+
+def create(sim: Any) -> GraphThrottle:
+    """The hook `Simulator` calls: real §5 limits; tests call `sim.throttle.configure(...)`."""
+    return GraphThrottle(sim)
