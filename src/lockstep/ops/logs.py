@@ -63,10 +63,14 @@ class RequestContextFilter(logging.Filter):
     """Adds `request_id` and `organization_id` to records logged while handling a request."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        request = current_request.get()
         request_id = current_request_id.get()
+        if request_id is None:  # django.request logs 4xx/5xx after the middleware returned
+            request = getattr(record, "request", None)
+            request_id = getattr(request, "request_id", None)
         if request_id is not None and not hasattr(record, "request_id"):
             record.request_id = request_id
-            organization_id = organization_id_of(current_request.get())
+            organization_id = organization_id_of(request)
             if organization_id is not None and not hasattr(record, "organization_id"):
                 record.organization_id = organization_id
         return True
