@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
+import ops_sample_tasks as sample
 import pytest
 from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-import ops_sample_tasks as sample
 from lockstep.ops import background
 from lockstep.ops.background import ATTEMPT_KWARG, RetryPolicy, periodic
 from lockstep.ops.models import PeriodicJobState, WorkerHeartbeat
 from lockstep.ops.worker import MAX_CLAIMS, LockstepWorker, reap_stale_tasks, run_due_periodic_jobs
 
-NOW = datetime(2100, 1, 5, 12, 0, tzinfo=dt_timezone.utc)  # retries land in the future: not run at once
+NOW = datetime(2100, 1, 5, 12, 0, tzinfo=UTC)  # retries land in the future: not run at once
 
 
 def run_worker_until_idle() -> None:

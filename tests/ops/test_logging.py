@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
+from ops_scratch import Scratch
 
 from lockstep.ops.logs import REDACTED, RedactSecretsFilter, RequestContextFilter, install_filters
-from ops_scratch import Scratch
 
 SECRET = "Hunter2-Very-Secret-Value"
 

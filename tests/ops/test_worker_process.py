@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django_tasks_db.models import DBTaskResult
-
 from ops_scratch import LOCKSTEP, Scratch
 
 TASKS_TABLE = DBTaskResult._meta.db_table
