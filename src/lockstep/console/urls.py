@@ -1,8 +1,36 @@
+"""Admin Portal URLs. Every pattern is exercised by tests/console/test_isolation.py."""
+
 from django.urls import path
 
-from lockstep.console import views
+from lockstep.console.views import audit, auth, dashboard, groups, settings, users
 
 app_name = "console"
 urlpatterns = [
-    path("", views.index, name="index"),
+    path("", dashboard.dashboard, name="index"),
+    path("login/", auth.login_view, name="login"),
+    path("login/mfa/", auth.mfa_view, name="mfa"),
+    path("login/mfa/enrol/", auth.mfa_enrol_view, name="mfa_enrol"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("users/", users.user_list, name="users"),
+    path("users/export.csv", users.user_export, name="users_export"),
+    path("users/new/", users.user_new, name="user_new"),
+    path("users/<int:pk>/", users.user_detail, name="user_detail"),
+    path("users/<int:pk>/edit/", users.user_edit, name="user_edit"),
+    path("users/<int:pk>/state/", users.user_state, name="user_state"),
+    path("users/<int:pk>/password/", users.user_password, name="user_password"),
+    path("users/<int:pk>/delete/", users.user_delete, name="user_delete"),
+    path("groups/", groups.group_list, name="groups"),
+    path("groups/new/", groups.group_new, name="group_new"),
+    path("groups/<int:pk>/", groups.group_detail, name="group_detail"),
+    path("groups/<int:pk>/edit/", groups.group_edit, name="group_edit"),
+    path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
+    path("groups/<int:pk>/members/add/", groups.member_add, name="group_member_add"),
+    path("groups/<int:pk>/members/<int:user_pk>/remove/", groups.member_remove, name="group_member_remove"),
+    path("directories/", dashboard.directories, name="directories"),
+    path("settings/", settings.organization_settings, name="settings"),
+    path("settings/administrators/", settings.administrators, name="administrators"),
+    path("settings/administrators/<int:pk>/role/", settings.administrator_role, name="administrator_role"),
+    path("settings/api-keys/", settings.api_key_list, name="api_keys"),
+    path("settings/api-keys/<int:pk>/revoke/", settings.api_key_revoke, name="api_key_revoke"),
+    path("audit/", audit.audit_log, name="audit"),
 ]

@@ -1,0 +1,206 @@
+"""Admin Portal forms: they check only the shape of the input.
+
+The rules (lengths, formats, uniqueness, the password policy) belong to the services, and
+their messages are put beside the fields with `show_service_error`, so the portal and the
+API say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+
+from lockstep.directory.errors import Conflict, ServiceError, ValidationFailed
+from lockstep.directory.models import AdminRole, UserState
+
+USER_FIELD_LABELS: dict[str, str] = {
+    "username": "Username",
+    "email": "Company email",
+    "alternate_email": "Alternate email",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "display_name": "Display name",
+    "job_title": "Job title",
+    "department": "Department",
+    "business_phone": "Business phone",
+    "mobile_phone": "Mobile phone",
+    "employee_id": "Employee id",
+    "usage_location": "Usage location",
+}
+USER_FIELD_HELP: dict[str, str] = {
+    "email": "The primary email; it becomes the Microsoft 365 sign-in name.",
+    "alternate_email": "Where activation mail goes.",
+    "display_name": "Left empty: first and last name.",
+    "usage_location": "Two-letter country code, e.g. US or DE.",
+}
+
+
+def _text(label: str, help_text: str = "", autocomplete: str = "off") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=False,
+        help_text=help_text,
+        widget=forms.TextInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+def show_service_error(
+    form: forms.Form, error: ServiceError, field_map: Mapping[str, str] | None = None
+) -> None:
+    """Put a service's ValidationFailed / Conflict messages beside the matching fields."""
+    field_map = field_map or {}
+
+    def place(field: str, message: str) -> None:
+        name = field_map.get(field, field)
+        form.add_error(name if name in form.fields else None, message)
+
+    if isinstance(error, ValidationFailed):
+        for field, messages in error.errors.items():
+            for message in messages:
+                place(field, message)
+    elif isinstance(error, Conflict):
+        place(error.field, error.message)
+    else:
+        form.add_error(None, str(error))
+
+
+class LoginForm(forms.Form):
+    email = forms.CharField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
+    )
+    password = forms.CharField(
+        label="Password",
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Six-digit code",
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*"}
+        ),
+    )
+
+
+class UserFieldsForm(forms.Form):
+    """Every user attribute an administrator types."""
+
+    username = _text("Username")
+    email = _text("Company email", USER_FIELD_HELP["email"], "off")
+    alternate_email = _text("Alternate email", USER_FIELD_HELP["alternate_email"])
+    first_name = _text("First name")
+    last_name = _text("Last name")
+    display_name = _text("Display name", USER_FIELD_HELP["display_name"])
+    job_title = _text("Job title")
+    department = _text("Department")
+    business_phone = _text("Business phone")
+    mobile_phone = _text("Mobile phone")
+    employee_id = _text("Employee id")
+    usage_location = _text("Usage location", USER_FIELD_HELP["usage_location"])
+
+    def user_fields(self) -> dict[str, Any]:
+        return {name: self.cleaned_data.get(name, "") for name in USER_FIELD_LABELS}
+
+
+class UserCreateForm(UserFieldsForm):
+    state = forms.ChoiceField(label="Initial state", choices=UserState.choices, initial=UserState.STAGED)
+    specify_password = forms.BooleanField(label="Specify initial password", required=False)
+    initial_password = forms.CharField(
+        label="Initial password",
+        required=False,
+        strip=False,
+        help_text="Used only when “Specify initial password” is ticked.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def initial_password_or_none(self) -> str | None:
+        if not self.cleaned_data.get("specify_password"):
+            return None
+        return str(self.cleaned_data.get("initial_password") or "")
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(
+        label="New password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class GroupForm(forms.Form):
+    name = forms.CharField(label="Name", required=False, strip=False)
+    description = forms.CharField(label="Description", required=False, strip=False, widget=forms.Textarea)
+
+
+class UserFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False)
+    state = forms.ChoiceField(label="State", required=False, choices=[("", "Any state"), *UserState.choices])
+    group = forms.TypedChoiceField(label="Group", required=False, coerce=int, empty_value=None)
+    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, groups: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["group"].choices = [("", "Any group"), *groups]  # type: ignore[attr-defined]
+
+
+class MemberSearchForm(forms.Form):
+    q = forms.CharField(label="Find users by username, email or name", required=False)
+
+
+class SettingsForm(forms.Form):
+    name = forms.CharField(label="Organization name", required=False)
+    password_takeover = forms.BooleanField(
+        label="Password takeover",
+        required=False,
+        help_text="Push each user's Lockstep password to Microsoft 365 at their first portal login.",
+    )
+    require_admin_mfa = forms.BooleanField(
+        label="Require administrators to use an authenticator app (TOTP)", required=False
+    )
+    password_min_length = forms.IntegerField(label="Minimum password length", min_value=0)
+    password_min_classes = forms.IntegerField(
+        label="Kinds of character required (3 or 4)", min_value=0, max_value=4
+    )
+    password_banned_terms = forms.CharField(
+        label="Extra banned words (one per line)", required=False, widget=forms.Textarea
+    )
+    email_sender_name = forms.CharField(label="Email sender name", required=False)
+    email_sender_address = forms.EmailField(label="Email sender address", required=False)
+
+
+class AdminCreateForm(forms.Form):
+    email = forms.CharField(label="Email", required=False)
+    name = forms.CharField(label="Name", required=False)
+    role = forms.ChoiceField(label="Role", choices=AdminRole.choices, initial=AdminRole.ADMINISTRATOR)
+    password = forms.CharField(
+        label="Initial password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=AdminRole.choices)
+
+
+API_KEY_ROLES = [(AdminRole.ADMINISTRATOR.value, "Administrator"), (AdminRole.READ_ONLY.value, "Read-only")]
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label="Name", required=False)
+    role = forms.ChoiceField(label="Role", choices=API_KEY_ROLES, initial=AdminRole.ADMINISTRATOR)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(label="Action starts with", required=False)
+    target = forms.CharField(label="Target (name or id)", required=False)
+    cursor = forms.CharField(required=False, widget=forms.HiddenInput)

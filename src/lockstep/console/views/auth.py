@@ -1,0 +1,166 @@
+"""Sign-in: password, then the second factor (TOTP), or enrolment when the organization requires it."""
+
+from __future__ import annotations
+
+import segno
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from lockstep.console import throttle
+from lockstep.console.access import (
+    MFA_PASSED,
+    PENDING_TOTP_SECRET,
+    current_admin,
+    public,
+    self_service,
+    sign_in_step,
+)
+from lockstep.console.forms import CodeForm, LoginForm, show_service_error
+from lockstep.directory.errors import ValidationFailed
+from lockstep.directory.models import Administrator
+from lockstep.directory.services import admins
+
+NEXT_SESSION_KEY = "console_next"
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("console:index")
+
+
+def _second_factor_needed(admin: Administrator) -> bool:
+    return admin.totp_enabled or admin.organization.require_admin_mfa
+
+
+def _finish_sign_in(request: HttpRequest) -> HttpResponse:
+    request.session.cycle_key()
+    request.session[MFA_PASSED] = True
+    return redirect(_safe_next(request, request.session.pop(NEXT_SESSION_KEY, None)))
+
+
+@public
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.session.get(MFA_PASSED):
+        return redirect(_safe_next(request, request.GET.get("next")))
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"].strip().lower()
+        source = throttle.source_of(request)
+        if throttle.is_blocked(account=email, source=source):
+            form.add_error(None, throttle.BLOCKED_MESSAGE)
+            status = 429
+        else:
+            admin = authenticate(request, username=email, password=form.cleaned_data["password"])
+            if not isinstance(admin, Administrator):
+                throttle.record_failure(account=email, source=source, step="password")
+                form.add_error(None, "The email or password is not right.")
+                status = 400
+            else:
+                next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+                login(request, admin)
+                request.session[NEXT_SESSION_KEY] = next_url
+                if _second_factor_needed(admin):
+                    request.session[MFA_PASSED] = False
+                    return redirect("console:mfa")
+                throttle.record_success(account=email)
+                return _finish_sign_in(request)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "console/auth/login.html",
+        {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
+        status=status,
+    )
+
+
+@sign_in_step
+@never_cache
+def mfa_view(request: HttpRequest) -> HttpResponse:
+    """The second factor: a code from the authenticator app."""
+    if request.session.get(MFA_PASSED):
+        return redirect("console:index")
+    admin = current_admin(request)
+    if not admin.totp_enabled:
+        if admin.organization.require_admin_mfa:
+            return redirect("console:mfa_enrol")
+        return _finish_sign_in(request)
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        source = throttle.source_of(request)
+        if throttle.is_blocked(account=admin.email, source=source):
+            logout(request)
+            response = render(
+                request,
+                "console/auth/login.html",
+                {"form": LoginForm(), "blocked": throttle.BLOCKED_MESSAGE},
+                status=429,
+            )
+            return response
+        if admins.verify_totp(admin=admin, code=form.cleaned_data["code"]):
+            throttle.record_success(account=admin.email)
+            return _finish_sign_in(request)
+        throttle.record_failure(account=admin.email, source=source, step="totp")
+        form.add_error("code", "That code is not right (or was already used). Try the next one.")
+        status = 400
+    return render(request, "console/auth/mfa.html", {"form": form}, status=status)
+
+
+@sign_in_step
+@self_service
+@never_cache
+def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
+    """Set up an authenticator app: forced at sign-in, or from Settings > My account."""
+    admin = current_admin(request)
+    signed_in = bool(request.session.get(MFA_PASSED))
+    forced = not signed_in and not admin.totp_enabled and admin.organization.require_admin_mfa
+    if not signed_in and not forced:
+        return redirect("console:mfa")
+    secret = request.session.get(PENDING_TOTP_SECRET)
+    if not secret:
+        secret = admins.begin_totp_enrolment(admin)
+        request.session[PENDING_TOTP_SECRET] = secret  # only in the session until confirmed
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            admins.confirm_totp_enrolment(admin=admin, secret=secret, code=form.cleaned_data["code"])
+        except ValidationFailed as failed:
+            throttle.record_failure(account=admin.email, source=throttle.source_of(request), step="enrol")
+            show_service_error(form, failed)
+            status = 400
+        else:
+            del request.session[PENDING_TOTP_SECRET]
+            if forced:
+                throttle.record_success(account=admin.email)
+                return _finish_sign_in(request)
+            return redirect(f"{reverse('console:settings')}?mfa=enabled")
+    elif request.method == "POST":
+        status = 400
+    uri = admins.provisioning_uri(admin, secret)
+    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=False)
+    return render(
+        request,
+        "console/auth/enrol.html",
+        {"form": form, "qr_svg": qr_svg, "secret": secret, "forced": forced},
+        status=status,
+    )
+
+
+@require_POST
+@public
+@self_service
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("console:login")

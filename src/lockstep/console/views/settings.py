@@ -1,0 +1,143 @@
+"""Settings: organization, administrators, API keys, and the signed-in admin's own MFA."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from lockstep.console.access import actor_for, current_admin
+from lockstep.console.forms import (
+    AdminCreateForm,
+    ApiKeyForm,
+    RoleForm,
+    SettingsForm,
+    show_service_error,
+)
+from lockstep.directory.errors import Conflict, ValidationFailed
+from lockstep.directory.models import AdminRole
+from lockstep.directory.password_policy import describe_policy
+from lockstep.directory.services import admins, api_keys, organizations, passwords
+
+
+def organization_settings(request: HttpRequest) -> HttpResponse:
+    actor = actor_for(request)
+    organization = organizations.get_organization(actor=actor)
+    form = SettingsForm(request.POST or None, initial=organizations.settings_of(organization))
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                organizations.update_settings(actor=actor, changes=dict(form.cleaned_data))
+            except ValidationFailed as error:
+                show_service_error(form, error, {"password_policy": "password_min_length"})
+            else:
+                messages.success(request, "Settings saved.")
+                return redirect("console:settings")
+    if not actor.can_write:
+        for field in form.fields.values():
+            field.disabled = True
+    return render(
+        request,
+        "console/settings/organization.html",
+        {
+            "form": form,
+            "rules": describe_policy(passwords.policy_for(organization)),
+            "me": current_admin(request),
+            "mfa_enabled_now": request.GET.get("mfa") == "enabled",
+        },
+        status=status,
+    )
+
+
+def administrators(request: HttpRequest) -> HttpResponse:
+    actor = actor_for(request)
+    form = AdminCreateForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                admin = admins.create_admin(
+                    organization=organizations.get_organization(actor=actor),
+                    email=form.cleaned_data["email"],
+                    name=form.cleaned_data["name"],
+                    role=form.cleaned_data["role"],
+                    password=form.cleaned_data["password"],
+                    actor=actor,
+                )
+            except (ValidationFailed, Conflict) as error:
+                show_service_error(form, error)
+            else:
+                messages.success(request, f"Administrator {admin.email} added.")
+                return redirect("console:administrators")
+    return render(
+        request,
+        "console/settings/administrators.html",
+        {
+            "admins": admins.list_admins(actor=actor),
+            "form": form,
+            "roles": AdminRole.choices,
+            "is_owner": actor.is_owner,
+        },
+        status=status,
+    )
+
+
+@require_POST
+def administrator_role(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_for(request)
+    form = RoleForm(request.POST)
+    role = form.cleaned_data["role"] if form.is_valid() else request.POST.get("role", "")
+    try:
+        admin = admins.set_role(actor=actor, admin_id=pk, role=role)
+    except (ValidationFailed, Conflict) as error:
+        message = error.message if isinstance(error, Conflict) else str(error)
+        return render(
+            request,
+            "console/message.html",
+            {"title": "The role was not changed", "message": message},
+            status=409 if isinstance(error, Conflict) else 400,
+        )
+    messages.success(request, f"{admin.email} is now {AdminRole(admin.role).label.lower()}.")
+    return redirect("console:administrators")
+
+
+@never_cache
+def api_key_list(request: HttpRequest) -> HttpResponse:
+    """List and create; a new key's secret appears once, in the response to the POST."""
+    actor = actor_for(request)
+    form = ApiKeyForm(request.POST or None)
+    status = 200
+    created = None
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                key, secret = api_keys.create_api_key(
+                    actor=actor, name=form.cleaned_data["name"], role=form.cleaned_data["role"]
+                )
+            except ValidationFailed as error:
+                show_service_error(form, error)
+            else:
+                created = (key, secret)
+                form = ApiKeyForm()
+                status = 201
+    response = render(
+        request,
+        "console/settings/api_keys.html",
+        {"keys": api_keys.list_api_keys(actor=actor), "form": form, "created": created},
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = api_keys.revoke_api_key(actor=actor_for(request), key_id=pk)
+    messages.success(request, f"API key {key.name} revoked.")
+    return redirect("console:api_keys")
