@@ -291,14 +291,35 @@ def secret_expired_body(app_id: str) -> dict[str, Any]:
 # ----- dropping a connection ------------------------------------------------------------------------
 
 
-async def drop_connection(send: Send) -> None:
-    """Abort the TCP connection under uvicorn without sending a response.
+def _find_transport(send: Any, depth: int = 6) -> tuple[Any, Any]:
+    """(protocol cycle, transport) behind `send`: uvicorn passes its cycle's bound `send`, and
+    Starlette's middlewares wrap it in closures, which are searched a few levels deep."""
+    seen: set[int] = set()
+    todo = [(send, 0)]
+    while todo:
+        fn, level = todo.pop()
+        if id(fn) in seen or level > depth:
+            continue
+        seen.add(id(fn))
+        owner = getattr(fn, "__self__", None)
+        transport = getattr(owner, "transport", None)
+        if transport is not None and hasattr(transport, "abort"):
+            return owner, transport
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if callable(value):
+                todo.append((value, level + 1))
+    return None, None
 
-    uvicorn passes its protocol cycle's bound `send`; its owner holds the transport. Anything
-    else (e.g. an in-process ASGI transport) gets :class:`ConnectionDropped` raised.
-    """
-    owner = getattr(send, "__self__", None)
-    transport = getattr(owner, "transport", None)
+
+async def drop_connection(send: Send) -> None:
+    """Abort the TCP connection under uvicorn without sending a response (the client sees a
+    reset / RemoteProtocolError). Raises :class:`ConnectionDropped` when no transport is found
+    (e.g. an in-process ASGI transport)."""
+    owner, transport = _find_transport(send)
     if transport is None:
         raise ConnectionDropped("connection dropped by fault injection")
     transport.abort()
