@@ -1,0 +1,310 @@
+"""The `lockstep` command: settings table, check, createadmin, and run/demo as real processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.hashers import check_password
+
+from lockstep.cli import main
+from lockstep.config import SETTINGS
+from lockstep.directory.models import Administrator, AdminRole, Organization
+
+OPS_TESTS = str(Path(__file__).resolve().parent / "ops")
+if OPS_TESTS not in sys.path:
+    sys.path.insert(0, OPS_TESTS)
+
+from ops_scratch import LOCKSTEP, Scratch, free_port, scratch_installation  # noqa: E402
+
+GOOD_PASSWORD = "Tr1cky-Kangaroo-Lamp"
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Scratch]:
+    with scratch_installation(tmp_path / "data") as installation:
+        yield installation
+
+
+# --- settings-table, python -m lockstep -------------------------------------------------------------
+
+
+def test_settings_table_lists_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["settings-table"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| Setting | Default | Meaning |")
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` | `{setting.default}` |" in table
+
+
+def test_python_dash_m_lockstep_is_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lockstep", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0
+    for command in ("run", "migrate", "createadmin", "worker", "check", "settings-table", "demo"):
+        assert command in done.stdout
+
+
+# --- check -------------------------------------------------------------------------------------------
+
+
+def test_check_passes_on_a_migrated_installation(scratch: Scratch) -> None:
+    assert scratch.lockstep("migrate").returncode == 0
+    done = scratch.lockstep("check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for name in (
+        "database",
+        "migrations",
+        "secret key",
+        "encryption keys",
+        "allowed hosts",
+        "data dir",
+        "smtp host",
+    ):
+        assert any(line.startswith(f"OK   {name}:") for line in lines), (name, done.stdout)
+    assert lines[-1] == "All checks passed."
+
+
+def test_check_fails_with_a_fix_for_each_problem(scratch: Scratch) -> None:
+    scratch.env.update(
+        LOCKSTEP_SECRET_KEY="changeme",
+        LOCKSTEP_ENCRYPTION_KEYS="c2hvcnQ=,not base64!",
+        LOCKSTEP_BASE_URL="https://lockstep.example.org",
+        LOCKSTEP_EMAIL_HOST="no-such-host.invalid",
+    )
+    done = scratch.lockstep("check")  # not migrated either
+    assert done.returncode == 1
+    text = done.stdout
+    assert re.search(r"^FAIL migrations: \d+ unapplied .*\n     fix: run `lockstep migrate`", text, re.M), (
+        text
+    )
+    assert re.search(
+        r"^FAIL secret key: LOCKSTEP_SECRET_KEY is a well-known placeholder\n     fix: ", text, re.M
+    )
+    assert "FAIL encryption keys: key 1 decodes to 5 bytes, not 32; key 2 not valid base64" in text
+    assert "FAIL allowed hosts: lockstep.example.org (from LOCKSTEP_BASE_URL) is not in" in text
+    assert "fix: add 'lockstep.example.org' to LOCKSTEP_ALLOWED_HOSTS" in text
+    assert "FAIL smtp host: 'no-such-host.invalid' does not resolve" in text
+    assert text.rstrip().endswith("5 checks failed.")
+
+
+def test_check_fails_when_the_database_is_unreachable(scratch: Scratch) -> None:
+    scratch.env["LOCKSTEP_DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/nothing"
+    done = scratch.lockstep("check")
+    assert done.returncode == 1
+    assert "FAIL database: postgresql: database unreachable" in done.stdout
+    assert "fix: set LOCKSTEP_DATABASE_URL" in done.stdout
+
+
+# --- createadmin ---------------------------------------------------------------------------------------
+
+
+def createadmin(monkeypatch: pytest.MonkeyPatch, password: str, *args: str) -> int:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+    return main(["createadmin", "--password-stdin", *args])
+
+
+def test_createadmin_creates_the_organization_and_owner(
+    db: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        createadmin(monkeypatch, GOOD_PASSWORD, "--email", "Boss@Contoso.com", "--organization", "Contoso")
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Created organization 'Contoso'." in out
+    assert "Created owner boss@contoso.com in 'Contoso'." in out
+    admin = Administrator.objects.get(email="boss@contoso.com")
+    assert admin.role == AdminRole.OWNER and admin.organization.name == "Contoso"
+    assert admin.check_password(GOOD_PASSWORD)
+
+    assert (
+        createadmin(
+            monkeypatch,
+            GOOD_PASSWORD,
+            "--email",
+            "ro@contoso.com",
+            "--organization",
+            "contoso",
+            "--role",
+            "read_only",
+        )
+        == 0
+    )
+    assert Organization.objects.count() == 1  # found by slug, not created twice
+
+
+@pytest.mark.parametrize(
+    ("password", "args", "expected"),
+    [
+        ("short", ["--email", "a@contoso.com"], r"^error: password: .+"),
+        (GOOD_PASSWORD, ["--email", "not-an-email"], r"^error: email: Must be an email address\.$"),
+        (
+            GOOD_PASSWORD,
+            ["--email", "a@contoso.com", "--role", "king"],
+            r"^error: role: must be one of: owner, administrator, read_only \(got 'king'\)\.$",
+        ),
+        ("", ["--email", "a@contoso.com"], r"^error: password: nothing was read from standard input"),
+    ],
+)
+def test_createadmin_names_the_field_and_rule(
+    db: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    password: str,
+    args: list[str],
+    expected: str,
+) -> None:
+    assert createadmin(monkeypatch, password, "--organization", "Contoso", *args) == 1
+    err = capsys.readouterr().err
+    assert re.search(expected, err, re.M), err
+    assert not Administrator.objects.exists()
+    assert not Organization.objects.exists()  # nothing half-written
+
+
+def test_createadmin_refuses_a_duplicate_email(
+    db: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        createadmin(monkeypatch, GOOD_PASSWORD, "--email", "a@contoso.com", "--organization", "Contoso") == 0
+    )
+    assert createadmin(monkeypatch, GOOD_PASSWORD, "--email", "A@contoso.com", "--organization", "Other") == 1
+    assert (
+        "error: email: An administrator with the email 'a@contoso.com' already exists."
+        in capsys.readouterr().err
+    )
+    assert not Organization.objects.filter(name="Other").exists()
+
+
+def test_createadmin_without_a_terminal_names_the_missing_flag(
+    db: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["createadmin", "--organization", "Contoso"]) == 1
+    assert "error: email: required; pass --email." in capsys.readouterr().err
+
+
+# --- run and demo, as real servers ------------------------------------------------------------------------
+
+
+def get(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+class Server:
+    def __init__(self, scratch: Scratch, *args: str) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [LOCKSTEP, *args, "--listen", f"127.0.0.1:{self.port}"],
+            env=scratch.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+
+    def wait_for_line(self, prefix: str, timeout: float = 30) -> str:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            self.lines.append(line)
+            if line.startswith(prefix):
+                return line
+        raise AssertionError(f"no line starting {prefix!r}; got {self.lines}; stderr {self.stop()[1]}")
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, and the exit status and stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        finally:
+            self.process.kill()
+        rest_out, err = self.process.communicate(timeout=5)
+        self.lines.extend(rest_out.splitlines(keepends=True))
+        return self.process.returncode, err
+
+
+RUNNING = re.compile(
+    r"^Lockstep is running at (http://127\.0\.0\.1:\d+/) — log in at \S+ as (\S+) with password (\S+)$"
+)
+
+
+def test_run_migrates_serves_and_stops_cleanly_on_sigterm(scratch: Scratch) -> None:
+    server = Server(scratch, "run", "--admin-email", "first@contoso.com", "--organization", "Contoso")
+    try:
+        line = server.wait_for_line("Lockstep is running at")
+        match = RUNNING.match(line.strip())
+        assert match, line
+        base, email, password = match.groups()
+        assert base == f"http://127.0.0.1:{server.port}/" and email == "first@contoso.com"
+        assert get(base + "healthz") == (200, {"status": "ok"})
+        assert get(base + "readyz") == (
+            200,
+            {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}},
+        )
+        started = time.monotonic()
+        status, stderr = server.stop()
+        assert status == 0, stderr
+        assert time.monotonic() - started < 5
+    finally:
+        server.process.kill()
+
+    output = "".join(server.lines)
+    assert output.count(password) == 1  # printed once, to the terminal only
+    assert password not in stderr  # never in the logs
+    for path in scratch.data_dir.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
+    ((org_name, email_db, must_change, hashed),) = scratch.query(
+        "SELECT o.name, a.email, a.must_change_password, a.password FROM directory_administrator a "
+        "JOIN directory_organization o ON o.id = a.organization_id"
+    )
+    assert (org_name, email_db, bool(must_change)) == ("Contoso", "first@contoso.com", True)
+    assert check_password(password, hashed) and hashed.startswith("argon2")
+
+
+def test_demo_creates_the_demo_owner_once_then_explains_how_to_get_in(scratch: Scratch) -> None:
+    data_dir = scratch.env.pop("LOCKSTEP_DATA_DIR")  # demo picks its own folder, ./var/demo by default
+    first = Server(scratch, "demo", "--data-dir", data_dir, "--no-m365sim")
+    try:
+        line = first.wait_for_line("Lockstep is running at")
+        assert RUNNING.match(line.strip()), line
+        assert f"Demo data folder: {Path(data_dir).resolve()}\n" in first.lines
+        assert first.stop()[0] == 0
+    finally:
+        first.process.kill()
+    assert scratch.query("SELECT name FROM directory_organization") == [("Demo Organization",)]
+
+    again = Server(scratch, "demo", "--data-dir", data_dir, "--no-m365sim")
+    try:
+        line = again.wait_for_line("Lockstep is running at")
+        assert "with your password" in line and "admin@example.com" in line
+        assert (
+            again.wait_for_line("The administrator already exists")
+            .strip()
+            .endswith("use `lockstep createadmin`.")
+        )
+        assert again.stop()[0] == 0
+    finally:
+        again.process.kill()
+    assert len(scratch.query("SELECT id FROM directory_administrator")) == 1
