@@ -1,0 +1,381 @@
+"""Organization isolation (issue 2, point 11) for every REST API route.
+
+Routes are enumerated from the ninja API itself (and cross-checked against the OpenAPI document), so
+a new route fails `test_every_route_is_covered` until this file learns how to exercise it. Organization
+A's credentials must get 404 for every object of organization B, exactly as for an id that never
+existed, must never see B's objects in a list, and must not be able to change or create anything in B.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db.models import Q
+from django.test import Client
+
+from lockstep.api.main import api
+from lockstep.directory.actors import Actor
+from lockstep.directory.models import (
+    Administrator,
+    ApiKey,
+    AuditEvent,
+    Group,
+    GroupMembership,
+    Organization,
+    User,
+)
+from lockstep.directory.services import api_keys, groups, users
+
+from .conftest import GOOD_PASSWORD, JsonClient
+
+pytestmark = pytest.mark.django_db
+
+PREFIX = "/api/v1"
+MISSING = 987_654_321  # an id no object has
+
+
+def ninja_routes() -> set[tuple[str, str]]:
+    """(METHOD, path template) for every operation the API serves, converters removed."""
+    routes: set[tuple[str, str]] = set()
+    for bound in api._get_bound_routers():
+        for path, path_view in bound.path_operations.items():
+            template = re.sub(r"\{\w+:(\w+)\}", r"{\1}", PREFIX + bound.prefix + path)
+            for operation in path_view.operations:
+                routes.update((method.upper(), template) for method in operation.methods)
+    return routes
+
+
+def openapi_routes() -> set[tuple[str, str]]:
+    schema = api.get_openapi_schema(path_prefix=PREFIX + "/")
+    return {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
+
+
+@dataclass
+class World:
+    """Organization A's caller and ids; organization B's objects."""
+
+    kind: str  # "api_key" or "admin_session"
+    a: JsonClient
+    org_a: Organization
+    org_b: Organization
+    user_a: User
+    group_a: Group
+    event_a: AuditEvent
+    user_b: User
+    group_b: Group
+    event_b: AuditEvent
+    key_b: ApiKey
+    key_b_secret: str
+
+
+def b_state(org_b: Organization) -> dict[str, Any]:
+    """Everything organization B owns (its key's last-use time aside)."""
+    return {
+        "org": list(Organization.objects.filter(pk=org_b.pk).values()),
+        "users": list(User.objects.filter(organization=org_b).order_by("pk").values()),
+        "groups": list(Group.objects.filter(organization=org_b).order_by("pk").values()),
+        "members": list(
+            GroupMembership.objects.filter(Q(group__organization=org_b) | Q(user__organization=org_b))
+            .order_by("pk")
+            .values()
+        ),
+        "audit": list(AuditEvent.objects.filter(organization=org_b).order_by("pk").values()),
+        "keys": list(
+            ApiKey.objects.filter(organization=org_b).order_by("pk").values("pk", "revoked_at", "role")
+        ),
+        "admins": list(Administrator.objects.filter(organization=org_b).order_by("pk").values()),
+    }
+
+
+def same_as_missing(world: World, method: str, path_b: str, path_missing: str, body: Any = None) -> None:
+    """B's object answers 404, byte for byte what an id that never existed answers."""
+    answer_b = world.a.request(method, path_b, body)
+    answer_missing = world.a.request(method, path_missing, body)
+    assert answer_b.status_code == 404, (method, path_b, answer_b.data)
+    assert answer_b.data["error"]["code"] == "not_found"
+    assert (answer_b.status_code, answer_b.data) == (answer_missing.status_code, answer_missing.data)
+
+
+def ids(response: Any) -> set[int]:
+    assert response.status_code == 200, response.data
+    return {item["id"] for item in response.data["items"]}
+
+
+# ---- one exerciser per route ----------------------------------------------------------------------
+
+
+def users_list(w: World) -> None:
+    assert w.user_b.pk not in ids(w.a.get("users?limit=500"))
+    assert ids(w.a.get(f"users?email={w.user_b.email}")) == set()
+    assert ids(w.a.get(f"users?group_id={w.group_b.pk}")) == set()
+    assert ids(w.a.get(f"users?search={w.user_b.username}")) == set()
+
+
+def users_create(w: World) -> None:
+    # B's username and email are free in A: no 409 tells A that B has them.
+    response = w.a.post("users", {"username": w.user_b.username, "email": w.user_b.email})
+    assert response.status_code == 201, response.data
+    assert User.objects.get(pk=response.data["id"]).organization_id == w.org_a.pk
+    sneaky = w.a.post(
+        "users", {"username": "sneaky", "email": "s@fabrikam.com", "organization_id": w.org_b.pk}
+    )
+    assert sneaky.status_code == 422
+    assert sneaky.data["error"]["fields"] == {"organization_id": ["Unknown field."]}
+
+
+def user_get(w: World) -> None:
+    same_as_missing(w, "GET", f"users/{w.user_b.pk}", f"users/{MISSING}")
+
+
+def user_patch(w: World) -> None:
+    same_as_missing(w, "PATCH", f"users/{w.user_b.pk}", f"users/{MISSING}", {"job_title": "Pwned"})
+
+
+def user_delete(w: World) -> None:
+    same_as_missing(w, "DELETE", f"users/{w.user_b.pk}", f"users/{MISSING}")
+
+
+def user_state(w: World) -> None:
+    body = {"state": "suspended"}
+    same_as_missing(w, "POST", f"users/{w.user_b.pk}/state", f"users/{MISSING}/state", body)
+
+
+def user_password(w: World) -> None:
+    body = {"password": GOOD_PASSWORD}
+    same_as_missing(w, "POST", f"users/{w.user_b.pk}/password", f"users/{MISSING}/password", body)
+
+
+def groups_list(w: World) -> None:
+    assert w.group_b.pk not in ids(w.a.get("groups?limit=500"))
+    assert ids(w.a.get(f"groups?search={w.group_b.name}")) == set()
+
+
+def groups_create(w: World) -> None:
+    response = w.a.post("groups", {"name": w.group_b.name})
+    assert response.status_code == 201, response.data
+    assert Group.objects.get(pk=response.data["id"]).organization_id == w.org_a.pk
+
+
+def group_get(w: World) -> None:
+    same_as_missing(w, "GET", f"groups/{w.group_b.pk}", f"groups/{MISSING}")
+
+
+def group_patch(w: World) -> None:
+    same_as_missing(w, "PATCH", f"groups/{w.group_b.pk}", f"groups/{MISSING}", {"name": "Pwned"})
+
+
+def group_delete(w: World) -> None:
+    same_as_missing(w, "DELETE", f"groups/{w.group_b.pk}", f"groups/{MISSING}")
+
+
+def members_list(w: World) -> None:
+    same_as_missing(w, "GET", f"groups/{w.group_b.pk}/members", f"groups/{MISSING}/members")
+
+
+def members_add(w: World) -> None:
+    # A's user into B's group: B's group does not exist for A.
+    body = {"user_ids": [w.user_a.pk]}
+    same_as_missing(w, "POST", f"groups/{w.group_b.pk}/members", f"groups/{MISSING}/members", body)
+    # B's user into A's group: B's user does not exist for A (the same answer as an unknown id).
+    into_a = w.a.post(f"groups/{w.group_a.pk}/members", {"user_ids": [w.user_b.pk]})
+    unknown = w.a.post(f"groups/{w.group_a.pk}/members", {"user_ids": [MISSING]})
+    assert into_a.status_code == 422
+    assert list(into_a.data["error"]["fields"]) == ["user_ids"]
+    assert into_a.data["error"]["fields"]["user_ids"] == [
+        m.replace(str(MISSING), str(w.user_b.pk)) for m in unknown.data["error"]["fields"]["user_ids"]
+    ]
+    assert not GroupMembership.objects.filter(group=w.group_a, user=w.user_b).exists()
+
+
+def members_remove(w: World) -> None:
+    body = {"user_ids": [w.user_b.pk]}
+    same_as_missing(
+        w, "POST", f"groups/{w.group_b.pk}/members/remove", f"groups/{MISSING}/members/remove", body
+    )
+    response = w.a.post(f"groups/{w.group_a.pk}/members/remove", body)
+    assert response.status_code == 200 and response.data["removed"] == []
+
+
+def member_delete(w: World) -> None:
+    b, a = w.group_b.pk, w.group_a.pk
+    same_as_missing(
+        w, "DELETE", f"groups/{b}/members/{w.user_b.pk}", f"groups/{MISSING}/members/{w.user_b.pk}"
+    )
+    same_as_missing(w, "DELETE", f"groups/{a}/members/{w.user_b.pk}", f"groups/{a}/members/{MISSING}")
+    same_as_missing(
+        w, "DELETE", f"groups/{b}/members/{w.user_a.pk}", f"groups/{MISSING}/members/{w.user_a.pk}"
+    )
+
+
+def audit_list(w: World) -> None:
+    b_events = set(AuditEvent.objects.filter(organization=w.org_b).values_list("pk", flat=True))
+    assert b_events
+    assert not b_events & ids(w.a.get("audit-events?limit=500"))
+    assert ids(w.a.get(f"audit-events?target_type=user&target_id={w.user_b.pk}")) <= set(
+        AuditEvent.objects.filter(organization=w.org_a).values_list("pk", flat=True)
+    )
+
+
+def audit_get(w: World) -> None:
+    same_as_missing(w, "GET", f"audit-events/{w.event_b.pk}", f"audit-events/{MISSING}")
+
+
+def organization_get(w: World) -> None:
+    response = w.a.get("organization")
+    assert response.status_code == 200 and response.data["id"] == w.org_a.pk
+
+
+def organization_patch(w: World) -> None:
+    response = w.a.patch("organization", {"name": "Renamed by A"})
+    assert response.status_code == 200 and response.data["id"] == w.org_a.pk
+    assert w.a.patch("organization", {"id": w.org_b.pk}).status_code == 422
+
+
+def keys_list(w: World) -> None:
+    assert w.key_b.pk not in ids(w.a.get("api-keys?limit=500"))
+
+
+def keys_create(w: World) -> None:
+    response = w.a.post("api-keys", {"name": "made by A"})
+    if w.kind == "api_key":
+        assert response.status_code == 403  # keys never mint keys
+    else:
+        assert response.status_code == 201, response.data
+        assert ApiKey.objects.get(pk=response.data["key"]["id"]).organization_id == w.org_a.pk
+
+
+def key_get(w: World) -> None:
+    same_as_missing(w, "GET", f"api-keys/{w.key_b.pk}", f"api-keys/{MISSING}")
+
+
+def key_revoke(w: World) -> None:
+    same_as_missing(w, "POST", f"api-keys/{w.key_b.pk}/revoke", f"api-keys/{MISSING}/revoke")
+
+
+EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
+    ("GET", "/api/v1/users"): users_list,
+    ("POST", "/api/v1/users"): users_create,
+    ("GET", "/api/v1/users/{user_id}"): user_get,
+    ("PATCH", "/api/v1/users/{user_id}"): user_patch,
+    ("DELETE", "/api/v1/users/{user_id}"): user_delete,
+    ("POST", "/api/v1/users/{user_id}/state"): user_state,
+    ("POST", "/api/v1/users/{user_id}/password"): user_password,
+    ("GET", "/api/v1/groups"): groups_list,
+    ("POST", "/api/v1/groups"): groups_create,
+    ("GET", "/api/v1/groups/{group_id}"): group_get,
+    ("PATCH", "/api/v1/groups/{group_id}"): group_patch,
+    ("DELETE", "/api/v1/groups/{group_id}"): group_delete,
+    ("GET", "/api/v1/groups/{group_id}/members"): members_list,
+    ("POST", "/api/v1/groups/{group_id}/members"): members_add,
+    ("POST", "/api/v1/groups/{group_id}/members/remove"): members_remove,
+    ("DELETE", "/api/v1/groups/{group_id}/members/{user_id}"): member_delete,
+    ("GET", "/api/v1/audit-events"): audit_list,
+    ("GET", "/api/v1/audit-events/{event_id}"): audit_get,
+    ("GET", "/api/v1/organization"): organization_get,
+    ("PATCH", "/api/v1/organization"): organization_patch,
+    ("GET", "/api/v1/api-keys"): keys_list,
+    ("POST", "/api/v1/api-keys"): keys_create,
+    ("GET", "/api/v1/api-keys/{key_id}"): key_get,
+    ("POST", "/api/v1/api-keys/{key_id}/revoke"): key_revoke,
+}
+
+
+def test_every_route_is_covered() -> None:
+    """Fails when a route exists that this file does not know how to exercise (or one is gone)."""
+    served = ninja_routes()
+    assert served == openapi_routes(), "every route must be in the OpenAPI document"
+    assert served - EXERCISERS.keys() == set(), "new route(s): add an isolation exerciser"
+    assert EXERCISERS.keys() - served == set(), "stale exerciser(s): the route is gone"
+
+
+@pytest.fixture(params=["api_key", "admin_session"])
+def world(
+    request: pytest.FixtureRequest,
+    org: Organization,
+    actor: Actor,
+    api_key_secret: str,
+    admin_client: Client,
+    other_org: Organization,
+    other_owner_actor: Actor,
+) -> World:
+    caller = Client(headers={"Authorization": f"Bearer {api_key_secret}"})
+    if request.param == "admin_session":
+        caller = admin_client
+    user_a = users.create_user(actor=actor, fields={"username": "adele", "email": "adele@contoso.com"})
+    group_a = groups.create_group(actor=actor, fields={"name": "Sales"})
+    groups.add_members(actor=actor, group_id=group_a.pk, user_ids=[user_a.pk])
+    user_b = users.create_user(
+        actor=other_owner_actor, fields={"username": "bianca", "email": "bianca@fabrikam.com"}
+    )
+    group_b = groups.create_group(actor=other_owner_actor, fields={"name": "Fabrikam Finance"})
+    groups.add_members(actor=other_owner_actor, group_id=group_b.pk, user_ids=[user_b.pk])
+    key_b, key_b_secret = api_keys.create_api_key(actor=other_owner_actor, name="fabrikam")
+    return World(
+        kind=request.param,
+        a=JsonClient(caller),
+        org_a=org,
+        org_b=other_org,
+        user_a=user_a,
+        group_a=group_a,
+        event_a=AuditEvent.objects.filter(organization=org).latest("id"),
+        user_b=user_b,
+        group_b=group_b,
+        event_b=AuditEvent.objects.filter(organization=other_org).latest("id"),
+        key_b=key_b,
+        key_b_secret=key_b_secret,
+    )
+
+
+@pytest.mark.parametrize("route", sorted(EXERCISERS), ids=lambda r: f"{r[0]} {r[1]}")
+def test_organization_a_cannot_reach_organization_b(world: World, route: tuple[str, str]) -> None:
+    before = b_state(world.org_b)
+    EXERCISERS[route](world)
+    assert b_state(world.org_b) == before, "organization B changed"
+    b_client = JsonClient(Client(headers={"Authorization": f"Bearer {world.key_b_secret}"}))
+    assert b_client.get(f"users/{world.user_b.pk}").status_code == 200, "B's key and user still work"
+    assert world.user_a.pk not in ids(b_client.get("users"))
+
+
+def test_every_route_requires_authentication(org: Organization) -> None:
+    anonymous = JsonClient(Client())
+    for method, template in sorted(ninja_routes()):
+        path = re.sub(r"\{\w+\}", "1", template)
+        response = anonymous.request(method, path, {} if method in ("POST", "PATCH") else None)
+        assert response.status_code == 401, (method, path)
+        assert response.data["error"]["code"] == "not_authenticated"
+
+
+def test_read_only_keys_get_403_on_every_write(
+    read_only_client: JsonClient, db_state: Callable[[], Any], actor: Actor
+) -> None:
+    user = users.create_user(actor=actor, fields={"username": "adele", "email": "adele@contoso.com"})
+    group = groups.create_group(actor=actor, fields={"name": "Sales"})
+    groups.add_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
+    key, _secret = api_keys.create_api_key(actor=actor, name="writer")
+    values = {"user_id": user.pk, "group_id": group.pk, "key_id": key.pk, "event_id": 1}
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/api/v1/users"): {"username": "megan", "email": "megan@contoso.com"},
+        ("PATCH", "/api/v1/users/{user_id}"): {"job_title": "x"},
+        ("POST", "/api/v1/users/{user_id}/state"): {"state": "active"},
+        ("POST", "/api/v1/users/{user_id}/password"): {"password": GOOD_PASSWORD},
+        ("POST", "/api/v1/groups"): {"name": "HR"},
+        ("PATCH", "/api/v1/groups/{group_id}"): {"name": "HR"},
+        ("POST", "/api/v1/groups/{group_id}/members"): {"user_ids": [user.pk]},
+        ("POST", "/api/v1/groups/{group_id}/members/remove"): {"user_ids": [user.pk]},
+        ("PATCH", "/api/v1/organization"): {"password_takeover": False},
+        ("POST", "/api/v1/api-keys"): {"name": "more"},
+    }
+    before = db_state()
+    writes = sorted(route for route in ninja_routes() if route[0] != "GET")
+    for method, template in writes:
+        path = template.format(**values)
+        response = read_only_client.request(method, path, bodies.get((method, template)))
+        assert response.status_code == 403, (method, path, response.data)
+        assert response.data["error"]["code"] == "permission_denied"
+    assert db_state() == before
+    for _method, template in sorted(route for route in ninja_routes() if route[0] == "GET"):
+        assert read_only_client.get(template.format(**values)).status_code in (200, 404)
