@@ -1,0 +1,251 @@
+"""internalDomainFederation (graph-facts §7, §8.1): handler-level rules, then over HTTPS."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from m365sim import federation
+from m365sim.errors import GraphError
+from m365sim.graph.core import GraphRequest
+from m365sim.state import Settings, Tenant
+
+WRITE = ["Domain-InternalFederation.ReadWrite.All"]
+_, CERT = federation.self_signed_certificate("idp.test")
+_, NEXT_CERT = federation.self_signed_certificate("idp-next.test")
+
+
+def make_sim() -> Any:
+    tenant = Tenant("tid", "Contoso", "contoso.onmicrosoft.com")
+    tenant.add_domain("contoso.onmicrosoft.com", isInitial=True)
+    tenant.add_domain("contoso.com", isDefault=True)
+    tenant.add_domain("fabrikam.com")
+    tenant.add_domain("litware.com")
+    tenant.add_domain("unverified.com", isVerified=False)
+    return SimpleNamespace(tenant=tenant, settings=Settings())
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "displayName": "Lockstep",
+        "issuerUri": "https://lockstep.test/saml/fabrikam",
+        "passiveSignInUri": "https://lockstep.test/saml/sso",
+        "signOutUri": "https://lockstep.test/saml/logout",
+        "signingCertificate": CERT,
+        "preferredAuthenticationProtocol": "saml",
+        "federatedIdpMfaBehavior": "acceptIfMfaDoneByFederatedIdp",
+        "isSignedAuthenticationRequestRequired": False,
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not ...}
+
+
+def call(
+    sim: Any, method: str, domain: str, fid: str | None = None, data: Any = None, roles: Any = None
+) -> Any:
+    path = f"/domains/{domain}/federationConfiguration" + (f"/{fid}" if fid else "")
+    req = GraphRequest(
+        method=method,
+        path=path,
+        query={},
+        headers={},
+        body=data,
+        claims={"roles": WRITE if roles is None else roles, "appid": "a", "tid": "tid"},
+        base_url="https://127.0.0.1/v1.0",
+    )
+    for m, pattern, handler in federation.graph_routes(sim):
+        params = _match(pattern, path)
+        if m == method and params is not None:
+            req.params = params
+            return handler(sim, req)
+    raise AssertionError("no route")
+
+
+def _match(pattern: str, path: str) -> dict[str, str] | None:
+    p_parts, parts = pattern.split("/"), path.split("/")
+    if len(p_parts) != len(parts):
+        return None
+    params = {}
+    for p, v in zip(p_parts, parts, strict=True):
+        if p.startswith("{"):
+            params[p[1:-1]] = v
+        elif p.lower() != v.lower():
+            return None
+    return params
+
+
+def error(sim: Any, *args: Any, **kwargs: Any) -> GraphError:
+    with pytest.raises(GraphError) as info:
+        call(sim, *args, **kwargs)
+    return info.value
+
+
+def test_create_federates_the_domain() -> None:
+    sim = make_sim()
+    resp = call(sim, "POST", "fabrikam.com", data=body())
+    assert resp.status == 201
+    assert resp.body["@odata.type"] == "#microsoft.graph.internalDomainFederation"
+    assert resp.body["issuerUri"] == "https://lockstep.test/saml/fabrikam"
+    assert resp.body["nextSigningCertificate"] is None
+    assert resp.body["signingCertificateUpdateStatus"]["certificateUpdateResult"] == "success"
+    domain = sim.tenant.domains["fabrikam.com"]
+    assert domain.authenticationType == "Federated"
+    assert domain.federation["id"] == resp.body["id"]
+
+    listing = call(sim, "GET", "fabrikam.com", roles=["Domain.Read.All"])
+    assert [c["id"] for c in listing.body["value"]] == [resp.body["id"]]
+    assert listing.body["@odata.context"].endswith(
+        "$metadata#domains('fabrikam.com')/federationConfiguration"
+    )
+    single = call(sim, "GET", "fabrikam.com", resp.body["id"], roles=["Domain-InternalFederation.Read.All"])
+    assert single.body["displayName"] == "Lockstep"
+
+
+def test_empty_collection_for_managed_domain() -> None:
+    assert call(make_sim(), "GET", "litware.com").body["value"] == []
+
+
+def test_update_and_rotate_certificate() -> None:
+    sim = make_sim()
+    fid = call(sim, "POST", "fabrikam.com", data=body()).body["id"]
+    assert call(sim, "PATCH", "fabrikam.com", fid, {"nextSigningCertificate": NEXT_CERT}).status == 204
+    assert sim.tenant.domains["fabrikam.com"].federation["nextSigningCertificate"] == NEXT_CERT
+    call(sim, "PATCH", "fabrikam.com", fid, {"signingCertificate": NEXT_CERT, "nextSigningCertificate": None})
+    config = sim.tenant.domains["fabrikam.com"].federation
+    assert config["signingCertificate"] == NEXT_CERT and config["nextSigningCertificate"] is None
+
+
+def test_delete_makes_the_domain_managed_again() -> None:
+    sim = make_sim()
+    fid = call(sim, "POST", "fabrikam.com", data=body()).body["id"]
+    assert call(sim, "DELETE", "fabrikam.com", fid).status == 204
+    domain = sim.tenant.domains["fabrikam.com"]
+    assert domain.authenticationType == "Managed" and domain.federation is None
+    assert error(sim, "GET", "fabrikam.com", fid).status == 404
+    # and it can be federated again
+    assert call(sim, "POST", "fabrikam.com", data=body()).status == 201
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [
+        ("contoso.onmicrosoft.com", "The initial domain 'contoso.onmicrosoft.com' cannot be federated."),
+        ("unverified.com", "Domain 'unverified.com' must be verified before it can be federated."),
+    ],
+)
+def test_domains_that_cannot_be_federated(domain: str, message: str) -> None:
+    sim = make_sim()
+    problem = error(sim, "POST", domain, data=body())
+    assert (problem.status, problem.code, problem.message) == (400, "Request_BadRequest", message)
+    assert sim.tenant.domains[domain].authenticationType == "Managed"
+
+
+def test_default_domain_is_a_setting() -> None:
+    sim = make_sim()
+    assert call(sim, "POST", "contoso.com", data=body()).status == 201
+    sim = make_sim()
+    sim.settings.federate_default_domain_allowed = False
+    problem = error(sim, "POST", "contoso.com", data=body())
+    assert problem.status == 400 and "default domain" in problem.message
+
+
+def test_unknown_domain_is_404() -> None:
+    problem = error(make_sim(), "POST", "nowhere.com", data=body())
+    assert (problem.status, problem.code) == (404, "Request_ResourceNotFound")
+    assert problem.message.startswith("Resource 'nowhere.com' does not exist")
+
+
+@pytest.mark.parametrize("missing", ["issuerUri", "passiveSignInUri", "signingCertificate"])
+def test_required_properties(missing: str) -> None:
+    sim = make_sim()
+    problem = error(sim, "POST", "fabrikam.com", data=body(**{missing: ...}))
+    assert problem.status == 400 and problem.code == "Request_BadRequest"
+    assert problem.message == f"Property '{missing}' is required when creating a federation configuration."
+    assert sim.tenant.domains["fabrikam.com"].authenticationType == "Managed"
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ("signingCertificate", "MIIE3jCCAsagAwIBAgIQQcyDaZz3MI"),  # the docs' truncated example
+        ("signingCertificate", "-----BEGIN CERTIFICATE-----\n" + CERT + "\n-----END CERTIFICATE-----"),
+        ("nextSigningCertificate", "bm90IGEgY2VydA=="),
+        ("preferredAuthenticationProtocol", "oauth"),
+        ("promptLoginBehavior", "sometimes"),
+        ("federatedIdpMfaBehavior", "always"),
+        ("isSignedAuthenticationRequestRequired", "yes"),
+        ("passiveSignInUri", "ftp://idp/"),
+        ("issuerUri", 42),
+    ],
+)
+def test_invalid_values(prop: str, value: Any) -> None:
+    problem = error(make_sim(), "POST", "fabrikam.com", data=body(**{prop: value}))
+    assert (problem.status, problem.code) == (400, "Request_BadRequest")
+    assert (
+        problem.message
+        == f"Invalid value specified for property '{prop}' of resource 'InternalDomainFederation'."
+    )
+
+
+def test_unknown_property() -> None:
+    problem = error(make_sim(), "POST", "fabrikam.com", data=body(colour="blue"))
+    assert (problem.status, problem.code) == (400, "BadRequest")
+    assert "'colour' does not exist on type 'microsoft.graph.internalDomainFederation'" in problem.message
+
+
+def test_issuer_uri_is_unique_across_domains() -> None:
+    sim = make_sim()
+    call(sim, "POST", "fabrikam.com", data=body())
+    problem = error(sim, "POST", "litware.com", data=body())
+    assert problem.status == 400 and problem.code == "Request_BadRequest"
+    assert problem.message == "Another object with the same value for property issuerUri already exists."
+    assert problem.details == [{"code": "ObjectConflict", "message": problem.message, "target": "issuerUri"}]
+    assert sim.tenant.domains["litware.com"].authenticationType == "Managed"
+    fid = call(sim, "POST", "litware.com", data=body(issuerUri="https://lockstep.test/saml/litware")).body[
+        "id"
+    ]
+    assert (
+        error(sim, "PATCH", "litware.com", fid, {"issuerUri": "https://lockstep.test/saml/fabrikam"}).status
+        == 400
+    )
+    # re-sending its own issuer is fine
+    assert (
+        call(sim, "PATCH", "litware.com", fid, {"issuerUri": "https://lockstep.test/saml/litware"}).status
+        == 204
+    )
+
+
+def test_second_configuration_for_a_domain_is_refused() -> None:
+    sim = make_sim()
+    call(sim, "POST", "fabrikam.com", data=body())
+    problem = error(sim, "POST", "fabrikam.com", data=body(issuerUri="urn:other"))
+    assert problem.message == "Domain 'fabrikam.com' already has a federation configuration."
+
+
+def test_signing_certificate_cannot_be_removed() -> None:
+    sim = make_sim()
+    fid = call(sim, "POST", "fabrikam.com", data=body()).body["id"]
+    problem = error(sim, "PATCH", "fabrikam.com", fid, {"signingCertificate": None})
+    assert (
+        problem.message == "Property 'signingCertificate' cannot be removed from a federation configuration."
+    )
+
+
+def test_permissions() -> None:
+    sim = make_sim()
+    for roles in ([], ["Domain.Read.All"], ["User.ReadWrite.All"], ["Directory.ReadWrite.All"]):
+        problem = error(sim, "POST", "fabrikam.com", data=body(), roles=roles)
+        assert (problem.status, problem.code) == (403, "Authorization_RequestDenied")
+    assert call(sim, "POST", "fabrikam.com", data=body(), roles=["Domain.ReadWrite.All"]).status == 201
+    assert error(sim, "GET", "fabrikam.com", roles=["User.Read.All"]).status == 403
+
+
+def test_godaddy_shape() -> None:
+    config = federation.godaddy_federation("example.com")
+    assert config["displayName"] == "GoDaddy"
+    assert config["passiveSignInUri"].startswith("https://sso.godaddy.com/")
+    assert config["metadataExchangeUri"].startswith("https://sso.secureserver.net/")
+    federation.load_certificate(config["signingCertificate"])
+    assert set(config) == set(federation.new_configuration({}))
