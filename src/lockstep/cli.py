@@ -426,8 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--stale-after",
         type=float,
-        default=300.0,
-        help="seconds without a heartbeat after which another worker's RUNNING tasks are re-queued (default 300)",
+        default=120.0,
+        help="seconds without a heartbeat after which another worker's RUNNING tasks are re-queued (default 120)",
     )
     worker.set_defaults(handler=cmd_worker)
 

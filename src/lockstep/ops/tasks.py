@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -18,8 +17,8 @@ KEEP_FAILED = timedelta(days=30)
 
 @periodic(every=timedelta(minutes=1), name="ops.reap_stale_tasks")
 def reap() -> None:
-    """Re-queue tasks of dead workers (LOCKSTEP stale time: settings.TASK_STALE_AFTER_SECONDS, default 300)."""
-    reap_stale_tasks(stale_after=timedelta(seconds=getattr(settings, "TASK_STALE_AFTER_SECONDS", 300)))
+    """Re-queue tasks of workers that stopped sending heartbeats (`lockstep worker --stale-after`)."""
+    reap_stale_tasks()
 
 
 @periodic(every=timedelta(hours=1), name="ops.prune_finished_tasks")

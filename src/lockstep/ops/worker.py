@@ -28,7 +28,8 @@ from lockstep.ops.models import PeriodicJobState, WorkerHeartbeat
 
 logger = logging.getLogger("lockstep.ops.worker")
 
-DEFAULT_STALE_AFTER = timedelta(minutes=5)
+DEFAULT_STALE_AFTER = timedelta(minutes=2)
+"""Heartbeats come every 5 s; a worker silent for this long is taken for dead."""
 HEARTBEAT_INTERVAL = 5.0
 MAX_CLAIMS = 5
 """A task whose workers died this many times is failed instead of re-queued (it may be the cause)."""
@@ -56,10 +57,18 @@ def beat(worker_id: str, *, started_at: datetime, now: datetime | None = None) -
     )
 
 
-def reap_stale_tasks(
-    *, stale_after: timedelta = DEFAULT_STALE_AFTER, now: datetime | None = None
-) -> list[str]:
+configured_stale_after: timedelta = DEFAULT_STALE_AFTER
+"""What the periodic reaper uses: the `stale_after` of the worker running in this process."""
+
+
+def configure_stale_after(value: timedelta) -> None:
+    global configured_stale_after
+    configured_stale_after = value
+
+
+def reap_stale_tasks(*, stale_after: timedelta | None = None, now: datetime | None = None) -> list[str]:
     """Re-queue RUNNING tasks whose worker has been silent for `stale_after`; return their ids."""
+    stale_after = configured_stale_after if stale_after is None else stale_after
     now = now or timezone.now()
     cutoff = now - stale_after
     live = set(WorkerHeartbeat.objects.filter(last_seen__gte=cutoff).values_list("worker_id", flat=True))
@@ -169,6 +178,7 @@ class LockstepWorker(Worker):
         self.tick_enabled = tick
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
+        configure_stale_after(stale_after)
         self.stop_event = threading.Event()
         self.ticker: Ticker | None = None
 
