@@ -61,7 +61,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from m365sim.errors import GraphError
-from m365sim.graph.core import GraphRequest, GraphResponse, dispatch, error_response, new_request_ids
+from m365sim.graph.core import GraphRequest, GraphResponse, RawText, dispatch, error_response, new_request_ids
 
 if TYPE_CHECKING:
     from m365sim.simulator import Simulator
@@ -83,7 +83,12 @@ class DroppedResponse:
 
 
 def to_starlette(resp: GraphResponse) -> Response:
-    body = b"" if resp.body is None else json.dumps(resp.body).encode()
+    if resp.body is None:
+        body = b""
+    elif isinstance(resp.body, RawText):
+        body = resp.body.encode()
+    else:
+        body = json.dumps(resp.body).encode()
     return Response(body, status_code=resp.status, headers=resp.headers)
 
 
@@ -107,7 +112,12 @@ async def graph_endpoint(request: Request) -> Response:
             greq.body = json.loads(body)
         except ValueError:
             resp = error_response(
-                greq, GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+                greq,
+                GraphError(
+                    400,
+                    "BadRequest",
+                    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+                ),
             )
             resp.headers.update({"request-id": greq.request_id, "client-request-id": greq.client_request_id})
             return to_starlette(resp)
@@ -134,4 +144,3 @@ def create_app(sim: Simulator) -> Starlette:
     app = Starlette(routes=routes)
     app.state.sim = sim
     return app
-

@@ -57,7 +57,9 @@ def bad_request(message: str, details: list[dict[str, Any]] | None = None) -> Gr
 
 def conflict(prop: str) -> GraphError:
     msg = f"Another object with the same value for property {prop} already exists."
-    return GraphError(400, "Request_BadRequest", msg, [{"code": "ObjectConflict", "message": msg, "target": prop}])
+    return GraphError(
+        400, "Request_BadRequest", msg, [{"code": "ObjectConflict", "message": msg, "target": prop}]
+    )
 
 
 def not_found(oid: str) -> GraphError:

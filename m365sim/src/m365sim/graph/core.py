@@ -81,7 +81,9 @@ class Router:
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         """``pattern`` uses ``{name}`` for one path segment, e.g. ``/users/{id}/manager``."""
-        rx = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "/?$"
+        parts = re.split(r"(\{\w+\})", pattern)
+        rx = "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
+        rx = "^" + rx + "/?$"
         self.routes.append((method.upper(), re.compile(rx, re.IGNORECASE), handler))
 
     def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
@@ -97,6 +99,14 @@ class Router:
 
 def json_response(body: Any, status: int = 200) -> GraphResponse:
     return GraphResponse(status, body, {"Content-Type": "application/json;odata.metadata=minimal"})
+
+
+class RawText(str):
+    """A body sent as-is (text/plain), e.g. for ``/$count``."""
+
+
+def text_response(text: str) -> GraphResponse:
+    return GraphResponse(200, RawText(text), {"Content-Type": "text/plain"})
 
 
 def no_content() -> GraphResponse:
@@ -175,7 +185,9 @@ def _route(sim: Simulator, req: GraphRequest) -> GraphResponse:
     handler, params, path_found = sim.router.match(req.method, req.path)
     if handler is None:
         if path_found:
-            e = GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+            e = GraphError(
+                405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
+            )
         else:
             e = GraphError(
                 400,

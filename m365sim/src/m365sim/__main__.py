@@ -1,0 +1,5 @@
+import sys
+
+from m365sim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,64 @@
+"""``m365sim serve``: run the simulator over HTTPS on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from m365sim import seeds
+from m365sim.pki import ensure_tls
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="m365sim", description="Local Microsoft 365 tenant (Graph v1.0 + Entra token endpoint)"
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="serve over HTTPS")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8443)
+    s.add_argument("--seed", default="demo", choices=["demo", "godaddy", "large"])
+    s.add_argument("--users", type=int, default=None, help="users for --seed large (default 100000)")
+    s.add_argument("--groups", type=int, default=None, help="groups for --seed large (default 1000)")
+    s.add_argument(
+        "--state", default=None, help="JSON file: loaded if present, saved on exit and on POST /_sim/save"
+    )
+    s.add_argument(
+        "--ca-dir", default=None, help="where the CA and server cert live (default ~/.cache/m365sim)"
+    )
+    s.add_argument("--latency-ms", type=float, default=0.0)
+    s.add_argument("--jitter-ms", type=float, default=0.0)
+    s.add_argument("--no-throttle", action="store_true", help="disable throttling")
+    c = sub.add_parser("ca", help="print the CA certificate path (creating it if needed)")
+    c.add_argument("--ca-dir", default=None)
+    args = p.parse_args(argv)
+    if args.cmd == "ca":
+        print(ensure_tls(args.ca_dir).ca_file)
+        return 0
+    from m365sim.server import bind, make_server
+    from m365sim.simulator import Simulator
+
+    sim = Simulator(seed=args.seed, users=args.users, groups=args.groups, state_file=args.state)
+    sim.latency_ms, sim.latency_jitter_ms = args.latency_ms, args.jitter_ms
+    sim.settings.throttling_enabled = not args.no_throttle
+    tls = ensure_tls(args.ca_dir)
+    sock = bind(args.host, args.port)
+    server = make_server(sim, sock, tls)
+    base = sim.base_url
+    print(f"m365sim: tenant {sim.tenant.id} ({sim.tenant.display_name}, seed {args.seed})", flush=True)
+    print(f"  login base URL : {base}   (token: {base}/{sim.tenant.id}/oauth2/v2.0/token)", flush=True)
+    print(f"  graph base URL : {base}/v1.0", flush=True)
+    print(f"  CA certificate : {tls.ca_file}", flush=True)
+    print(f"  demo client id : {seeds.DEMO_CLIENT_ID}", flush=True)
+    print(f"  demo secret    : {seeds.DEMO_CLIENT_SECRET}", flush=True)
+    print(f"  control API    : {base}/_sim/info", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if args.state:
+            sim.save()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

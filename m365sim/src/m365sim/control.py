@@ -1,0 +1,206 @@
+"""The ``/_sim/`` control API (no auth: the sim listens on loopback only).
+
+GET  /_sim/info                  tenant id, demo client id/secret, base URLs, CA file, seed
+POST /_sim/reset                 {"seed": "demo"|"godaddy"|"large", "users": N, "groups": M}
+GET  /_sim/state                 counts and domains; ?full=1 for the whole tenant JSON
+GET  /_sim/requests              request log (?since=<index>); DELETE clears it
+GET  /_sim/settings, PATCH       the UNCERTAIN-behaviour switches (state.Settings)
+POST /_sim/apps                  {"roles": [...], "directory_roles": [...], "consent": true,
+                                  "secret_expired": false, "display_name": "x"} -> {client_id, client_secret, sp_id}
+POST /_sim/apps/{appId}/certificates   {"pem": "..."}      register a certificate
+POST /_sim/apps/{appId}/consent        {"granted": bool}   grant/revoke admin consent
+POST /_sim/apps/{appId}/expire-secrets                     every secret of the app expires now
+POST /_sim/delta/reset           {"kind": "user"|"group"} next delta call with a token answers 410
+POST /_sim/save                  {"path": "..."} (default: --state file)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from m365sim.state import AppRegistration, Certificate, Secret, Tenant
+
+if TYPE_CHECKING:
+    from m365sim.simulator import Simulator
+
+
+def add_app(
+    t: Tenant,
+    roles: list[str],
+    directory_roles: list[str] | None = None,
+    consent: bool = True,
+    secret_expired: bool = False,
+    display_name: str = "Test app",
+    client_id: str | None = None,
+    secret: str | None = None,
+) -> AppRegistration:
+    app = AppRegistration(
+        appId=client_id or str(uuid.uuid4()),
+        displayName=display_name,
+        servicePrincipalId=str(uuid.uuid4()),
+        applicationObjectId=str(uuid.uuid4()),
+        secrets=[
+            Secret(
+                str(uuid.uuid4()),
+                secret or f"sim~{uuid.uuid4().hex}",
+                time.time() + (-60 if secret_expired else 365 * 86400),
+            )
+        ],
+        roles=list(roles),
+        consentGranted=consent,
+        redirectUris=["http://localhost", "https://localhost", "http://127.0.0.1", "https://127.0.0.1"],
+    )
+    t.add_app(app)
+    for r in directory_roles or []:
+        t.assign_role(app.servicePrincipalId, r)
+    return app
+
+
+def add_certificate(t: Tenant, app_id: str, pem: str, expired: bool = False) -> Certificate:
+    from m365sim.tokens import thumbprints
+
+    cert = Certificate(
+        str(uuid.uuid4()), thumbprints(pem)[0], pem, time.time() + (-60 if expired else 365 * 86400)
+    )
+    t.apps[app_id].certificates.append(cert)
+    return cert
+
+
+def info(sim: Simulator, request: Request | None = None) -> dict[str, Any]:
+    base = sim.base_url
+    if request is not None:
+        base = f"{request.url.scheme}://{request.headers.get('host')}"
+    from m365sim import seeds
+
+    t = sim.tenant
+    return {
+        "tenant_id": t.id,
+        "tenant_name": t.display_name,
+        "initial_domain": t.initial_domain,
+        "seed": sim.seed_name,
+        "client_id": seeds.DEMO_CLIENT_ID,
+        "client_secret": seeds.DEMO_CLIENT_SECRET,
+        "login_base_url": base,
+        "graph_base_url": base + "/v1.0",
+        "ca_file": getattr(sim, "ca_file", None),
+    }
+
+
+def routes(sim: Simulator) -> list[BaseRoute]:
+    async def body(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        import json
+
+        return json.loads(raw) if raw else {}
+
+    async def get_info(request: Request) -> Response:
+        return JSONResponse(info(sim, request))
+
+    async def reset(request: Request) -> Response:
+        b = await body(request)
+        sim.reset(b.get("seed"), b.get("users"), b.get("groups"))
+        return JSONResponse(info(sim, request))
+
+    async def state(request: Request) -> Response:
+        with sim.lock:
+            t = sim.tenant
+            if request.query_params.get("full"):
+                return JSONResponse(t.to_json())
+            return JSONResponse(
+                {
+                    "tenant_id": t.id,
+                    "users": len(t.users),
+                    "groups": len(t.groups),
+                    "deleted": len(t.deleted),
+                    "apps": list(t.apps),
+                    "change_seq": t.seq,
+                    "domains": [d.graph() | {"federation": d.federation} for d in t.domains.values()],
+                }
+            )
+
+    async def requests(request: Request) -> Response:
+        with sim.lock:
+            if request.method == "DELETE":
+                sim.tenant.request_log.clear()
+                return Response(status_code=204)
+            since = int(request.query_params.get("since", "0"))
+            return JSONResponse([r.to_dict() for r in list(sim.tenant.request_log)[since:]])
+
+    async def settings(request: Request) -> Response:
+        if request.method == "PATCH":
+            try:
+                sim.settings.update(await body(request))
+            except KeyError as e:
+                return JSONResponse({"error": f"unknown setting {e}"}, status_code=400)
+        return JSONResponse(sim.settings.to_dict())
+
+    async def apps(request: Request) -> Response:
+        b = await body(request)
+        with sim.lock:
+            app = add_app(
+                sim.tenant,
+                b.get("roles", []),
+                b.get("directory_roles"),
+                b.get("consent", True),
+                b.get("secret_expired", False),
+                b.get("display_name", "Test app"),
+            )
+        return JSONResponse(
+            {
+                "client_id": app.appId,
+                "client_secret": app.secrets[0].secretText,
+                "sp_id": app.servicePrincipalId,
+            },
+            status_code=201,
+        )
+
+    async def app_action(request: Request) -> Response:
+        app_id, action = request.path_params["app_id"], request.path_params["action"]
+        b = await body(request)
+        with sim.lock:
+            app = sim.tenant.apps.get(app_id)
+            if app is None:
+                return JSONResponse({"error": "unknown app"}, status_code=404)
+            if action == "certificates":
+                c = add_certificate(sim.tenant, app_id, b["pem"], b.get("expired", False))
+                return JSONResponse({"thumbprint": c.thumbprint}, status_code=201)
+            if action == "consent":
+                app.consentGranted = bool(b.get("granted", True))
+            elif action == "expire-secrets":
+                for s in app.secrets:
+                    s.endDateTime = time.time() - 1
+            else:
+                return JSONResponse({"error": "unknown action"}, status_code=404)
+        return Response(status_code=204)
+
+    async def delta_reset(request: Request) -> Response:
+        b = await body(request)
+        sim.delta_reset_pending.add(b.get("kind", "user"))
+        return Response(status_code=204)
+
+    async def save(request: Request) -> Response:
+        b = await body(request)
+        sim.save(b.get("path"))
+        return Response(status_code=204)
+
+    out: list[BaseRoute] = [
+        Route("/_sim/info", get_info, methods=["GET"]),
+        Route("/_sim/reset", reset, methods=["POST"]),
+        Route("/_sim/state", state, methods=["GET"]),
+        Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
+        Route("/_sim/settings", settings, methods=["GET", "PATCH"]),
+        Route("/_sim/apps", apps, methods=["POST"]),
+        Route("/_sim/apps/{app_id}/{action}", app_action, methods=["POST"]),
+        Route("/_sim/delta/reset", delta_reset, methods=["POST"]),
+        Route("/_sim/save", save, methods=["POST"]),
+    ]
+    extra = getattr(sim.faults, "control_routes", None)
+    if extra is not None:
+        out += extra()
+    return out

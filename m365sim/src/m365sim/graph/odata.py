@@ -1,0 +1,506 @@
+"""OData query options: $filter parser/evaluator, $select, $top/$skiptoken paging, $count,
+$orderby and $search, with the default-vs-advanced gating of graph-facts §1.5 and §6."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from m365sim.errors import GraphError, bad_request, unsupported_query
+
+MAX_IN = 15
+MAX_TOP = 999
+DEFAULT_TOP = 100
+ADVANCED_HINT = (
+    "Try adding $count=true query parameter and ConsistencyLevel:eventual header. "
+    "Refer to https://aka.ms/graph-docs/advanced-queries for more information"
+)
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    r"|(?P<num>-?\d+(?:\.\d+)?(?![\w-]))|(?P<punc>[(),:])|(?P<word>[A-Za-z_$@][\w$@./-]*))"
+)
+
+
+@dataclass
+class Node:
+    op: str  # eq ne gt ge lt le in and or not startswith endswith any all count
+    args: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Prop:
+    path: str  # "displayName", "x/skuId", "proxyAddresses"
+
+
+@dataclass
+class Lit:
+    value: Any
+
+
+class FilterParser:
+    COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
+
+    def __init__(self, text: str, resource: str) -> None:
+        self.text = text
+        self.resource = resource
+        self.toks: list[tuple[str, str]] = []
+        pos = 0
+        text = text.strip()
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                raise self.syntax()
+            kind = m.lastgroup or ""
+            self.toks.append((kind, m.group(kind)))
+            pos = m.end()
+            while pos < len(text) and text[pos].isspace():
+                pos += 1
+        self.i = 0
+        self.advanced_ops: list[str] = []
+        self.in_count = 0
+
+    def syntax(self) -> GraphError:
+        return bad_request(
+            f"Invalid filter clause: Syntax error at position {len(self.text)} in '{self.text}'."
+        )
+
+    def peek(self, n: int = 0) -> tuple[str, str] | None:
+        return self.toks[self.i + n] if self.i + n < len(self.toks) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        t = self.peek()
+        if t is None or (value is not None and t[1].lower() != value):
+            raise self.syntax()
+        self.i += 1
+        return t
+
+    def parse(self) -> Node:
+        node = self.or_expr()
+        if self.peek() is not None:
+            raise self.syntax()
+        return node
+
+    def or_expr(self) -> Node:
+        left = self.and_expr()
+        while (t := self.peek()) and t[0] == "word" and t[1].lower() == "or":
+            self.i += 1
+            left = Node("or", [left, self.and_expr()])
+        return left
+
+    def and_expr(self) -> Node:
+        left = self.unary()
+        while (t := self.peek()) and t[0] == "word" and t[1].lower() == "and":
+            self.i += 1
+            left = Node("and", [left, self.unary()])
+        return left
+
+    def unary(self) -> Node:
+        t = self.peek()
+        if t and t[0] == "word" and t[1].lower() == "not":
+            self.i += 1
+            self.advanced_ops.append("not")
+            return Node("not", [self.unary()])
+        if t and t[1] == "(":
+            self.i += 1
+            node = self.or_expr()
+            self.take(")")
+            return node
+        return self.comparison()
+
+    def operand(self) -> Prop | Lit:
+        kind, val = self.take()
+        if kind == "str":
+            return Lit(val[1:-1].replace("''", "'"))
+        if kind == "guid":
+            return Lit(val.lower())
+        if kind == "num":
+            return Lit(float(val) if "." in val else int(val))
+        if kind == "word":
+            low = val.lower()
+            if low in ("true", "false"):
+                return Lit(low == "true")
+            if low == "null":
+                return Lit(None)
+            return Prop(val)
+        raise self.syntax()
+
+    def comparison(self) -> Node:
+        t = self.peek()
+        if (
+            t
+            and t[0] == "word"
+            and t[1].lower() in ("startswith", "endswith")
+            and (self.peek(1) or ("", ""))[1] == "("
+        ):
+            fn = t[1].lower()
+            self.i += 2
+            prop = self.operand()
+            self.take(",")
+            lit = self.operand()
+            self.take(")")
+            if fn == "endswith":
+                self.advanced_ops.append("endsWith")
+            return Node(fn, [prop, lit])
+        left = self.operand()
+        if isinstance(left, Prop) and "/" in left.path:
+            head, _, tail = left.path.partition("/")
+            if tail.lower() in ("any", "all") and (self.peek() or ("", ""))[1] == "(":
+                self.take("(")
+                var = self.take()[1]
+                self.take(":")
+                body = self.or_expr()
+                self.take(")")
+                return Node(tail.lower(), [Prop(head), var, body])
+            if tail == "$count":
+                self.advanced_ops.append("$count")
+        kind, op = self.take()
+        op = op.lower()
+        if op == "in":
+            self.take("(")
+            values: list[Any] = []
+            while True:
+                v = self.operand()
+                if not isinstance(v, Lit):
+                    raise self.syntax()
+                values.append(v.value)
+                if self.take()[1] == ")":
+                    break
+            self.in_count += len(values)
+            return Node("in", [left, Lit(values)])
+        if op not in self.COMPARE:
+            raise self.syntax()
+        right = self.operand()
+        if op == "ne":
+            self.advanced_ops.append("ne")
+        if op in ("gt", "ge", "lt", "le") and isinstance(left, Prop) and left.path.endswith("$count"):
+            pass
+        return Node(op, [left, right])
+
+
+def _norm(v: Any) -> Any:
+    return v.lower() if isinstance(v, str) else v
+
+
+def _get(obj: Any, path: str, env: dict[str, Any]) -> Any:
+    parts = path.split("/")
+    if parts[0] in env:
+        cur = env[parts[0]]
+        parts = parts[1:]
+    else:
+        cur = obj
+    for p in parts:
+        if p == "$count":
+            return len(cur or [])
+        cur = cur.get(p) if isinstance(cur, dict) else None
+    return cur
+
+
+def evaluate(node: Node, obj: dict[str, Any], env: dict[str, Any] | None = None) -> bool:
+    env = env or {}
+    op = node.op
+    if op == "and":
+        return evaluate(node.args[0], obj, env) and evaluate(node.args[1], obj, env)
+    if op == "or":
+        return evaluate(node.args[0], obj, env) or evaluate(node.args[1], obj, env)
+    if op == "not":
+        return not evaluate(node.args[0], obj, env)
+    if op in ("any", "all"):
+        coll = _get(obj, node.args[0].path, env) or []
+        var, body = node.args[1], node.args[2]
+        test = (evaluate(body, obj, {**env, var: item}) for item in coll)
+        return any(test) if op == "any" else all(test)
+
+    def val(x: Prop | Lit) -> Any:
+        return _norm(_get(obj, x.path, env)) if isinstance(x, Prop) else _norm(x.value)
+
+    a, b = val(node.args[0]), val(node.args[1])
+    if op == "eq":
+        return a == b
+    if op == "ne":
+        return a != b
+    if op == "in":
+        return a in b
+    if op == "startswith":
+        return isinstance(a, str) and a.startswith(b)
+    if op == "endswith":
+        return isinstance(a, str) and a.endswith(b)
+    if a is None or b is None:
+        return False
+    try:
+        return {"gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b}[op]
+    except TypeError:
+        return False
+
+
+def props_used(
+    node: Node, acc: list[tuple[str, str]] | None = None, env: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
+    """(property, operator) pairs, for the 'unsupported property' check."""
+    acc = [] if acc is None else acc
+    if node.op in ("and", "or", "not"):
+        for a in node.args:
+            props_used(a, acc, env)
+    elif node.op in ("any", "all"):
+        acc.append((node.args[0].path, node.op))
+        props_used(node.args[2], [], (*env, node.args[1]))
+    else:
+        for a in node.args:
+            if isinstance(a, Prop) and a.path.split("/")[0] not in env:
+                acc.append((a.path, node.op))
+    return acc
+
+
+@dataclass
+class Resource:
+    type_name: str  # "user"
+    entity_set: str  # "users"
+    default_props: list[str]
+    all_props: set[str]
+    filterable: set[str]
+    ends_with_ok: set[str] = field(default_factory=set)
+    default_orderby: set[str] = field(default_factory=lambda: {"displayName"})
+    single_only: set[str] = field(default_factory=set)
+
+
+def is_advanced(req_query: dict[str, str], headers: dict[str, str]) -> bool:
+    return (
+        headers.get("consistencylevel", "").lower() == "eventual"
+        and req_query.get("$count", "").lower() == "true"
+    )
+
+
+def parse_select(query: dict[str, str], res: Resource, collection: bool) -> list[str] | None:
+    sel = query.get("$select")
+    if sel is None:
+        return None
+    props = [p.strip() for p in sel.split(",") if p.strip()]
+    lower = {p.lower(): p for p in res.all_props}
+    out = []
+    for p in props:
+        if p == "*":
+            out.extend(sorted(res.all_props))
+            continue
+        real = lower.get(p.lower())
+        if real is None:
+            raise bad_request(
+                f"Parsing OData Select and Expand failed: Could not find a property named '{p}' on type 'microsoft.graph.{res.type_name}'."
+            )
+        if collection and real in res.single_only:
+            raise GraphError(
+                501,
+                "NotImplemented",
+                f"The property '{real}' is only supported when a single {res.type_name} is requested.",
+            )
+        out.append(real)
+    return out
+
+
+def project(obj: dict[str, Any], select: list[str] | None, res: Resource) -> dict[str, Any]:
+    props = select if select is not None else res.default_props
+    out = {"id": obj["id"]} if select is not None and "id" not in props else {}
+    for p in props:
+        out[p] = obj.get(p)
+    return out
+
+
+def compile_filter(query: dict[str, str], headers: dict[str, str], res: Resource) -> Node | None:
+    text = query.get("$filter")
+    if text is None:
+        return None
+    parser = FilterParser(text, res.type_name)
+    node = parser.parse()
+    advanced = is_advanced(query, headers)
+    for prop, op in props_used(node):
+        base = prop.split("/")[0]
+        if base.lower() not in {f.lower() for f in res.filterable}:
+            raise unsupported_query(
+                f"Unsupported or invalid query filter clause specified for property '{base}' of resource '{res.type_name.capitalize()}'."
+            )
+        if op == "endswith" and base not in res.ends_with_ok:
+            raise unsupported_query(
+                f"Unsupported or invalid query filter clause specified for property '{base}' of resource '{res.type_name.capitalize()}'."
+            )
+    if parser.advanced_ops and not advanced:
+        op = parser.advanced_ops[0]
+        raise unsupported_query(
+            f"Operator '{op}' is not supported because the required parameters might be missing. {ADVANCED_HINT}"
+        )
+    if parser.in_count > MAX_IN:
+        raise unsupported_query(
+            f"Too many child clauses specified in search filter expression containing 'OR' operators: {parser.in_count}. Max allowed: {MAX_IN}."
+        )
+    return node
+
+
+def page_size(query: dict[str, str]) -> int:
+    top = query.get("$top")
+    if top is None:
+        return DEFAULT_TOP
+    try:
+        n = int(top)
+    except ValueError as err:
+        raise bad_request(
+            f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_TOP} inclusive."
+        ) from err
+    if n < 1 or n > MAX_TOP:
+        raise bad_request(f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_TOP} inclusive.")
+    return n
+
+
+def encode_token(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return "RFNwdAIAAQAAA" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(tok: str) -> dict[str, Any]:
+    try:
+        raw = tok.removeprefix("RFNwdAIAAQAAA")
+        return json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except ValueError as err:
+        raise bad_request("Invalid paging token specified.") from err
+
+
+def search_matches(search: str, obj: dict[str, Any]) -> bool:
+    """``"displayName:jo" OR "mail:x"``: tokenized prefix match, AND binds tighter than OR."""
+    for alt in re.split(r"\s+OR\s+", search.strip()):
+        ok = True
+        for clause in re.split(r"\s+AND\s+", alt):
+            c = clause.strip().strip('"')
+            prop, _, term = c.partition(":")
+            value = obj.get(prop)
+            words = re.split(r"[\s@._-]+", str(value or "").lower())
+            term = term.lower()
+            if not (any(w.startswith(term) for w in words) or str(value or "").lower().startswith(term)):
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
+def run_collection(
+    query: dict[str, str],
+    headers: dict[str, str],
+    res: Resource,
+    items: Callable[[Node | None], Iterable[dict[str, Any]]],
+    base_url: str,
+    path: str,
+    context: str | None = None,
+    extra: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Filter, sort, page and project a collection; returns the response body."""
+    advanced = is_advanced(query, headers)
+    eventual = headers.get("consistencylevel", "").lower() == "eventual"
+    select = parse_select(query, res, collection=True)
+    node = compile_filter(query, headers, res)
+    size = page_size(query)
+    search = query.get("$search")
+    if search is not None and not eventual:
+        raise unsupported_query(
+            "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'"
+        )
+    orderby = query.get("$orderby")
+    sort_key: tuple[str, bool] | None = None
+    if orderby:
+        prop, _, direction = orderby.strip().partition(" ")
+        if not advanced and (prop not in res.default_orderby or node is not None or search is not None):
+            raise unsupported_query("Sorting not supported for current query.")
+        if prop.lower() not in {p.lower() for p in res.all_props}:
+            raise bad_request(
+                f"Could not find a property named '{prop}' on type 'microsoft.graph.{res.type_name}'."
+            )
+        sort_key = (prop, direction.strip().lower() == "desc")
+    skip = query.get("$skiptoken")
+    offset = decode_token(skip)["o"] if skip else 0
+    rows: Iterable[dict[str, Any]] = items(node)
+    if node is not None:
+        rows = (o for o in rows if evaluate(node, o))
+    if search is not None:
+        rows = (o for o in rows if search_matches(search, o))
+    need_all = sort_key is not None or advanced
+    out: dict[str, Any] = {"@odata.context": f"{base_url}/$metadata#{context or res.entity_set}"}
+    if need_all:
+        lst = list(rows)
+        if sort_key:
+            lst.sort(
+                key=lambda o: (o.get(sort_key[0]) is None, str(o.get(sort_key[0]) or "").lower()),
+                reverse=sort_key[1],
+            )
+        if advanced:
+            out["@odata.count"] = len(lst)
+        page = lst[offset : offset + size]
+        more = offset + size < len(lst)
+    else:
+        page = []
+        more = False
+        for idx, o in enumerate(rows):
+            if idx < offset:
+                continue
+            if len(page) == size:
+                more = True
+                break
+            page.append(o)
+    values = []
+    for o in page:
+        p = project(o, select, res)
+        if extra:
+            extra(o, p)
+        values.append(p)
+    out["value"] = values
+    if more:
+        from urllib.parse import urlencode
+
+        q = {k: v for k, v in query.items() if k != "$skiptoken"}
+        q["$skiptoken"] = encode_token({"o": offset + size})
+        out["@odata.nextLink"] = f"{base_url}{path}?{urlencode(q, safe='$,()/:@')}"
+    return out
+
+
+def count_only(
+    query: dict[str, str],
+    headers: dict[str, str],
+    res: Resource,
+    items: Callable[[Node | None], Iterable[dict[str, Any]]],
+) -> int:
+    if headers.get("consistencylevel", "").lower() != "eventual":
+        raise bad_request("$count is not currently supported.")
+    q = dict(query)
+    q["$count"] = "true"
+    node = compile_filter(q, headers, res)
+    rows = items(node)
+    if node is None:
+        return sum(1 for _ in rows)
+    return sum(1 for o in rows if evaluate(node, o))
+
+
+def index_plan(node: Node | None, indexes: dict[str, Callable[[str], Any]]) -> list[Any] | None:
+    """Fast path: ``prop eq 'v'``, ``prop in (...)`` or ``proxyAddresses/any(p:p eq 'v')`` on an
+    indexed property returns the candidate objects (the full filter is still applied)."""
+    if node is None:
+        return None
+    if node.op in ("eq", "in") and isinstance(node.args[0], Prop) and isinstance(node.args[1], Lit):
+        fn = indexes.get(node.args[0].path.lower())
+        if fn is None:
+            return None
+        vals = node.args[1].value if node.op == "in" else [node.args[1].value]
+        if not all(isinstance(v, str) for v in vals):
+            return None
+        return [o for v in vals if (o := fn(v)) is not None]
+    if node.op == "any" and node.args[0].path.lower() == "proxyaddresses":
+        body = node.args[2]
+        if body.op == "eq" and isinstance(body.args[1], Lit) and isinstance(body.args[1].value, str):
+            fn = indexes.get("proxyaddresses")
+            if fn:
+                o = fn(body.args[1].value)
+                return [o] if o is not None else []
+    if node.op == "and":
+        for a in node.args:
+            r = index_plan(a, indexes)
+            if r is not None:
+                return r
+    return None

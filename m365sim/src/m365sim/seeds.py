@@ -1,0 +1,400 @@
+"""Seed tenants: ``demo``, ``godaddy`` and the ``large`` generator (graph-facts §7.2).
+
+The demo app registration is public on purpose (it is a demo): ``DEMO_CLIENT_ID`` /
+``DEMO_CLIENT_SECRET`` in tenant ``DEMO_TENANT_ID``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import random
+import time
+import uuid
+from typing import Any
+
+from m365sim.graph.groups import new_group_dict
+from m365sim.graph.users import new_user_dict
+from m365sim.state import (
+    GLOBAL_ADMIN,
+    GROUPS_ADMIN,
+    HELPDESK_ADMIN,
+    PRIVILEGED_ROLE_ADMIN,
+    USER_ADMIN,
+    AppRegistration,
+    Secret,
+    Sku,
+    Tenant,
+)
+
+DEMO_TENANT_ID = "7c6f3b2a-4d5e-4f60-8a1b-2c3d4e5f6a7b"
+DEMO_CLIENT_ID = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
+DEMO_CLIENT_SECRET = "lsd8Q~demo-secret-not-for-production-0123456789"
+GODADDY_TENANT_ID = "0b5f9d3e-1c2a-4b7d-9e8f-6a5b4c3d2e1f"
+LARGE_TENANT_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+LOCKSTEP_PERMISSIONS = [
+    "User.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
+    "User-PasswordProfile.ReadWrite.All",
+    "Domain.Read.All",
+    "Directory.Read.All",
+    "RoleManagement.Read.Directory",
+    "Organization.Read.All",
+    "Domain-InternalFederation.ReadWrite.All",
+]
+SKU_E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
+SKU_EXO = "4b9405b0-7788-4568-add1-99614e613b69"  # EXCHANGESTANDARD
+SKU_PBI = "f8a1db68-be16-40ed-86d5-cb42ce701560"  # POWER_BI_PRO (no seats left in demo)
+DEMO_PASSWORD = "Demo-Pass-2024!x"  # every seeded user's password
+
+FIRST = [
+    "Adele",
+    "Alex",
+    "Allan",
+    "Bianca",
+    "Christie",
+    "Debra",
+    "Diego",
+    "Emily",
+    "Enrico",
+    "Grady",
+    "Henrietta",
+    "Irvin",
+    "Isaiah",
+    "Johanna",
+    "Joni",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Patti",
+    "Pradeep",
+    "Raul",
+    "Sam",
+    "Tina",
+    "Victor",
+    "Wanda",
+    "Yusuf",
+    "Zoe",
+]
+LAST = [
+    "Vance",
+    "Wilber",
+    "Deyoung",
+    "Pinto",
+    "Cline",
+    "Berg",
+    "Siciliani",
+    "Braun",
+    "Gartner",
+    "Archie",
+    "Cerrato",
+    "Sayer",
+    "Langer",
+    "Lauer",
+    "Sherman",
+    "Gu",
+    "Holloway",
+    "Robbins",
+    "Bowen",
+    "Graham",
+    "Wilke",
+    "Fernandez",
+    "Gupta",
+    "Ortiz",
+    "Khan",
+    "Muller",
+    "Nakamura",
+    "Osei",
+    "Petrov",
+    "Quinn",
+]
+
+
+def _rng_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def lockstep_app(
+    t: Tenant, rng: random.Random, client_id: str = DEMO_CLIENT_ID, secret: str = DEMO_CLIENT_SECRET
+) -> AppRegistration:
+    app = AppRegistration(
+        appId=client_id,
+        displayName="Lockstep",
+        servicePrincipalId=_rng_uuid(rng),
+        applicationObjectId=_rng_uuid(rng),
+        secrets=[Secret(keyId=_rng_uuid(rng), secretText=secret, endDateTime=time.time() + 2 * 365 * 86400)],
+        roles=list(LOCKSTEP_PERMISSIONS),
+        consentGranted=True,
+        redirectUris=["http://localhost", "https://localhost", "http://127.0.0.1", "https://127.0.0.1"],
+    )
+    t.add_app(app)
+    t.assign_role(app.servicePrincipalId, USER_ADMIN)
+    return app
+
+
+def _user(
+    t: Tenant,
+    rng: random.Random,
+    first: str,
+    last: str,
+    domain: str,
+    *,
+    licensed: bool = True,
+    enabled: bool = True,
+    immutable: bool = False,
+    nick: str | None = None,
+    sku: str = SKU_E3,
+) -> dict[str, Any]:
+    nick = nick or f"{first}.{last}".lower()
+    upn = f"{nick}@{domain}"
+    u = new_user_dict(_rng_uuid(rng), upn, f"{first} {last}", nick, enabled)
+    u.update(
+        givenName=first,
+        surname=last,
+        jobTitle=rng.choice(["Engineer", "Analyst", "Manager", "Designer", None]),
+        department=rng.choice(["Sales", "R&D", "Finance", "Operations"]),
+        usageLocation="US" if licensed else None,
+    )
+    if licensed:
+        u["mail"] = upn
+        u["proxyAddresses"] = [f"SMTP:{upn}"]
+        u["assignedLicenses"] = [{"skuId": sku, "disabledPlans": []}]
+    if immutable:
+        u["onPremisesImmutableId"] = (
+            base64.b64encode(uuid.UUID(u["id"]).bytes)
+            .decode()
+            .rstrip("=")
+            .replace("+", "A")
+            .replace("/", "B")
+        )
+    t.users[u["id"]] = u
+    t.passwords[u["id"]] = DEMO_PASSWORD
+    t.index_user(u)
+    return u
+
+
+def _group(
+    t: Tenant,
+    rng: random.Random,
+    name: str,
+    nick: str,
+    mail_enabled: bool,
+    security: bool,
+    unified: bool,
+    members: list[str],
+) -> dict[str, Any]:
+    g = new_group_dict(_rng_uuid(rng), name, nick, mail_enabled, security, ["Unified"] if unified else [])
+    g["description"] = f"{name} (seeded)"
+    if mail_enabled:
+        mail = f"{nick}@{t.default_domain().id}"
+        g["mail"] = mail
+        g["proxyAddresses"] = [f"SMTP:{mail}"]
+    t.groups[g["id"]] = g
+    t.index_group(g)
+    for m in members:
+        t.add_member(g["id"], m)
+    return g
+
+
+def demo() -> Tenant:
+    rng = random.Random(1)
+    t = Tenant(DEMO_TENANT_ID, "Contoso", "contoso.onmicrosoft.com")
+    t.add_domain("contoso.onmicrosoft.com", isInitial=True, isAdminManaged=True)
+    t.add_domain("contoso.com", isDefault=True)
+    t.add_domain("fabrikam.com")
+    t.add_domain("northwind.example", isVerified=False)
+    t.skus = {
+        SKU_E3: Sku(
+            SKU_E3,
+            "SPE_E3",
+            60,
+            [
+                {
+                    "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0",
+                    "servicePlanName": "EXCHANGE_S_ENTERPRISE",
+                    "provisioningStatus": "Success",
+                    "appliesTo": "User",
+                }
+            ],
+        ),
+        SKU_EXO: Sku(
+            SKU_EXO,
+            "EXCHANGESTANDARD",
+            10,
+            [
+                {
+                    "servicePlanId": "9aaf7827-d63c-4b61-89c3-182f06f82e5c",
+                    "servicePlanName": "EXCHANGE_S_STANDARD",
+                    "provisioningStatus": "Success",
+                    "appliesTo": "User",
+                }
+            ],
+        ),
+        SKU_PBI: Sku(
+            SKU_PBI,
+            "POWER_BI_PRO",
+            2,
+            [
+                {
+                    "servicePlanId": "70d33638-9c74-4d01-bfd3-562de28bd4ba",
+                    "servicePlanName": "BI_AZURE_P2",
+                    "provisioningStatus": "Success",
+                    "appliesTo": "User",
+                }
+            ],
+        ),
+    }
+    admin = _user(t, rng, "Break", "Glass", "contoso.onmicrosoft.com", licensed=False, nick="admin")
+    t.assign_role(admin["id"], GLOBAL_ADMIN)
+    users = []
+    for i in range(48):
+        first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
+        domain = "fabrikam.com" if i % 6 == 5 else "contoso.com"
+        users.append(
+            _user(
+                t,
+                rng,
+                first,
+                last,
+                domain,
+                licensed=i % 4 != 3,
+                enabled=i % 10 != 9,
+                immutable=i % 3 == 0,
+                nick=f"{first}.{last}{i}".lower() if i >= 30 else None,
+            )
+        )
+    users[0]["assignedLicenses"].append({"skuId": SKU_PBI, "disabledPlans": []})
+    users[1]["assignedLicenses"].append({"skuId": SKU_PBI, "disabledPlans": []})
+    t.assign_role(users[2]["id"], USER_ADMIN)
+    t.assign_role(users[3]["id"], HELPDESK_ADMIN)
+    t.assign_role(users[4]["id"], GLOBAL_ADMIN)
+    t.assign_role(users[5]["id"], PRIVILEGED_ROLE_ADMIN)
+    t.assign_role(users[6]["id"], GROUPS_ADMIN)
+    ids = [u["id"] for u in users]
+    _group(t, rng, "Engineering", "engineering", False, True, False, ids[0:12])
+    _group(t, rng, "Sales Team", "salesteam", False, True, False, ids[12:24])
+    _group(t, rng, "VPN Users", "vpnusers", False, True, False, ids[0:40:3])
+    _group(t, rng, "All Company", "allcompany", True, True, True, ids[0:30])
+    _group(t, rng, "Finance Mail-Enabled Security", "financesec", True, True, False, ids[24:30])
+    _group(t, rng, "Sales Distribution List", "salesdl", True, False, False, ids[12:18])
+    lockstep_app(t, rng)
+    return t
+
+
+@functools.lru_cache(maxsize=1)
+def godaddy_signing_cert() -> str:
+    """A stand-in for the GoDaddy IdP token-signing certificate (base64 DER, no PEM header)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sso.godaddy.com")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=730))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def godaddy() -> Tenant:
+    """A GoDaddy-operated tenant: NETORG initial domain, custom domain federated to GoDaddy."""
+    rng = random.Random(2)
+    t = Tenant(GODADDY_TENANT_ID, "Bellows Bakery", "NETORG1234567.onmicrosoft.com")
+    t.add_domain("NETORG1234567.onmicrosoft.com", isInitial=True)
+    d = t.add_domain("bellowsbakery.com", isDefault=True, authenticationType="Federated")
+    d.federation = {
+        "id": _rng_uuid(rng),
+        "displayName": "GoDaddy",
+        "issuerUri": "urn:godaddy:sso:bellowsbakery.com",
+        "metadataExchangeUri": "https://sso.godaddy.com/adfs/services/trust/mex",
+        "passiveSignInUri": "https://sso.godaddy.com/adfs/ls/",
+        "activeSignInUri": "https://sso.secureserver.net/adfs/services/trust/2005/usernamemixed",
+        "signOutUri": "https://sso.godaddy.com/adfs/ls/?wa=wsignout1.0",
+        "signingCertificate": godaddy_signing_cert(),
+        "nextSigningCertificate": None,
+        "preferredAuthenticationProtocol": "wsFed",
+        "promptLoginBehavior": "nativeSupport",
+        "isSignedAuthenticationRequestRequired": False,
+        "federatedIdpMfaBehavior": "acceptIfMfaDoneByFederatedIdp",
+        "signingCertificateUpdateStatus": {"certificateUpdateResult": "Success", "lastRunDateTime": None},
+    }
+    t.skus = {SKU_EXO: Sku(SKU_EXO, "EXCHANGESTANDARD", 10)}
+    admin = _user(t, rng, "Net", "Admin", "NETORG1234567.onmicrosoft.com", licensed=False, nick="admin")
+    t.assign_role(admin["id"], GLOBAL_ADMIN)
+    for i in range(6):
+        _user(t, rng, FIRST[i], LAST[i], "bellowsbakery.com", immutable=True, sku=SKU_EXO)
+    _group(t, rng, "Bakery Staff", "staff", False, True, False, [u for u in t.users if u != admin["id"]])
+    lockstep_app(t, rng)
+    return t
+
+
+def large(users: int = 100_000, groups: int = 1000) -> Tenant:
+    """N users / M groups built directly as dicts (no validation path): ~1 s per 100k users."""
+    rng = random.Random(3)
+    t = Tenant(LARGE_TENANT_ID, "Large Corp", "largecorp.onmicrosoft.com")
+    t.add_domain("largecorp.onmicrosoft.com", isInitial=True)
+    t.add_domain("largecorp.com", isDefault=True)
+    t.skus = {SKU_E3: Sku(SKU_E3, "SPE_E3", users + 100)}
+    template = new_user_dict("", "", "", "", True)
+    lic = [{"skuId": SKU_E3, "disabledPlans": []}]
+    tu, by_upn, by_mail, by_proxy, pw = t.users, t.by_upn, t.by_mail, t.by_proxy, t.passwords
+    nicks = t.user_nick
+    ids = []
+    for i in range(users):
+        uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        nick = f"user{i:06d}"
+        upn = f"{nick}@largecorp.com"
+        u = dict(template)
+        u.update(
+            id=uid,
+            userPrincipalName=upn,
+            displayName=f"{FIRST[i % 30]} {LAST[(i // 30) % 30]} {i}",
+            mailNickname=nick,
+            givenName=FIRST[i % 30],
+            surname=LAST[(i // 30) % 30],
+            mail=upn,
+            proxyAddresses=[f"SMTP:{upn}"],
+            usageLocation="US",
+            assignedLicenses=lic,
+            businessPhones=[],
+            otherMails=[],
+            identities=[],
+        )
+        tu[uid] = u
+        by_upn[upn] = uid
+        by_mail[upn] = uid
+        by_proxy[upn] = uid
+        nicks[nick] = {uid}
+        pw[uid] = DEMO_PASSWORD
+        ids.append(uid)
+    for j in range(groups):
+        members = ids[j::groups] if groups else []
+        _group(t, rng, f"Group {j:05d}", f"group{j:05d}", False, True, False, members)
+    if ids:
+        t.assign_role(ids[0], GLOBAL_ADMIN)
+    lockstep_app(t, rng)
+    return t
+
+
+def build(seed: str, users: int | None = None, groups: int | None = None) -> Tenant:
+    if seed == "demo":
+        return demo()
+    if seed == "godaddy":
+        return godaddy()
+    if seed == "large":
+        return large(users if users is not None else 100_000, groups if groups is not None else 1000)
+    raise ValueError(f"unknown seed {seed!r} (demo, godaddy, large)")

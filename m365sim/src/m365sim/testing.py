@@ -1,0 +1,246 @@
+"""Test fixture API: run m365sim on a free loopback port.
+
+    from m365sim.testing import SimServer
+
+    with SimServer(seed="demo") as srv:
+        token = srv.token()                       # client-credentials token for the demo app
+        with srv.client() as http:                # httpx.Client: base graph URL, CA, bearer token
+            http.get("/users").json()
+        srv.sim.tenant.users                      # direct state access (thread mode)
+        srv.request_log()                         # [{'method','path','status','ru','at',...}]
+        srv.reset("godaddy")
+
+Attributes: ``base_url``, ``login_base_url`` (token endpoint is
+``f"{login_base_url}/{tenant}/oauth2/v2.0/token"``), ``graph_base_url`` (``.../v1.0``),
+``ca_file``, ``tenant_id``, ``client_id`` / ``client_secret`` (demo app), ``sim`` (None in
+subprocess mode).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from m365sim import seeds
+from m365sim.state import Settings
+
+
+class SimServer:
+    def __init__(
+        self,
+        seed: str = "demo",
+        users: int | None = None,
+        groups: int | None = None,
+        latency_ms: float = 0,
+        jitter_ms: float = 0,
+        throttling: bool = True,
+        settings: dict[str, Any] | None = None,
+        state_file: str | Path | None = None,
+        ca_dir: str | Path | None = None,
+        port: int = 0,
+        subprocess_mode: bool = False,
+    ) -> None:
+        self.seed, self.users, self.groups = seed, users, groups
+        self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
+        self.throttling = throttling
+        self.settings = settings or {}
+        self.state_file, self.ca_dir, self.port = state_file, ca_dir, port
+        self.subprocess_mode = subprocess_mode
+        self.sim: Any = None
+        self._server: Any = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.base_url = ""
+        self.ca_file = ""
+        self.tenant_id = ""
+        self.client_id = seeds.DEMO_CLIENT_ID
+        self.client_secret = seeds.DEMO_CLIENT_SECRET
+
+    # ----- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> SimServer:
+        if self.subprocess_mode:
+            self._start_subprocess()
+        else:
+            from m365sim.server import ThreadedServer
+            from m365sim.simulator import Simulator
+
+            st = Settings()
+            st.update(self.settings)
+            st.throttling_enabled = self.throttling
+            self.sim = Simulator(self.seed, self.users, self.groups, settings=st, state_file=self.state_file)
+            self.sim.latency_ms, self.sim.latency_jitter_ms = self.latency_ms, self.jitter_ms
+            self._server = ThreadedServer(self.sim, port=self.port, ca_dir=self.ca_dir)
+            self._server.start()
+            self.base_url = self.sim.base_url
+            self.ca_file = str(self._server.tls.ca_file)
+            self.tenant_id = self.sim.tenant.id
+        return self
+
+    def _start_subprocess(self) -> None:
+        from m365sim.pki import ensure_tls
+        from m365sim.server import bind
+
+        self.ca_file = str(ensure_tls(self.ca_dir).ca_file)
+        sock = bind(port=self.port)
+        port = sock.getsockname()[1]
+        sock.close()
+        cmd = [
+            sys.executable,
+            "-m",
+            "m365sim",
+            "serve",
+            "--port",
+            str(port),
+            "--seed",
+            self.seed,
+            "--latency-ms",
+            str(self.latency_ms),
+            "--jitter-ms",
+            str(self.jitter_ms),
+        ]
+        for flag, val in (
+            ("--users", self.users),
+            ("--groups", self.groups),
+            ("--state", self.state_file),
+            ("--ca-dir", self.ca_dir),
+        ):
+            if val is not None:
+                cmd += [flag, str(val)]
+        if not self.throttling:
+            cmd.append("--no-throttle")
+        self._proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)
+        )
+        self.base_url = f"https://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                r = httpx.get(f"{self.base_url}/_sim/info", verify=self.ca_file, timeout=2)
+                self.tenant_id = r.json()["tenant_id"]
+                break
+            except httpx.HTTPError:
+                if time.time() > deadline or self._proc.poll() is not None:
+                    raise RuntimeError("m365sim subprocess failed to start") from None
+                time.sleep(0.1)
+        if self.settings:
+            self.control("PATCH", "/settings", json=self.settings)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- URLs -----------------------------------------------------------------------------------
+    @property
+    def login_base_url(self) -> str:
+        return self.base_url
+
+    @property
+    def graph_base_url(self) -> str:
+        return self.base_url + "/v1.0"
+
+    @property
+    def authority(self) -> str:
+        """msal authority for the tenant: ``f"{login_base_url}/{tenant_id}"``."""
+        return f"{self.base_url}/{self.tenant_id}"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/{self.tenant_id}/oauth2/v2.0/token"
+
+    # ----- helpers --------------------------------------------------------------------------------
+    def control(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Call the ``/_sim`` control API (works in thread and subprocess mode)."""
+        with httpx.Client(verify=self.ca_file, timeout=30) as c:
+            r = c.request(method, f"{self.base_url}/_sim{path}", **kw)
+        r.raise_for_status()
+        return r
+
+    def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
+        """A Graph access token via the real token endpoint (client secret)."""
+        with httpx.Client(verify=self.ca_file, timeout=30) as c:
+            r = c.post(
+                self.token_url,
+                data={
+                    "client_id": client_id or self.client_id,
+                    "client_secret": client_secret or self.client_secret,
+                    "scope": "https://graph.microsoft.com/.default",
+                    "grant_type": "client_credentials",
+                },
+            )
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+    def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
+        """httpx.Client on the Graph base URL, trusting the sim's CA, with a bearer token."""
+        headers = {"Authorization": f"Bearer {token or self.token()}"}
+        headers.update(kw.pop("headers", {}))
+        return httpx.Client(
+            base_url=self.graph_base_url, verify=self.ca_file, headers=headers, timeout=30, **kw
+        )
+
+    def request_log(self, since: int = 0) -> list[dict[str, Any]]:
+        return list(self.control("GET", f"/requests?since={since}").json())
+
+    def clear_request_log(self) -> None:
+        self.control("DELETE", "/requests")
+
+    def reset(self, seed: str | None = None, users: int | None = None, groups: int | None = None) -> None:
+        if self.sim is not None:
+            self.sim.reset(seed, users, groups)
+            self.tenant_id = self.sim.tenant.id
+        else:
+            info = self.control(
+                "POST", "/reset", json={"seed": seed, "users": users, "groups": groups}
+            ).json()
+            self.tenant_id = info["tenant_id"]
+
+    def add_app(
+        self,
+        roles: list[str],
+        directory_roles: list[str] | None = None,
+        consent: bool = True,
+        secret_expired: bool = False,
+        display_name: str = "Test app",
+    ) -> dict[str, str]:
+        """Register an app; returns {client_id, client_secret, sp_id}."""
+        return dict(
+            self.control(
+                "POST",
+                "/apps",
+                json={
+                    "roles": roles,
+                    "directory_roles": directory_roles or [],
+                    "consent": consent,
+                    "secret_expired": secret_expired,
+                    "display_name": display_name,
+                },
+            ).json()
+        )
+
+    def add_certificate(self, client_id: str, pem: str) -> str:
+        """Register a PEM certificate on an app; returns its x5t thumbprint."""
+        return str(
+            self.control("POST", f"/apps/{client_id}/certificates", json={"pem": pem}).json()["thumbprint"]
+        )
+
+    def set_consent(self, client_id: str, granted: bool) -> None:
+        self.control("POST", f"/apps/{client_id}/consent", json={"granted": granted})
+
+    def update_settings(self, **values: Any) -> dict[str, Any]:
+        return dict(self.control("PATCH", "/settings", json=values).json())
