@@ -108,6 +108,26 @@ def test_check_fails_when_the_database_is_unreachable(scratch: Scratch) -> None:
     assert "fix: set LOCKSTEP_DATABASE_URL" in done.stdout
 
 
+def test_a_setting_that_does_not_parse_is_named(scratch: Scratch) -> None:
+    scratch.env["LOCKSTEP_DEBUG"] = "maybe"
+    done = scratch.lockstep("check")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: configuration: LOCKSTEP_DEBUG must be true or false, not 'maybe'"
+
+
+def test_run_names_a_bad_thread_count(scratch: Scratch) -> None:
+    scratch.env["LOCKSTEP_WEB_THREADS"] = "zero"
+    done = scratch.lockstep("run", "--listen", "127.0.0.1:1")
+    assert done.returncode == 1
+    assert "error: LOCKSTEP_WEB_THREADS: must be a whole number of at least 1." in done.stderr
+
+
+def test_worker_refuses_an_unmigrated_database(scratch: Scratch) -> None:
+    done = scratch.lockstep("worker", "--batch")
+    assert done.returncode == 1
+    assert "migrations are not applied; run `lockstep migrate`" in done.stderr
+
+
 # --- createadmin ---------------------------------------------------------------------------------------
 
 

@@ -9,13 +9,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 if TYPE_CHECKING:
     from lockstep.directory.models import Administrator
+
+T = TypeVar("T")
 
 DEFAULT_ADMIN_EMAIL = "admin@example.com"
 DEFAULT_ORGANIZATION = "My Organization"
@@ -35,8 +37,21 @@ def out(text: str = "", stream: TextIO | None = None) -> None:
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lockstep.settings")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except (ValueError, ImproperlyConfigured) as problem:  # a LOCKSTEP_* value that does not parse
+        raise CommandFailed(f"error: configuration: {problem}") from None
+
+
+def progress(iterable: Iterable[T], *, total: int | None = None, description: str = "") -> Iterable[T]:
+    """A tqdm progress bar on a terminal; the plain iterable otherwise (logs, CI)."""
+    if not sys.stderr.isatty():
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=description, unit="item", leave=False)
 
 
 # --- migrate -------------------------------------------------------------------------------
@@ -297,11 +312,18 @@ def serve_forever(*, listen: str, bootstrap: tuple[Administrator, str] | None) -
     from lockstep.ops.server import serve
 
     del settings  # settings are loaded; the server reads them through the WSGI app
+    try:
+        threads = int(env("LOCKSTEP_WEB_THREADS"))
+        if threads < 1:
+            raise ValueError
+    except ValueError:
+        raise CommandFailed("error: LOCKSTEP_WEB_THREADS: must be a whole number of at least 1.") from None
+    try:
+        embedded = env_bool("LOCKSTEP_EMBEDDED_WORKER")
+    except ValueError as problem:
+        raise CommandFailed(f"error: LOCKSTEP_EMBEDDED_WORKER: {problem}") from None
     return serve(
-        listen=listen,
-        threads=int(env("LOCKSTEP_WEB_THREADS")),
-        embedded_worker=env_bool("LOCKSTEP_EMBEDDED_WORKER"),
-        on_ready=first_run_message(bootstrap),
+        listen=listen, threads=threads, embedded_worker=embedded, on_ready=first_run_message(bootstrap)
     )
 
 
@@ -316,9 +338,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return serve_forever(listen=args.listen or env("LOCKSTEP_LISTEN"), bootstrap=bootstrap)
 
 
+def m365sim_available() -> bool:
+    try:
+        return importlib.util.find_spec("m365sim.cli") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def start_m365sim(data_dir: Path) -> subprocess.Popen[bytes] | None:
     """m365sim's demo tenant in a subprocess, when the package and its CLI are installed."""
-    if importlib.util.find_spec("m365sim") is None or importlib.util.find_spec("m365sim.cli") is None:
+    if not m365sim_available():
         out("m365sim is not installed: the demo runs without a local Microsoft 365 tenant.")
         return None
     command = [
@@ -334,7 +363,8 @@ def start_m365sim(data_dir: Path) -> subprocess.Popen[bytes] | None:
         str(data_dir / "m365sim.json"),
     ]
     log = open(data_dir / "m365sim.log", "ab")  # noqa: SIM115 - lives as long as the child
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, "M365SIM_HOME": str(data_dir / "m365sim")}  # its CA and certificate
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     time.sleep(0.5)
     if process.poll() is not None:
         out(
@@ -347,6 +377,10 @@ def start_m365sim(data_dir: Path) -> subprocess.Popen[bytes] | None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOCKSTEP_DATA_DIR", args.data_dir)
+    if not args.no_m365sim and m365sim_available():
+        # Lockstep trusts the CA m365sim generates into the demo folder (see start_m365sim).
+        ca_file = Path(os.environ["LOCKSTEP_DATA_DIR"]).resolve() / "m365sim" / "ca.pem"
+        os.environ.setdefault("LOCKSTEP_TRUSTED_CA_FILE", str(ca_file))
     setup_django()
     from django.conf import settings
 
