@@ -97,3 +97,10 @@ def test_unknown_asset_and_unknown_api_paths_are_json_404() -> None:
         assert response.status_code == 404, path
     body = Client().get("/api/v1/nope").json()
     assert body["error"]["code"] == "not_found"
+
+
+def test_unsupported_method_is_405_in_the_error_shape(api: Client) -> None:
+    response = api.put("/api/v1/users", data="{}", content_type="application/json")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, re_path
 from ninja import NinjaAPI
 
@@ -26,11 +31,33 @@ these docs send it). Read-only keys and administrators get 403 on writes.
 """
 
 
+def json_method_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Ninja answers an unsupported method with an empty 405; give it the error shape too."""
+
+    @wraps(view)  # keeps ninja's csrf_exempt flag: its auth classes do the CSRF check
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405:
+            return response
+        allowed = response.get("Allow", "")
+        answer = errors.json_error(405, "method_not_allowed", f"Allowed methods: {allowed}.")
+        answer["Allow"] = allowed
+        return answer
+
+    return wrapped
+
+
 class LockstepAPI(NinjaAPI):
     def _get_urls(self) -> list[URLPattern | URLResolver]:
+        routes = [
+            URLPattern(p.pattern, json_method_not_allowed(p.callback), p.default_args, p.name)
+            if isinstance(p, URLPattern)
+            else p
+            for p in super()._get_urls()
+        ]
         return [
             path("docs/assets/<str:name>", docs_asset, name="docs-asset"),
-            *super()._get_urls(),
+            *routes,
             re_path(r"^(?P<rest>.+)$", errors.not_found_view, name="not-found"),
         ]
 
