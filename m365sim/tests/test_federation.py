@@ -89,7 +89,7 @@ def test_create_federates_the_domain() -> None:
     assert resp.body["@odata.type"] == "#microsoft.graph.internalDomainFederation"
     assert resp.body["issuerUri"] == "https://lockstep.test/saml/fabrikam"
     assert resp.body["nextSigningCertificate"] is None
-    assert resp.body["signingCertificateUpdateStatus"]["certificateUpdateResult"] == "success"
+    assert resp.body["signingCertificateUpdateStatus"]["certificateUpdateResult"] == "Success"
     domain = sim.tenant.domains["fabrikam.com"]
     assert domain.authenticationType == "Federated"
     assert domain.federation["id"] == resp.body["id"]

@@ -368,9 +368,22 @@ class Faults(FaultSet):
     def __init__(self, sim: Any = None, seed: int | None = 0) -> None:
         super().__init__(seed)
         self.sim = sim
+        self._batch_effects: dict[str, list[Any]] = {}
+
+    def _current(self) -> FaultSet:
+        """The simulator's live FaultSet (re-installs this one if `sim.faults` was unset)."""
+        live = getattr(self.sim, "faults", None)
+        if isinstance(live, FaultSet):
+            return live
+        if self.sim is not None:
+            self.reset()
+            self.sim.faults = self
+        return self
 
     def reset(self) -> None:
-        self.clear()
+        """Called by `Simulator.reset` after the tenant was rebuilt: drop every rule."""
+        vars(self).setdefault("_saved_consent", {}).clear()
+        FaultSet.clear(self)
 
     # consent_revoked also flips `consentGranted` on the matching app registrations while the
     # fault exists, so the token endpoint issues tokens without `roles`; removing the fault
@@ -435,6 +448,20 @@ class Faults(FaultSet):
                 resp.drop_connection = True
         if self._faults:
             resp.delay_s += self.latency(req.method, "/v1.0" + req.path)
+        # $batch answers inner responses in its body: an inner drop or delay applies to the
+        # whole batch (inner requests share the outer request id).
+        if req.in_batch:
+            if resp.drop_connection or resp.delay_s:
+                with self._lock:
+                    effect = self._batch_effects.setdefault(req.request_id, [False, 0.0])
+                    effect[0] = effect[0] or resp.drop_connection
+                    effect[1] += resp.delay_s
+        elif self._batch_effects:
+            with self._lock:
+                effect = self._batch_effects.pop(req.request_id, None)
+            if effect is not None:
+                resp.drop_connection = resp.drop_connection or effect[0]
+                resp.delay_s += effect[1]
         return resp
 
     # token endpoint hook
@@ -464,7 +491,7 @@ class Faults(FaultSet):
         return None
 
     def control_routes(self) -> list[BaseRoute]:
-        return fault_routes(self)
+        return fault_routes(self._current)
 
 
 def _first(value: Any) -> str | None:
@@ -492,10 +519,11 @@ def create(sim: Any) -> Faults:
 # ----- HTTP control API ---------------------------------------------------------------------------
 
 
-def fault_routes(faults: FaultSet) -> list[BaseRoute]:
+def fault_routes(current: Callable[[], FaultSet]) -> list[BaseRoute]:
     """`/_sim/faults` routes: GET lists, POST adds (JSON Fault fields), DELETE clears."""
 
     async def collection(request: Request) -> Response:
+        faults = current()
         if request.method == "GET":
             return JSONResponse({"value": faults.list()})
         if request.method == "DELETE":
@@ -511,13 +539,13 @@ def fault_routes(faults: FaultSet) -> list[BaseRoute]:
         return JSONResponse(fault.to_dict(), status_code=201)
 
     async def single(request: Request) -> Response:
-        if faults.remove(request.path_params["fault_id"]):
+        if current().remove(request.path_params["fault_id"]):
             return Response(status_code=204)
         return JSONResponse({"error": {"code": "notFound", "message": "no such fault"}}, status_code=404)
 
     async def seed(request: Request) -> Response:
         data = await request.json()
-        faults.seed(data.get("seed") if isinstance(data, dict) else None)
+        current().seed(data.get("seed") if isinstance(data, dict) else None)
         return Response(status_code=204)
 
     return [

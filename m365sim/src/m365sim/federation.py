@@ -187,7 +187,7 @@ def new_configuration(values: dict[str, Any]) -> dict[str, Any]:
         "isSignedAuthenticationRequestRequired": False,
         "nextSigningCertificate": None,
         "federatedIdpMfaBehavior": None,
-        "signingCertificateUpdateStatus": {"certificateUpdateResult": "success", "lastRunDateTime": iso()},
+        "signingCertificateUpdateStatus": {"certificateUpdateResult": "Success", "lastRunDateTime": iso()},
     }
     config.update(values)
     return config
