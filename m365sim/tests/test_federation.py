@@ -249,3 +249,73 @@ def test_godaddy_shape() -> None:
     assert config["metadataExchangeUri"].startswith("https://sso.secureserver.net/")
     federation.load_certificate(config["signingCertificate"])
     assert set(config) == set(federation.new_configuration({}))
+
+
+# ----- over HTTPS through the simulator ------------------------------------------------------------
+
+
+def err(r: Any) -> dict[str, Any]:
+    """The error object after checking the §6 envelope."""
+    e = r.json()["error"]
+    assert e["innerError"]["request-id"] == r.headers["request-id"]
+    assert e["innerError"]["client-request-id"] == r.headers["client-request-id"]
+    return dict(e)
+
+
+def test_http_federate_read_and_defederate(graph: Any, sim_server: Any) -> None:
+    r = graph.post("/domains/fabrikam.com/federationConfiguration", json=body())
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["@odata.type"] == "#microsoft.graph.internalDomainFederation"
+    assert created["@odata.context"].endswith(
+        "/$metadata#domains('fabrikam.com')/federationConfiguration/$entity"
+    )
+    assert graph.get("/domains/fabrikam.com").json()["authenticationType"] == "Federated"
+    listed = graph.get("/domains/fabrikam.com/federationConfiguration").json()["value"]
+    assert [c["id"] for c in listed] == [created["id"]]
+    fid = created["id"]
+    assert (
+        graph.patch(
+            f"/domains/fabrikam.com/federationConfiguration/{fid}", json={"displayName": "LS"}
+        ).status_code
+        == 204
+    )
+    assert graph.get(f"/domains/fabrikam.com/federationConfiguration/{fid}").json()["displayName"] == "LS"
+    # constraints, with the §6 envelope
+    r = graph.post("/domains/contoso.onmicrosoft.com/federationConfiguration", json=body(issuerUri="urn:x"))
+    assert r.status_code == 400
+    assert err(r)["message"] == "The initial domain 'contoso.onmicrosoft.com' cannot be federated."
+    r = graph.post("/domains/contoso.com/federationConfiguration", json=body())
+    assert r.status_code == 400 and err(r)["details"][0]["target"] == "issuerUri"
+    assert graph.delete(f"/domains/fabrikam.com/federationConfiguration/{fid}").status_code == 204
+    assert graph.get("/domains/fabrikam.com").json()["authenticationType"] == "Managed"
+    r = graph.get(f"/domains/fabrikam.com/federationConfiguration/{fid}")
+    assert r.status_code == 404 and err(r)["code"] == "Request_ResourceNotFound"
+
+
+def test_http_permission_denied(sim_server: Any) -> None:
+    app = sim_server.add_app(["Domain.Read.All"])
+    with sim_server.client(sim_server.token(app["client_id"], app["client_secret"])) as client:
+        r = client.post("/domains/fabrikam.com/federationConfiguration", json=body())
+        assert r.status_code == 403 and err(r)["code"] == "Authorization_RequestDenied"
+        assert client.get("/domains/fabrikam.com/federationConfiguration").status_code == 200
+
+
+def test_http_defederate_through_domain_patch(graph: Any) -> None:
+    assert graph.post("/domains/fabrikam.com/federationConfiguration", json=body()).status_code == 201
+    assert graph.patch("/domains/fabrikam.com", json={"authenticationType": "Managed"}).status_code == 204
+    assert graph.get("/domains/fabrikam.com/federationConfiguration").json()["value"] == []
+
+
+def test_http_godaddy_seed(sim_server: Any) -> None:
+    sim_server.reset("godaddy")
+    with sim_server.client(sim_server.token()) as client:
+        domains = {d["id"]: d for d in client.get("/domains").json()["value"]}
+        federated = [d for d in domains.values() if d["authenticationType"] == "Federated"]
+        assert len(federated) == 1
+        configs = client.get(f"/domains/{federated[0]['id']}/federationConfiguration").json()["value"]
+        assert len(configs) == 1
+        config = configs[0]
+        assert config["passiveSignInUri"].split("/")[2].endswith(("godaddy.com", "secureserver.net"))
+        federation.load_certificate(config["signingCertificate"])
+        assert set(federation.new_configuration({})) <= set(config)
