@@ -244,3 +244,20 @@ class SimServer:
 
     def update_settings(self, **values: Any) -> dict[str, Any]:
         return dict(self.control("PATCH", "/settings", json=values).json())
+
+
+def graph_error(r: httpx.Response) -> dict[str, Any]:
+    """The ``error`` object of a Graph error response, after checking the §6 envelope:
+    ``innerError`` with a timezone-less ``date`` and the same request ids as the headers."""
+    e = r.json()["error"]
+    ie = e["innerError"]
+    assert ie["request-id"] == r.headers["request-id"], "innerError.request-id differs from the header"
+    assert ie["client-request-id"] == r.headers["client-request-id"], "client-request-id differs"
+    assert len(ie["date"]) == 19 and not ie["date"].endswith("Z"), "innerError.date must have no timezone"
+    return dict(e)
+
+
+def app_client(srv: SimServer, roles: list[str], directory_roles: list[str] | None = None, **kw: Any) -> httpx.Client:
+    """A Graph client for a newly registered app with exactly these permissions and roles."""
+    app = srv.add_app(roles, directory_roles, **kw)
+    return srv.client(srv.token(app["client_id"], app["client_secret"]))

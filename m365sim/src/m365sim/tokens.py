@@ -122,7 +122,7 @@ def _check_assertion(
     cert = None
     for c in app.certificates:
         x5t, x5t256 = thumbprints(c.pem)
-        if header.get("x5t") == x5t or header.get("x5t#S256") == x5t256:
+        if (header.get("x5t") or "").rstrip("=") == x5t or (header.get("x5t#S256") or "").rstrip("=") == x5t256:
             cert = c
             break
     if cert is None:

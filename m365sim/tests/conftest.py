@@ -1,0 +1,41 @@
+"""One simulator per test session (thread mode); state is reset before every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import httpx
+import pytest
+
+from m365sim.testing import SimServer
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[SimServer]:
+    with SimServer(seed="demo", throttling=False) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def demo_token(server: SimServer) -> str:
+    return server.token()
+
+
+@pytest.fixture
+def sim_server(server: SimServer) -> SimServer:
+    """The session server, reset to the demo seed with default settings."""
+    from m365sim.state import Settings
+
+    server.sim.settings = Settings()
+    server.sim.settings.throttling_enabled = False
+    server.sim.faults = None
+    server.sim.delta_reset_pending.clear()
+    server.sim.delta_age_offset_s = 0.0
+    server.reset("demo")
+    return server
+
+
+@pytest.fixture
+def graph(sim_server: SimServer, demo_token: str) -> Iterator[httpx.Client]:
+    with sim_server.client(demo_token) as c:
+        yield c
+
