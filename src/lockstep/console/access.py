@@ -2,7 +2,9 @@
 
 Every console view needs a signed-in administrator who has passed MFA, unless marked:
 `public` (the login page), `sign_in_step` (the MFA steps, reachable before `mfa_passed`),
-`self_service` (POSTs a read-only administrator may make about their own account).
+`self_service` (POSTs a read-only administrator may make about their own account),
+`write_page` (a form page that only serves a change: a read-only administrator gets 403 even
+on GET, so they never see write forms).
 `AdminSessionMiddleware` enforces this for every console URL, so no view can forget.
 """
 
@@ -38,6 +40,12 @@ def sign_in_step(view: View) -> View:
 def self_service(view: View) -> View:
     """A read-only administrator may POST here (it only concerns their own account)."""
     view.console_self_service = True  # type: ignore[attr-defined]
+    return view
+
+
+def write_page(view: View) -> View:
+    """A page that exists only to change something (an entry form): read-only admins get 403."""
+    view.console_write_page = True  # type: ignore[attr-defined]
     return view
 
 

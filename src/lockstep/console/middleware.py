@@ -61,8 +61,9 @@ class AdminSessionMiddleware:
             return _redirect(request, redirect_to_login(request.get_full_path()))
         if not request.session.get(MFA_PASSED) and not getattr(view_func, "console_sign_in_step", False):
             return _redirect(request, redirect("console:mfa"))
+        writes = request.method not in SAFE_METHODS or getattr(view_func, "console_write_page", False)
         if (
-            request.method not in SAFE_METHODS
+            writes
             and not current_admin(request).can_write
             and not getattr(view_func, "console_self_service", False)
         ):

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from lockstep.console.access import actor_for
+from lockstep.console.access import actor_for, write_page
 from lockstep.console.forms import GroupForm, MemberSearchForm, show_service_error
 from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.services import groups, users
@@ -24,6 +24,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/groups/list.html", {"groups": rows, "q": search})
 
 
+@write_page
 def group_new(request: HttpRequest) -> HttpResponse:
     form = GroupForm(request.POST or None)
     status = 200
@@ -40,6 +41,7 @@ def group_new(request: HttpRequest) -> HttpResponse:
     return render(request, "console/groups/form.html", {"form": form, "group": None}, status=status)
 
 
+@write_page
 def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     group = groups.get_group(actor=actor, group_id=pk)
@@ -57,6 +59,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/groups/form.html", {"form": form, "group": group}, status=status)
 
 
+@write_page
 def group_delete(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     group = groups.get_group(actor=actor, group_id=pk)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from lockstep.console.access import actor_for
+from lockstep.console.access import actor_for, write_page
 from lockstep.console.forms import (
     USER_FIELD_LABELS,
     PasswordForm,
@@ -126,6 +126,7 @@ def _policy_rules(request: HttpRequest) -> list[str]:
     return describe_policy(passwords.policy_for(organization))
 
 
+@write_page
 def user_new(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     status = 200
@@ -170,6 +171,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@write_page
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     user = users.get_user(actor=actor, user_id=pk)
@@ -204,6 +206,7 @@ def user_state(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:user_detail", pk=user.pk)
 
 
+@write_page
 def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     user = users.get_user(actor=actor, user_id=pk)
@@ -226,6 +229,7 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@write_page
 def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     user = users.get_user(actor=actor, user_id=pk)
