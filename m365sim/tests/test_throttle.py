@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from m365sim.throttle import (
@@ -223,3 +227,89 @@ def test_charge_is_cheap() -> None:
     for _ in range(20_000):
         throttle.charge("a", "t", "GET", "/users/x", "$select=id")
     assert time.perf_counter() - start < 1.0
+
+
+# ----- over HTTPS through the simulator ------------------------------------------------------------
+
+
+@pytest.fixture
+def throttled(sim_server: Any) -> Any:
+    """Throttling on, with a manual clock and tiny limits; real limits restored afterwards."""
+    sim = sim_server.sim
+    sim.settings.throttling_enabled = True
+    clock = FakeClock()
+    sim.throttle.settings = ThrottleSettings.tiny(ru_small=10, ru_medium=10, ru_large=10, ru_window=10.0)
+    sim.throttle.engine.clock = clock
+    yield SimpleNamespace(server=sim_server, clock=clock, sim=sim)
+    sim.throttle.settings = ThrottleSettings()
+    sim.throttle.engine.clock = time.monotonic
+
+
+def test_http_resource_units_limit_percentage_and_429(throttled: Any, graph: Any) -> None:
+    srv = throttled.server
+    srv.clear_request_log()
+    seen = []
+    for _ in range(5):
+        r = graph.get("/users")
+        assert r.status_code == 200
+        seen.append((r.headers["x-ms-resource-unit"], r.headers.get("x-ms-throttle-limit-percentage")))
+    assert seen == [("2", None), ("2", None), ("2", None), ("2", None), ("2", "1.0")]
+    r = graph.get("/users", headers={"client-request-id": "my-crid"})
+    assert r.status_code == 429
+    assert float(r.headers["Retry-After"]) == pytest.approx(2.0)  # 2 RU at 1 RU/s
+    assert r.headers["x-ms-throttle-scope"] == f"Tenant_Application/ReadWrite/{srv.client_id}/{srv.tenant_id}"
+    assert r.headers["x-ms-throttle-information"] == "ResourceUnitLimitExceeded"
+    body = r.json()
+    inner = body["error"].pop("innerError")
+    assert body == {"error": {"code": "TooManyRequests", "message": "Please retry again later."}}
+    assert inner["code"] == "429" and inner["status"] == "429" and inner["message"] == "Please retry after"
+    assert inner["request-id"] == r.headers["request-id"] and inner["client-request-id"] == "my-crid"
+    # a GET /users/{id} with $select costs the minimum, 1 RU, which has refilled after 1 s
+    throttled.clock.now += 1.0
+    r = graph.get("/users/" + next(iter(throttled.sim.tenant.users)), params={"$select": "id"})
+    assert r.status_code == 200 and r.headers["x-ms-resource-unit"] == "1"
+    throttled.clock.now += 2.0
+    assert graph.get("/users").status_code == 200
+    log = srv.request_log()
+    assert [e["ru"] for e in log if e["path"] == "/users"][:5] == [2, 2, 2, 2, 2]
+    assert [e["status"] for e in log if e["path"] == "/users"][5] == 429
+
+
+def test_http_inner_batch_requests_are_throttled_one_by_one(throttled: Any, graph: Any) -> None:
+    requests = [{"id": str(i), "method": "GET", "url": "/users?$top=999"} for i in range(8)]
+    r = graph.post("/$batch", json={"requests": requests})
+    assert r.status_code == 200
+    responses = {item["id"]: item for item in r.json()["responses"]}
+    statuses = [responses[str(i)]["status"] for i in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
+    throttled_item = responses["7"]
+    headers = {k.lower(): v for k, v in throttled_item["headers"].items()}
+    assert float(headers["retry-after"]) > 0
+    assert throttled_item["body"]["error"]["code"] == "TooManyRequests"
+    assert {k.lower(): v for k, v in responses["0"]["headers"].items()}["x-ms-resource-unit"] == "2"
+
+
+def test_http_write_quota(throttled: Any, graph: Any) -> None:
+    throttled.sim.throttle.configure(ru_small=1000, ru_medium=1000, ru_large=1000, app_tenant_writes=2)
+    user_id = next(iter(throttled.sim.tenant.users))
+    for _ in range(2):
+        r = graph.patch(f"/users/{user_id}", json={"jobTitle": "Baker"})
+        assert r.status_code == 204 and r.headers["x-ms-resource-unit"] == "1"
+    r = graph.patch(f"/users/{user_id}", json={"jobTitle": "Chef"})
+    assert r.status_code == 429
+    assert r.headers["x-ms-throttle-information"] == "WriteLimitExceeded"
+    assert r.headers["x-ms-throttle-scope"].startswith("Tenant_Application/Write/")
+    assert throttled.sim.tenant.users[user_id]["jobTitle"] == "Baker"  # the throttled write was not applied
+    assert graph.get(f"/users/{user_id}").status_code == 200  # reads go on
+
+
+def test_http_throttling_switched_off(throttled: Any, graph: Any) -> None:
+    throttled.sim.settings.throttling_enabled = False
+    for _ in range(10):
+        r = graph.get("/users")
+        assert r.status_code == 200  # never throttled
+    throttled.sim.settings.throttling_enabled = True
+    throttled.sim.throttle.configure(enabled=False)
+    for _ in range(10):
+        r = graph.get("/users")
+        assert r.status_code == 200 and r.headers["x-ms-resource-unit"] == "2"  # cost still reported
