@@ -66,3 +66,9 @@ def test_revoke_takes_effect_at_once(client_a: JsonClient, actor: Any) -> None:
     assert response.data["revoked_at"] is not None
     assert victim_client.get("users").status_code == 401
     assert client_a.post("api-keys/424242/revoke").status_code == 404
+
+
+def test_missing_keys_read_the_same_on_every_route(client_a: JsonClient) -> None:
+    for response in (client_a.get("api-keys/424242"), client_a.post("api-keys/424242/revoke")):
+        assert response.status_code == 404
+        assert response.data["error"]["message"] == "No such API key."

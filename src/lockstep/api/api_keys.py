@@ -50,7 +50,7 @@ class ApiKeyCreated(Schema):
 def _key(request: HttpRequest, key_id: int) -> ApiKey:
     key = key_services.list_api_keys(actor=actor_of(request)).filter(pk=key_id).first()
     if key is None:
-        raise NotFound("API key", key_id)
+        raise NotFound("api_key", key_id)
     return key
 
 

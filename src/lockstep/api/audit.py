@@ -73,5 +73,5 @@ def list_audit_events(
 def get_audit_event(request: HttpRequest, event_id: int) -> AuditEvent:
     event = events_of(actor_of(request)).filter(pk=event_id).first()
     if event is None:
-        raise NotFound("audit event", event_id)
+        raise NotFound("audit_event", event_id)
     return event

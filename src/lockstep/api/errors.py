@@ -21,6 +21,8 @@ AUTH_HELP = (
     "Admin Portal under Settings, API keys), or sign in to the Admin Portal in this browser."
 )
 
+KIND_LABELS = {"api_key": "API key", "audit_event": "audit event"}
+
 # Sources ninja puts first in a validation error's location; they are not field names.
 PARAM_SOURCES = frozenset({"body", "query", "path", "header", "cookie", "form", "file"})
 # The name every router gives its JSON body parameter.
@@ -134,7 +136,7 @@ def error_for(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, Conflict):
         return 409, error_body("conflict", exc.message, {exc.field: [exc.message]}, exc.allowed)
     if isinstance(exc, NotFound):
-        return 404, error_body("not_found", f"No such {exc.kind}.")
+        return 404, error_body("not_found", f"No such {KIND_LABELS.get(exc.kind, exc.kind)}.")
     if isinstance(exc, PermissionDenied):
         return 403, error_body("permission_denied", str(exc) or "Not allowed.")
     if isinstance(exc, NinjaValidationError):
