@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import msal
+import msal.exceptions
 import requests
 
 from .clouds import Cloud
@@ -121,6 +122,8 @@ class MsalTokenSource:
             raise AuthenticationFailed(text, code="invalid_credential_format") from exc
         except (requests.RequestException, OSError) as exc:
             raise ConnectionFailed(f"login endpoint unreachable: {exc}") from exc
+        except msal.exceptions.MsalServiceError as exc:
+            raise Transient(f"login endpoint error: {exc}") from exc
 
     def token(self) -> str:
         app = self._app()
@@ -128,6 +131,8 @@ class MsalTokenSource:
             result: Mapping[str, Any] | None = app.acquire_token_for_client(scopes=[self.cloud.scope])
         except (requests.RequestException, OSError) as exc:
             raise ConnectionFailed(f"login endpoint unreachable: {exc}") from exc
+        except msal.exceptions.MsalServiceError as exc:  # msal raises on 5xx/429 from the login endpoint
+            raise Transient(f"login endpoint error: {exc}") from exc
         except ValueError as exc:  # a non-JSON answer from the login endpoint
             raise Transient(f"unexpected answer from the login endpoint: {exc}") from exc
         if not result or "access_token" not in result:
