@@ -6,12 +6,15 @@ simulator further down.
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
+import jwt
 import pytest
 
-from m365sim.faults import Fault, Faults, FaultSet
+from m365sim.faults import Fault, Faults, FaultSet, create
 from m365sim.graph.core import GraphRequest, GraphResponse
 
 
@@ -179,3 +182,175 @@ def test_token_endpoint_status_fault() -> None:
     faults.add("status", status=503, path="/oauth2/", retry_after=1)
     resp: Any = faults.before_login("contoso.com", {"client_id": "a", "client_secret": "s"})
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "1"
+
+
+# ----- over HTTPS through the simulator ------------------------------------------------------------
+
+DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+@pytest.fixture
+def faulty(sim_server: Any) -> Any:
+    sim_server.sim.faults = create(sim_server.sim)
+    yield sim_server
+    sim_server.sim.faults.reset()
+
+
+def new_user(name: str) -> dict[str, Any]:
+    return {
+        "accountEnabled": True,
+        "displayName": name,
+        "mailNickname": name,
+        "userPrincipalName": f"{name}@contoso.com",
+        "passwordProfile": {"password": "Xq7!mPz#2kLr", "forceChangePasswordNextSignIn": True},
+    }
+
+
+def user_exists(srv: Any, name: str) -> bool:
+    return srv.sim.tenant.find_user(f"{name}@contoso.com") is not None
+
+
+def test_http_control_api_and_status_storm(faulty: Any, graph: Any) -> None:
+    url = f"{faulty.base_url}/_sim/faults"
+    with httpx.Client(verify=faulty.ca_file) as control:
+        spec = {"kind": "status", "status": 503, "method": "GET", "path": r"^/v1\.0/users$", "count": 2}
+        r = control.post(url, json={**spec, "retry_after": 1.5})
+        assert r.status_code == 201
+        fault = r.json()
+        assert fault["fired"] == 0 and fault["id"]
+        assert [f["id"] for f in control.get(url).json()["value"]] == [fault["id"]]
+        for _ in range(2):
+            r = graph.get("/users")
+            assert r.status_code == 503 and r.headers["Retry-After"] == "1.5"
+            assert r.json()["error"]["code"] == "serviceNotAvailable"
+            assert r.json()["error"]["innerError"]["request-id"] == r.headers["request-id"]
+        assert graph.get("/users").status_code == 200
+        assert graph.get("/groups").status_code == 200
+        assert control.get(url).json()["value"][0]["fired"] == 2
+        r = control.post(url, json={"kind": "explode"})
+        assert r.status_code == 400 and "unknown fault kind" in r.json()["error"]["message"]
+        control.post(url, json={"kind": "status", "status": 500})
+        assert graph.get("/groups").status_code == 500
+        assert control.delete(url).status_code == 204
+        assert control.get(url).json()["value"] == []
+        assert graph.get("/groups").status_code == 200
+        one = control.post(url, json={"kind": "status", "status": 500}).json()
+        assert control.delete(f"{url}/{one['id']}").status_code == 204
+        assert control.delete(f"{url}/{one['id']}").status_code == 404
+
+
+def test_http_seeded_probability_is_reproducible(faulty: Any, graph: Any) -> None:
+    def pattern() -> list[int]:
+        faulty.control("POST", "/faults/seed", json={"seed": 11})
+        faulty.control("POST", "/faults", json={"kind": "status", "status": 500, "probability": 0.5})
+        statuses = [graph.get("/organization").status_code for _ in range(16)]
+        faulty.control("DELETE", "/faults")
+        return statuses
+
+    first = pattern()
+    assert set(first) == {200, 500}
+    assert pattern() == first
+
+
+def test_http_429_storm_inside_batch(faulty: Any, graph: Any) -> None:
+    faulty.sim.faults.add("throttle", retry_after=2.5, method="GET", path=r"/users$")
+    batch = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": "/users"},
+            {"id": "2", "method": "GET", "url": "/groups"},
+        ]
+    }
+    r = graph.post("/$batch", json=batch)
+    assert r.status_code == 200
+    items = {item["id"]: item for item in r.json()["responses"]}
+    assert items["1"]["status"] == 429 and items["2"]["status"] == 200
+    headers = {k.lower(): v for k, v in items["1"]["headers"].items()}
+    assert headers["retry-after"] == "2.5"
+    assert items["1"]["body"]["error"]["code"] == "TooManyRequests"
+    # and at the top level
+    r = graph.get("/users")
+    assert r.status_code == 429 and r.headers["Retry-After"] == "2.5"
+
+
+def test_http_connection_reset_applies_nothing(faulty: Any, graph: Any) -> None:
+    faulty.sim.faults.add("reset", method="POST", path=r"/users$", count=1)
+    with pytest.raises(DROPPED):
+        graph.post("/users", json=new_user("reset.victim"))
+    assert not user_exists(faulty, "reset.victim")
+    assert graph.post("/users", json=new_user("reset.victim")).status_code == 201
+
+
+def test_http_committed_but_response_lost(faulty: Any, graph: Any) -> None:
+    faulty.sim.faults.add("lost_response", method="POST", path=r"/users$", count=1)
+    with pytest.raises(DROPPED):
+        graph.post("/users", json=new_user("lost.one"))
+    assert user_exists(faulty, "lost.one")  # the write was applied
+    r = graph.post("/users", json=new_user("lost.one"))  # the retry meets the committed write
+    assert r.status_code == 400 and r.json()["error"]["details"][0]["code"] == "ObjectConflict"
+
+
+def test_http_response_lost_inside_batch(faulty: Any, graph: Any) -> None:
+    faulty.sim.faults.add("lost_response", method="POST", path=r"^/v1\.0/users$", count=1)
+    batch = {
+        "requests": [
+            {
+                "id": "1",
+                "method": "POST",
+                "url": "/users",
+                "body": new_user("batch.lost"),
+                "headers": {"Content-Type": "application/json"},
+            }
+        ]
+    }
+    with pytest.raises(DROPPED):
+        graph.post("/$batch", json=batch)
+    assert user_exists(faulty, "batch.lost")
+    assert graph.get("/groups").status_code == 200
+
+
+def test_http_hang_past_client_timeout(faulty: Any, sim_server: Any, demo_token: str) -> None:
+    faulty.sim.faults.add("hang", seconds=1.0, method="GET", path=r"/organization$", count=1)
+    auth = {"Authorization": f"Bearer {demo_token}"}
+    base = sim_server.graph_base_url
+    with httpx.Client(base_url=base, verify=sim_server.ca_file, headers=auth, timeout=0.3) as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            impatient.get("/organization")
+        assert impatient.get("/organization").status_code == 200  # only the first request hangs
+
+
+def test_http_latency(faulty: Any, graph: Any) -> None:
+    faulty.sim.faults.add("latency", seconds=0.25, jitter=0.05, path=r"/organization$")
+    start = time.perf_counter()
+    assert graph.get("/organization").status_code == 200
+    assert time.perf_counter() - start >= 0.25
+
+
+def test_http_consent_revoked(faulty: Any, graph: Any) -> None:
+    fault = faulty.sim.faults.add("consent_revoked", app_id=faulty.client_id)
+    r = graph.get("/users")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
+    claims = jwt.decode(faulty.token(), options={"verify_signature": False})
+    assert "roles" not in claims
+    faulty.sim.faults.remove(fault.id)
+    assert "roles" in jwt.decode(faulty.token(), options={"verify_signature": False})
+    assert graph.get("/users").status_code == 200
+
+
+def test_http_secret_expired_and_token_endpoint_reset(faulty: Any) -> None:
+    fault = faulty.sim.faults.add("secret_expired", app_id=faulty.client_id)
+    form = {
+        "client_id": faulty.client_id,
+        "client_secret": faulty.client_secret,
+        "scope": "https://graph.microsoft.com/.default",
+        "grant_type": "client_credentials",
+    }
+    with httpx.Client(verify=faulty.ca_file) as client:
+        r = client.post(faulty.token_url, data=form)
+        assert r.status_code == 401
+        assert r.json()["error"] == "invalid_client" and r.json()["error_codes"] == [7000222]
+        faulty.sim.faults.remove(fault.id)
+        assert client.post(faulty.token_url, data=form).status_code == 200
+        faulty.sim.faults.add("reset", path=r"/oauth2/v2\.0/token$", count=1)
+        with pytest.raises(DROPPED):
+            client.post(faulty.token_url, data=form)
+        assert client.post(faulty.token_url, data=form).status_code == 200
