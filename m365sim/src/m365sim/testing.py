@@ -19,6 +19,7 @@ subprocess mode).
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -120,7 +121,7 @@ class SimServer:
         deadline = time.time() + 60
         while True:
             try:
-                r = httpx.get(f"{self.base_url}/_sim/info", verify=self.ca_file, timeout=2)
+                r = httpx.get(f"{self.base_url}/_sim/info", verify=ssl.create_default_context(cafile=self.ca_file), timeout=2)
                 self.tenant_id = r.json()["tenant_id"]
                 break
             except httpx.HTTPError:
@@ -166,14 +167,14 @@ class SimServer:
     # ----- helpers --------------------------------------------------------------------------------
     def control(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """Call the ``/_sim`` control API (works in thread and subprocess mode)."""
-        with httpx.Client(verify=self.ca_file, timeout=30) as c:
+        with httpx.Client(verify=self.ssl_context(), timeout=30) as c:
             r = c.request(method, f"{self.base_url}/_sim{path}", **kw)
         r.raise_for_status()
         return r
 
     def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
         """A Graph access token via the real token endpoint (client secret)."""
-        with httpx.Client(verify=self.ca_file, timeout=30) as c:
+        with httpx.Client(verify=self.ssl_context(), timeout=30) as c:
             r = c.post(
                 self.token_url,
                 data={
@@ -191,8 +192,12 @@ class SimServer:
         headers = {"Authorization": f"Bearer {token or self.token()}"}
         headers.update(kw.pop("headers", {}))
         return httpx.Client(
-            base_url=self.graph_base_url, verify=self.ca_file, headers=headers, timeout=30, **kw
+            base_url=self.graph_base_url, verify=self.ssl_context(), headers=headers, timeout=30, **kw
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """An SSL context trusting only the sim's CA (for httpx ``verify=``)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     def request_log(self, since: int = 0) -> list[dict[str, Any]]:
         return list(self.control("GET", f"/requests?since={since}").json())

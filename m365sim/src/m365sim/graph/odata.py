@@ -302,10 +302,7 @@ def parse_select(query: dict[str, str], res: Resource, collection: bool) -> list
 
 def project(obj: dict[str, Any], select: list[str] | None, res: Resource) -> dict[str, Any]:
     props = select if select is not None else res.default_props
-    out = {"id": obj["id"]} if select is not None and "id" not in props else {}
-    for p in props:
-        out[p] = obj.get(p)
-    return out
+    return {p: obj.get(p) for p in props}
 
 
 def compile_filter(query: dict[str, str], headers: dict[str, str], res: Resource) -> Node | None:
