@@ -7,20 +7,25 @@ through the simulator (`/login.srf`, SP metadata, SP-initiated start).
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
+import httpx
 import lxml
 import pytest
 import xmlsec
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
-from signxml import XMLSigner, methods
+from signxml import XMLSigner, XMLVerifier, methods
 
 from m365sim import saml_sp
 from m365sim.federation import new_configuration, self_signed_certificate
@@ -309,3 +314,180 @@ def test_authn_request_shape() -> None:
     assert policy is not None and policy.get("Format") == saml_sp.PERSISTENT
     signed_shape = etree.fromstring(saml_sp.authn_request_xml("_x", "https://idp/sso").encode())
     assert signed_shape.get("Destination") == "https://idp/sso"
+
+
+# ----- over HTTPS through the simulator ------------------------------------------------------------
+
+PASSIVE = "https://idp.lockstep.test/saml/sso"
+
+
+@pytest.fixture
+def saml_site(sim_server: Any, graph: Any, idp: Signer) -> Any:
+    """contoso.com federated (SAML) to the test IdP; an enabled user with an immutable id."""
+    config = {
+        "issuerUri": ISSUER,
+        "passiveSignInUri": PASSIVE,
+        "signingCertificate": idp.cert_b64,
+        "preferredAuthenticationProtocol": "saml",
+    }
+    r = graph.post("/domains/contoso.com/federationConfiguration", json=config)
+    assert r.status_code == 201, r.text
+    tenant = sim_server.sim.tenant
+    user = next(
+        u
+        for u in tenant.users.values()
+        if u["userPrincipalName"].endswith("@contoso.com")
+        and u.get("onPremisesImmutableId")
+        and u["accountEnabled"]
+    )
+    acs = f"{sim_server.base_url}/login.srf"
+    http = httpx.Client(base_url=sim_server.base_url, verify=sim_server.ca_file, follow_redirects=False)
+    yield SimpleNamespace(server=sim_server, user=user, acs=acs, http=http, sp=saml_sp.sp_of(sim_server.sim))
+    http.close()
+
+
+def result(page: httpx.Response) -> dict[str, str]:
+    main = re.search(r"<main id='result'([^>]*)>", page.text)
+    assert main is not None, page.text
+    return dict(re.findall(r"data-([a-z-]+)='([^']*)'", main.group(1)))
+
+
+def post_response(site: Any, xml: str, relay_state: str | None = None) -> httpx.Response:
+    form = {"SAMLResponse": b64(xml)}
+    if relay_state is not None:
+        form["RelayState"] = relay_state
+    return site.http.post("/login.srf", data=form)
+
+
+def site_response(site: Any, signer: Signer, **options: Any) -> str:
+    options.setdefault("name_id", site.user["onPremisesImmutableId"])
+    options.setdefault("upn", site.user["userPrincipalName"])
+    return make_response(signer, recipient=site.acs, destination=site.acs, **options)
+
+
+def inflate(value: str) -> bytes:
+    return zlib.decompress(base64.b64decode(value), -15)
+
+
+def test_http_sp_metadata(saml_site: Any) -> None:
+    r = saml_site.http.get("/federationmetadata/saml20/federationmetadata.xml")
+    assert r.status_code == 200
+    root = etree.fromstring(r.content)
+    md = "urn:oasis:names:tc:SAML:2.0:metadata"
+    assert root.get("entityID") == "urn:federation:MicrosoftOnline"
+    sp = root.find(f"{{{md}}}SPSSODescriptor")
+    assert sp is not None and sp.get("WantAssertionsSigned") == "true"
+    acs = sp.findall(f"{{{md}}}AssertionConsumerService")
+    assert [(a.get("index"), a.get("Binding").rsplit(":", 1)[-1], a.get("Location")) for a in acs] == [
+        ("0", "HTTP-POST", saml_site.acs),
+        ("1", "HTTP-POST-SimpleSign", saml_site.acs),
+        ("2", "PAOS", saml_site.acs),
+    ]
+    assert acs[0].get("isDefault") == "true"
+    formats = [f.text for f in sp.findall(f"{{{md}}}NameIDFormat")]
+    assert saml_sp.PERSISTENT in formats and len(formats) == 5
+
+
+def test_http_sp_initiated_redirect_then_sign_in(saml_site: Any, idp: Signer) -> None:
+    r = saml_site.http.get(
+        "/_sim/saml/start", params={"domain": "contoso.com", "binding": "redirect", "RelayState": "rs-1"}
+    )
+    assert r.status_code == 302
+    location = urlsplit(r.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == PASSIVE
+    query = parse_qs(location.query)
+    assert query["RelayState"] == ["rs-1"] and "Signature" not in query
+    request = etree.fromstring(inflate(query["SAMLRequest"][0]))
+    assert request.tag == f"{{{SAMLP}}}AuthnRequest" and request.get("Destination") is None
+    assert request.findtext(f"{{{SAML}}}Issuer") == "urn:federation:MicrosoftOnline"
+    request_id = request.get("ID")
+    assert request_id in saml_site.sp.pending
+
+    page = post_response(saml_site, site_response(saml_site, idp, in_response_to=request_id), "rs-1")
+    assert page.status_code == 200, page.text
+    upn = saml_site.user["userPrincipalName"]
+    assert f"Signed in as {upn}" in page.text
+    assert result(page) == {"result": "success", "upn": upn, "mfa": "false", "user-id": saml_site.user["id"]}
+    record = saml_site.sp.sign_ins[-1]
+    assert record["result"] == "success" and record["in_response_to"] == request_id
+    assert record["relay_state"] == "rs-1"
+    # the request id is used up
+    again = post_response(saml_site, site_response(saml_site, idp, in_response_to=request_id))
+    assert result(again)["reason"] == "in_response_to"
+
+
+def test_http_signed_redirect_request(saml_site: Any) -> None:
+    r = saml_site.http.get("/_sim/saml/start", params={"domain": "contoso.com", "signed": "1"})
+    query_string = urlsplit(r.headers["location"]).query
+    query = parse_qs(query_string)
+    assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
+    request = etree.fromstring(inflate(query["SAMLRequest"][0]))
+    assert request.get("Destination") == PASSIVE
+    signed_part, _, signature = query_string.rpartition("&Signature=")
+    cert = x509.load_pem_x509_certificate(saml_site.sp.certificate_pem().encode())
+    cert.public_key().verify(  # type: ignore[union-attr, call-arg]
+        base64.b64decode(unquote(signature)), signed_part.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+
+
+def test_http_post_binding_signed_and_unsigned(saml_site: Any) -> None:
+    def form_request(signed: str) -> Any:
+        r = saml_site.http.get(
+            "/_sim/saml/start", params={"domain": "contoso.com", "binding": "post", "signed": signed}
+        )
+        assert r.status_code == 200
+        assert re.search(r"<form method='post' action='([^']+)'", r.text).group(1) == PASSIVE  # type: ignore[union-attr]
+        value = re.search(r"name='SAMLRequest' value='([^']+)'", r.text).group(1)  # type: ignore[union-attr]
+        return base64.b64decode(value)
+
+    unsigned = etree.fromstring(form_request("0"))
+    assert unsigned.find(f"{{{DS}}}Signature") is None
+    signed_xml = form_request("1")
+    verified = XMLVerifier().verify(signed_xml, x509_cert=saml_site.sp.certificate_pem()).signed_xml
+    assert verified.get("Destination") == PASSIVE
+    assert verified.findtext(f"{{{SAML}}}Issuer") == "urn:federation:MicrosoftOnline"
+
+
+def test_http_login_srf_errors(saml_site: Any, idp: Signer, other: Signer) -> None:
+    cases = [
+        (site_response(saml_site, idp, name_id="no-such-id"), "AADSTS51004", "unknown_immutable_id"),
+        (site_response(saml_site, idp, offset=-7200), "AADSTS500133", "expired"),
+        (site_response(saml_site, idp, audience="spn:other"), "AADSTS50013", "audience"),
+        (site_response(saml_site, other), "AADSTS5000811", "signature_invalid"),
+        (site_response(saml_site, None), "AADSTS50008", "assertion_not_signed"),
+    ]
+    for xml, code, reason in cases:
+        page = post_response(saml_site, xml)
+        assert page.status_code == 400
+        assert result(page) == {"result": "error", "error-code": code, "reason": reason}
+        assert f"{code}: " in page.text
+        assert saml_site.sp.sign_ins[-1]["error_code"] == code
+    # a response aimed at another ACS URL
+    page = post_response(saml_site, make_response(idp, name_id=saml_site.user["onPremisesImmutableId"]))
+    assert result(page)["reason"] == "destination"
+    page = saml_site.http.post("/login.srf", data={"RelayState": "x"})
+    assert result(page)["error-code"] == "AADSTS750054"
+
+
+def test_http_mfa_claim_shown(saml_site: Any, idp: Signer) -> None:
+    page = post_response(saml_site, site_response(saml_site, idp, authn_context=saml_sp.MFA_METHOD))
+    assert result(page)["mfa"] == "true"
+    assert "present: yes" in page.text
+
+
+def test_http_disabled_account(saml_site: Any, idp: Signer, graph: Any) -> None:
+    assert graph.patch(f"/users/{saml_site.user['id']}", json={"accountEnabled": False}).status_code == 204
+    page = post_response(saml_site, site_response(saml_site, idp))
+    assert result(page)["error-code"] == "AADSTS50057"
+
+
+def test_http_start_needs_a_saml_federated_domain(saml_site: Any, graph: Any) -> None:
+    page = saml_site.http.get("/_sim/saml/start", params={"domain": "fabrikam.com"})
+    assert page.status_code == 400 and result(page)["reason"] == "domain_not_federated"
+    fid = graph.get("/domains/contoso.com/federationConfiguration").json()["value"][0]["id"]
+    graph.patch(
+        f"/domains/contoso.com/federationConfiguration/{fid}",
+        json={"preferredAuthenticationProtocol": "wsFed"},
+    )
+    page = saml_site.http.get("/_sim/saml/start", params={"domain": "contoso.com"})
+    assert page.status_code == 400 and result(page)["error-code"] == "AADSTS50107"

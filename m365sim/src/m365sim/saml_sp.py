@@ -30,7 +30,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 import xmlsec  # noqa: F401  (python3-saml's backend: a broken lxml/xmlsec pair fails at import)
 from cryptography import x509
@@ -559,10 +559,11 @@ def _success_page(facts: dict[str, Any], relay_state: str | None) -> HTMLRespons
 async def login_srf(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     sp = sp_of(sim)
-    form = await request.form() if request.method == "POST" else {}
+    # the SAML HTTP-POST binding is application/x-www-form-urlencoded (no multipart needed)
+    raw = (await request.body()).decode("utf-8", "replace") if request.method == "POST" else ""
+    form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
     saml_response = form.get("SAMLResponse")
-    relay_state = form.get("RelayState")
-    relay = relay_state if isinstance(relay_state, str) else None
+    relay = form.get("RelayState")
     record: dict[str, Any] = {"at": _instant(), "relay_state": relay}
     try:
         if not isinstance(saml_response, str) or not saml_response.strip():
