@@ -56,13 +56,17 @@ class _PinnedCASession(requests.Session):
 _TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error", "http_error"}
 
 _apps: dict[tuple[str, ...], msal.ConfidentialClientApplication] = {}
+_sessions: dict[tuple[str, ...], requests.Session] = {}
 _apps_lock = threading.Lock()
 
 
 def clear_app_cache() -> None:
-    """Forget every msal application (and its tokens); for tests and credential rotation."""
+    """Forget every msal application (and its tokens, closing its connections); for tests and rotation."""
     with _apps_lock:
         _apps.clear()
+        for session in _sessions.values():
+            session.close()
+        _sessions.clear()
 
 
 class MsalTokenSource:
@@ -86,11 +90,17 @@ class MsalTokenSource:
         with _apps_lock:
             app = _apps.get(self._key)
             if app is None:
-                app = self._build_app()
+                session = _PinnedCASession(self.connection.ca_file, self.timeout)
+                try:
+                    app = self._build_app(session)
+                except Exception:
+                    session.close()
+                    raise
                 _apps[self._key] = app
+                _sessions[self._key] = session
             return app
 
-    def _build_app(self) -> msal.ConfidentialClientApplication:
+    def _build_app(self, session: requests.Session) -> msal.ConfidentialClientApplication:
         conn = self.connection
         credential: Any = (
             conn.client_secret if conn.client_secret else conn.certificate.msal_credential()  # type: ignore[union-attr]
@@ -105,7 +115,7 @@ class MsalTokenSource:
                 # failing) for an emulator or any non-Microsoft login host.
                 instance_discovery=None if microsoft else False,
                 validate_authority=microsoft,
-                http_client=_PinnedCASession(conn.ca_file, self.timeout),
+                http_client=session,
                 token_cache=msal.TokenCache(),
             )
         except ValueError as exc:
