@@ -458,10 +458,10 @@ class Faults(FaultSet):
                     effect[1] += resp.delay_s
         elif self._batch_effects:
             with self._lock:
-                effect = self._batch_effects.pop(req.request_id, None)
-            if effect is not None:
-                resp.drop_connection = resp.drop_connection or effect[0]
-                resp.delay_s += effect[1]
+                pending = self._batch_effects.pop(req.request_id, None)
+            if pending is not None:
+                resp.drop_connection = resp.drop_connection or pending[0]
+                resp.delay_s += pending[1]
         return resp
 
     # token endpoint hook
