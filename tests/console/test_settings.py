@@ -38,7 +38,7 @@ def test_organization_settings_are_saved(admin_client: Client, org: Organization
 
 def test_policy_looser_than_microsoft_is_refused(admin_client: Client, org: Organization) -> None:
     response = admin_client.post(reverse("console:settings"), {**SETTINGS, "password_min_length": "6"})
-    assert response.status_code == 400
+    assert response.status_code == 200
     match = re.search(r'id="id_password_min_length_error"[^>]*>(.*?)</ul>', response.content.decode(), re.S)
     assert match and "at least 8" in match.group(1)
     org.refresh_from_db()
@@ -51,7 +51,7 @@ def test_owner_adds_admins_and_changes_roles(admin_client: Client, owner: Admini
     weak = admin_client.post(
         url, {"email": "new@contoso.com", "name": "", "role": "administrator", "password": "short"}
     )
-    assert weak.status_code == 400 and not Administrator.objects.filter(email="new@contoso.com").exists()
+    assert weak.status_code == 200 and not Administrator.objects.filter(email="new@contoso.com").exists()
     response = admin_client.post(
         url,
         {"email": "New@Contoso.com", "name": "New", "role": "read_only", "password": "Tr1cky-Kangaroo-Lamp"},
@@ -62,7 +62,7 @@ def test_owner_adds_admins_and_changes_roles(admin_client: Client, owner: Admini
     duplicate = admin_client.post(
         url, {"email": "new@contoso.com", "name": "", "role": "read_only", "password": "Tr1cky-Kangaroo-Lamp"}
     )
-    assert duplicate.status_code == 400 and b"already exists" in duplicate.content
+    assert duplicate.status_code == 200 and b"already exists" in duplicate.content
     role = reverse("console:administrator_role", args=[new.pk])
     assert admin_client.post(role, {"role": "administrator"}).status_code == 302
     new.refresh_from_db()
@@ -105,7 +105,7 @@ def test_api_key_secret_is_shown_once(admin_client: Client) -> None:
     assert api_keys.authenticate(secret.group(1)) == key
     again = admin_client.get(url).content.decode()
     assert secret.group(1) not in again and f"lsk_{key.prefix}_" in again and "Read-only" in again
-    assert admin_client.post(url, {"name": "", "role": "administrator"}).status_code == 400
+    assert admin_client.post(url, {"name": "", "role": "administrator"}).status_code == 200
 
 
 def test_api_key_revoke(admin_client: Client, actor: object) -> None:

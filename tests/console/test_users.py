@@ -200,7 +200,7 @@ def test_weak_password_lists_each_rule_beside_the_field(admin_client: Client) ->
     response = admin_client.post(
         reverse("console:user_new"), entry(specify_password="on", initial_password="adele")
     )
-    assert response.status_code == 400
+    assert response.status_code == 200
     messages = errors_beside(response.content, "initial_password")
     assert len(messages) >= 4
     assert any("at least 8 characters" in m for m in messages)
@@ -233,7 +233,7 @@ def test_field_errors_are_shown_beside_the_field(
     admin_client: Client, field: str, value: str, message: str
 ) -> None:
     response = admin_client.post(reverse("console:user_new"), entry(**{field: value}))
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert any(message in m for m in errors_beside(response.content, field)), errors_beside(
         response.content, field
     )
@@ -259,7 +259,7 @@ def test_duplicates_are_named_beside_the_field(
     make_user("adele", email="adele.vance@contoso.com")
     before = IssuedImmutableId.objects.count()
     response = admin_client.post(reverse("console:user_new"), entry(**overrides))
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert any("already exists" in m for m in errors_beside(response.content, field))
     assert User.objects.count() == 1
     assert IssuedImmutableId.objects.count() == before  # nothing half-written
@@ -307,7 +307,7 @@ def test_edit_user(admin_client: Client, make_user: MakeUser) -> None:
     data = {name: getattr(user, name) for name in entry() if name != "state"}
     data.update(job_title="Director", department="x" * 65)
     bad = admin_client.post(url, data)
-    assert bad.status_code == 400 and errors_beside(bad.content, "department")
+    assert bad.status_code == 200 and errors_beside(bad.content, "department")
     user.refresh_from_db()
     assert user.job_title == ""
     data["department"] = "Sales"
@@ -330,7 +330,7 @@ def test_set_password(admin_client: Client, make_user: MakeUser) -> None:
     url = reverse("console:user_password", args=[user.pk])
     assert b"Must be 8 to 256 characters long." in admin_client.get(url).content
     weak = admin_client.post(url, {"password": "password"})
-    assert weak.status_code == 400 and len(errors_beside(weak.content, "password")) >= 2
+    assert weak.status_code == 200 and len(errors_beside(weak.content, "password")) >= 2
     user.refresh_from_db()
     assert not user.has_password
     assert admin_client.post(url, {"password": GOOD_PASSWORD}).status_code == 302

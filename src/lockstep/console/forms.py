@@ -67,7 +67,15 @@ def show_service_error(
         form.add_error(None, str(error))
 
 
-class LoginForm(forms.Form):
+class ConsoleForm(forms.Form):
+    """Labels sit above their fields, without Django's trailing colon."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class LoginForm(ConsoleForm):
     email = forms.CharField(
         label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
     )
@@ -79,7 +87,7 @@ class LoginForm(forms.Form):
     )
 
 
-class CodeForm(forms.Form):
+class CodeForm(ConsoleForm):
     code = forms.CharField(
         label="Six-digit code",
         max_length=12,
@@ -89,7 +97,7 @@ class CodeForm(forms.Form):
     )
 
 
-class UserFieldsForm(forms.Form):
+class UserFieldsForm(ConsoleForm):
     """Every user attribute an administrator types."""
 
     username = _text("Username")
@@ -126,7 +134,7 @@ class UserCreateForm(UserFieldsForm):
         return str(self.cleaned_data.get("initial_password") or "")
 
 
-class PasswordForm(forms.Form):
+class PasswordForm(ConsoleForm):
     password = forms.CharField(
         label="New password",
         required=False,
@@ -135,12 +143,12 @@ class PasswordForm(forms.Form):
     )
 
 
-class GroupForm(forms.Form):
+class GroupForm(ConsoleForm):
     name = forms.CharField(label="Name", required=False, strip=False)
     description = forms.CharField(label="Description", required=False, strip=False, widget=forms.Textarea)
 
 
-class UserFilterForm(forms.Form):
+class UserFilterForm(ConsoleForm):
     q = forms.CharField(label="Search", required=False)
     state = forms.ChoiceField(label="State", required=False, choices=[("", "Any state"), *UserState.choices])
     group = forms.TypedChoiceField(label="Group", required=False, coerce=int, empty_value=None)
@@ -151,11 +159,11 @@ class UserFilterForm(forms.Form):
         self.fields["group"].choices = [("", "Any group"), *groups]  # type: ignore[attr-defined]
 
 
-class MemberSearchForm(forms.Form):
+class MemberSearchForm(ConsoleForm):
     q = forms.CharField(label="Find users by username, email or name", required=False)
 
 
-class SettingsForm(forms.Form):
+class SettingsForm(ConsoleForm):
     name = forms.CharField(label="Organization name", required=False)
     password_takeover = forms.BooleanField(
         label="Password takeover",
@@ -176,7 +184,7 @@ class SettingsForm(forms.Form):
     email_sender_address = forms.EmailField(label="Email sender address", required=False)
 
 
-class AdminCreateForm(forms.Form):
+class AdminCreateForm(ConsoleForm):
     email = forms.CharField(label="Email", required=False)
     name = forms.CharField(label="Name", required=False)
     role = forms.ChoiceField(label="Role", choices=AdminRole.choices, initial=AdminRole.ADMINISTRATOR)
@@ -188,19 +196,19 @@ class AdminCreateForm(forms.Form):
     )
 
 
-class RoleForm(forms.Form):
+class RoleForm(ConsoleForm):
     role = forms.ChoiceField(label="Role", choices=AdminRole.choices)
 
 
 API_KEY_ROLES = [(AdminRole.ADMINISTRATOR.value, "Administrator"), (AdminRole.READ_ONLY.value, "Read-only")]
 
 
-class ApiKeyForm(forms.Form):
+class ApiKeyForm(ConsoleForm):
     name = forms.CharField(label="Name", required=False)
     role = forms.ChoiceField(label="Role", choices=API_KEY_ROLES, initial=AdminRole.ADMINISTRATOR)
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(ConsoleForm):
     action = forms.CharField(label="Action starts with", required=False)
     target = forms.CharField(label="Target (name or id)", required=False)
     cursor = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -64,7 +64,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if not isinstance(admin, Administrator):
                 throttle.record_failure(account=email, source=source, step="password")
                 form.add_error(None, "The email or password is not right.")
-                status = 400
             else:
                 next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
                 login(request, admin)
@@ -74,8 +73,6 @@ def login_view(request: HttpRequest) -> HttpResponse:
                     return redirect("console:mfa")
                 throttle.record_success(account=email)
                 return _finish_sign_in(request)
-    elif request.method == "POST":
-        status = 400
     return render(
         request,
         "console/auth/login.html",
@@ -113,7 +110,6 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
             return _finish_sign_in(request)
         throttle.record_failure(account=admin.email, source=source, step="totp")
         form.add_error("code", "That code is not right (or was already used). Try the next one.")
-        status = 400
     return render(request, "console/auth/mfa.html", {"form": form}, status=status)
 
 
@@ -139,15 +135,12 @@ def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
         except ValidationFailed as failed:
             throttle.record_failure(account=admin.email, source=throttle.source_of(request), step="enrol")
             show_service_error(form, failed)
-            status = 400
         else:
             del request.session[PENDING_TOTP_SECRET]
             if forced:
                 throttle.record_success(account=admin.email)
                 return _finish_sign_in(request)
             return redirect(f"{reverse('console:settings')}?mfa=enabled")
-    elif request.method == "POST":
-        status = 400
     uri = admins.provisioning_uri(admin, secret)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=False)
     return render(

@@ -28,16 +28,14 @@ def group_list(request: HttpRequest) -> HttpResponse:
 def group_new(request: HttpRequest) -> HttpResponse:
     form = GroupForm(request.POST or None)
     status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                group = groups.create_group(actor=actor_for(request), fields=dict(form.cleaned_data))
-            except (ValidationFailed, Conflict) as error:
-                show_service_error(form, error)
-            else:
-                messages.success(request, f"Group {group.name} created.")
-                return redirect("console:group_detail", pk=group.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = groups.create_group(actor=actor_for(request), fields=dict(form.cleaned_data))
+        except (ValidationFailed, Conflict) as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, f"Group {group.name} created.")
+            return redirect("console:group_detail", pk=group.pk)
     return render(request, "console/groups/form.html", {"form": form, "group": None}, status=status)
 
 
@@ -47,15 +45,13 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     group = groups.get_group(actor=actor, group_id=pk)
     form = GroupForm(request.POST or None, initial={"name": group.name, "description": group.description})
     status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                groups.update_group(actor=actor, group_id=group.pk, changes=dict(form.cleaned_data))
-            except (ValidationFailed, Conflict) as error:
-                show_service_error(form, error)
-            else:
-                return redirect("console:group_detail", pk=group.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            groups.update_group(actor=actor, group_id=group.pk, changes=dict(form.cleaned_data))
+        except (ValidationFailed, Conflict) as error:
+            show_service_error(form, error)
+        else:
+            return redirect("console:group_detail", pk=group.pk)
     return render(request, "console/groups/form.html", {"form": form, "group": group}, status=status)
 
 

@@ -27,16 +27,14 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
     organization = organizations.get_organization(actor=actor)
     form = SettingsForm(request.POST or None, initial=organizations.settings_of(organization))
     status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                organizations.update_settings(actor=actor, changes=dict(form.cleaned_data))
-            except ValidationFailed as error:
-                show_service_error(form, error, {"password_policy": "password_min_length"})
-            else:
-                messages.success(request, "Settings saved.")
-                return redirect("console:settings")
+    if request.method == "POST" and form.is_valid():
+        try:
+            organizations.update_settings(actor=actor, changes=dict(form.cleaned_data))
+        except ValidationFailed as error:
+            show_service_error(form, error, {"password_policy": "password_min_length"})
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("console:settings")
     if not actor.can_write:
         for field in form.fields.values():
             field.disabled = True
@@ -57,23 +55,21 @@ def administrators(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
     form = AdminCreateForm(request.POST or None)
     status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                admin = admins.create_admin(
-                    organization=organizations.get_organization(actor=actor),
-                    email=form.cleaned_data["email"],
-                    name=form.cleaned_data["name"],
-                    role=form.cleaned_data["role"],
-                    password=form.cleaned_data["password"],
-                    actor=actor,
-                )
-            except (ValidationFailed, Conflict) as error:
-                show_service_error(form, error)
-            else:
-                messages.success(request, f"Administrator {admin.email} added.")
-                return redirect("console:administrators")
+    if request.method == "POST" and form.is_valid():
+        try:
+            admin = admins.create_admin(
+                organization=organizations.get_organization(actor=actor),
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                role=form.cleaned_data["role"],
+                password=form.cleaned_data["password"],
+                actor=actor,
+            )
+        except (ValidationFailed, Conflict) as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, f"Administrator {admin.email} added.")
+            return redirect("console:administrators")
     return render(
         request,
         "console/settings/administrators.html",
@@ -113,19 +109,17 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     status = 200
     created = None
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                key, secret = api_keys.create_api_key(
-                    actor=actor, name=form.cleaned_data["name"], role=form.cleaned_data["role"]
-                )
-            except ValidationFailed as error:
-                show_service_error(form, error)
-            else:
-                created = (key, secret)
-                form = ApiKeyForm()
-                status = 201
+    if request.method == "POST" and form.is_valid():
+        try:
+            key, secret = api_keys.create_api_key(
+                actor=actor, name=form.cleaned_data["name"], role=form.cleaned_data["role"]
+            )
+        except ValidationFailed as error:
+            show_service_error(form, error)
+        else:
+            created = (key, secret)
+            form = ApiKeyForm()
+            status = 201
     response = render(
         request,
         "console/settings/api_keys.html",

@@ -130,21 +130,19 @@ def _policy_rules(request: HttpRequest) -> list[str]:
 def user_new(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                user = users.create_user(
-                    actor=actor_for(request),
-                    fields=form.user_fields(),
-                    state=form.cleaned_data["state"],
-                    initial_password=form.initial_password_or_none(),
-                )
-            except (ValidationFailed, Conflict) as error:
-                show_service_error(form, error)
-            else:
-                messages.success(request, f"User {user.username} created.")
-                return redirect("console:user_detail", pk=user.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = users.create_user(
+                actor=actor_for(request),
+                fields=form.user_fields(),
+                state=form.cleaned_data["state"],
+                initial_password=form.initial_password_or_none(),
+            )
+        except (ValidationFailed, Conflict) as error:
+            show_service_error(form, error)
+        else:
+            messages.success(request, f"User {user.username} created.")
+            return redirect("console:user_detail", pk=user.pk)
     return render(
         request,
         "console/users/new.html",
@@ -178,15 +176,13 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {name: getattr(user, name) for name in USER_FIELD_LABELS}
     form = UserFieldsForm(request.POST or None, initial=initial)
     status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                users.update_user(actor=actor, user_id=user.pk, changes=form.user_fields())
-            except (ValidationFailed, Conflict) as error:
-                show_service_error(form, error)
-            else:
-                return redirect("console:user_detail", pk=user.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            users.update_user(actor=actor, user_id=user.pk, changes=form.user_fields())
+        except (ValidationFailed, Conflict) as error:
+            show_service_error(form, error)
+        else:
+            return redirect("console:user_detail", pk=user.pk)
     return render(request, "console/users/edit.html", {"form": form, "person": user}, status=status)
 
 
@@ -212,15 +208,13 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     user = users.get_user(actor=actor, user_id=pk)
     form = PasswordForm(request.POST or None)
     status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                users.set_password(actor=actor, user_id=user.pk, password=form.cleaned_data["password"])
-            except ValidationFailed as error:
-                show_service_error(form, error)
-            else:
-                return redirect("console:user_detail", pk=user.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            users.set_password(actor=actor, user_id=user.pk, password=form.cleaned_data["password"])
+        except ValidationFailed as error:
+            show_service_error(form, error)
+        else:
+            return redirect("console:user_detail", pk=user.pk)
     return render(
         request,
         "console/users/password.html",
