@@ -27,7 +27,10 @@ def sim_server(server: SimServer) -> SimServer:
 
     server.sim.settings = Settings()
     server.sim.settings.throttling_enabled = False
-    server.sim.faults = None
+    from m365sim.app import optional_module
+
+    faults = optional_module("faults")
+    server.sim.faults = faults.create(server.sim) if faults is not None else None
     server.sim.delta_reset_pending.clear()
     server.sim.delta_age_offset_s = 0.0
     server.reset("demo")
