@@ -7,9 +7,13 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.utils.functional import SimpleLazyObject
 from ops_scratch import Scratch
 
+from lockstep.directory.actors import Actor
+from lockstep.directory.models import Administrator
+from lockstep.ops.context import organization_id_of
 from lockstep.ops.logs import REDACTED, RedactSecretsFilter, RequestContextFilter, install_filters
 
 SECRET = "Hunter2-Very-Secret-Value"
@@ -87,3 +91,14 @@ def test_json_format_emits_one_parseable_object_per_line_without_secrets(scratch
     assert signed_in["level"] == "INFO" and signed_in["logger"] == "lockstep.demo" and "time" in signed_in
     token = next(o for o in objects if o["message"] == "token refresh")
     assert token["access_token"] == REDACTED and token["tenant"] == "contoso"
+
+
+def test_organization_comes_from_the_signed_in_admin_or_api_key_without_a_query(owner: Administrator) -> None:
+    request = RequestFactory().get("/")
+    request.user = SimpleLazyObject(lambda: owner)  # type: ignore[assignment]
+    assert organization_id_of(request) is None  # not resolved yet: resolving would cost a query
+    assert request.user.pk == owner.pk  # the view resolved it
+    assert organization_id_of(request) == owner.organization_id
+    api_request = RequestFactory().get("/api/v1/users")
+    api_request.auth = Actor.for_admin(owner)  # type: ignore[attr-defined]
+    assert organization_id_of(api_request) == owner.organization_id

@@ -28,6 +28,9 @@ def organization_id_of(request: HttpRequest | None) -> Any:
     explicit = getattr(request, "organization_id", None)
     if explicit is not None:
         return explicit
+    actor = request.__dict__.get("auth")  # django-ninja stores the authenticated Actor here
+    if getattr(actor, "organization_id", None) is not None:
+        return actor.organization_id  # type: ignore[union-attr]
     user = request.__dict__.get("user")  # only if authentication already ran
     wrapped = getattr(user, "_wrapped", user)
     if wrapped is None or type(wrapped).__name__ == "object":  # SimpleLazyObject not yet evaluated
