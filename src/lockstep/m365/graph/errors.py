@@ -289,7 +289,7 @@ _MESSAGE_RULES: list[tuple[re.Pattern[str], type[PermanentForObject]]] = [
     (re.compile(r"removed object references do not exist", re.I), NotAMember),
     (re.compile(r"invalid usage location", re.I), InvalidUsageLocation),
     (re.compile(r"does not have any available licenses", re.I), NoLicensesAvailable),
-    (re.compile(r"federated", re.I), FederatedDomainRestriction),
+    (re.compile(r"federated (user|domain)", re.I), FederatedDomainRestriction),
     (re.compile(r"SourceAnchor", re.I), FederatedDomainRestriction),
 ]
 
@@ -393,6 +393,8 @@ def classify(
     if status == 409:
         return ObjectConflict(message, property="", **kw)
     if 400 <= status < 500:
+        if message:
+            kw["plain_words"] = f"Microsoft 365 rejected the request: {message}"
         return BadRequest(message or f"HTTP {status}", **kw)
     return GraphError(message or f"unexpected HTTP {status}", **kw)
 
