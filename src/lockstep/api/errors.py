@@ -17,7 +17,7 @@ from lockstep.directory.errors import Conflict, NotFound, PermissionDenied, Serv
 logger = logging.getLogger(__name__)
 
 AUTH_HELP = (
-    "Send an API key as the header 'Authorization: Bearer <key>' (an owner creates keys in the "
+    "Send an API key as the header 'Authorization: Bearer <key>' (keys are created in the "
     "Admin Portal under Settings, API keys), or sign in to the Admin Portal in this browser."
 )
 

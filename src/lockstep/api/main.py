@@ -17,7 +17,7 @@ from lockstep.api.docs import OfflineSwagger, docs_asset
 DESCRIPTION = """
 Everything the Admin Portal does, for scripts and integrations. Scoped to one organization.
 
-**Authentication**: `Authorization: Bearer <API key>` (an owner creates keys in the Admin Portal,
+**Authentication**: `Authorization: Bearer <API key>` (created in the Admin Portal,
 Settings, API keys), or a signed-in Admin Portal session (writes then need the `X-CSRFToken` header;
 these docs send it). Read-only keys and administrators get 403 on writes.
 
