@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lockstep.m365.graph import errors as e
 
@@ -241,3 +243,32 @@ def test_token_errors(result: dict[str, object], cls: type) -> None:
     assert type(err) is cls
     assert err.kind == "fatal"
     assert err.plain_words
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(
+    status=st.integers(min_value=400, max_value=599),
+    code=st.text(max_size=30),
+    message=st.text(max_size=80),
+    details=json_values,
+    retry_after=st.none() | st.text(max_size=12),
+)
+def test_classify_never_crashes_and_families_follow_status(
+    status: int, code: str, message: str, details: object, retry_after: str | None
+) -> None:
+    raw = {"error": {"code": code, "message": message, "details": details}}
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    err = e.classify(status, raw, headers)
+    assert isinstance(err, e.GraphError) and err.plain_words
+    if status == 429 or (status >= 500 and not isinstance(err, e.DeltaReset)):
+        assert isinstance(err, e.Transient)
+    if status in (401, 403) and not isinstance(err, e.DeltaReset):
+        assert isinstance(err, e.FatalForDirectory)

@@ -128,3 +128,26 @@ def test_tenant_reads(sim: Any, graph: GraphClient) -> None:
     assert graph.get_service_principal_by_app_id(str(uuid.uuid4())) is None
     skus = {s["skuPartNumber"] for s in graph.list_subscribed_skus()}
     assert "SPE_E3" in skus
+
+
+def test_advanced_queries_need_the_consistency_header(graph: GraphClient) -> None:
+    clause = "endsWith(userPrincipalName, '@fabrikam.com')"
+    with pytest.raises(e.UnsupportedQuery):
+        list(graph.list_users(filter=clause))
+    found = list(graph.list_users(filter=clause, advanced=True, select=["userPrincipalName"]))
+    assert found and all(u["userPrincipalName"].endswith("@fabrikam.com") for u in found)
+
+
+def test_license_assignment_errors(graph: GraphClient) -> None:
+    skus = {s["skuPartNumber"]: s["skuId"] for s in graph.list_subscribed_skus()}
+    uid = graph.create_user(new_user(unique()))["id"]
+    with pytest.raises(e.InvalidUsageLocation) as info:
+        graph.assign_license(uid, add=[{"skuId": skus["SPE_E3"]}])
+    assert "usage location" in info.value.plain_words
+    graph.update_user(uid, {"usageLocation": "GB"})
+    user = graph.assign_license(uid, add=[{"skuId": skus["SPE_E3"]}])
+    assert user["id"] == uid
+    assigned = graph.get_user(uid, select=["assignedLicenses"])["assignedLicenses"]
+    assert [a["skuId"] for a in assigned] == [skus["SPE_E3"]]
+    with pytest.raises(e.NoLicensesAvailable):
+        graph.assign_license(uid, add=[{"skuId": skus["POWER_BI_PRO"]}])

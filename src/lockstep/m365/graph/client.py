@@ -149,9 +149,19 @@ class GraphClient:
         select: Iterable[str] | None = USER_SELECT,
         filter: str | None = None,
         top: int = MAX_PAGE_SIZE,
+        advanced: bool = False,
     ) -> Iterator[User]:
-        """Every user (optionally filtered), in pages of `top` (≤999)."""
-        return cast(Iterator[User], self.iterate("/users", params=self._query(select, filter, top)))
+        """Every user (optionally filtered), in pages of `top` (≤999).
+
+        `advanced=True` sends `ConsistencyLevel: eventual` and `$count=true`, which Graph needs for
+        `endsWith`, `ne`, `not` and other advanced filters.
+        """
+        params = self._query(select, filter, top)
+        headers = None
+        if advanced:
+            params["$count"] = "true"
+            headers = {"ConsistencyLevel": "eventual"}
+        return cast(Iterator[User], self.iterate("/users", params=params, headers=headers))
 
     def count_user_pages(self, *, select: Iterable[str] | None = ("id",), top: int = MAX_PAGE_SIZE) -> int:
         """How many pages a full user listing takes (for progress bars and benchmarks)."""
@@ -207,6 +217,23 @@ class GraphClient:
     def revoke_sign_in_sessions(self, id_or_upn: str) -> None:
         """Invalidate refresh tokens and session cookies (safe to repeat)."""
         self.send("POST", f"/users/{segment(id_or_upn)}/revokeSignInSessions", idempotent=True)
+
+    def assign_license(
+        self, id_or_upn: str, *, add: Sequence[Mapping[str, Any]] = (), remove: Sequence[str] = ()
+    ) -> User:
+        """`POST /users/{id}/assignLicense` with `addLicenses` ({skuId, disabledPlans}) and `removeLicenses`.
+
+        Needs `usageLocation` set first (else `InvalidUsageLocation`); no seats → `NoLicensesAvailable`.
+        """
+        body = {
+            "addLicenses": [
+                {"skuId": a["skuId"], "disabledPlans": list(a.get("disabledPlans") or [])} for a in add
+            ],
+            "removeLicenses": list(remove),
+        }
+        return cast(
+            User, self.send("POST", f"/users/{segment(id_or_upn)}/assignLicense", body, idempotent=True)
+        )
 
     def list_deleted_users(
         self, *, select: Iterable[str] | None = None, filter: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random as _random
 import ssl
 import threading
@@ -24,6 +25,8 @@ from .errors import (
     classify,
 )
 from .ratelimit import NoRateLimit, RateLimiter, ThrottleAware, estimate_cost
+
+log = logging.getLogger("lockstep.m365.graph")
 
 USER_AGENT = "Lockstep/0.1 (+https://github.com/lockstep; graph client on httpx)"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -206,7 +209,17 @@ class Transport:
                     raise ConnectionFailed(
                         f"{method} {path}: {type(exc).__name__}: {exc}", client_request_id=client_request_id
                     ) from exc
-                self._wait(self.retry.backoff(attempt, self.random))
+                backoff = self.retry.backoff(attempt, self.random)
+                log.info(
+                    "graph %s %s: %s (client-request-id %s); retry %d in %.2fs",
+                    method,
+                    urlsplit(url).path,
+                    type(exc).__name__,
+                    client_request_id,
+                    attempt,
+                    backoff,
+                )
+                self._wait(backoff)
                 continue
 
             self.stats.add(http_requests=1, writes=writes)
@@ -235,6 +248,16 @@ class Transport:
                         client_request_id=error.client_request_id,
                     ) from error
                 raise error
+            log.info(
+                "graph %s %s: HTTP %d %s (request-id %s); retry %d in %.2fs",
+                method,
+                urlsplit(url).path,
+                status,
+                error.code,
+                error.request_id,
+                attempt,
+                delay,
+            )
             self._wait(delay)
 
     def _retry_delay(self, error: GraphError, status: int, idempotent: bool, attempt: int) -> float | None:
