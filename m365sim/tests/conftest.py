@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -41,4 +42,3 @@ def sim_server(server: SimServer) -> SimServer:
 def graph(sim_server: SimServer, demo_token: str) -> Iterator[httpx.Client]:
     with sim_server.client(demo_token) as c:
         yield c
-

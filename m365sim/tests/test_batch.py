@@ -22,11 +22,14 @@ def by_id(r: httpx.Response) -> dict[str, dict[str, Any]]:
 
 
 def test_batch_basic(graph: httpx.Client) -> None:
-    r = batch(graph, [
-        {"id": "1", "method": "GET", "url": "/users/adele.vance@contoso.com?$select=id,displayName"},
-        {"id": "2", "method": "GET", "url": "users/nobody@contoso.com"},
-        {"id": "3", "method": "GET", "url": "/users/$count", "headers": {"ConsistencyLevel": "eventual"}},
-    ])
+    r = batch(
+        graph,
+        [
+            {"id": "1", "method": "GET", "url": "/users/adele.vance@contoso.com?$select=id,displayName"},
+            {"id": "2", "method": "GET", "url": "users/nobody@contoso.com"},
+            {"id": "3", "method": "GET", "url": "/users/$count", "headers": {"ConsistencyLevel": "eventual"}},
+        ],
+    )
     res = by_id(r)
     assert res["1"]["status"] == 200 and res["1"]["body"]["displayName"] == "Adele Vance"
     assert res["2"]["status"] == 404 and res["2"]["body"]["error"]["code"] == "Request_ResourceNotFound"
@@ -38,7 +41,9 @@ def test_batch_validation(graph: httpx.Client) -> None:
     too_many = [{"id": str(i), "method": "GET", "url": "/users"} for i in range(21)]
     r = batch(graph, too_many)
     assert r.status_code == 400 and err(r)["code"] == "BadRequest"
-    r = batch(graph, [{"id": "a", "method": "GET", "url": "/users"}, {"id": "A", "method": "GET", "url": "/users"}])
+    r = batch(
+        graph, [{"id": "a", "method": "GET", "url": "/users"}, {"id": "A", "method": "GET", "url": "/users"}]
+    )
     assert r.status_code == 400 and "duplicated" in err(r)["message"]
     r = batch(graph, [{"id": "1", "method": "GET", "url": "https://graph.microsoft.com/v1.0/users"}])
     assert r.status_code == 400
@@ -46,21 +51,32 @@ def test_batch_validation(graph: httpx.Client) -> None:
     assert r.status_code == 400 and "Content-Type" in err(r)["message"]
     r = batch(graph, [{"id": "1", "method": "GET", "url": "/users", "dependsOn": ["9"]}])
     assert r.status_code == 400
-    r = batch(graph, [{"id": "1", "method": "GET", "url": "/users", "dependsOn": ["2"]},
-                      {"id": "2", "method": "GET", "url": "/users", "dependsOn": ["1"]}])
+    r = batch(
+        graph,
+        [
+            {"id": "1", "method": "GET", "url": "/users", "dependsOn": ["2"]},
+            {"id": "2", "method": "GET", "url": "/users", "dependsOn": ["1"]},
+        ],
+    )
     assert r.status_code == 400
-    assert len(by_id(batch(graph, [{"id": str(i), "method": "GET", "url": "/users?$top=1"} for i in range(20)]))) == 20
+    assert (
+        len(by_id(batch(graph, [{"id": str(i), "method": "GET", "url": "/users?$top=1"} for i in range(20)])))
+        == 20
+    )
 
 
 def test_depends_on_424(graph: httpx.Client) -> None:
     h = {"Content-Type": "application/json"}
     body = {"displayName": "B", "mailEnabled": False, "mailNickname": "b", "securityEnabled": True}
-    r = batch(graph, [
-        {"id": "1", "method": "POST", "url": "/groups", "headers": h, "body": {"displayName": "no nick"}},
-        {"id": "2", "method": "POST", "url": "/groups", "headers": h, "body": body, "dependsOn": ["1"]},
-        {"id": "3", "method": "GET", "url": "/groups?$top=1", "dependsOn": ["2"]},
-        {"id": "4", "method": "GET", "url": "/groups?$top=1"},
-    ])
+    r = batch(
+        graph,
+        [
+            {"id": "1", "method": "POST", "url": "/groups", "headers": h, "body": {"displayName": "no nick"}},
+            {"id": "2", "method": "POST", "url": "/groups", "headers": h, "body": body, "dependsOn": ["1"]},
+            {"id": "3", "method": "GET", "url": "/groups?$top=1", "dependsOn": ["2"]},
+            {"id": "4", "method": "GET", "url": "/groups?$top=1"},
+        ],
+    )
     res = by_id(r)
     assert res["1"]["status"] == 400
     assert res["2"]["status"] == 424 and res["3"]["status"] == 424 and res["4"]["status"] == 200
@@ -68,11 +84,18 @@ def test_depends_on_424(graph: httpx.Client) -> None:
 
 
 def test_inner_requests_use_inner_headers(graph: httpx.Client) -> None:
-    r = batch(graph, [
-        {"id": "1", "method": "GET", "url": "/users?$filter=accountEnabled ne true&$count=true",
-         "headers": {"ConsistencyLevel": "eventual"}},
-        {"id": "2", "method": "GET", "url": "/users?$filter=accountEnabled ne true&$count=true"},
-    ])
+    r = batch(
+        graph,
+        [
+            {
+                "id": "1",
+                "method": "GET",
+                "url": "/users?$filter=accountEnabled ne true&$count=true",
+                "headers": {"ConsistencyLevel": "eventual"},
+            },
+            {"id": "2", "method": "GET", "url": "/users?$filter=accountEnabled ne true&$count=true"},
+        ],
+    )
     res = by_id(r)
     assert res["1"]["status"] == 200 and res["1"]["body"]["@odata.count"] >= 1
     assert res["2"]["status"] == 400 and res["2"]["body"]["error"]["code"] == "Request_UnsupportedQuery"
@@ -89,7 +112,9 @@ class ThrottleSecond:
             return None
         self.n += 1
         if self.n == 2:
-            body = error_body("TooManyRequests", "Please retry again later.", req.request_id, req.client_request_id)
+            body = error_body(
+                "TooManyRequests", "Please retry again later.", req.request_id, req.client_request_id
+            )
             return GraphResponse(429, body, {"Retry-After": "2.128"})
         return None
 

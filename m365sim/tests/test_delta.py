@@ -10,7 +10,9 @@ from m365sim.testing import SimServer
 from m365sim.testing import graph_error as err
 
 
-def full_round(graph: httpx.Client, url: str, params: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], str]:
+def full_round(
+    graph: httpx.Client, url: str, params: dict[str, str] | None = None
+) -> tuple[list[dict[str, Any]], str]:
     rows: list[dict[str, Any]] = []
     r = graph.get(url, params=params)
     while True:
@@ -49,10 +51,22 @@ def test_initial_round_then_changes(graph: httpx.Client) -> None:
 
 def test_paging_with_nextlink(graph: httpx.Client) -> None:
     for i in range(120):
-        graph.post("/users", json={"accountEnabled": True, "displayName": f"U{i}", "mailNickname": f"u{i}",
-                                   "userPrincipalName": f"u{i}@contoso.com", "passwordProfile": {"password": "Xq7#mLp2vR!k"}})
+        graph.post(
+            "/users",
+            json={
+                "accountEnabled": True,
+                "displayName": f"U{i}",
+                "mailNickname": f"u{i}",
+                "userPrincipalName": f"u{i}@contoso.com",
+                "passwordProfile": {"password": "Xq7#mLp2vR!k"},
+            },
+        )
     first = graph.get("/users/delta").json()
-    assert "@odata.nextLink" in first and "$skiptoken=" in first["@odata.nextLink"] and len(first["value"]) == 100
+    assert (
+        "@odata.nextLink" in first
+        and "$skiptoken=" in first["@odata.nextLink"]
+        and len(first["value"]) == 100
+    )
     rows, _ = full_round(graph, "/users/delta")
     assert len(rows) == 169
 
@@ -83,7 +97,10 @@ def test_group_members_delta(graph: httpx.Client) -> None:
     first, second = eng["members@delta"][0]["id"], eng["members@delta"][1]["id"]
     admin = graph.get("/users/admin@contoso.onmicrosoft.com").json()["id"]
     graph.delete(f"/groups/{gid}/members/{first}/$ref")
-    graph.post(f"/groups/{gid}/members/$ref", json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{admin}"})
+    graph.post(
+        f"/groups/{gid}/members/$ref",
+        json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{admin}"},
+    )
     rows, link2 = full_round(graph, link)
     assert len(rows) == 1 and rows[0]["id"] == gid
     assert rows[0]["members@delta"] == [

@@ -23,7 +23,10 @@ def test_domains(graph: httpx.Client) -> None:
 def test_domain_authentication_type_patch(graph: httpx.Client) -> None:
     r = graph.patch("/domains/fabrikam.com", json={"authenticationType": "Federated"})
     assert r.status_code == 400
-    assert err(r)["message"] == "Changing authenticationType from Managed to Federated is currently not supported."
+    assert (
+        err(r)["message"]
+        == "Changing authenticationType from Managed to Federated is currently not supported."
+    )
 
 
 def test_organization_verified_domains(graph: httpx.Client) -> None:
@@ -39,7 +42,9 @@ def test_service_principal_and_roles(graph: httpx.Client) -> None:
     assert sp["appId"] == DEMO_CLIENT_ID
     same = graph.get("/servicePrincipals", params={"$filter": f"appId eq '{DEMO_CLIENT_ID}'"}).json()["value"]
     assert [s["id"] for s in same] == [sp["id"]]
-    ras = graph.get("/roleManagement/directory/roleAssignments", params={"$filter": f"principalId eq '{sp['id']}'"}).json()["value"]
+    ras = graph.get(
+        "/roleManagement/directory/roleAssignments", params={"$filter": f"principalId eq '{sp['id']}'"}
+    ).json()["value"]
     assert [(ra["roleDefinitionId"], ra["directoryScopeId"]) for ra in ras] == [(USER_ADMIN, "/")]
     member_of = graph.get(f"/servicePrincipals/{sp['id']}/memberOf").json()["value"]
     assert member_of[0]["@odata.type"] == "#microsoft.graph.directoryRole"
@@ -67,8 +72,16 @@ def test_subscribed_skus(graph: httpx.Client) -> None:
 
 
 def test_assign_license(graph: httpx.Client) -> None:
-    uid = graph.post("/users", json={"accountEnabled": True, "displayName": "L", "mailNickname": "lic",
-                                     "userPrincipalName": "lic@contoso.com", "passwordProfile": {"password": "Xq7#mLp2vR!k"}}).json()["id"]
+    uid = graph.post(
+        "/users",
+        json={
+            "accountEnabled": True,
+            "displayName": "L",
+            "mailNickname": "lic",
+            "userPrincipalName": "lic@contoso.com",
+            "passwordProfile": {"password": "Xq7#mLp2vR!k"},
+        },
+    ).json()["id"]
     body = {"addLicenses": [{"skuId": SKU_EXO, "disabledPlans": []}], "removeLicenses": []}
     r = graph.post(f"/users/{uid}/assignLicense", json=body)
     assert r.status_code == 400
@@ -79,7 +92,10 @@ def test_assign_license(graph: httpx.Client) -> None:
     got = graph.get(f"/users/{uid}", params={"$select": "assignedLicenses,mail"}).json()
     assert got["assignedLicenses"] == [{"skuId": SKU_EXO, "disabledPlans": []}]
     assert got["mail"] == "lic@contoso.com"  # populate_mail_on_license
-    r = graph.post(f"/users/{uid}/assignLicense", json={"addLicenses": [{"skuId": SKU_PBI, "disabledPlans": []}], "removeLicenses": []})
+    r = graph.post(
+        f"/users/{uid}/assignLicense",
+        json={"addLicenses": [{"skuId": SKU_PBI, "disabledPlans": []}], "removeLicenses": []},
+    )
     assert r.status_code == 400 and "does not have any available licenses" in err(r)["message"]
     r = graph.post(f"/users/{uid}/assignLicense", json={"addLicenses": [], "removeLicenses": [SKU_EXO]})
     assert r.status_code == 200
@@ -98,5 +114,7 @@ def test_control_api(sim_server: SimServer) -> None:
     state = sim_server.control("GET", "/state").json()
     assert state["users"] == 49 and state["groups"] == 6
     sim_server.reset("godaddy")
-    assert sim_server.control("GET", "/state").json()["tenant_id"] == sim_server.tenant_id != info["tenant_id"]
+    assert (
+        sim_server.control("GET", "/state").json()["tenant_id"] == sim_server.tenant_id != info["tenant_id"]
+    )
     sim_server.reset("demo")

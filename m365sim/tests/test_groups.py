@@ -9,12 +9,21 @@ import httpx
 from m365sim.testing import SimServer, app_client
 from m365sim.testing import graph_error as err
 
-ALREADY = "One or more added object references already exist for the following modified properties: 'members'."
+ALREADY = (
+    "One or more added object references already exist for the following modified properties: 'members'."
+)
 READ_ONLY = "Cannot Update a mail-enabled security groups and or distribution list."
 
 
 def sec(**over: Any) -> dict[str, Any]:
-    return {"displayName": "Ops", "mailEnabled": False, "mailNickname": "ops", "securityEnabled": True, "groupTypes": [], **over}
+    return {
+        "displayName": "Ops",
+        "mailEnabled": False,
+        "mailNickname": "ops",
+        "securityEnabled": True,
+        "groupTypes": [],
+        **over,
+    }
 
 
 def group_id(graph: httpx.Client, name: str) -> str:
@@ -34,27 +43,45 @@ def test_create_security_group(graph: httpx.Client) -> None:
     r = graph.post("/groups", json=sec())
     assert r.status_code == 201
     g = r.json()
-    assert g["securityEnabled"] is True and g["mailEnabled"] is False and g["groupTypes"] == [] and g["mail"] is None
+    assert (
+        g["securityEnabled"] is True
+        and g["mailEnabled"] is False
+        and g["groupTypes"] == []
+        and g["mail"] is None
+    )
     assert g["@odata.context"].endswith("#groups/$entity")
 
 
 def test_create_unified_group(graph: httpx.Client) -> None:
-    r = graph.post("/groups", json=sec(displayName="Team", mailNickname="team", mailEnabled=True, groupTypes=["Unified"]))
+    r = graph.post(
+        "/groups", json=sec(displayName="Team", mailNickname="team", mailEnabled=True, groupTypes=["Unified"])
+    )
     assert r.status_code == 201
     assert r.json()["mail"] == "team@contoso.com" and r.json()["proxyAddresses"] == ["SMTP:team@contoso.com"]
-    r = graph.post("/groups", json=sec(displayName="Team2", mailNickname="team", mailEnabled=True, groupTypes=["Unified"]))
+    r = graph.post(
+        "/groups",
+        json=sec(displayName="Team2", mailNickname="team", mailEnabled=True, groupTypes=["Unified"]),
+    )
     assert r.status_code == 400
     e = err(r)
     msg = "Another object with the same value for property mailNickname already exists."
-    assert e["message"] == msg and e["details"] == [{"code": "ObjectConflict", "message": msg, "target": "mailNickname"}]
+    assert e["message"] == msg and e["details"] == [
+        {"code": "ObjectConflict", "message": msg, "target": "mailNickname"}
+    ]
 
 
 def test_mail_enabled_security_and_distribution_not_creatable(graph: httpx.Client) -> None:
-    msg = ("The service does not currently support writes of mail-enabled groups. Please ensure that the "
-           "mail-enablement property is unset or is set to false.")
+    msg = (
+        "The service does not currently support writes of mail-enabled groups. Please ensure that the "
+        "mail-enablement property is unset or is set to false."
+    )
     for body in (sec(mailEnabled=True), sec(mailEnabled=True, securityEnabled=False)):
         r = graph.post("/groups", json=body)
-        assert r.status_code == 400 and err(r) == {"code": "Request_BadRequest", "message": msg, "innerError": err(r)["innerError"]}
+        assert r.status_code == 400 and err(r) == {
+            "code": "Request_BadRequest",
+            "message": msg,
+            "innerError": err(r)["innerError"],
+        }
 
 
 def test_required_group_properties(graph: httpx.Client) -> None:
@@ -98,7 +125,10 @@ def test_remove_non_member_400_setting(sim_server: SimServer, graph: httpx.Clien
     gid = graph.post("/groups", json=sec()).json()["id"]
     r = graph.delete(f"/groups/{gid}/members/{user_ids(graph, 1)[0]}/$ref")
     assert r.status_code == 400
-    assert err(r)["message"] == "One or more removed object references do not exist for the following modified properties: 'members'."
+    assert (
+        err(r)["message"]
+        == "One or more removed object references do not exist for the following modified properties: 'members'."
+    )
 
 
 def test_members_bind_max_20_and_atomic(graph: httpx.Client) -> None:
@@ -112,10 +142,20 @@ def test_members_bind_max_20_and_atomic(graph: httpx.Client) -> None:
     r = graph.patch(f"/groups/{gid}", json={"members@odata.bind": urls[:10]})
     assert r.status_code == 400 and err(r)["message"] == ALREADY
     assert len(graph.get(f"/groups/{gid}/members").json()["value"]) == 1
-    r = graph.patch(f"/groups/{gid}", json={"members@odata.bind": [*urls[:5], urls[6].replace(uids[6], "22222222-2222-2222-2222-222222222222")]})
+    r = graph.patch(
+        f"/groups/{gid}",
+        json={
+            "members@odata.bind": [
+                *urls[:5],
+                urls[6].replace(uids[6], "22222222-2222-2222-2222-222222222222"),
+            ]
+        },
+    )
     assert r.status_code == 404
     assert len(graph.get(f"/groups/{gid}/members").json()["value"]) == 1
-    assert graph.patch(f"/groups/{gid}", json={"members@odata.bind": urls[:5] + urls[6:20]}).status_code == 204
+    assert (
+        graph.patch(f"/groups/{gid}", json={"members@odata.bind": urls[:5] + urls[6:20]}).status_code == 204
+    )
     assert len(graph.get(f"/groups/{gid}/members", params={"$top": "999"}).json()["value"]) == 20
 
 
@@ -137,7 +177,9 @@ def test_members_paging(graph: httpx.Client) -> None:
         page = graph.get(page["@odata.nextLink"]).json()
         seen += [m["id"] for m in page["value"]]
     assert len(seen) == len(set(seen)) == 30
-    users_only = graph.get(f"/groups/{gid}/members/microsoft.graph.user", params={"$top": "999"}).json()["value"]
+    users_only = graph.get(f"/groups/{gid}/members/microsoft.graph.user", params={"$top": "999"}).json()[
+        "value"
+    ]
     assert len(users_only) == 30
 
 
@@ -145,7 +187,9 @@ def test_unified_group_accepts_users_only(graph: httpx.Client) -> None:
     gid = group_id(graph, "All Company")
     other = graph.post("/groups", json=sec()).json()["id"]
     assert graph.post(f"/groups/{gid}/members/$ref", json=ref(other)).status_code == 400
-    assert graph.post(f"/groups/{other}/members/$ref", json=ref(gid)).status_code == 204  # security groups nest
+    assert (
+        graph.post(f"/groups/{other}/members/$ref", json=ref(gid)).status_code == 204
+    )  # security groups nest
 
 
 def test_security_group_hard_deleted_unified_soft(graph: httpx.Client) -> None:

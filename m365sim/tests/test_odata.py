@@ -20,22 +20,39 @@ def upns(r: httpx.Response) -> set[str]:
 
 
 def test_filter_eq_case_insensitive_and_in(graph: httpx.Client) -> None:
-    assert upns(graph.get("/users", params={"$filter": "userPrincipalName eq 'ADELE.VANCE@contoso.com'"})) == {"adele.vance@contoso.com"}
-    r = graph.get("/users", params={"$filter": "mail in ('adele.vance@contoso.com', 'alex.braun@contoso.com', 'none@x.com')"})
+    assert upns(
+        graph.get("/users", params={"$filter": "userPrincipalName eq 'ADELE.VANCE@contoso.com'"})
+    ) == {"adele.vance@contoso.com"}
+    r = graph.get(
+        "/users",
+        params={"$filter": "mail in ('adele.vance@contoso.com', 'alex.braun@contoso.com', 'none@x.com')"},
+    )
     assert upns(r) == {"adele.vance@contoso.com", "alex.braun@contoso.com"}
 
 
 def test_filter_startswith_and_or(graph: httpx.Client) -> None:
-    r = graph.get("/users", params={"$filter": "startsWith(displayName,'Adele') or startsWith(givenName,'alex')", "$top": "999"})
+    r = graph.get(
+        "/users",
+        params={"$filter": "startsWith(displayName,'Adele') or startsWith(givenName,'alex')", "$top": "999"},
+    )
     assert {u["displayName"].split()[0] for u in values(r)} == {"Adele", "Alex"}
-    r = graph.get("/users", params={"$filter": "accountEnabled eq false and startsWith(userPrincipalName,'z')", "$select": "accountEnabled"})
+    r = graph.get(
+        "/users",
+        params={
+            "$filter": "accountEnabled eq false and startsWith(userPrincipalName,'z')",
+            "$select": "accountEnabled",
+        },
+    )
     assert all(u["accountEnabled"] is False for u in values(r))
 
 
 def test_filter_any_on_collections(graph: httpx.Client) -> None:
     r = graph.get("/users", params={"$filter": "proxyAddresses/any(p:p eq 'smtp:adele.vance@contoso.com')"})
     assert upns(r) == {"adele.vance@contoso.com"}
-    r = graph.get("/users", params={"$filter": "assignedLicenses/any(x:x/skuId eq f8a1db68-be16-40ed-86d5-cb42ce701560)"})
+    r = graph.get(
+        "/users",
+        params={"$filter": "assignedLicenses/any(x:x/skuId eq f8a1db68-be16-40ed-86d5-cb42ce701560)"},
+    )
     assert len(values(r)) == 2
 
 
@@ -47,11 +64,14 @@ def test_in_limited_to_15(graph: httpx.Client) -> None:
     assert graph.get("/users", params={"$filter": f"mail in ({vals})"}).status_code == 200
 
 
-@pytest.mark.parametrize(("flt", "op"), [
-    ("accountEnabled ne true", "ne"),
-    ("not(startsWith(displayName,'A'))", "not"),
-    ("endsWith(mail,'@fabrikam.com')", "endsWith"),
-])
+@pytest.mark.parametrize(
+    ("flt", "op"),
+    [
+        ("accountEnabled ne true", "ne"),
+        ("not(startsWith(displayName,'A'))", "not"),
+        ("endsWith(mail,'@fabrikam.com')", "endsWith"),
+    ],
+)
 def test_advanced_operators_need_eventual_and_count(graph: httpx.Client, flt: str, op: str) -> None:
     r = graph.get("/users", params={"$filter": flt})
     assert r.status_code == 400
@@ -69,24 +89,43 @@ def test_advanced_operators_need_eventual_and_count(graph: httpx.Client, flt: st
 
 
 def test_endswith_results_and_property_limits(graph: httpx.Client) -> None:
-    r = graph.get("/users", params={"$filter": "endsWith(userPrincipalName,'@fabrikam.com')", "$count": "true", "$top": "999"}, headers=EVENTUAL)
+    r = graph.get(
+        "/users",
+        params={"$filter": "endsWith(userPrincipalName,'@fabrikam.com')", "$count": "true", "$top": "999"},
+        headers=EVENTUAL,
+    )
     assert all(u.endswith("@fabrikam.com") for u in upns(r)) and len(upns(r)) == 8
-    r = graph.get("/users", params={"$filter": "endsWith(displayName,'x')", "$count": "true"}, headers=EVENTUAL)
+    r = graph.get(
+        "/users", params={"$filter": "endsWith(displayName,'x')", "$count": "true"}, headers=EVENTUAL
+    )
     assert r.status_code == 400
-    assert err(r)["message"] == "Unsupported or invalid query filter clause specified for property 'displayName' of resource 'User'."
+    assert (
+        err(r)["message"]
+        == "Unsupported or invalid query filter clause specified for property 'displayName' of resource 'User'."
+    )
 
 
 def test_unsupported_filter_property(graph: httpx.Client) -> None:
     r = graph.get("/users", params={"$filter": "aboutMe eq 'x'"})
     assert r.status_code == 400
-    assert err(r) == {"code": "Request_UnsupportedQuery",
-                      "message": "Unsupported or invalid query filter clause specified for property 'aboutMe' of resource 'User'.",
-                      "innerError": err(r)["innerError"]}
+    assert err(r) == {
+        "code": "Request_UnsupportedQuery",
+        "message": "Unsupported or invalid query filter clause specified for property 'aboutMe' of resource 'User'.",
+        "innerError": err(r)["innerError"],
+    }
 
 
 def test_eq_null(graph: httpx.Client) -> None:
-    r = graph.get("/users", params={"$filter": "onPremisesImmutableId eq null", "$count": "true", "$top": "999",
-                                    "$select": "onPremisesImmutableId"}, headers=EVENTUAL)
+    r = graph.get(
+        "/users",
+        params={
+            "$filter": "onPremisesImmutableId eq null",
+            "$count": "true",
+            "$top": "999",
+            "$select": "onPremisesImmutableId",
+        },
+        headers=EVENTUAL,
+    )
     assert values(r) and all(u["onPremisesImmutableId"] is None for u in values(r))
 
 
@@ -105,7 +144,10 @@ def test_top_and_skiptoken_paging(graph: httpx.Client) -> None:
     assert r.status_code == 400 and err(r)["code"] == "Request_BadRequest"
     page = graph.get("/users", params={"$top": "20", "$select": "id"}).json()
     ids = [u["id"] for u in page["value"]]
-    assert page["@odata.nextLink"].startswith(str(graph.base_url).rstrip("/")) and "$skiptoken=" in page["@odata.nextLink"]
+    assert (
+        page["@odata.nextLink"].startswith(str(graph.base_url).rstrip("/"))
+        and "$skiptoken=" in page["@odata.nextLink"]
+    )
     while "@odata.nextLink" in page:
         page = graph.get(page["@odata.nextLink"]).json()
         ids += [u["id"] for u in page["value"]]
@@ -122,7 +164,11 @@ def test_orderby_rules(graph: httpx.Client) -> None:
     assert r.status_code == 400 and err(r)["message"] == "Sorting not supported for current query."
     r = graph.get("/users", params={"$orderby": "displayName", "$filter": "accountEnabled eq true"})
     assert r.status_code == 400
-    r = graph.get("/users", params={"$orderby": "displayName desc", "$filter": "accountEnabled eq true", "$count": "true"}, headers=EVENTUAL)
+    r = graph.get(
+        "/users",
+        params={"$orderby": "displayName desc", "$filter": "accountEnabled eq true", "$count": "true"},
+        headers=EVENTUAL,
+    )
     names = [u["displayName"] for u in values(r)]
     assert names == sorted(names, key=str.lower, reverse=True)
 
@@ -130,8 +176,10 @@ def test_orderby_rules(graph: httpx.Client) -> None:
 def test_search_needs_header(graph: httpx.Client) -> None:
     r = graph.get("/users", params={"$search": '"displayName:adele"'})
     assert r.status_code == 400
-    assert err(r)["message"] == ("Request with $search query parameter only works through MSGraph with a special request "
-                                 "header: 'ConsistencyLevel: eventual'")
+    assert err(r)["message"] == (
+        "Request with $search query parameter only works through MSGraph with a special request "
+        "header: 'ConsistencyLevel: eventual'"
+    )
     r = graph.get("/users", params={"$search": '"displayName:vance"'}, headers=EVENTUAL)
     assert {u["displayName"] for u in values(r)} == {"Adele Vance"}
 

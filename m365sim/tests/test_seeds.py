@@ -38,7 +38,9 @@ def test_demo_seed_shape() -> None:
     licensed = [u for u in t.users.values() if u["assignedLicenses"]]
     assert 0 < len(enabled) < len(t.users) and 0 < len(licensed) < len(t.users)
     assert any(GLOBAL_ADMIN in t.roles_of(u) for u in t.users)
-    kinds = sorted(("Unified" in g["groupTypes"], g["mailEnabled"], g["securityEnabled"]) for g in t.groups.values())
+    kinds = sorted(
+        ("Unified" in g["groupTypes"], g["mailEnabled"], g["securityEnabled"]) for g in t.groups.values()
+    )
     assert (True, True, True) in kinds and (False, True, True) in kinds and (False, True, False) in kinds
     assert (False, False, True) in kinds
     app = t.apps[seeds.DEMO_CLIENT_ID]
@@ -54,7 +56,10 @@ def test_godaddy_signals(sim_server: SimServer, graph: httpx.Client) -> None:
         fed = [d for d, v in doms.items() if v["authenticationType"] == "Federated"]
         assert fed == ["bellowsbakery.com"]
         conf = sim_server.sim.tenant.domains["bellowsbakery.com"].federation
-        hosts = [httpx.URL(conf[k]).host for k in ("passiveSignInUri", "activeSignInUri", "signOutUri", "metadataExchangeUri")]
+        hosts = [
+            httpx.URL(conf[k]).host
+            for k in ("passiveSignInUri", "activeSignInUri", "signOutUri", "metadataExchangeUri")
+        ]
         assert all(h.endswith(("godaddy.com", "secureserver.net")) for h in hosts)
         org = c.get("/organization").json()["value"][0]
         assert any(v["type"] == "Federated" for v in org["verifiedDomains"])

@@ -27,7 +27,9 @@ SCOPE = "https://graph.microsoft.com/.default"
 
 def post_token(srv: SimServer, tenant: str | None = None, **form: str) -> httpx.Response:
     data = {"grant_type": "client_credentials", "scope": SCOPE, **form}
-    return httpx.post(f"{srv.login_base_url}/{tenant or srv.tenant_id}/oauth2/v2.0/token", data=data, verify=srv.ca_file)
+    return httpx.post(
+        f"{srv.login_base_url}/{tenant or srv.tenant_id}/oauth2/v2.0/token", data=data, verify=srv.ca_file
+    )
 
 
 def aad(r: httpx.Response, status: int, error: str, code: int) -> dict[str, Any]:
@@ -53,13 +55,20 @@ def make_cert() -> tuple[str, str, str]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lockstep-test")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    return key_pem, cert_pem, cert.fingerprint(hashes.SHA1()).hex()  # noqa: S303
+    return key_pem, cert_pem, cert.fingerprint(hashes.SHA1()).hex()
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -95,25 +104,57 @@ def test_secret_by_http_basic_and_tenant_by_domain(sim_server: SimServer) -> Non
 
 
 def test_token_errors(sim_server: SimServer) -> None:
-    aad(post_token(sim_server, client_id=sim_server.client_id, client_secret="wrong"), 401, "invalid_client", 7000215)
-    aad(post_token(sim_server, client_id="00000000-0000-0000-0000-000000000001", client_secret="x"), 400,
-        "unauthorized_client", 700016)
-    aad(post_token(sim_server, tenant="nosuch.example", client_id=sim_server.client_id, client_secret="x"), 400,
-        "invalid_request", 90002)
+    aad(
+        post_token(sim_server, client_id=sim_server.client_id, client_secret="wrong"),
+        401,
+        "invalid_client",
+        7000215,
+    )
+    aad(
+        post_token(sim_server, client_id="00000000-0000-0000-0000-000000000001", client_secret="x"),
+        400,
+        "unauthorized_client",
+        700016,
+    )
+    aad(
+        post_token(sim_server, tenant="nosuch.example", client_id=sim_server.client_id, client_secret="x"),
+        400,
+        "invalid_request",
+        90002,
+    )
     aad(post_token(sim_server, client_id=sim_server.client_id), 401, "invalid_client", 7000216)
-    r = httpx.post(f"{sim_server.token_url}", verify=sim_server.ca_file, data={
-        "grant_type": "client_credentials", "scope": "https://graph.microsoft.com/User.Read.All",
-        "client_id": sim_server.client_id, "client_secret": sim_server.client_secret})
+    r = httpx.post(
+        f"{sim_server.token_url}",
+        verify=sim_server.ca_file,
+        data={
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/User.Read.All",
+            "client_id": sim_server.client_id,
+            "client_secret": sim_server.client_secret,
+        },
+    )
     aad(r, 400, "invalid_scope", 1002012)
-    r = httpx.post(f"{sim_server.token_url}", verify=sim_server.ca_file, data={
-        "grant_type": "client_credentials", "scope": "https://other.example/.default",
-        "client_id": sim_server.client_id, "client_secret": sim_server.client_secret})
+    r = httpx.post(
+        f"{sim_server.token_url}",
+        verify=sim_server.ca_file,
+        data={
+            "grant_type": "client_credentials",
+            "scope": "https://other.example/.default",
+            "client_id": sim_server.client_id,
+            "client_secret": sim_server.client_secret,
+        },
+    )
     aad(r, 400, "invalid_scope", 70011)
 
 
 def test_expired_secret(sim_server: SimServer) -> None:
     app = sim_server.add_app(["User.Read.All"], secret_expired=True)
-    aad(post_token(sim_server, client_id=app["client_id"], client_secret=app["client_secret"]), 401, "invalid_client", 7000222)
+    aad(
+        post_token(sim_server, client_id=app["client_id"], client_secret=app["client_secret"]),
+        401,
+        "invalid_client",
+        7000222,
+    )
 
 
 def test_no_consent_token_without_roles_gives_403(sim_server: SimServer) -> None:
@@ -130,8 +171,11 @@ def test_no_consent_token_without_roles_gives_403(sim_server: SimServer) -> None
 
 def test_msal_with_secret(sim_server: SimServer) -> None:
     app = msal.ConfidentialClientApplication(
-        sim_server.client_id, client_credential=sim_server.client_secret, authority=sim_server.authority,
-        instance_discovery=False, http_client=session(sim_server),
+        sim_server.client_id,
+        client_credential=sim_server.client_secret,
+        authority=sim_server.authority,
+        instance_discovery=False,
+        http_client=session(sim_server),
     )
     result = app.acquire_token_for_client(scopes=[SCOPE])
     assert "access_token" in result, result
@@ -143,8 +187,11 @@ def test_msal_with_certificate(sim_server: SimServer) -> None:
     key_pem, cert_pem, sha1 = make_cert()
     sim_server.add_certificate(sim_server.client_id, cert_pem)
     app = msal.ConfidentialClientApplication(
-        sim_server.client_id, client_credential={"private_key": key_pem, "thumbprint": sha1},
-        authority=sim_server.authority, instance_discovery=False, http_client=session(sim_server),
+        sim_server.client_id,
+        client_credential={"private_key": key_pem, "thumbprint": sha1},
+        authority=sim_server.authority,
+        instance_discovery=False,
+        http_client=session(sim_server),
     )
     result = app.acquire_token_for_client(scopes=[SCOPE])
     assert "access_token" in result, result
@@ -152,8 +199,11 @@ def test_msal_with_certificate(sim_server: SimServer) -> None:
     # an unregistered certificate is refused
     key2, _, sha2 = make_cert()
     bad = msal.ConfidentialClientApplication(
-        sim_server.client_id, client_credential={"private_key": key2, "thumbprint": sha2},
-        authority=sim_server.authority, instance_discovery=False, http_client=session(sim_server),
+        sim_server.client_id,
+        client_credential={"private_key": key2, "thumbprint": sha2},
+        authority=sim_server.authority,
+        instance_discovery=False,
+        http_client=session(sim_server),
     )
     result = bad.acquire_token_for_client(scopes=[SCOPE])
     assert result["error"] == "invalid_client" and 700027 in result["error_codes"]
@@ -166,13 +216,24 @@ def test_assertion_checks(sim_server: SimServer) -> None:
 
     def assertion(**over: Any) -> str:
         now = int(time.time())
-        c = {"aud": sim_server.token_url, "iss": sim_server.client_id, "sub": sim_server.client_id,
-             "jti": "x", "nbf": now, "exp": now + 600, **over}
+        c = {
+            "aud": sim_server.token_url,
+            "iss": sim_server.client_id,
+            "sub": sim_server.client_id,
+            "jti": "x",
+            "nbf": now,
+            "exp": now + 600,
+            **over,
+        }
         return jwt.encode(c, key_pem, algorithm="RS256", headers={"x5t": x5t})
 
     def send(a: str) -> httpx.Response:
-        return post_token(sim_server, client_id=sim_server.client_id, client_assertion=a,
-                          client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        return post_token(
+            sim_server,
+            client_id=sim_server.client_id,
+            client_assertion=a,
+            client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        )
 
     assert send(assertion()).status_code == 200
     aad(send(assertion(exp=int(time.time()) - 1000)), 401, "invalid_client", 700024)
@@ -190,7 +251,10 @@ def test_discovery_documents(sim_server: SimServer) -> None:
     keys = httpx.get(doc["jwks_uri"], verify=sim_server.ca_file).json()["keys"]
     tok = sim_server.token()
     key = jwt.PyJWK(keys[0])
-    assert jwt.decode(tok, key.key, algorithms=["RS256"], audience="https://graph.microsoft.com")["tid"] == sim_server.tenant_id
+    assert (
+        jwt.decode(tok, key.key, algorithms=["RS256"], audience="https://graph.microsoft.com")["tid"]
+        == sim_server.tenant_id
+    )
 
 
 def test_admin_consent_redirects(sim_server: SimServer) -> None:
@@ -233,14 +297,29 @@ def test_graph_401(sim_server: SimServer, auth: str | None, message: str) -> Non
 def test_graph_401_expired_and_foreign(sim_server: SimServer) -> None:
     sim = sim_server.sim
     now = int(time.time())
-    base = {"aud": "https://graph.microsoft.com", "tid": sim.tenant.id, "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600}
+    base = {
+        "aud": "https://graph.microsoft.com",
+        "tid": sim.tenant.id,
+        "iat": now - 7200,
+        "nbf": now - 7200,
+        "exp": now - 3600,
+    }
     expired = jwt.encode(base, sim.signing_key, algorithm="RS256")
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode({**base, "exp": now + 600}, other_key, algorithm="RS256")
-    wrong_aud = jwt.encode({**base, "exp": now + 600, "aud": "https://outlook.office.com"}, sim.signing_key, algorithm="RS256")
-    for tok, msg in ((expired, "Access token has expired or is not yet valid."), (forged, "Access token validation failure."),
-                     (wrong_aud, "Access token validation failure. Invalid audience.")):
-        r = httpx.get(f"{sim_server.graph_base_url}/users", headers={"Authorization": f"Bearer {tok}"}, verify=sim_server.ca_file)
+    wrong_aud = jwt.encode(
+        {**base, "exp": now + 600, "aud": "https://outlook.office.com"}, sim.signing_key, algorithm="RS256"
+    )
+    for tok, msg in (
+        (expired, "Access token has expired or is not yet valid."),
+        (forged, "Access token validation failure."),
+        (wrong_aud, "Access token validation failure. Invalid audience."),
+    ):
+        r = httpx.get(
+            f"{sim_server.graph_base_url}/users",
+            headers={"Authorization": f"Bearer {tok}"},
+            verify=sim_server.ca_file,
+        )
         assert r.status_code == 401 and err(r)["message"] == msg
 
 

@@ -28,7 +28,9 @@ def new_user(**over: Any) -> dict[str, Any]:
     return body
 
 
-def bad(r: httpx.Response, message: str, code: str = "Request_BadRequest", status: int = 400) -> dict[str, Any]:
+def bad(
+    r: httpx.Response, message: str, code: str = "Request_BadRequest", status: int = 400
+) -> dict[str, Any]:
     assert r.status_code == status, r.text
     e = err(r)
     assert e["code"] == code
@@ -42,13 +44,27 @@ def test_create_returns_201_with_default_properties(graph: httpx.Client) -> None
     body = r.json()
     assert body["@odata.context"].endswith("/$metadata#users/$entity")
     assert set(body) - {"@odata.context"} == {
-        "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
-        "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+        "businessPhones",
+        "displayName",
+        "givenName",
+        "id",
+        "jobTitle",
+        "mail",
+        "mobilePhone",
+        "officeLocation",
+        "preferredLanguage",
+        "surname",
+        "userPrincipalName",
     }
     assert body["userPrincipalName"] == "jane.roe@contoso.com" and body["givenName"] == "Jane"
-    got = graph.get(f"/users/{body['id']}", params={"$select": "accountEnabled,usageLocation,mailNickname"}).json()
+    got = graph.get(
+        f"/users/{body['id']}", params={"$select": "accountEnabled,usageLocation,mailNickname"}
+    ).json()
     assert {k: v for k, v in got.items() if not k.startswith("@")} == {
-        "accountEnabled": True, "usageLocation": "US", "mailNickname": "jane.roe"}
+        "accountEnabled": True,
+        "usageLocation": "US",
+        "mailNickname": "jane.roe",
+    }
 
 
 def test_duplicate_upn_exact_body(graph: httpx.Client) -> None:
@@ -68,15 +84,29 @@ def test_upn_domain_must_be_verified(graph: httpx.Client, upn: str) -> None:
     bad(graph.post("/users", json=new_user(userPrincipalName=upn)), BAD_DOMAIN)
 
 
-@pytest.mark.parametrize("upn", ["jané@contoso.com", "a.@contoso.com", "a@b@contoso.com", "a b@contoso.com",
-                                 "x" * 65 + "@contoso.com", "no-at-sign", "@contoso.com"])
+@pytest.mark.parametrize(
+    "upn",
+    [
+        "jané@contoso.com",
+        "a.@contoso.com",
+        "a@b@contoso.com",
+        "a b@contoso.com",
+        "x" * 65 + "@contoso.com",
+        "no-at-sign",
+        "@contoso.com",
+    ],
+)
 def test_upn_syntax(graph: httpx.Client, upn: str) -> None:
-    bad(graph.post("/users", json=new_user(userPrincipalName=upn)),
-        "Invalid value specified for property 'userPrincipalName' of resource 'User'.")
+    bad(
+        graph.post("/users", json=new_user(userPrincipalName=upn)),
+        "Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+    )
 
 
 def test_upn_allowed_symbols(graph: httpx.Client) -> None:
-    assert graph.post("/users", json=new_user(userPrincipalName="o'neil-x_y!#^~@contoso.com")).status_code == 201
+    assert (
+        graph.post("/users", json=new_user(userPrincipalName="o'neil-x_y!#^~@contoso.com")).status_code == 201
+    )
 
 
 @pytest.mark.parametrize("prop", ["accountEnabled", "displayName", "mailNickname", "userPrincipalName"])
@@ -88,19 +118,34 @@ def test_required_properties(graph: httpx.Client, prop: str) -> None:
 
 def test_mail_nickname_rules(graph: httpx.Client) -> None:
     for nick in ("has space", "a@b", "x" * 65, "ü"):
-        bad(graph.post("/users", json=new_user(mailNickname=nick)),
-            "Invalid value specified for property 'mailNickname' of resource 'User'.")
+        bad(
+            graph.post("/users", json=new_user(mailNickname=nick)),
+            "Invalid value specified for property 'mailNickname' of resource 'User'.",
+        )
 
 
 def test_missing_password(graph: httpx.Client) -> None:
-    bad(graph.post("/users", json=new_user(passwordProfile={"forceChangePasswordNextSignIn": True})),
-        "A password must be specified to create a new user.")
+    bad(
+        graph.post("/users", json=new_user(passwordProfile={"forceChangePasswordNextSignIn": True})),
+        "A password must be specified to create a new user.",
+    )
     body = new_user()
     del body["passwordProfile"]
     bad(graph.post("/users", json=body), "A password must be specified to create a new user.")
 
 
-@pytest.mark.parametrize("pw", ["short1A!", "alllowercase1", "NoDigitsOrSymbols", "P@ssw0rd1", "Contoso!1x", "Pässwort123!", "Summer1!x"])
+@pytest.mark.parametrize(
+    "pw",
+    [
+        "short1A!",
+        "alllowercase1",
+        "NoDigitsOrSymbols",
+        "P@ssw0rd1",
+        "Contoso!1x",
+        "Pässwort123!",
+        "Summer1!x",
+    ],
+)
 def test_weak_passwords(graph: httpx.Client, pw: str) -> None:
     if pw == "short1A!":
         pw = "sh1A!"
@@ -113,14 +158,28 @@ def test_password_with_username(graph: httpx.Client) -> None:
 
 
 def test_banned_term_plus_enough_other_characters_passes(graph: httpx.Client) -> None:
-    assert graph.post("/users", json=new_user(passwordProfile={"password": "Password123!"})).status_code == 201
+    assert (
+        graph.post("/users", json=new_user(passwordProfile={"password": "Password123!"})).status_code == 201
+    )
 
 
 def test_disable_strong_password(graph: httpx.Client) -> None:
-    r = graph.post("/users", json=new_user(passwordProfile={"password": "lowercaseonly"}, passwordPolicies="DisableStrongPassword"))
+    r = graph.post(
+        "/users",
+        json=new_user(
+            passwordProfile={"password": "lowercaseonly"}, passwordPolicies="DisableStrongPassword"
+        ),
+    )
     assert r.status_code == 201
-    r = graph.post("/users", json=new_user(userPrincipalName="b@contoso.com", mailNickname="b",
-                                           passwordProfile={"password": "short"}, passwordPolicies="DisableStrongPassword"))
+    r = graph.post(
+        "/users",
+        json=new_user(
+            userPrincipalName="b@contoso.com",
+            mailNickname="b",
+            passwordProfile={"password": "short"},
+            passwordPolicies="DisableStrongPassword",
+        ),
+    )
     bad(r, WEAK)
 
 
@@ -132,7 +191,10 @@ def test_mail_defines_primary_proxy_address(graph: httpx.Client) -> None:
     got = graph.get(f"/users/{uid}", params=sel).json()
     assert got["mail"] == "jane.roe@fabrikam.com"
     assert got["proxyAddresses"] == ["SMTP:jane.roe@fabrikam.com", "smtp:jane@contoso.com"]
-    bad(graph.patch(f"/users/{uid}", json={"mail": None}), "Invalid value specified for property 'mail' of resource 'User'.")
+    bad(
+        graph.patch(f"/users/{uid}", json={"mail": None}),
+        "Invalid value specified for property 'mail' of resource 'User'.",
+    )
 
 
 def test_mail_clash_with_other_proxy_address(graph: httpx.Client) -> None:
@@ -142,15 +204,23 @@ def test_mail_clash_with_other_proxy_address(graph: httpx.Client) -> None:
     e = bad(graph.patch(f"/users/{uid}", json={"mail": other, "jobTitle": "x"}), msg)
     assert e["details"][0]["target"] == "proxyAddresses"
     assert graph.get(f"/users/{uid}", params={"$select": "jobTitle,mail"}).json() == {
-        "@odata.context": graph.get(f"/users/{uid}", params={"$select": "jobTitle,mail"}).json()["@odata.context"],
-        "jobTitle": None, "mail": None}
+        "@odata.context": graph.get(f"/users/{uid}", params={"$select": "jobTitle,mail"}).json()[
+            "@odata.context"
+        ],
+        "jobTitle": None,
+        "mail": None,
+    }
 
 
 def test_proxy_addresses_read_only(graph: httpx.Client) -> None:
-    bad(graph.post("/users", json=new_user(proxyAddresses=["SMTP:x@contoso.com"])),
-        "Property 'proxyAddresses' is read-only and cannot be set.")
-    bad(graph.patch("/users/adele.vance@contoso.com", json={"proxyAddresses": []}),
-        "Property 'proxyAddresses' is read-only and cannot be set.")
+    bad(
+        graph.post("/users", json=new_user(proxyAddresses=["SMTP:x@contoso.com"])),
+        "Property 'proxyAddresses' is read-only and cannot be set.",
+    )
+    bad(
+        graph.patch("/users/adele.vance@contoso.com", json={"proxyAddresses": []}),
+        "Property 'proxyAddresses' is read-only and cannot be set.",
+    )
 
 
 def test_get_by_upn_and_select(graph: httpx.Client) -> None:
@@ -160,7 +230,10 @@ def test_get_by_upn_and_select(graph: httpx.Client) -> None:
     assert set(body) == {"@odata.context", "displayName", "accountEnabled"}
     assert "users(displayName,accountEnabled)/$entity" in body["@odata.context"]
     r = graph.get("/users/adele.vance@contoso.com", params={"$select": "nope"})
-    bad(r, "Parsing OData Select and Expand failed: Could not find a property named 'nope' on type 'microsoft.graph.user'.")
+    bad(
+        r,
+        "Parsing OData Select and Expand failed: Could not find a property named 'nope' on type 'microsoft.graph.user'.",
+    )
 
 
 def test_single_only_property_on_collection_is_501(graph: httpx.Client) -> None:
@@ -170,24 +243,40 @@ def test_single_only_property_on_collection_is_501(graph: httpx.Client) -> None:
 
 def test_get_unknown_user_404(graph: httpx.Client) -> None:
     r = graph.get("/users/00000000-0000-0000-0000-000000000000")
-    bad(r, "Resource '00000000-0000-0000-0000-000000000000' does not exist or one of its queried reference-property objects are not present.",
-        "Request_ResourceNotFound", 404)
+    bad(
+        r,
+        "Resource '00000000-0000-0000-0000-000000000000' does not exist or one of its queried reference-property objects are not present.",
+        "Request_ResourceNotFound",
+        404,
+    )
 
 
 def test_patch_204_and_rules(graph: httpx.Client) -> None:
     uid = graph.post("/users", json=new_user()).json()["id"]
     r = graph.patch(f"/users/{uid}", json={"jobTitle": "CTO", "department": "R&D", "usageLocation": "DE"})
     assert r.status_code == 204 and r.content == b""
-    bad(graph.patch(f"/users/{uid}", json={"usageLocation": None}),
-        "Invalid value specified for property 'usageLocation' of resource 'User'.")
-    bad(graph.patch(f"/users/{uid}", json={"displayName": ""}), "Invalid value specified for property 'displayName' of resource 'User'.")
-    bad(graph.patch(f"/users/{uid}", json={"businessPhones": ["1", "2"]}),
-        "Invalid value specified for property 'businessPhones' of resource 'User'.")
-    bad(graph.patch(f"/users/{uid}", json={"createdDateTime": "x"}), "Property 'createdDateTime' is read-only and cannot be set.")
+    bad(
+        graph.patch(f"/users/{uid}", json={"usageLocation": None}),
+        "Invalid value specified for property 'usageLocation' of resource 'User'.",
+    )
+    bad(
+        graph.patch(f"/users/{uid}", json={"displayName": ""}),
+        "Invalid value specified for property 'displayName' of resource 'User'.",
+    )
+    bad(
+        graph.patch(f"/users/{uid}", json={"businessPhones": ["1", "2"]}),
+        "Invalid value specified for property 'businessPhones' of resource 'User'.",
+    )
+    bad(
+        graph.patch(f"/users/{uid}", json={"createdDateTime": "x"}),
+        "Property 'createdDateTime' is read-only and cannot be set.",
+    )
     r = graph.patch(f"/users/{uid}", json={"skills": ["x"]})
     assert r.status_code == 403  # app-only cannot update skills
-    bad(graph.patch(f"/users/{uid}", json={"userPrincipalName": "adele.vance@contoso.com"}),
-        "Another object with the same value for property userPrincipalName already exists.")
+    bad(
+        graph.patch(f"/users/{uid}", json={"userPrincipalName": "adele.vance@contoso.com"}),
+        "Another object with the same value for property userPrincipalName already exists.",
+    )
     assert graph.patch(f"/users/{uid}", json={"userPrincipalName": "jane@fabrikam.com"}).status_code == 204
     assert graph.get("/users/jane@fabrikam.com").json()["id"] == uid
 
@@ -195,10 +284,14 @@ def test_patch_204_and_rules(graph: httpx.Client) -> None:
 def test_immutable_id_rules(graph: httpx.Client) -> None:
     uid = graph.post("/users", json=new_user()).json()["id"]
     for v in ("has$dollar", "has_underscore"):
-        bad(graph.patch(f"/users/{uid}", json={"onPremisesImmutableId": v}),
-            "Invalid value specified for property 'onPremisesImmutableId' of resource 'User'.")
+        bad(
+            graph.patch(f"/users/{uid}", json={"onPremisesImmutableId": v}),
+            "Invalid value specified for property 'onPremisesImmutableId' of resource 'User'.",
+        )
     assert graph.patch(f"/users/{uid}", json={"onPremisesImmutableId": "abc123=="}).status_code == 204
-    uid2 = graph.post("/users", json=new_user(userPrincipalName="x2@contoso.com", mailNickname="x2")).json()["id"]
+    uid2 = graph.post("/users", json=new_user(userPrincipalName="x2@contoso.com", mailNickname="x2")).json()[
+        "id"
+    ]
     msg = "Another object with the same value for property immutableId already exists."
     e = bad(graph.patch(f"/users/{uid2}", json={"onPremisesImmutableId": "abc123=="}), msg)
     assert e["details"] == [{"code": "ObjectConflict", "message": msg, "target": "immutableId"}]
@@ -210,22 +303,39 @@ def federate(srv: SimServer, domain: str = "fabrikam.com") -> None:
 
 
 def test_federated_domain_rules(sim_server: SimServer, graph: httpx.Client) -> None:
-    uid = graph.post("/users", json=new_user(userPrincipalName="fed@fabrikam.com", mailNickname="fed")).json()["id"]
+    uid = graph.post(
+        "/users", json=new_user(userPrincipalName="fed@fabrikam.com", mailNickname="fed")
+    ).json()["id"]
     federate(sim_server)
-    bad(graph.post("/users", json=new_user(userPrincipalName="new@fabrikam.com")),
-        "SourceAnchor is a required property for creation of a federated user.")
-    r = graph.post("/users", json=new_user(userPrincipalName="new@fabrikam.com", onPremisesImmutableId="imm-1"))
+    bad(
+        graph.post("/users", json=new_user(userPrincipalName="new@fabrikam.com")),
+        "SourceAnchor is a required property for creation of a federated user.",
+    )
+    r = graph.post(
+        "/users", json=new_user(userPrincipalName="new@fabrikam.com", onPremisesImmutableId="imm-1")
+    )
     assert r.status_code == 201
     s = sim_server.sim.settings
-    bad(graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": PW}}), s.federated_password_message)
-    bad(graph.patch(f"/users/{uid}", json={"onPremisesImmutableId": "imm-2"}), s.federated_immutable_id_message)
+    bad(
+        graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": PW}}), s.federated_password_message
+    )
+    bad(
+        graph.patch(f"/users/{uid}", json={"onPremisesImmutableId": "imm-2"}),
+        s.federated_immutable_id_message,
+    )
     # the documented workaround: move to the managed onmicrosoft domain, set it, move back
-    assert graph.patch(f"/users/{uid}", json={"userPrincipalName": "fed@contoso.onmicrosoft.com"}).status_code == 204
+    assert (
+        graph.patch(f"/users/{uid}", json={"userPrincipalName": "fed@contoso.onmicrosoft.com"}).status_code
+        == 204
+    )
     assert graph.patch(f"/users/{uid}", json={"onPremisesImmutableId": "imm-2"}).status_code == 204
     assert graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": PW}}).status_code == 204
     assert graph.patch(f"/users/{uid}", json={"userPrincipalName": "fed@fabrikam.com"}).status_code == 204
     s.federated_password_message = "You cannot reset a password for a federated user."
-    bad(graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": PW}}), "You cannot reset a password for a federated user.")
+    bad(
+        graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": PW}}),
+        "You cannot reset a password for a federated user.",
+    )
 
 
 def test_password_profile_needs_permission_and_user_admin_role(sim_server: SimServer) -> None:
@@ -276,8 +386,10 @@ def test_soft_delete_restore_purge(graph: httpx.Client) -> None:
     assert r.status_code == 200
     item = next(u for u in r.json()["value"] if u["id"] == uid)
     assert item["deletedDateTime"].endswith("Z")
-    bad(graph.get("/directory/deletedItems"),
-        "The requested deleted items type is not supported. Please specify a type cast, e.g. microsoft.graph.user.")
+    bad(
+        graph.get("/directory/deletedItems"),
+        "The requested deleted items type is not supported. Please specify a type cast, e.g. microsoft.graph.user.",
+    )
     got = graph.get(f"/directory/deletedItems/{uid}").json()
     assert got["@odata.type"] == "#microsoft.graph.user"
     # the UPN is free again (setting soft_deleted_blocks_conflicts=False), so restore conflicts
@@ -298,7 +410,10 @@ def test_soft_deleted_conflict_switch(sim_server: SimServer, graph: httpx.Client
     uid = graph.post("/users", json=new_user()).json()["id"]
     graph.delete(f"/users/{uid}")
     sim_server.update_settings(soft_deleted_blocks_conflicts=True)
-    bad(graph.post("/users", json=new_user()), "Another object with the same value for property userPrincipalName already exists.")
+    bad(
+        graph.post("/users", json=new_user()),
+        "Another object with the same value for property userPrincipalName already exists.",
+    )
 
 
 def test_soft_deleted_purged_after_30_days(sim_server: SimServer, graph: httpx.Client) -> None:
@@ -315,4 +430,7 @@ def test_unknown_property_on_create(graph: httpx.Client) -> None:
 
 def test_me_is_delegated_only(graph: httpx.Client) -> None:
     r = graph.get("/me")
-    assert r.status_code == 400 and err(r)["message"] == "/me request is only valid with delegated authentication flow."
+    assert (
+        r.status_code == 400
+        and err(r)["message"] == "/me request is only valid with delegated authentication flow."
+    )

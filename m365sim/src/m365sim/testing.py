@@ -121,7 +121,11 @@ class SimServer:
         deadline = time.time() + 60
         while True:
             try:
-                r = httpx.get(f"{self.base_url}/_sim/info", verify=ssl.create_default_context(cafile=self.ca_file), timeout=2)
+                r = httpx.get(
+                    f"{self.base_url}/_sim/info",
+                    verify=ssl.create_default_context(cafile=self.ca_file),
+                    timeout=2,
+                )
                 self.tenant_id = r.json()["tenant_id"]
                 break
             except httpx.HTTPError:
@@ -262,7 +266,9 @@ def graph_error(r: httpx.Response) -> dict[str, Any]:
     return dict(e)
 
 
-def app_client(srv: SimServer, roles: list[str], directory_roles: list[str] | None = None, **kw: Any) -> httpx.Client:
+def app_client(
+    srv: SimServer, roles: list[str], directory_roles: list[str] | None = None, **kw: Any
+) -> httpx.Client:
     """A Graph client for a newly registered app with exactly these permissions and roles."""
     app = srv.add_app(roles, directory_roles, **kw)
     return srv.client(srv.token(app["client_id"], app["client_secret"]))

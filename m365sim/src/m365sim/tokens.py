@@ -122,7 +122,9 @@ def _check_assertion(
     cert = None
     for c in app.certificates:
         x5t, x5t256 = thumbprints(c.pem)
-        if (header.get("x5t") or "").rstrip("=") == x5t or (header.get("x5t#S256") or "").rstrip("=") == x5t256:
+        if (header.get("x5t") or "").rstrip("=") == x5t or (header.get("x5t#S256") or "").rstrip(
+            "="
+        ) == x5t256:
             cert = c
             break
     if cert is None:
@@ -180,7 +182,7 @@ def _check_assertion(
 def issue_token(sim: Simulator, t: Tenant, app: AppRegistration, acr: str, audience: str) -> dict[str, Any]:
     now = int(time.time())
     life = sim.settings.token_lifetime_s
-    wids = sorted(t.roles_of(app.servicePrincipalId)) + [WIDS_CONSTANT]
+    wids = [*sorted(t.roles_of(app.servicePrincipalId)), WIDS_CONSTANT]
     claims: dict[str, Any] = {
         "aud": audience,
         "iss": f"https://sts.windows.net/{t.id}/",

@@ -44,9 +44,8 @@ def _validate(body: Any) -> list[dict[str, Any]]:
         headers = r.get("headers")
         if headers is not None and not isinstance(headers, dict):
             raise _invalid(f"Request '{rid}' has invalid headers.")
-        if "body" in r and r["body"] is not None:
-            if not headers or not any(k.lower() == "content-type" for k in headers):
-                raise _invalid(f"Content-Type header must be specified for request '{rid}' with a body.")
+        if r.get("body") is not None and not any(k.lower() == "content-type" for k in headers or {}):
+            raise _invalid(f"Content-Type header must be specified for request '{rid}' with a body.")
         deps = r.get("dependsOn", [])
         if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
             raise _invalid(f"Request '{rid}' has an invalid dependsOn.")

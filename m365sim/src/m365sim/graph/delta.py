@@ -228,10 +228,7 @@ def _changes(
         members = with_members and (e["add"] or e["remove"])
         if not props and not members:
             continue
-        if minimal:
-            row = {"id": oid, **{p: obj.get(p) for p in props}}
-        else:
-            row = _full(t, kind, obj, sel, False)
+        row = {"id": oid, **{p: obj.get(p) for p in props}} if minimal else _full(t, kind, obj, sel, False)
         if members:
             row["members@delta"] = [_member_entry(t, m, mt) for m, mt in e["add"].items()] + [
                 _member_entry(t, m, mt, removed=True) for m, mt in e["remove"].items()

@@ -158,7 +158,7 @@ class FilterParser:
                 return Node(tail.lower(), [Prop(head), var, body])
             if tail == "$count":
                 self.advanced_ops.append("$count")
-        kind, op = self.take()
+        _kind, op = self.take()
         op = op.lower()
         if op == "in":
             self.take("(")
