@@ -6,6 +6,7 @@ import io
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -120,6 +121,23 @@ def test_run_names_a_bad_thread_count(scratch: Scratch) -> None:
     done = scratch.lockstep("run", "--listen", "127.0.0.1:1")
     assert done.returncode == 1
     assert "error: LOCKSTEP_WEB_THREADS: must be a whole number of at least 1." in done.stderr
+
+
+def test_run_refuses_an_address_in_use_and_creates_no_admin(scratch: Scratch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = scratch.lockstep("run", "--listen", f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert f"error: listen: cannot listen on '127.0.0.1:{port}': Address already in use" in done.stderr
+    assert scratch.query("SELECT COUNT(*) FROM directory_administrator") == [(0,)]  # no password lost
+
+
+def test_run_names_a_bad_admin_email(scratch: Scratch) -> None:
+    done = scratch.lockstep("run", "--listen", f"127.0.0.1:{free_port()}", "--admin-email", "not-an-email")
+    assert done.returncode == 1
+    assert "error: --admin-email: Must be an email address." in done.stderr
 
 
 def test_worker_refuses_an_unmigrated_database(scratch: Scratch) -> None:

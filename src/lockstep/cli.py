@@ -113,16 +113,23 @@ def bootstrap_first_admin(*, email: str, organization_name: str) -> tuple[Admini
 
     if Administrator.objects.exists():
         return None
+    from lockstep.directory.errors import ServiceError
+
     password = admins.generate_one_time_password()
-    with transaction.atomic():
-        organization, _created = find_or_create_organization(organization_name)
-        admin = admins.create_admin(
-            organization=organization,  # type: ignore[arg-type]
-            email=email,
-            password=password,
-            role=AdminRole.OWNER,
-            must_change_password=True,
-        )
+    try:
+        with transaction.atomic():
+            organization, _created = find_or_create_organization(organization_name)
+            admin = admins.create_admin(
+                organization=organization,  # type: ignore[arg-type]
+                email=email,
+                password=password,
+                role=AdminRole.OWNER,
+                must_change_password=True,
+            )
+    except ServiceError as error:
+        raise CommandFailed(
+            format_service_error(error).replace("error: email:", "error: --admin-email:")
+        ) from None
     return admin, password
 
 
@@ -279,16 +286,24 @@ def login_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}{path}"
 
 
-def first_run_message(bootstrap: tuple[Administrator, str] | None) -> Callable[[str, int], None]:
-    """What `run` prints once the server listens: the URL and how to log in."""
+Bootstrap = Callable[[], "tuple[Administrator, str] | None"]
+
+
+def first_run_message(bootstrap: Bootstrap) -> Callable[[str, int], None]:
+    """Once the server listens: create the first admin if there is none, print the URL and how to log in.
+
+    The admin is created only after the address is bound, so a one-time password is never
+    created without being shown.
+    """
     from lockstep.directory.models import Administrator, AdminRole
 
     def announce(host: str, port: int) -> None:
         url = login_url(host, port)
         base = url.split("/", 3)
         root = f"{base[0]}//{base[2]}/"
-        if bootstrap is not None:
-            admin, password = bootstrap
+        created = bootstrap()
+        if created is not None:
+            admin, password = created
             out(f"Lockstep is running at {root} — log in at {url} as {admin.email} with password {password}")
             out(
                 "This one-time password is shown only now and is not stored anywhere; you will be asked to change it."
@@ -305,11 +320,11 @@ def first_run_message(bootstrap: tuple[Administrator, str] | None) -> Callable[[
     return announce
 
 
-def serve_forever(*, listen: str, bootstrap: tuple[Administrator, str] | None) -> int:
+def serve_forever(*, listen: str, bootstrap: Bootstrap) -> int:
     from django.conf import settings
 
     from lockstep.config import env, env_bool
-    from lockstep.ops.server import serve
+    from lockstep.ops.server import ListenError, serve
 
     del settings  # settings are loaded; the server reads them through the WSGI app
     try:
@@ -322,9 +337,14 @@ def serve_forever(*, listen: str, bootstrap: tuple[Administrator, str] | None) -
         embedded = env_bool("LOCKSTEP_EMBEDDED_WORKER")
     except ValueError as problem:
         raise CommandFailed(f"error: LOCKSTEP_EMBEDDED_WORKER: {problem}") from None
-    return serve(
-        listen=listen, threads=threads, embedded_worker=embedded, on_ready=first_run_message(bootstrap)
-    )
+    try:
+        return serve(
+            listen=listen, threads=threads, embedded_worker=embedded, on_ready=first_run_message(bootstrap)
+        )
+    except ListenError as problem:
+        raise CommandFailed(
+            f"error: listen: {problem}; choose another with --listen or LOCKSTEP_LISTEN."
+        ) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -334,8 +354,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     applied = migrate(verbosity=0)
     if applied:
         out(f"Applied {applied} database migrations.")
-    bootstrap = bootstrap_first_admin(email=args.admin_email, organization_name=args.organization)
-    return serve_forever(listen=args.listen or env("LOCKSTEP_LISTEN"), bootstrap=bootstrap)
+    return serve_forever(
+        listen=args.listen or env("LOCKSTEP_LISTEN"),
+        bootstrap=lambda: bootstrap_first_admin(email=args.admin_email, organization_name=args.organization),
+    )
 
 
 def m365sim_available() -> bool:
@@ -345,40 +367,41 @@ def m365sim_available() -> bool:
         return False
 
 
-def start_m365sim(data_dir: Path) -> subprocess.Popen[bytes] | None:
-    """m365sim's demo tenant in a subprocess, when the package and its CLI are installed."""
+def start_m365sim(data_dir: Path, *, wait_seconds: float = 10.0) -> subprocess.Popen[bytes] | None:
+    """m365sim's demo tenant in a subprocess, when the package and its CLI are installed.
+
+    Its CA goes to `<data dir>/m365sim/` (which `demo` makes Lockstep trust), its state to
+    `<data dir>/m365sim.json`, its output to `<data dir>/m365sim.log`; the connection details it
+    prints are shown on the terminal.
+    """
     if not m365sim_available():
         out("m365sim is not installed: the demo runs without a local Microsoft 365 tenant.")
         return None
+    log_path = data_dir / "m365sim.log"
+    log_path.write_bytes(b"")
     command = [
-        sys.executable,
-        "-m",
-        "m365sim.cli",
-        "serve",
-        "--seed",
-        "demo",
-        "--port",
-        str(M365SIM_PORT),
-        "--state",
-        str(data_dir / "m365sim.json"),
-    ]
-    log = open(data_dir / "m365sim.log", "ab")  # noqa: SIM115 - lives as long as the child
-    env = {**os.environ, "M365SIM_HOME": str(data_dir / "m365sim")}  # its CA and certificate
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    time.sleep(0.5)
+        sys.executable, "-m", "m365sim.cli", "serve", "--seed", "demo", "--port", str(M365SIM_PORT),
+        "--state", str(data_dir / "m365sim.json"), "--ca-dir", str(data_dir / "m365sim"),
+    ]  # fmt: skip
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        if "control API" in log_path.read_text(errors="replace"):
+            break
+        time.sleep(0.1)
     if process.poll() is not None:
-        out(
-            f"m365sim did not start (exit {process.returncode}); see {data_dir / 'm365sim.log'}. Continuing without it."
-        )
+        out(f"m365sim did not start (exit {process.returncode}); see {log_path}. Continuing without it.")
         return None
-    out(f"m365sim demo tenant: https://127.0.0.1:{M365SIM_PORT}/ (log: {data_dir / 'm365sim.log'})")
+    details = log_path.read_text(errors="replace").strip()
+    out(details or f"m365sim is starting on https://127.0.0.1:{M365SIM_PORT}/ (log: {log_path})")
     return process
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOCKSTEP_DATA_DIR", args.data_dir)
     if not args.no_m365sim and m365sim_available():
-        # Lockstep trusts the CA m365sim generates into the demo folder (see start_m365sim).
+        # Lockstep trusts the CA m365sim generates into the demo folder (start_m365sim's --ca-dir).
         ca_file = Path(os.environ["LOCKSTEP_DATA_DIR"]).resolve() / "m365sim" / "ca.pem"
         os.environ.setdefault("LOCKSTEP_TRUSTED_CA_FILE", str(ca_file))
     setup_django()
@@ -393,8 +416,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out(f"Applied {applied} database migrations.")
     simulator = start_m365sim(data_dir) if not args.no_m365sim else None
     try:
-        bootstrap = bootstrap_first_admin(email=args.admin_email, organization_name=DEMO_ORGANIZATION)
-        return serve_forever(listen=args.listen or env("LOCKSTEP_LISTEN"), bootstrap=bootstrap)
+        return serve_forever(
+            listen=args.listen or env("LOCKSTEP_LISTEN"),
+            bootstrap=lambda: bootstrap_first_admin(
+                email=args.admin_email, organization_name=DEMO_ORGANIZATION
+            ),
+        )
     finally:
         if simulator is not None:
             simulator.terminate()

@@ -10,6 +10,10 @@ from types import FrameType
 logger = logging.getLogger("lockstep.ops.server")
 
 
+class ListenError(Exception):
+    """The server cannot bind its address (in use, not local, malformed)."""
+
+
 def bound_address(server: object) -> tuple[str, int]:
     """(host, port) the server listens on (the first one if several)."""
     host = getattr(server, "effective_host", None)
@@ -33,9 +37,13 @@ def serve(
     from lockstep.ops.worker import EmbeddedWorker
     from lockstep.wsgi import application
 
-    server = create_server(
-        application, listen=listen, threads=threads, ident="Lockstep", clear_untrusted_proxy_headers=True
-    )
+    try:
+        server = create_server(
+            application, listen=listen, threads=threads, ident="Lockstep", clear_untrusted_proxy_headers=True
+        )
+    except (OSError, ValueError) as problem:
+        reason = problem.strerror if isinstance(problem, OSError) and problem.strerror else str(problem)
+        raise ListenError(f"cannot listen on {listen!r}: {reason}") from None
     worker = EmbeddedWorker() if embedded_worker else None
 
     def stop(signum: int, frame: FrameType | None) -> None:
