@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -346,3 +348,26 @@ def test_demo_creates_the_demo_owner_once_then_explains_how_to_get_in(scratch: S
     finally:
         again.process.kill()
     assert len(scratch.query("SELECT id FROM directory_administrator")) == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("m365sim.cli") is None, reason="m365sim is not installed")
+def test_demo_starts_m365sim_and_stops_it_too(scratch: Scratch) -> None:
+    data_dir = Path(scratch.env.pop("LOCKSTEP_DATA_DIR"))
+    sim_port = free_port()
+    demo = Server(scratch, "demo", "--data-dir", str(data_dir), "--m365sim-port", str(sim_port))
+    try:
+        demo.wait_for_line("Lockstep is running at")
+        shown = "".join(demo.lines)
+        assert "m365sim: tenant " in shown and "(Contoso, seed demo)" in shown
+        ca_file = data_dir.resolve() / "m365sim" / "ca.pem"
+        assert f"CA certificate : {ca_file}" in shown
+        context = ssl.create_default_context(cafile=str(ca_file))
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{sim_port}/_sim/info", context=context, timeout=5
+        ) as answer:
+            assert answer.status == 200
+        assert demo.stop()[0] == 0
+    finally:
+        demo.process.kill()
+    with socket.socket() as probe:  # the simulator went away with the demo
+        assert probe.connect_ex(("127.0.0.1", sim_port)) != 0

@@ -367,7 +367,9 @@ def m365sim_available() -> bool:
         return False
 
 
-def start_m365sim(data_dir: Path, *, wait_seconds: float = 10.0) -> subprocess.Popen[bytes] | None:
+def start_m365sim(
+    data_dir: Path, *, port: int = M365SIM_PORT, wait_seconds: float = 10.0
+) -> subprocess.Popen[bytes] | None:
     """m365sim's demo tenant in a subprocess, when the package and its CLI are installed.
 
     Its CA goes to `<data dir>/m365sim/` (which `demo` makes Lockstep trust), its state to
@@ -380,7 +382,7 @@ def start_m365sim(data_dir: Path, *, wait_seconds: float = 10.0) -> subprocess.P
     log_path = data_dir / "m365sim.log"
     log_path.write_bytes(b"")
     command = [
-        sys.executable, "-m", "m365sim.cli", "serve", "--seed", "demo", "--port", str(M365SIM_PORT),
+        sys.executable, "-m", "m365sim.cli", "serve", "--seed", "demo", "--port", str(port),
         "--state", str(data_dir / "m365sim.json"), "--ca-dir", str(data_dir / "m365sim"),
     ]  # fmt: skip
     with open(log_path, "ab") as log:
@@ -394,7 +396,7 @@ def start_m365sim(data_dir: Path, *, wait_seconds: float = 10.0) -> subprocess.P
         out(f"m365sim did not start (exit {process.returncode}); see {log_path}. Continuing without it.")
         return None
     details = log_path.read_text(errors="replace").strip()
-    out(details or f"m365sim is starting on https://127.0.0.1:{M365SIM_PORT}/ (log: {log_path})")
+    out(details or f"m365sim is starting on https://127.0.0.1:{port}/ (log: {log_path})")
     return process
 
 
@@ -414,7 +416,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     applied = migrate(verbosity=0)
     if applied:
         out(f"Applied {applied} database migrations.")
-    simulator = start_m365sim(data_dir) if not args.no_m365sim else None
+    simulator = start_m365sim(data_dir, port=args.m365sim_port) if not args.no_m365sim else None
     try:
         return serve_forever(
             listen=args.listen or env("LOCKSTEP_LISTEN"),
@@ -462,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--listen", help="host:port (default: LOCKSTEP_LISTEN)")
     demo.add_argument("--admin-email", default=DEFAULT_ADMIN_EMAIL)
     demo.add_argument("--no-m365sim", action="store_true", help="do not start the local Microsoft 365 tenant")
+    demo.add_argument("--m365sim-port", type=positive_int, default=M365SIM_PORT, help="HTTPS port of m365sim")
     demo.set_defaults(handler=cmd_demo)
 
     mig = commands.add_parser("migrate", help="create or upgrade the database tables")
