@@ -199,3 +199,27 @@ def test_new_group_is_a_security_group_not_mail_enabled() -> None:
     )
     assert op.body is not None
     assert (op.body["securityEnabled"], op.body["mailEnabled"], op.body["groupTypes"]) == (True, False, [])
+
+
+def test_usage_location_is_never_cleared() -> None:
+    known = {
+        "usageLocation": "US",
+        "accountEnabled": True,
+        "userPrincipalName": "adele@contoso.com",
+        "onPremisesImmutableId": "abc123",
+        "displayName": "Adele Vance",
+        "jobTitle": "CFO",
+        "businessPhones": ["+1 555"],
+    }
+    wanted = desired(attributes={**desired().attributes, "usageLocation": ""})
+    assert (
+        plan_user(
+            desired=wanted,
+            remote_id="r1",
+            last_known=known,
+            managed=[*MANAGED, "usageLocation"],
+            password=None,
+            random_password=fixed_password,
+        )
+        == []
+    )

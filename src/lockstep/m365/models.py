@@ -208,11 +208,16 @@ class HeldWrite(models.Model):
 
 
 class GraphBudget(models.Model):
-    """The per-tenant request budget shared by every worker (a token bucket in the database)."""
+    """The per-tenant Graph budget shared by every worker: two token buckets in the database,
+    resource units and writes, plus a pause after a 429."""
 
     tenant_id = models.CharField(max_length=100, unique=True)
-    tokens = models.FloatField(default=0)
-    updated_at = models.DateTimeField(default=timezone.now)
+    resource_units = models.FloatField(default=0)
+    writes = models.FloatField(default=0)
+    refilled_at = models.FloatField(default=0)  # epoch seconds
+    blocked_until = models.FloatField(default=0)  # epoch seconds
+    used_units = models.FloatField(default=0)  # lifetime counters, for health and benchmarks
+    used_writes = models.FloatField(default=0)
 
 
 class SyncActivity(models.Model):

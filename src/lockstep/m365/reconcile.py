@@ -62,6 +62,10 @@ class DesiredGroup:
     member_remote_ids: frozenset[str]
 
 
+# Graph refuses to clear these once set (graph-facts §1.3): an empty Lockstep value leaves them.
+NOT_CLEARABLE = frozenset({"usageLocation", "displayName"})
+
+
 def _differs(wanted: Any, known: Any) -> bool:
     if isinstance(wanted, list) or isinstance(known, list):
         return list(wanted or []) != list(known or [])
@@ -117,6 +121,7 @@ def plan_user(
         wanted["accountEnabled"] = desired.account_enabled
     wanted["userPrincipalName"] = desired.user_principal_name
     wanted["onPremisesImmutableId"] = desired.immutable_id
+    wanted = {k: v for k, v in wanted.items() if not (k in NOT_CLEARABLE and v in (None, ""))}
     patch = {k: v for k, v in wanted.items() if _differs(v, last_known.get(k))}
     # Graph clears a property with null, not with an empty string.
     patch = {k: (None if v == "" else v) for k, v in patch.items()}

@@ -1,0 +1,115 @@
+"""`GraphPort` over `lockstep.m365.graph.GraphClient`: batches, lookups, error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lockstep.m365.graph.batch import BatchRequest, BatchResult
+from lockstep.m365.graph.client import GraphClient
+from lockstep.m365.graph.errors import (
+    AccessDenied,
+    AlreadyMember,
+    GraphError,
+    MaybeCommitted,
+    NotAMember,
+    ObjectConflict,
+)
+from lockstep.m365.port import ErrorKind, WriteOutcome, WriteRequest
+
+LOOKUP_SELECT = (
+    "id",
+    "userPrincipalName",
+    "mail",
+    "displayName",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "department",
+    "businessPhones",
+    "mobilePhone",
+    "employeeId",
+    "usageLocation",
+    "accountEnabled",
+    "onPremisesImmutableId",
+    "proxyAddresses",
+)
+
+
+def outcome_of(result: BatchResult) -> WriteOutcome:
+    body = result.body if isinstance(result.body, dict) else None
+    error = result.error
+    if error is None and result.ok:
+        return WriteOutcome(status=result.status, body=body)
+    if error is None:
+        return WriteOutcome(
+            status=result.status, body=body, error_kind="permanent", message=f"HTTP {result.status}"
+        )
+    return outcome_of_error(error, status=result.status, body=body)
+
+
+def outcome_of_error(
+    error: GraphError, *, status: int = 0, body: dict[str, Any] | None = None
+) -> WriteOutcome:
+    kind: ErrorKind
+    code = error.code
+    if isinstance(error, ObjectConflict):
+        kind, code = "conflict", f"ObjectConflict:{error.property}"
+    elif isinstance(error, AlreadyMember):
+        kind, code = "permanent", "already_member"
+    elif isinstance(error, NotAMember):
+        kind, code = "permanent", "not_member"
+    elif isinstance(error, MaybeCommitted):
+        kind = "transient"  # the engine's create path looks the object up before creating again
+    elif error.kind == "transient":
+        kind = "transient"
+    elif error.kind == "fatal":
+        kind = "fatal"
+    else:
+        kind = "permanent"
+    return WriteOutcome(
+        status=status or error.status,
+        body=body,
+        error_kind=kind,
+        code=code,
+        message=error.message or str(error),
+        plain_words=error.plain_words,
+    )
+
+
+class GraphClientPort:
+    def __init__(self, client: GraphClient) -> None:
+        self.client = client
+
+    def write(self, requests: list[WriteRequest]) -> list[WriteOutcome]:
+        batch = [
+            BatchRequest(
+                method=r.method,
+                url=r.url,
+                body=r.body,
+                headers={"Content-Type": "application/json"} if r.body is not None else None,
+            )
+            for r in requests
+        ]
+        return [outcome_of(result) for result in self.client.batch(batch)]
+
+    def find_user(self, user_principal_name: str) -> dict[str, Any] | None:
+        matches = self.client.find_users_by_address(user_principal_name, select=LOOKUP_SELECT)
+        if len(matches) == 1:
+            return dict(matches[0])
+        exact = [
+            m for m in matches if str(m.get("userPrincipalName", "")).lower() == user_principal_name.lower()
+        ]
+        return dict(exact[0]) if len(exact) == 1 else None
+
+    def member_ids(self, group_id: str) -> frozenset[str]:
+        return self.client.member_ids(group_id)
+
+    def healthy(self) -> bool:
+        """A cheap read proving the token and consent still work (tells a per-object 403 apart)."""
+        try:
+            self.client.get_organization()
+        except AccessDenied:
+            return False
+        except GraphError:
+            return False
+        return True

@@ -1,0 +1,137 @@
+"""Sync pass for bound security groups: attributes, then membership in both directions."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from lockstep.directory import audit
+from lockstep.directory.actors import Actor
+from lockstep.directory.models import GroupMembership
+from lockstep.m365 import mapping, reconcile
+from lockstep.m365.engine import CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
+from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
+from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
+
+# Never the versions: a concurrent change must not be overwritten by this pass.
+SAVED_FIELDS = [
+    "remote_id",
+    "last_applied",
+    "status",
+    "last_error",
+    "last_error_code",
+    "attempts",
+    "retry_at",
+    "lease_until",
+    "lease_owner",
+    "synced_at",
+]
+
+
+def _member_remote_ids(binding: GroupBinding) -> frozenset[str]:
+    """Remote ids of the group's members that are bound (and synced) to the same directory."""
+    if binding.group_id is None:
+        return frozenset()
+    user_ids = GroupMembership.objects.filter(group_id=binding.group_id).values_list("user_id", flat=True)
+    remote = UserBinding.objects.filter(
+        directory_id=binding.directory_id, user_id__in=user_ids, unbound=False
+    ).exclude(remote_id="")
+    return frozenset(remote.values_list("remote_id", flat=True))
+
+
+def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "worker") -> PassResult:
+    result = PassResult()
+    ids = claim(GroupBinding, directory, worker, CLAIM_LIMIT)
+    result.claimed = len(ids)
+    actor = Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})")
+    for binding in GroupBinding.objects.filter(id__in=ids).select_related("group"):
+        version = binding.desired_version
+        ok = _sync_one(directory, binding, port, actor, result)
+        binding.lease_until = None
+        binding.lease_owner = ""
+        with transaction.atomic():
+            binding.save(update_fields=SAVED_FIELDS)
+            if ok:
+                GroupBinding.objects.filter(pk=binding.pk).update(applied_version=version)
+        if result.paused:
+            Directory.objects.filter(pk=directory.pk).update(health=Health.RED, health_reason=result.paused)
+            break
+    return result
+
+
+def _sync_one(
+    directory: Directory, binding: GroupBinding, port: GraphPort, actor: Actor, result: PassResult
+) -> bool:
+    if binding.group is None:
+        return True
+    desired = mapping.desired_group(binding.group, _member_remote_ids(binding))
+    remote_members = port.member_ids(binding.remote_id) if binding.remote_id else None
+    operations = reconcile.plan_group(
+        desired=desired,
+        remote_id=binding.remote_id,
+        last_known=binding.last_applied,
+        remote_member_ids=remote_members,
+    )
+    if not binding.remote_id and operations:
+        [outcome] = port.write([WriteRequest(o.method, o.url, o.body) for o in operations])
+        if not _handle(binding, operations[0], outcome, actor, result):
+            return False
+        binding.remote_id = str((outcome.body or {}).get("id", ""))
+        binding.last_applied = {"displayName": desired.display_name, "description": desired.description}
+        # Membership follows on the next pass, once the group exists.
+        GroupBinding.objects.filter(pk=binding.pk).update(desired_version=F("desired_version") + 1)
+        return True
+    if operations:
+        outcomes = port.write([WriteRequest(o.method, o.url, o.body) for o in operations])
+        all_ok = True
+        for operation, outcome in zip(operations, outcomes, strict=True):
+            if operation.kind == "update_group" and outcome.ok:
+                binding.last_applied = {**binding.last_applied, **(operation.body or {})}
+            all_ok = _handle(binding, operation, outcome, actor, result) and all_ok
+        if not all_ok:
+            return False
+    binding.status = SyncStatus.SYNCED
+    binding.last_error = ""
+    binding.last_error_code = ""
+    binding.attempts = 0
+    binding.retry_at = None
+    binding.synced_at = timezone.now()
+    return True
+
+
+def _handle(
+    binding: GroupBinding,
+    operation: reconcile.Operation,
+    outcome: WriteOutcome,
+    actor: Actor,
+    result: PassResult,
+) -> bool:
+    # Membership already as wanted (a replay after a lost response) counts as done.
+    benign = (operation.kind == "add_member" and outcome.code == "already_member") or (
+        operation.kind == "remove_member" and outcome.code == "not_member"
+    )
+    if outcome.ok or benign:
+        result.writes += int(outcome.ok)
+        audit.record(
+            actor=actor,
+            action=f"m365.{operation.kind}",
+            target_type="group",
+            target_id=binding.group_id or "",
+            target_label=binding.group.name if binding.group else binding.remote_id,
+            after={"directory": binding.directory_id, "request": f"{operation.method} {operation.url}"},
+        )
+        return True
+    result.errors += 1
+    binding.last_error = outcome.plain_words or outcome.message
+    binding.last_error_code = outcome.code
+    if outcome.error_kind == "fatal":
+        result.paused = binding.last_error
+    elif outcome.error_kind == "transient":
+        binding.attempts += 1
+        binding.retry_at = timezone.now() + backoff(binding.attempts)
+        binding.status = SyncStatus.PENDING
+    else:
+        binding.status = SyncStatus.ERROR
+        binding.retry_at = timezone.now() + PARK_FOR
+    return False

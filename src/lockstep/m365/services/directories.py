@@ -1,0 +1,190 @@
+"""Directories: add, verify, consent link, health (SPEC 2.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from lockstep.directory import audit, crypto
+from lockstep.directory.actors import Actor
+from lockstep.directory.errors import Conflict, ValidationFailed, collect
+from lockstep.m365.credentials import connection_for, generate_certificate, secret_context
+from lockstep.m365.graph.client import GraphClient
+from lockstep.m365.graph.clouds import CLOUDS
+from lockstep.m365.models import Cloud, CredentialKind, Directory, DirectoryDomain, Health
+from lockstep.m365.services.bindings import get_directory
+from lockstep.m365.verification import VerificationReport, verify
+
+
+def list_directories(*, actor: Actor) -> QuerySet[Directory]:
+    return Directory.objects.filter(organization_id=actor.organization_id).order_by("name")
+
+
+def _clean(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    known = {
+        "name",
+        "tenant_id",
+        "client_id",
+        "credential_kind",
+        "client_secret",
+        "cloud",
+        "login_base_url",
+        "graph_base_url",
+        "godaddy_override",
+    }
+    for field in fields:
+        if field not in known:
+            collect(errors, field, "Unknown field.")
+    cleaned = {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items() if k in known}
+    for field in ("name", "tenant_id", "client_id"):
+        if not cleaned.get(field):
+            collect(errors, field, "This field is required.")
+    if len(cleaned.get("name", "")) > 100:
+        collect(errors, "name", "Must be at most 100 characters.")
+    kind = cleaned.setdefault("credential_kind", CredentialKind.SECRET)
+    if kind not in CredentialKind.values:
+        collect(errors, "credential_kind", "Must be secret or certificate.")
+    if kind == CredentialKind.SECRET and not cleaned.get("client_secret"):
+        collect(errors, "client_secret", "Required when the credential is a client secret.")
+    cloud = cleaned.setdefault("cloud", Cloud.GLOBAL)
+    if cloud not in Cloud.values:
+        collect(errors, "cloud", f"Must be one of: {', '.join(Cloud.values)}.")
+    if cloud == Cloud.CUSTOM:
+        for field in ("login_base_url", "graph_base_url"):
+            if not str(cleaned.get(field, "")).startswith("https://"):
+                collect(errors, field, "Required for custom endpoints and must start with https://.")
+    return cleaned, errors
+
+
+def add_directory(*, actor: Actor, fields: dict[str, Any], verify_now: bool = True) -> tuple[Directory, str]:
+    """Add a directory; returns it and, for a generated certificate, the certificate PEM to upload.
+
+    The client secret is encrypted at once and never shown again. With `verify_now`, a
+    GoDaddy-operated tenant or a domain another directory already serves refuses the add.
+    """
+    directory, certificate_pem = _create(actor=actor, fields=fields)
+    if verify_now:
+        # Outside the transaction: no database lock is held while Microsoft 365 answers.
+        report = run_verification(directory)
+        try:
+            refuse_if_unservable(directory, report)
+        except Conflict:
+            directory.delete()
+            raise
+    return directory, certificate_pem
+
+
+@transaction.atomic
+def _create(*, actor: Actor, fields: dict[str, Any]) -> tuple[Directory, str]:
+    actor.require_write()
+    cleaned, errors = _clean(fields)
+    if errors:
+        raise ValidationFailed(errors)
+    if Directory.objects.filter(organization_id=actor.organization_id, name__iexact=cleaned["name"]).exists():
+        raise Conflict("name", f"A directory named {cleaned['name']!r} already exists.")
+    secret = cleaned.pop("client_secret", "")
+    directory = Directory.objects.create(organization_id=actor.organization_id, **cleaned)
+    certificate_pem = ""
+    if directory.credential_kind == CredentialKind.SECRET:
+        directory.client_secret_encrypted = crypto.encrypt(
+            secret, context=secret_context(directory, "secret")
+        )
+    else:
+        certificate_pem, key_pem = generate_certificate(f"Lockstep {directory.name}")
+        directory.certificate_pem = certificate_pem
+        directory.private_key_encrypted = crypto.encrypt(key_pem, context=secret_context(directory, "key"))
+    directory.save()
+    audit.record(
+        actor=actor,
+        action="directory.add",
+        target_type="directory",
+        target_id=directory.pk,
+        target_label=directory.name,
+        after={k: v for k, v in cleaned.items() if k != "client_secret"},
+    )
+    return directory, certificate_pem
+
+
+def refuse_if_unservable(directory: Directory, report: VerificationReport) -> None:
+    if report.is_godaddy and not directory.godaddy_override:
+        raise Conflict(
+            "tenant_id",
+            "This tenant is operated by GoDaddy (" + "; ".join(report.godaddy_signals) + "): its identities "
+            "cannot be changed by a third party. Defederate it from GoDaddy first, or set the explicit "
+            "GoDaddy override if you are sure.",
+        )
+    overlap = overlapping_domains(directory)
+    if overlap:
+        raise Conflict(
+            "tenant_id",
+            "These domains are already served by another directory in this deployment: "
+            + ", ".join(sorted(overlap))
+            + ". Deactivate that directory first.",
+        )
+
+
+def overlapping_domains(directory: Directory) -> set[str]:
+    mine = set(directory.domains.filter(is_verified=True, is_initial=False).values_list("name", flat=True))
+    others = DirectoryDomain.objects.filter(name__in=mine, is_verified=True).exclude(directory=directory)
+    return set(others.values_list("name", flat=True))
+
+
+def run_verification(directory: Directory) -> VerificationReport:
+    """Verify against Microsoft 365 and store the result, the domains and the health."""
+    with GraphClient(connection_for(directory)) as client:
+        report = verify(client, directory.client_id)
+    with transaction.atomic():
+        if report.token_ok and report.domains:
+            directory.domains.all().delete()
+            DirectoryDomain.objects.bulk_create(
+                [
+                    DirectoryDomain(
+                        directory=directory,
+                        name=d.name,
+                        is_verified=d.is_verified,
+                        is_default=d.is_default,
+                        is_initial=d.is_initial,
+                        authentication_type=d.authentication_type,
+                    )
+                    for d in report.domains
+                ]
+            )
+        directory.verification = report.as_dict()
+        directory.verified_at = timezone.now()
+        if not report.token_ok or report.access_denied or not report.granted_permissions:
+            directory.health, directory.health_reason = Health.RED, "; ".join(report.problems)
+        elif report.problems:
+            directory.health, directory.health_reason = Health.DEGRADED, "; ".join(report.problems)
+        else:
+            directory.health, directory.health_reason = Health.OK, ""
+        directory.save(update_fields=["verification", "verified_at", "health", "health_reason"])
+    return report
+
+
+def verify_directory(*, actor: Actor, directory_id: int) -> VerificationReport:
+    directory = get_directory(actor=actor, directory_id=directory_id)
+    report = run_verification(directory)
+    audit.record(
+        actor=actor,
+        action="directory.verify",
+        target_type="directory",
+        target_id=directory.pk,
+        target_label=directory.name,
+        after={"health": directory.health, "problems": report.problems},
+    )
+    return report
+
+
+def consent_url(directory: Directory, redirect_uri: str, state: str) -> str:
+    """The admin-consent link for the app (graph-facts §9.3)."""
+    if directory.cloud == Cloud.CUSTOM:
+        base = directory.login_base_url.rstrip("/")
+    else:
+        base = CLOUDS[directory.cloud].login_base
+    query = urlencode({"client_id": directory.client_id, "state": state, "redirect_uri": redirect_uri})
+    return f"{base}/{directory.tenant_id}/adminconsent?{query}"

@@ -1,0 +1,102 @@
+"""The sync loop: runs user and group passes for every active directory, woken by changes.
+
+Each worker process runs one loop (a thread beside the task worker). It sleeps until
+`wakeup.notify()` (same process) or `wakeup.POLL_SECONDS` (other processes' changes),
+and keeps one long-lived Graph client per directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import close_old_connections, connection
+
+from lockstep.m365 import wakeup
+from lockstep.m365.budget import DatabaseBudget
+from lockstep.m365.credentials import connection_for
+from lockstep.m365.engine import run_user_pass
+from lockstep.m365.graph.client import GraphClient
+from lockstep.m365.graph_port import GraphClientPort
+from lockstep.m365.group_engine import run_group_pass
+from lockstep.m365.models import Directory, Health
+
+log = logging.getLogger(__name__)
+
+
+class PortCache:
+    """One Graph client per directory, rebuilt when its credential or endpoints change."""
+
+    def __init__(self) -> None:
+        self._ports: dict[int, tuple[tuple[str, ...], GraphClientPort]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _fingerprint(directory: Directory) -> tuple[str, ...]:
+        return (
+            directory.tenant_id,
+            directory.client_id,
+            directory.client_secret_encrypted,
+            directory.private_key_encrypted,
+            directory.cloud,
+            directory.login_base_url,
+            directory.graph_base_url,
+        )
+
+    def port_for(self, directory: Directory) -> GraphClientPort:
+        fingerprint = self._fingerprint(directory)
+        with self._lock:
+            cached = self._ports.get(directory.pk)
+            if cached and cached[0] == fingerprint:
+                return cached[1]
+            if cached:
+                cached[1].client.close()
+            client = GraphClient(connection_for(directory), rate_limiter=DatabaseBudget(directory.tenant_id))
+            port = GraphClientPort(client)
+            self._ports[directory.pk] = (fingerprint, port)
+            return port
+
+    def close(self) -> None:
+        with self._lock:
+            for _, port in self._ports.values():
+                port.client.close()
+            self._ports.clear()
+
+
+PORTS = PortCache()
+
+
+def active_directories() -> list[Directory]:
+    return list(Directory.objects.filter(sync_enabled=True).exclude(health=Health.RED).order_by("id"))
+
+
+def run_once(*, worker: str = "worker", ports: PortCache = PORTS) -> int:
+    """One round over every active directory; returns how many bindings were handled."""
+    handled = 0
+    for directory in active_directories():
+        try:
+            port = ports.port_for(directory)
+            users = run_user_pass(directory, port, worker=worker)
+            groups = run_group_pass(directory, port, worker=worker)
+            handled += users.claimed + groups.claimed
+        except Exception:
+            log.exception("sync pass for directory %s failed", directory.pk)
+    return handled
+
+
+class SyncLoop(threading.Thread):
+    def __init__(self, *, worker: str, stop: threading.Event) -> None:
+        super().__init__(name=f"lockstep-sync-{worker}", daemon=True)
+        self.worker = worker
+        self.stop_event = stop
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                close_old_connections()
+                handled = run_once(worker=self.worker)
+                if not handled:
+                    wakeup.wait(wakeup.POLL_SECONDS)
+        finally:
+            PORTS.close()
+            connection.close()
