@@ -145,7 +145,9 @@ class PasswordForm(ConsoleForm):
 
 class GroupForm(ConsoleForm):
     name = forms.CharField(label="Name", required=False, strip=False)
-    description = forms.CharField(label="Description", required=False, strip=False, widget=forms.Textarea)
+    description = forms.CharField(
+        label="Description", required=False, strip=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class UserFilterForm(ConsoleForm):
@@ -178,7 +180,7 @@ class SettingsForm(ConsoleForm):
         label="Kinds of character required (3 or 4)", min_value=0, max_value=4
     )
     password_banned_terms = forms.CharField(
-        label="Extra banned words (one per line)", required=False, widget=forms.Textarea
+        label="Extra banned words (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
     email_sender_name = forms.CharField(label="Email sender name", required=False)
     email_sender_address = forms.EmailField(label="Email sender address", required=False)

@@ -142,7 +142,7 @@ def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
                 return _finish_sign_in(request)
             return redirect(f"{reverse('console:settings')}?mfa=enabled")
     uri = admins.provisioning_uri(admin, secret)
-    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=False)
+    qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=True)
     return render(
         request,
         "console/auth/enrol.html",
