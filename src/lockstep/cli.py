@@ -230,19 +230,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def settings_table() -> str:
-    from lockstep.config import SETTINGS
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    rows = ["| Setting | Default | Meaning |", "|---|---|---|"]
-    rows += [f"| `{s.name}` | `{cell(s.default)}` | {cell(s.meaning)} |" for s in SETTINGS]
-    return "\n".join(rows)
-
-
 def cmd_settings_table(args: argparse.Namespace) -> int:
-    out(settings_table())
+    """The README's settings table (`lockstep.config.settings_markdown`), for pasting."""
+    from lockstep.config import settings_markdown
+
+    out(settings_markdown())
     return 0
 
 
