@@ -86,6 +86,7 @@ def test_check_fails_with_a_fix_for_each_problem(scratch: Scratch) -> None:
         LOCKSTEP_ENCRYPTION_KEYS="c2hvcnQ=,not base64!",
         LOCKSTEP_BASE_URL="https://lockstep.example.org",
         LOCKSTEP_EMAIL_HOST="no-such-host.invalid",
+        LOCKSTEP_TRUSTED_CA_FILE=str(scratch.data_dir / "missing-ca.pem"),
     )
     done = scratch.lockstep("check")  # not migrated either
     assert done.returncode == 1
@@ -100,7 +101,8 @@ def test_check_fails_with_a_fix_for_each_problem(scratch: Scratch) -> None:
     assert "FAIL allowed hosts: lockstep.example.org (from LOCKSTEP_BASE_URL) is not in" in text
     assert "fix: add 'lockstep.example.org' to LOCKSTEP_ALLOWED_HOSTS" in text
     assert "FAIL smtp host: 'no-such-host.invalid' does not resolve" in text
-    assert text.rstrip().endswith("5 checks failed.")
+    assert f"FAIL trusted CA file: {scratch.data_dir / 'missing-ca.pem'} cannot be read" in text
+    assert text.rstrip().endswith("6 checks failed.")
 
 
 def test_check_fails_when_the_database_is_unreachable(scratch: Scratch) -> None:

@@ -143,6 +143,21 @@ def check_smtp_host() -> CheckResult:
     return CheckResult(OK, "smtp host", f"{host}:{port} resolves (not contacted)")
 
 
+def check_trusted_ca_file() -> CheckResult:
+    path = str(getattr(settings, "TRUSTED_CA_FILE", "") or "")
+    if not path:
+        return CheckResult(OK, "trusted CA file", "not set (the system's CAs only)")
+    fix = "point LOCKSTEP_TRUSTED_CA_FILE at a readable PEM bundle, or unset it"
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as problem:
+        return CheckResult(FAIL, "trusted CA file", f"{path} cannot be read ({problem.strerror})", fix)
+    count = text.count("-----BEGIN CERTIFICATE-----")
+    if not count:
+        return CheckResult(FAIL, "trusted CA file", f"{path} holds no PEM certificate", fix)
+    return CheckResult(OK, "trusted CA file", f"{path} ({count} certificate{'s' if count != 1 else ''})")
+
+
 def check_debug() -> CheckResult:
     if settings.DEBUG:
         return CheckResult(
@@ -159,6 +174,7 @@ ALL_CHECKS: tuple[Callable[[], CheckResult], ...] = (
     check_allowed_hosts,
     check_data_dir,
     check_smtp_host,
+    check_trusted_ca_file,
     check_debug,
 )
 
