@@ -201,3 +201,27 @@ def test_ids_and_dependencies_are_validated() -> None:
         client.batch([BatchRequest("GET", "/a", id="X"), BatchRequest("GET", "/b", id="x")])
     with pytest.raises(ValueError):
         client.batch([BatchRequest("GET", "/a", depends_on=["nope"])])
+
+
+def test_repeatable_post_actions_count_as_idempotent() -> None:
+    from lockstep.m365.graph.transport import is_idempotent
+
+    assert is_idempotent("POST", "/groups/g/members/$ref")
+    assert is_idempotent("POST", "https://g/v1.0/users/u/revokeSignInSessions")
+    assert is_idempotent("post", "/directory/deletedItems/x/restore")
+    assert not is_idempotent("POST", "/users")
+    assert not is_idempotent("POST", "/groups")
+    assert is_idempotent("DELETE", "/groups/g/members/u/$ref")
+
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        reqs = json.loads(request.content)["requests"]
+        if calls["n"] == 1:
+            raise httpx.ReadError("reset", request=request)
+        return httpx.Response(200, json={"responses": [{"id": r["id"], "status": 204} for r in reqs]})
+
+    client = mock_client(handler)
+    [r] = client.batch(client.member_requests("g1", add=["u1"]))
+    assert r.ok and r.attempts == 2

@@ -22,7 +22,7 @@ from .errors import (
     classify,
 )
 from .ratelimit import estimate_cost
-from .transport import IDEMPOTENT_METHODS, RETRY_STATUSES_ALWAYS, RETRY_STATUSES_IDEMPOTENT, Transport
+from .transport import RETRY_STATUSES_ALWAYS, RETRY_STATUSES_IDEMPOTENT, Transport, is_idempotent
 
 MAX_BATCH = 20
 
@@ -45,7 +45,7 @@ class BatchRequest:
 
     @property
     def is_idempotent(self) -> bool:
-        return self.idempotent if self.idempotent is not None else self.method.upper() in IDEMPOTENT_METHODS
+        return self.idempotent if self.idempotent is not None else is_idempotent(self.method, self.url)
 
 
 @dataclass(slots=True)

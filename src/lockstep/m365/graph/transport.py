@@ -33,6 +33,20 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """PATCH and DELETE are idempotent in Graph's directory API (same body, same end state)."""
 
+_IDEMPOTENT_POST_SUFFIXES = ("/$ref", "/revokesigninsessions", "/assignlicense", "/restore")
+"""POST actions whose repetition is harmless: adding a member twice gives `AlreadyMember`,
+revoking sessions or restoring twice leaves the same state, assignLicense sets the same licenses."""
+
+
+def is_idempotent(method: str, url: str) -> bool:
+    """Whether sending this request twice leaves the same state as sending it once."""
+    method = method.upper()
+    if method in IDEMPOTENT_METHODS:
+        return True
+    path = urlsplit(url).path.lower().rstrip("/")
+    return method == "POST" and path.endswith(_IDEMPOTENT_POST_SUFFIXES)
+
+
 RETRY_STATUSES_ALWAYS = frozenset({429, 503})
 """Retried for every method: Graph refused the request without acting on it."""
 RETRY_STATUSES_IDEMPOTENT = frozenset({500, 502, 504})
@@ -176,7 +190,7 @@ class Transport:
         method = method.upper()
         url = self.url_for(path)
         if idempotent is None:
-            idempotent = method in IDEMPOTENT_METHODS
+            idempotent = is_idempotent(method, url)
         if cost is None:
             cost = estimate_cost(method, str(httpx.URL(url, params=params or None)))
         if writes is None:
