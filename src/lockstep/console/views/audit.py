@@ -15,6 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from lockstep.console.access import current_admin
 from lockstep.console.forms import AuditFilterForm
+from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import AuditEvent
 from lockstep.directory.services.users import decode_cursor, encode_cursor
 
@@ -42,11 +43,14 @@ def changes_of(event: AuditEvent) -> list[Change]:
 
 
 def _cursor(value: str) -> tuple[datetime, int] | None:
+    """The (time, id) position a "Next" link carries; a damaged cursor starts from the top."""
+    if not value:
+        return None
     try:
         at, pk = decode_cursor(value)
         moment = parse_datetime(str(at))
         return (moment, int(pk)) if moment else None
-    except (ValueError, TypeError, Exception):
+    except (ValidationFailed, ValueError, TypeError):
         return None
 
 

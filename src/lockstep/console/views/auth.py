@@ -93,7 +93,6 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
             return redirect("console:mfa_enrol")
         return _finish_sign_in(request)
     form = CodeForm(request.POST or None)
-    status = 200
     if request.method == "POST" and form.is_valid():
         source = throttle.source_of(request)
         if throttle.is_blocked(account=admin.email, source=source):
@@ -110,7 +109,7 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
             return _finish_sign_in(request)
         throttle.record_failure(account=admin.email, source=source, step="totp")
         form.add_error("code", "That code is not right (or was already used). Try the next one.")
-    return render(request, "console/auth/mfa.html", {"form": form}, status=status)
+    return render(request, "console/auth/mfa.html", {"form": form})
 
 
 @sign_in_step
@@ -128,7 +127,6 @@ def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
         secret = admins.begin_totp_enrolment(admin)
         request.session[PENDING_TOTP_SECRET] = secret  # only in the session until confirmed
     form = CodeForm(request.POST or None)
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             admins.confirm_totp_enrolment(admin=admin, secret=secret, code=form.cleaned_data["code"])
@@ -147,7 +145,6 @@ def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
         request,
         "console/auth/enrol.html",
         {"form": form, "qr_svg": qr_svg, "secret": secret, "forced": forced},
-        status=status,
     )
 
 

@@ -27,7 +27,6 @@ def group_list(request: HttpRequest) -> HttpResponse:
 @write_page
 def group_new(request: HttpRequest) -> HttpResponse:
     form = GroupForm(request.POST or None)
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             group = groups.create_group(actor=actor_for(request), fields=dict(form.cleaned_data))
@@ -36,7 +35,7 @@ def group_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Group {group.name} created.")
             return redirect("console:group_detail", pk=group.pk)
-    return render(request, "console/groups/form.html", {"form": form, "group": None}, status=status)
+    return render(request, "console/groups/form.html", {"form": form, "group": None})
 
 
 @write_page
@@ -44,7 +43,6 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     group = groups.get_group(actor=actor, group_id=pk)
     form = GroupForm(request.POST or None, initial={"name": group.name, "description": group.description})
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             groups.update_group(actor=actor, group_id=group.pk, changes=dict(form.cleaned_data))
@@ -52,7 +50,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
             show_service_error(form, error)
         else:
             return redirect("console:group_detail", pk=group.pk)
-    return render(request, "console/groups/form.html", {"form": form, "group": group}, status=status)
+    return render(request, "console/groups/form.html", {"form": form, "group": group})
 
 
 @write_page

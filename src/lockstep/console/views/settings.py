@@ -26,7 +26,6 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
     organization = organizations.get_organization(actor=actor)
     form = SettingsForm(request.POST or None, initial=organizations.settings_of(organization))
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             organizations.update_settings(actor=actor, changes=dict(form.cleaned_data))
@@ -47,14 +46,12 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
             "me": current_admin(request),
             "mfa_enabled_now": request.GET.get("mfa") == "enabled",
         },
-        status=status,
     )
 
 
 def administrators(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
     form = AdminCreateForm(request.POST or None)
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             admin = admins.create_admin(
@@ -79,7 +76,6 @@ def administrators(request: HttpRequest) -> HttpResponse:
             "roles": AdminRole.choices,
             "is_owner": actor.is_owner,
         },
-        status=status,
     )
 
 

@@ -129,7 +129,6 @@ def _policy_rules(request: HttpRequest) -> list[str]:
 @write_page
 def user_new(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             user = users.create_user(
@@ -147,7 +146,6 @@ def user_new(request: HttpRequest) -> HttpResponse:
         request,
         "console/users/new.html",
         {"form": form, "rules": _policy_rules(request)},
-        status=status,
     )
 
 
@@ -175,7 +173,6 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = users.get_user(actor=actor, user_id=pk)
     initial = {name: getattr(user, name) for name in USER_FIELD_LABELS}
     form = UserFieldsForm(request.POST or None, initial=initial)
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             users.update_user(actor=actor, user_id=user.pk, changes=form.user_fields())
@@ -183,7 +180,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             show_service_error(form, error)
         else:
             return redirect("console:user_detail", pk=user.pk)
-    return render(request, "console/users/edit.html", {"form": form, "person": user}, status=status)
+    return render(request, "console/users/edit.html", {"form": form, "person": user})
 
 
 @require_POST
@@ -207,7 +204,6 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     user = users.get_user(actor=actor, user_id=pk)
     form = PasswordForm(request.POST or None)
-    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             users.set_password(actor=actor, user_id=user.pk, password=form.cleaned_data["password"])
@@ -219,7 +215,6 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "console/users/password.html",
         {"form": form, "person": user, "rules": _policy_rules(request)},
-        status=status,
     )
 
 
