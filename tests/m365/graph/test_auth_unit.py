@@ -55,3 +55,30 @@ def test_certificate_credential_shapes() -> None:
     only_thumb = CertificateCredential(private_key_pem=key_pem, thumbprint_sha1=sha1.lower())
     assert only_thumb.msal_credential() == {"private_key": key_pem, "thumbprint": sha1}
     assert key_pem not in repr(with_cert)
+
+
+def test_unreadable_or_mismatched_keys_are_typed_errors() -> None:
+    from lockstep.m365.graph import errors as e
+    from lockstep.m365.graph.auth import MsalTokenSource
+    from lockstep.m365.graph.connection import DirectoryConnection
+
+    cert_pem, _ = make_cert()
+    _, other_key = make_cert()
+
+    def source(key: str) -> MsalTokenSource:
+        return MsalTokenSource(
+            DirectoryConnection(
+                tenant_id="t",
+                client_id="c",
+                certificate=CertificateCredential(private_key_pem=key, certificate_pem=cert_pem),
+                login_base_url="https://127.0.0.1:1",
+                graph_base_url="https://127.0.0.1:1/v1.0",
+            )
+        )
+
+    with pytest.raises(e.AuthenticationFailed) as info:
+        source("garbage").token()
+    assert info.value.code == "invalid_private_key" and info.value.kind == "fatal"
+    with pytest.raises(e.CertificateRejected) as mismatch:
+        source(other_key).token()
+    assert "does not belong" in mismatch.value.plain_words

@@ -10,13 +10,23 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import jwt
 import msal
 import msal.exceptions
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from .clouds import Cloud
-from .connection import DirectoryConnection
-from .errors import AuthenticationFailed, ConnectionFailed, Transient, UnknownTenant, classify_token_error
+from .connection import CertificateCredential, DirectoryConnection
+from .errors import (
+    AuthenticationFailed,
+    CertificateRejected,
+    ConnectionFailed,
+    Transient,
+    UnknownTenant,
+    classify_token_error,
+)
 
 
 class TokenSource(Protocol):
@@ -105,6 +115,8 @@ class MsalTokenSource:
         credential: Any = (
             conn.client_secret if conn.client_secret else conn.certificate.msal_credential()  # type: ignore[union-attr]
         )
+        if conn.certificate is not None:
+            check_certificate(conn.certificate)
         microsoft = self.cloud.is_microsoft
         try:
             return msal.ConfidentialClientApplication(
@@ -143,6 +155,12 @@ class MsalTokenSource:
             raise ConnectionFailed(f"login endpoint unreachable: {exc}") from exc
         except msal.exceptions.MsalServiceError as exc:  # msal raises on 5xx/429 from the login endpoint
             raise Transient(f"login endpoint error: {exc}") from exc
+        except jwt.PyJWTError as exc:  # signing the client assertion failed: the key is unusable
+            raise AuthenticationFailed(
+                f"could not sign the client assertion: {exc}",
+                code="invalid_private_key",
+                plain_words=_BAD_KEY_WORDS,
+            ) from exc
         except ValueError as exc:  # a non-JSON answer from the login endpoint
             raise Transient(f"unexpected answer from the login endpoint: {exc}") from exc
         if not result or "access_token" not in result:
@@ -161,6 +179,43 @@ class MsalTokenSource:
         cache = app.token_cache
         for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
             cache.remove_at(item)
+
+
+_BAD_KEY_WORDS = (
+    "The private key stored for this directory cannot be read (wrong format or passphrase): "
+    "generate or upload the certificate and its key again."
+)
+
+
+def check_certificate(cred: CertificateCredential) -> None:
+    """Raise a typed error when the private key cannot be loaded or does not match the certificate."""
+    try:
+        key = serialization.load_pem_private_key(
+            cred.private_key_pem.encode(), password=cred.passphrase.encode() if cred.passphrase else None
+        )
+    except (ValueError, TypeError) as exc:
+        raise AuthenticationFailed(
+            f"private key unreadable: {exc}", code="invalid_private_key", plain_words=_BAD_KEY_WORDS
+        ) from exc
+    if cred.certificate_pem:
+        try:
+            cert = x509.load_pem_x509_certificate(cred.certificate_pem.encode())
+        except ValueError as exc:
+            raise AuthenticationFailed(
+                f"certificate unreadable: {exc}",
+                code="invalid_certificate",
+                plain_words="The certificate stored for this directory is not a valid PEM certificate: upload it again.",
+            ) from exc
+        spki = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+            raise CertificateRejected(
+                "the private key does not belong to the certificate",
+                code="key_certificate_mismatch",
+                plain_words=(
+                    "The private key does not belong to the certificate configured for this directory: "
+                    "upload the matching pair."
+                ),
+            )
 
 
 class StaticTokenSource:
