@@ -96,3 +96,34 @@ def test_state_round_trip(tmp_path: Path) -> None:
     assert t2.users == t.users and set(t2.groups) == set(t.groups) and t2.by_upn == t.by_upn
     assert t2.apps[seeds.DEMO_CLIENT_ID].secrets[0].secretText == seeds.DEMO_CLIENT_SECRET
     assert {g: list(m) for g, m in t2.members.items()} == {g: list(m) for g, m in t.members.items()}
+
+
+def test_getuserrealm(sim_server: SimServer) -> None:
+    sim_server.reset("godaddy")
+    with httpx.Client(verify=sim_server.ssl_context()) as c:
+        r = c.get(
+            f"{sim_server.login_base_url}/getuserrealm.srf",
+            params={"login": "x@bellowsbakery.com", "json": "1"},
+        )
+        body = r.json()
+        assert body["NameSpaceType"] == "Federated"
+        assert httpx.URL(body["AuthURL"]).host.endswith("godaddy.com")
+        r = c.get(
+            f"{sim_server.login_base_url}/getuserrealm.srf",
+            params={"login": "x@NETORG1234567.onmicrosoft.com", "json": "1"},
+        )
+        assert r.json()["NameSpaceType"] == "Managed"
+        r = c.get(
+            f"{sim_server.login_base_url}/getuserrealm.srf",
+            params={"login": "x@unknown.example", "json": "1"},
+        )
+        assert r.json()["NameSpaceType"] == "Unknown"
+    sim_server.reset("demo")
+
+
+def test_cli_subprocess_mode() -> None:
+    with SimServer(seed="demo", subprocess_mode=True, throttling=False) as srv:
+        assert srv.sim is None
+        with srv.client() as c:
+            assert c.get("/users/adele.vance@contoso.com").status_code == 200
+        assert srv.request_log()[-1]["path"] == "/users/adele.vance@contoso.com"

@@ -445,8 +445,46 @@ def validate_graph_token(sim: Simulator, authorization: str) -> dict[str, Any]:
     return claims
 
 
+async def get_user_realm(request: Request) -> Response:
+    """``/getuserrealm.srf?login=user@domain&json=1`` (undocumented; used for IdP detection, §7.2)."""
+    sim: Simulator = request.app.state.sim
+    login = request.query_params.get("login", "")
+    domain = login.rsplit("@", 1)[-1].lower()
+    with sim.lock:
+        d = sim.tenant.domains.get(domain)
+        if d is None or not d.isVerified:
+            body: dict[str, Any] = {"State": 4, "UserState": 1, "Login": login, "NameSpaceType": "Unknown"}
+        elif d.authenticationType == "Federated" and d.federation:
+            f = d.federation
+            body = {
+                "State": 3,
+                "UserState": 2,
+                "Login": login,
+                "NameSpaceType": "Federated",
+                "DomainName": d.id,
+                "FederationGlobalVersion": -1,
+                "AuthURL": f.get("passiveSignInUri"),
+                "FederationBrandName": sim.tenant.display_name,
+                "AuthNForwardType": 1,
+                "CloudInstanceName": "microsoftonline.com",
+                "CloudInstanceIssuerUri": "urn:federation:MicrosoftOnline",
+            }
+        else:
+            body = {
+                "State": 4,
+                "UserState": 1,
+                "Login": login,
+                "NameSpaceType": "Managed",
+                "DomainName": d.id,
+                "FederationBrandName": sim.tenant.display_name,
+                "CloudInstanceName": "microsoftonline.com",
+            }
+    return JSONResponse(body)
+
+
 def routes() -> list[Route]:
     return [
+        Route("/getuserrealm.srf", get_user_realm, methods=["GET"]),
         Route("/{tenant}/oauth2/v2.0/token", token_endpoint, methods=["POST"]),
         Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
         Route("/{tenant}/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
