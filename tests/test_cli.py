@@ -144,6 +144,12 @@ def test_run_names_a_bad_admin_email(scratch: Scratch) -> None:
     assert "error: --admin-email: Must be an email address." in done.stderr
 
 
+def test_run_no_migrate_refuses_an_unmigrated_database(scratch: Scratch) -> None:
+    done = scratch.lockstep("run", "--no-migrate", "--listen", f"127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert "migrations are not applied; run `lockstep migrate`" in done.stderr
+
+
 def test_worker_refuses_an_unmigrated_database(scratch: Scratch) -> None:
     done = scratch.lockstep("worker", "--batch")
     assert done.returncode == 1

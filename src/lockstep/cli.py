@@ -343,9 +343,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_django()
     from lockstep.config import env
 
-    applied = migrate(verbosity=0)
-    if applied:
-        out(f"Applied {applied} database migrations.")
+    if args.no_migrate:
+        require_migrated()  # several web processes: `lockstep migrate` runs once, before them
+    else:
+        applied = migrate(verbosity=0)
+        if applied:
+            out(f"Applied {applied} database migrations.")
     return serve_forever(
         listen=args.listen or env("LOCKSTEP_LISTEN"),
         bootstrap=lambda: bootstrap_first_admin(email=args.admin_email, organization_name=args.organization),
@@ -448,6 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--organization", default=DEFAULT_ORGANIZATION, help="first organization's name, on first run only"
+    )
+    run.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="refuse to start on an unmigrated database instead of migrating",
     )
     run.set_defaults(handler=cmd_run)
 
