@@ -151,3 +151,21 @@ def test_license_assignment_errors(graph: GraphClient) -> None:
     assert [a["skuId"] for a in assigned] == [skus["SPE_E3"]]
     with pytest.raises(e.NoLicensesAvailable):
         graph.assign_license(uid, add=[{"skuId": skus["POWER_BI_PRO"]}])
+
+
+def test_one_client_shared_by_threads(graph: GraphClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [u["id"] for u in graph.list_users(select=["id"])][:40]
+    from lockstep.m365.graph.auth import clear_app_cache
+
+    clear_app_cache()  # cold token cache: 8 threads ask for a token at once
+    fresh = type(graph)(graph.connection)
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            got = list(pool.map(lambda uid: fresh.get_user(uid, select=["id"])["id"], ids))
+        assert got == ids
+        assert fresh.stats.http_requests == 40
+    finally:
+        fresh.close()
+    assert fresh.tokens.tokens_fetched == 1  # type: ignore[attr-defined]

@@ -67,6 +67,7 @@ _TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error", "http_erro
 
 _apps: dict[tuple[str, ...], msal.ConfidentialClientApplication] = {}
 _sessions: dict[tuple[str, ...], requests.Session] = {}
+_key_locks: dict[tuple[str, ...], threading.Lock] = {}
 _apps_lock = threading.Lock()
 
 
@@ -77,6 +78,7 @@ def clear_app_cache() -> None:
         for session in _sessions.values():
             session.close()
         _sessions.clear()
+        _key_locks.clear()
 
 
 class MsalTokenSource:
@@ -96,16 +98,29 @@ class MsalTokenSource:
             self.cloud.scope,
         )
 
+    def _lock(self) -> threading.Lock:
+        with _apps_lock:
+            return _key_locks.setdefault(self._key, threading.Lock())
+
     def _app(self) -> msal.ConfidentialClientApplication:
+        """The shared msal app for this key, built (with its network discovery) under a per-key lock
+        so that a slow login host for one directory never holds up the others."""
         with _apps_lock:
             app = _apps.get(self._key)
-            if app is None:
-                session = _PinnedCASession(self.connection.ca_file, self.timeout)
-                try:
-                    app = self._build_app(session)
-                except Exception:
-                    session.close()
-                    raise
+        if app is not None:
+            return app
+        with self._lock():
+            with _apps_lock:
+                app = _apps.get(self._key)
+            if app is not None:
+                return app
+            session = _PinnedCASession(self.connection.ca_file, self.timeout)
+            try:
+                app = self._build_app(session)
+            except Exception:
+                session.close()
+                raise
+            with _apps_lock:
                 _apps[self._key] = app
                 _sessions[self._key] = session
             return app
@@ -150,7 +165,8 @@ class MsalTokenSource:
     def token(self) -> str:
         app = self._app()
         try:
-            result: Mapping[str, Any] | None = app.acquire_token_for_client(scopes=[self.cloud.scope])
+            with self._lock():  # one login request per app at a time; cache hits are microseconds
+                result: Mapping[str, Any] | None = app.acquire_token_for_client(scopes=[self.cloud.scope])
         except (requests.RequestException, OSError) as exc:
             raise ConnectionFailed(f"login endpoint unreachable: {exc}") from exc
         except msal.exceptions.MsalServiceError as exc:  # msal raises on 5xx/429 from the login endpoint
