@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 
 class RateLimiter(Protocol):
-    """Blocks (or raises) until `units` of budget are available."""
+    """Blocks until `units` of budget are available, or raises (e.g. `Throttled(retry_after=...)`)
+    to tell the caller to reschedule instead of holding a worker."""
 
     def acquire(self, units: float) -> None: ...
 
