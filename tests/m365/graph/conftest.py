@@ -40,6 +40,7 @@ def connection(
     certificate: CertificateCredential | None = None,
     tenant_id: str | None = None,
     ca_file: str | None = "",
+    token_scope: str | None = None,
 ) -> DirectoryConnection:
     return DirectoryConnection(
         tenant_id=tenant_id or srv.tenant_id,
@@ -50,6 +51,7 @@ def connection(
         login_base_url=srv.login_base_url,
         graph_base_url=srv.graph_base_url,
         ca_file=srv.ca_file if ca_file == "" else ca_file,
+        token_scope=token_scope,
     )
 
 

@@ -127,3 +127,9 @@ def test_revoked_token_is_refreshed_transparently(sim: Any, graph: GraphClient) 
     assert graph.get_organization()["id"] == sim.tenant_id
     assert graph.tokens.tokens_fetched == 2  # type: ignore[attr-defined]
     assert time.monotonic() - started < 10
+
+
+def test_scope_of_another_cloud_is_invalid_scope(make_client: Callable[..., GraphClient]) -> None:
+    with pytest.raises(e.InvalidScope) as info:
+        make_client(token_scope="https://graph.microsoft.us/.default").get_organization()
+    assert "AADSTS70011" in info.value.message
