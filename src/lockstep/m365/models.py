@@ -68,6 +68,7 @@ class Directory(models.Model):
     brake_percent = models.PositiveSmallIntegerField(default=5)
     users_delta_link = models.TextField(blank=True, default="")
     groups_delta_link = models.TextField(blank=True, default="")
+    drift_checked_at = models.DateTimeField(null=True, blank=True)  # last drift (delta) round started
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -105,6 +106,7 @@ class SyncStatus(models.TextChoices):
     ERROR = "error", "Error"
     NOT_SYNCED = "not_synced", "Not synced"
     HELD = "held", "Held by the deletion brake"
+    RESTORE_OFFERED = "restore_offered", "Restore offered (a deleted account matches)"
 
 
 class BindingBase(models.Model):
@@ -141,6 +143,12 @@ class UserBinding(BindingBase):
     password_synced_at = models.DateTimeField(null=True, blank=True)
     first_sync_notice_pending = models.BooleanField(default=False)
     import_batch = models.ForeignKey("ImportBatch", null=True, blank=True, on_delete=models.SET_NULL)
+    # Soft-deleted (or purged) in Microsoft 365, seen through delta: never written or recreated.
+    remote_deleted_at = models.DateTimeField(null=True, blank=True)
+    # A soft-deleted account matching the address, offered for restore instead of a create.
+    restore_candidate_id = models.CharField(max_length=64, blank=True, default="")
+    # An admin rejected a held disable: the account stays enabled while desired_version equals this.
+    keep_enabled_version = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar[list[Any]] = [
@@ -183,6 +191,54 @@ class PendingPassword(models.Model):
     expires_at = models.DateTimeField()
 
 
+class ImportScan(models.Model):
+    """One listing of a tenant's users for the import wizard (SPEC 2.2), run as a background job.
+
+    Its candidates are the rows the admin pages through; the newest finished scan of a
+    directory is the current one, older scans are deleted when a new one finishes.
+    """
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="import_scans")
+    created_by_label = models.CharField(max_length=254, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, default="queued")  # queued, running, done, failed
+    pages_done = models.PositiveIntegerField(default=0)
+    users_seen = models.PositiveIntegerField(default=0)
+    admins_found = models.PositiveIntegerField(default=0)
+    graph_requests = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+
+class ImportCandidate(models.Model):
+    """One Microsoft 365 account of a scan, with how it matches Lockstep's users."""
+
+    scan = models.ForeignKey(ImportScan, on_delete=models.CASCADE, related_name="candidates")
+    remote_id = models.CharField(max_length=64)
+    upn = models.CharField(max_length=113)
+    sort_key = models.CharField(max_length=113)  # lower-cased UPN: the keyset order
+    mail = models.CharField(max_length=254, blank=True, default="")
+    display_name = models.CharField(max_length=256, blank=True, default="")
+    licensed = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    admin = models.BooleanField(default=False)  # holds an Entra directory role
+    status = models.CharField(max_length=10)  # new, matched, ambiguous, bound
+    matched_by = models.CharField(max_length=20, blank=True, default="")  # mail, userPrincipalName, ...
+    matched_user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField(blank=True, default="")
+    attributes = models.JSONField(default=dict, blank=True)  # the remote values Lockstep manages
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["scan", "remote_id"], name="import_candidate_unique"),
+        ]
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["scan", "sort_key", "id"], name="import_candidate_order"),
+            models.Index(fields=["scan", "status"], name="import_candidate_status"),
+        ]
+
+
 class ImportBatch(models.Model):
     directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="import_batches")
     created_by = models.ForeignKey(Administrator, null=True, blank=True, on_delete=models.SET_NULL)
@@ -194,6 +250,30 @@ class ImportBatch(models.Model):
     bound_existing = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     undone_at = models.DateTimeField(null=True, blank=True)
+    scan = models.ForeignKey(ImportScan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    options = models.JSONField(default=dict, blank=True)  # the request: selection, filter, flags, actor
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+
+class ImportedAccount(models.Model):
+    """What an import batch did with one Microsoft 365 account (the undo works from these)."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="items")
+    remote_id = models.CharField(max_length=64)
+    upn = models.CharField(max_length=113, blank=True, default="")
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user_ref = models.BigIntegerField(null=True, blank=True)  # the user's id, kept after deletion
+    created_user = models.BooleanField(default=False)  # this batch created the Lockstep user
+    outcome = models.CharField(max_length=16)  # created, bound, already_bound, skipped, error
+    reason = models.TextField(blank=True, default="")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["batch", "remote_id"], name="imported_account_remote"),
+        ]
 
 
 class HeldWrite(models.Model):
@@ -204,7 +284,8 @@ class HeldWrite(models.Model):
     operation = models.CharField(max_length=20)  # disable, delete
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
-    decision = models.CharField(max_length=10, blank=True, default="")  # approved, rejected
+    decision = models.CharField(max_length=10, blank=True, default="")  # approved, rejected, applied
+    decided_by = models.CharField(max_length=200, blank=True, default="")
 
 
 class GraphBudget(models.Model):
