@@ -34,6 +34,16 @@ LOOKUP_SELECT = (
     "proxyAddresses",
 )
 
+DELETED_SELECT = (
+    "id",
+    "userPrincipalName",
+    "mail",
+    "proxyAddresses",
+    "onPremisesImmutableId",
+    "displayName",
+    "deletedDateTime",
+)
+
 
 def outcome_of(result: BatchResult) -> WriteOutcome:
     body = result.body if isinstance(result.body, dict) else None
@@ -103,6 +113,12 @@ class GraphClientPort:
 
     def member_ids(self, group_id: str) -> frozenset[str]:
         return self.client.member_ids(group_id)
+
+    def directory_object_base(self) -> str:
+        return self.client.directory_object_url("x")[:-1]
+
+    def deleted_users(self) -> list[dict[str, Any]]:
+        return [dict(u) for u in self.client.list_deleted_users(select=DELETED_SELECT)]
 
     def healthy(self) -> bool:
         """A cheap read proving the token and consent still work (tells a per-object 403 apart)."""

@@ -11,6 +11,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
 from lockstep.m365 import mapping, reconcile
 from lockstep.m365.engine import CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
+from lockstep.m365.graph.errors import FatalForDirectory
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
 
@@ -47,7 +48,10 @@ def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "work
     actor = Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})")
     for binding in GroupBinding.objects.filter(id__in=ids).select_related("group"):
         version = binding.desired_version
-        ok = _sync_one(directory, binding, port, actor, result)
+        try:
+            ok = _sync_one(directory, binding, port, actor, result)
+        except FatalForDirectory as exc:  # no token at all: pause the directory, keep the queue
+            result.paused, ok = exc.plain_words or str(exc), False
         binding.lease_until = None
         binding.lease_owner = ""
         with transaction.atomic():
@@ -56,6 +60,9 @@ def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "work
                 GroupBinding.objects.filter(pk=binding.pk).update(applied_version=version)
         if result.paused:
             Directory.objects.filter(pk=directory.pk).update(health=Health.RED, health_reason=result.paused)
+            GroupBinding.objects.filter(id__in=ids, lease_owner=worker).update(
+                lease_until=None, lease_owner=""
+            )
             break
     return result
 
@@ -72,6 +79,7 @@ def _sync_one(
         remote_id=binding.remote_id,
         last_known=binding.last_applied,
         remote_member_ids=remote_members,
+        directory_object_base=port.directory_object_base(),
     )
     if not binding.remote_id and operations:
         [outcome] = port.write([WriteRequest(o.method, o.url, o.body) for o in operations])

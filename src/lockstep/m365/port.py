@@ -45,3 +45,15 @@ class GraphPort(Protocol):
     def member_ids(self, group_id: str) -> frozenset[str]:
         """The ids of a group's direct members."""
         ...
+
+    def deleted_users(self) -> list[dict[str, Any]]:
+        """Soft-deleted users in the recycle bin (one listing; restorable for 30 days)."""
+        ...
+
+    def directory_object_base(self) -> str:
+        """The `@odata.id` prefix of directory objects in this cloud (ends with a slash)."""
+        ...
+
+    def healthy(self) -> bool:
+        """A cheap read proving the directory's token and consent still work."""
+        ...

@@ -153,6 +153,7 @@ def plan_group(
     remote_id: str,
     last_known: Mapping[str, Any],
     remote_member_ids: frozenset[str] | None,
+    directory_object_base: str = "https://graph.microsoft.com/v1.0/directoryObjects/",
 ) -> list[Operation]:
     """Writes for a bound security group; membership is made equal in both directions.
 
@@ -183,7 +184,7 @@ def plan_group(
     if patch:
         operations.append(Operation("update_group", "PATCH", f"/groups/{remote_id}", patch))
     if remote_member_ids is not None:
-        base = "https://graph.microsoft.com/v1.0/directoryObjects/"
+        base = directory_object_base
         for member in sorted(desired.member_remote_ids - remote_member_ids):
             operations.append(
                 Operation(

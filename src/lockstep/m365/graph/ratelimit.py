@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 
 class RateLimiter(Protocol):
-    """Blocks until `units` of budget are available, or raises (e.g. `Throttled(retry_after=...)`)
-    to tell the caller to reschedule instead of holding a worker."""
+    """Blocks until `units` resource units and `writes` write operations are available, or raises
+    (e.g. `Throttled(retry_after=...)`) to tell the caller to reschedule instead of holding a worker."""
 
-    def acquire(self, units: float) -> None: ...
+    def acquire(self, units: float, writes: float = 0) -> None: ...
 
 
 @runtime_checkable
@@ -31,7 +31,7 @@ class ThrottleAware(Protocol):
 class NoRateLimit:
     """The default: no client-side pacing (Graph's 429s are still honoured)."""
 
-    def acquire(self, units: float) -> None:
+    def acquire(self, units: float, writes: float = 0) -> None:
         return None
 
 
@@ -76,7 +76,7 @@ class TokenBucket:
             wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
             return max(wait, self._blocked_until - now)
 
-    def acquire(self, units: float) -> None:
+    def acquire(self, units: float, writes: float = 0) -> None:
         wait = self._reserve(units)
         if wait > 0:
             self.waited += wait

@@ -199,7 +199,7 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            self.rate_limiter.acquire(cost)
+            self.rate_limiter.acquire(cost, writes)
             client_request_id = str(uuid.uuid4())
             send_headers = {
                 "Authorization": f"Bearer {self.tokens.token()}",
