@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import secrets
 import string
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import User
 from lockstep.m365 import mapping, reconcile
+from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
     Directory,
     GroupBinding,
@@ -52,6 +54,20 @@ CLAIM_LIMIT = 500
 LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=30)
 PARK_FOR = timedelta(hours=6)  # a permanent error is retried only after a change, or after this
+
+REMOTE_DELETED_WORDS = (
+    "Deleted in Microsoft 365; restore it or unbind. The account is in Microsoft 365's recycle bin "
+    "(Deleted users) for 30 days after its deletion; Lockstep never re-creates it on its own."
+)
+REMOTE_PURGED_WORDS = (
+    "Deleted permanently in Microsoft 365 (purged from the recycle bin); unbind, then bind again to "
+    "create a new account."
+)
+ADMIN_ROLE_WORDS = (
+    "Lockstep may not change this account: it probably holds an admin role that needs a higher directory "
+    "role than Lockstep's app has (Privileged Authentication Administrator or Global Administrator). "
+    "Change it in the Microsoft 365 admin center, or remove its admin role, then retry."
+)
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -83,6 +99,9 @@ class PassResult:
     held: int = 0
     paused: str = ""
     notes: list[str] = field(default_factory=list)
+    restore_offered: int = 0
+    healthy: bool | None = None  # port.healthy(), asked at most once per pass
+    deleted_users: list[dict[str, Any]] | None = None  # the recycle bin, listed at most once per pass
 
 
 def _dirty(now: datetime) -> Q:
@@ -127,6 +146,7 @@ class Work:
     password_sent: bool = False
     done: bool = True
     error: str = ""
+    approved_hold: bool = False  # an admin approved this binding's held disable
 
 
 def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
@@ -144,6 +164,9 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
     managed = directory.managed()
     for binding in bindings:
         user: User | None = binding.user
+        if binding.remote_deleted_at is not None:
+            works.append(_remote_deleted(binding))
+            continue
         if user is None or binding.unbound:
             operations = reconcile.plan_user(
                 desired=None,
@@ -153,7 +176,7 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
                 password=None,
                 random_password=random_password,
             )
-            works.append(Work(binding, binding.desired_version, operations))
+            works.append(Work(binding, binding.desired_version, _kept_enabled(binding, operations)))
             continue
         domain = mapping.email_domain(user.email)
         if domain not in domains:
@@ -174,22 +197,130 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
             random_password=random_password,
             federated=domain in federated,
         )
-        work = Work(binding, binding.desired_version, operations)
+        work = Work(binding, binding.desired_version, _kept_enabled(binding, operations))
         work.password_sent = password is not None
         works.append(work)
     return works
 
 
+def _remote_deleted(binding: UserBinding) -> Work:
+    """A binding whose account was deleted in Microsoft 365: no write, never a re-create."""
+    work = Work(binding, binding.desired_version, [])
+    if binding.user is None or binding.unbound:
+        return work  # nothing left to block: forget the binding
+    work.done = False
+    binding.status = SyncStatus.ERROR
+    if binding.last_error_code not in ("deleted_in_m365", "purged_in_m365"):
+        binding.last_error, binding.last_error_code = REMOTE_DELETED_WORDS, "deleted_in_m365"
+    binding.retry_at = timezone.now() + PARK_FOR
+    return work
+
+
+def _kept_enabled(binding: UserBinding, operations: list[reconcile.Operation]) -> list[reconcile.Operation]:
+    """Drop the disable (and its session revoke) an admin rejected, until the next Lockstep change."""
+    if binding.keep_enabled_version is None or binding.keep_enabled_version != binding.desired_version:
+        return operations
+    kept: list[reconcile.Operation] = []
+    for op in operations:
+        if op.kind == "revoke_sessions":
+            continue
+        if op.disables:
+            body = {k: v for k, v in (op.body or {}).items() if k != "accountEnabled"}
+            if not body:
+                continue
+            op = reconcile.Operation(op.kind, op.method, op.url, body)
+        kept.append(op)
+    return kept
+
+
+_DELETED_UPN_PREFIX = re.compile(r"^[0-9a-f]{32}", re.I)
+
+
+def _addresses(item: dict[str, Any]) -> set[str]:
+    """The addresses a (deleted) account answers to; Entra prefixes a deleted user's UPN with its id."""
+    found = set()
+    upn = str(item.get("userPrincipalName") or "").lower()
+    if upn:
+        found.add(upn)
+        found.add(_DELETED_UPN_PREFIX.sub("", upn))
+    if item.get("mail"):
+        found.add(str(item["mail"]).lower())
+    for proxy in item.get("proxyAddresses") or []:
+        found.add(str(proxy).split(":", 1)[-1].lower())
+    return found
+
+
+def _deleted_match(deleted: list[dict[str, Any]], address: str, immutable_id: str) -> dict[str, Any] | None:
+    address = address.lower()
+    for item in deleted:
+        if immutable_id and item.get("onPremisesImmutableId") == immutable_id:
+            return item
+    for item in deleted:
+        if address in _addresses(item):
+            return item
+    return None
+
+
+def _deleted_users(port: GraphPort, result: PassResult, *, fresh: bool = False) -> list[dict[str, Any]]:
+    if result.deleted_users is None or fresh:
+        try:
+            result.deleted_users = port.deleted_users()
+        except FatalForDirectory:
+            raise
+        except GraphError as exc:  # e.g. no read access to deleted items: create as before
+            log.warning("could not list deleted users: %s", exc)
+            result.deleted_users = []
+    return result.deleted_users
+
+
+def offer_restore(binding: UserBinding, item: dict[str, Any]) -> None:
+    """Point the binding at a soft-deleted account instead of creating a duplicate."""
+    deleted_on = str(item.get("deletedDateTime") or "")[:10]
+    binding.status = SyncStatus.RESTORE_OFFERED
+    binding.restore_candidate_id = str(item.get("id", ""))
+    binding.last_error = (
+        f"A deleted Microsoft 365 account with this address ({item.get('userPrincipalName')}"
+        + (f", deleted on {deleted_on}" if deleted_on else "")
+        + ") is in the recycle bin, where it stays restorable for 30 days after deletion. Restore it "
+        "instead of creating a duplicate; nothing is created until you decide."
+    )
+    binding.last_error_code = "restore_offered"
+    binding.retry_at = timezone.now() + PARK_FOR
+
+
+def _offer_restores(works: list[Work], port: GraphPort, result: PassResult) -> None:
+    """Before creating accounts, look for soft-deleted matches (one recycle-bin listing per pass)."""
+    creating = [w for w in works if w.operations and w.operations[0].kind == "create_user"]
+    if not creating:
+        return
+    deleted = _deleted_users(port, result)
+    for work in creating:
+        body = work.operations[0].body or {}
+        item = _deleted_match(
+            deleted, str(body.get("userPrincipalName", "")), str(body.get("onPremisesImmutableId") or "")
+        )
+        if item is None:
+            work.binding.restore_candidate_id = ""
+            continue
+        offer_restore(work.binding, item)
+        work.operations = []
+        work.done = False
+        work.password_sent = False
+        result.restore_offered += 1
+
+
 def _apply_brake(directory: Directory, works: list[Work]) -> int:
     """Hold disables beyond the brake's threshold (count AND percentage) for an admin."""
+    approved = set(
+        HeldWrite.objects.filter(
+            directory=directory, binding_id__in=[w.binding.pk for w in works], decision="approved"
+        ).values_list("binding_id", flat=True)
+    )
+    for work in works:
+        work.approved_hold = work.binding.pk in approved
     disabling = [w for w in works if any(op.disables for op in w.operations)]
     if not disabling:
         return 0
-    approved = set(
-        HeldWrite.objects.filter(
-            directory=directory, binding__in=[w.binding for w in disabling], decision="approved"
-        ).values_list("binding_id", flat=True)
-    )
     pending = [w for w in disabling if w.binding.pk not in approved]
     total = max(1, UserBinding.objects.filter(directory=directory).count())
     if len(pending) <= directory.brake_count or len(pending) * 100 <= directory.brake_percent * total:
@@ -211,14 +342,24 @@ def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worke
     if not ids:
         return result
     works = _plan_users(directory, ids)
+    try:
+        _offer_restores(works, port, result)
+    except FatalForDirectory as exc:
+        result.paused = exc.plain_words or str(exc)
     result.held = _apply_brake(directory, works)
-    rounds = max((len(w.operations) for w in works), default=0)
+    rounds = 0 if result.paused else max((len(w.operations) for w in works), default=0)
     for step in range(rounds):
         todo = [w for w in works if w.done and len(w.operations) > step]
         requests = [WriteRequest(op.method, op.url, op.body) for w in todo for op in [w.operations[step]]]
         if not requests:
             break
-        outcomes = port.write(requests)
+        try:
+            outcomes = port.write(requests)
+        except (
+            FatalForDirectory
+        ) as exc:  # no token at all (expired secret, deleted app): pause, keep the queue
+            result.paused = exc.plain_words or str(exc)
+            break
         for work, outcome in zip(todo, outcomes, strict=True):
             _record(directory, work, work.operations[step], outcome, port, result)
         if result.paused:
@@ -265,9 +406,29 @@ def _record(
             work.done = False  # dirty again: the next pass applies the managed attributes
             _audit(actor, binding, "m365.user.adopt", {"remote_id": binding.remote_id})
             return
+        body = operation.body or {}
+        try:
+            deleted = _deleted_users(port, result, fresh=True)
+        except GraphError:
+            deleted = []
+        item = _deleted_match(
+            deleted, str(body.get("userPrincipalName", "")), str(body.get("onPremisesImmutableId") or "")
+        )
+        if item is not None:  # the address is held by an account in the recycle bin
+            offer_restore(binding, item)
+            work.done = False
+            result.restore_offered += 1
+            return
     result.errors += 1
     work.done = False
     work.error = outcome.plain_words or outcome.message
+    if outcome.error_kind == "fatal" and outcome.status == 403 and _healthy(port, result):
+        # One object refused while the directory works: an admin-role holder, not a revoked consent.
+        binding.status = SyncStatus.ERROR
+        binding.retry_at = timezone.now() + PARK_FOR
+        binding.last_error = work.error = ADMIN_ROLE_WORDS
+        binding.last_error_code = "admin_role_target"
+        return
     if outcome.error_kind == "fatal":
         result.paused = outcome.plain_words or outcome.message
     elif outcome.error_kind == "transient":
@@ -279,6 +440,15 @@ def _record(
         binding.retry_at = timezone.now() + PARK_FOR
     binding.last_error = work.error
     binding.last_error_code = outcome.code
+
+
+def _healthy(port: GraphPort, result: PassResult) -> bool:
+    if result.healthy is None:
+        try:
+            result.healthy = port.healthy()
+        except Exception:  # a broken check means the directory is not known to be healthy
+            result.healthy = False
+    return result.healthy
 
 
 def _audit_write(actor: Actor, binding: UserBinding, operation: reconcile.Operation) -> None:
@@ -324,6 +494,7 @@ def _finish(directory: Directory, works: list[Work], result: PassResult) -> None
                 "synced_at",
                 "password_synced_at",
                 "first_sync_notice_pending",
+                "restore_candidate_id",
             ]
             binding.lease_until = None
             binding.lease_owner = ""
@@ -343,6 +514,8 @@ def _finish(directory: Directory, works: list[Work], result: PassResult) -> None
                     binding.first_sync_notice_pending = True
                     if binding.user_id:
                         delivered_users.append(binding.user_id)
+                if work.approved_hold:  # the approval covered this disable; the next one is braked again
+                    HeldWrite.objects.filter(binding=binding, decision="approved").update(decision="applied")
                 # Only the version seen at claim time counts as applied: a change made
                 # meanwhile keeps the binding dirty for the next pass.
                 UserBinding.objects.filter(pk=binding.pk).update(applied_version=work.version)

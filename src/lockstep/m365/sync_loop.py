@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.utils import timezone
 
-from lockstep.m365 import wakeup
+from lockstep.m365 import drift, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.engine import run_user_pass
@@ -70,8 +74,25 @@ def active_directories() -> list[Directory]:
     return list(Directory.objects.filter(sync_enabled=True).exclude(health=Health.RED).order_by("id"))
 
 
+def drift_interval() -> float:
+    """Seconds between two drift (delta) rounds of one directory: `M365_DRIFT_SECONDS`, default 60."""
+    return float(getattr(settings, "M365_DRIFT_SECONDS", 60))
+
+
+def claim_drift(directory: Directory) -> bool:
+    """Take this directory's drift round if it is due; one worker wins (a conditional update)."""
+    now = timezone.now()
+    due = Q(drift_checked_at__isnull=True) | Q(
+        drift_checked_at__lte=now - timedelta(seconds=drift_interval())
+    )
+    return bool(Directory.objects.filter(due, pk=directory.pk).update(drift_checked_at=now))
+
+
 def run_once(*, worker: str = "worker", ports: PortCache = PORTS) -> int:
-    """One round over every active directory; returns how many bindings were handled."""
+    """One round over every active directory; returns how many bindings were handled.
+
+    After the directory's passes, its drift round runs when due (`drift_interval`).
+    """
     handled = 0
     for directory in active_directories():
         try:
@@ -79,6 +100,8 @@ def run_once(*, worker: str = "worker", ports: PortCache = PORTS) -> int:
             users = run_user_pass(directory, port, worker=worker)
             groups = run_group_pass(directory, port, worker=worker)
             handled += users.claimed + groups.claimed
+            if not (users.paused or groups.paused) and claim_drift(directory):
+                drift.run_drift(directory, port.client)
         except Exception:
             log.exception("sync pass for directory %s failed", directory.pk)
     return handled

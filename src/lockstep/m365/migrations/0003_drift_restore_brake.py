@@ -4,45 +4,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('m365', '0002_import_candidates'),
+        ("m365", "0002_import_candidates"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='directory',
-            name='drift_checked_at',
+            model_name="directory",
+            name="drift_checked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='heldwrite',
-            name='decided_by',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="heldwrite",
+            name="decided_by",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
         migrations.AddField(
-            model_name='userbinding',
-            name='keep_enabled_version',
+            model_name="userbinding",
+            name="keep_enabled_version",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='userbinding',
-            name='remote_deleted_at',
+            model_name="userbinding",
+            name="remote_deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='userbinding',
-            name='restore_candidate_id',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="userbinding",
+            name="restore_candidate_id",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AlterField(
-            model_name='groupbinding',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Pending'), ('synced', 'Synced'), ('waiting_login', 'Waiting for first portal login'), ('error', 'Error'), ('not_synced', 'Not synced'), ('held', 'Held by the deletion brake'), ('restore_offered', 'Restore offered (a deleted account matches)')], default='pending', max_length=16),
+            model_name="groupbinding",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("synced", "Synced"),
+                    ("waiting_login", "Waiting for first portal login"),
+                    ("error", "Error"),
+                    ("not_synced", "Not synced"),
+                    ("held", "Held by the deletion brake"),
+                    ("restore_offered", "Restore offered (a deleted account matches)"),
+                ],
+                default="pending",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='userbinding',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Pending'), ('synced', 'Synced'), ('waiting_login', 'Waiting for first portal login'), ('error', 'Error'), ('not_synced', 'Not synced'), ('held', 'Held by the deletion brake'), ('restore_offered', 'Restore offered (a deleted account matches)')], default='pending', max_length=16),
+            model_name="userbinding",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("synced", "Synced"),
+                    ("waiting_login", "Waiting for first portal login"),
+                    ("error", "Error"),
+                    ("not_synced", "Not synced"),
+                    ("held", "Held by the deletion brake"),
+                    ("restore_offered", "Restore offered (a deleted account matches)"),
+                ],
+                default="pending",
+                max_length=16,
+            ),
         ),
     ]
