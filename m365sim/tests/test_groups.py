@@ -220,3 +220,47 @@ def test_patch_group(graph: httpx.Client) -> None:
     assert graph.patch(f"/groups/{gid}", json={"displayName": "Ops 2", "description": "d"}).status_code == 204
     g = graph.get(f"/groups/{gid}", params={"$select": "displayName,description"}).json()
     assert g["displayName"] == "Ops 2" and g["description"] == "d" and "mail" not in g
+
+
+def test_owners_ref_and_last_owner(graph: httpx.Client) -> None:
+    uids = user_ids(graph, 2)
+    r = graph.post(
+        "/groups",
+        json=sec(
+            displayName="T",
+            mailNickname="t",
+            mailEnabled=True,
+            groupTypes=["Unified"],
+            **{"owners@odata.bind": [f"https://graph.microsoft.com/v1.0/users/{uids[0]}"]},
+        ),
+    )
+    gid = r.json()["id"]
+    assert [o["id"] for o in graph.get(f"/groups/{gid}/owners").json()["value"]] == [uids[0]]
+    r = graph.delete(f"/groups/{gid}/owners/{uids[0]}/$ref")
+    assert r.status_code == 400
+    assert err(r)["message"] == "The group must have at least one owner, hence this owner cannot be removed."
+    assert graph.post(f"/groups/{gid}/owners/$ref", json=ref(uids[1])).status_code == 204
+    assert graph.post(f"/groups/{gid}/owners/$ref", json=ref(uids[1])).status_code == 400
+    assert graph.delete(f"/groups/{gid}/owners/{uids[0]}/$ref").status_code == 204
+
+
+def test_dynamic_group_members_not_writable(sim_server: SimServer, graph: httpx.Client) -> None:
+    gid = graph.post("/groups", json=sec()).json()["id"]
+    sim_server.sim.tenant.groups[gid]["groupTypes"] = ["DynamicMembership"]
+    r = graph.post(f"/groups/{gid}/members/$ref", json=ref(user_ids(graph, 1)[0]))
+    assert r.status_code == 400 and err(r)["code"] == "Request_BadRequest"
+
+
+def test_transitive_member_of(graph: httpx.Client) -> None:
+    outer = graph.post("/groups", json=sec(displayName="Outer", mailNickname="outer")).json()["id"]
+    inner = group_id(graph, "Engineering")
+    assert graph.post(f"/groups/{outer}/members/$ref", json=ref(inner)).status_code == 204
+    uid = graph.get(f"/groups/{inner}/members", params={"$top": "1"}).json()["value"][0]["id"]
+    direct = {g["id"] for g in graph.get(f"/users/{uid}/memberOf").json()["value"]}
+    trans = {g["id"] for g in graph.get(f"/users/{uid}/transitiveMemberOf").json()["value"]}
+    assert outer not in direct and outer in trans and inner in direct
+    members = {
+        m["id"]
+        for m in graph.get(f"/groups/{outer}/transitiveMembers", params={"$top": "999"}).json()["value"]
+    }
+    assert inner in members and uid in members

@@ -434,3 +434,16 @@ def test_me_is_delegated_only(graph: httpx.Client) -> None:
         r.status_code == 400
         and err(r)["message"] == "/me request is only valid with delegated authentication flow."
     )
+
+
+def test_narrow_property_permissions(sim_server: SimServer) -> None:
+    with app_client(sim_server, ["User-Mail.ReadWrite.All"]) as c:
+        assert (
+            c.patch("/users/adele.vance@contoso.com", json={"otherMails": ["a@example.org"]}).status_code
+            == 204
+        )
+        assert c.patch("/users/adele.vance@contoso.com", json={"mobilePhone": "+1 555"}).status_code == 403
+    with app_client(sim_server, ["User-Phone.ReadWrite.All"]) as c:
+        assert c.patch("/users/adele.vance@contoso.com", json={"mobilePhone": "+1 555"}).status_code == 204
+    with app_client(sim_server, ["User.ReadWrite.All"]) as c:
+        assert c.patch("/users/adele.vance@contoso.com", json={"identities": []}).status_code == 403

@@ -186,10 +186,18 @@ def get_sp(sim: Simulator, req: GraphRequest) -> GraphResponse:
     )
 
 
-def member_of_values(t: Tenant, oid: str) -> list[dict[str, Any]]:
+def member_of_values(t: Tenant, oid: str, transitive: bool = False) -> list[dict[str, Any]]:
     """Groups (default props) and directoryRoles (with roleTemplateId) the object is in."""
     out: list[dict[str, Any]] = []
-    for gid in sorted(t.member_of.get(oid, ())):
+    gids = set(t.member_of.get(oid, ()))
+    if transitive:
+        stack = list(gids)
+        while stack:
+            for parent in t.member_of.get(stack.pop(), ()):
+                if parent not in gids:
+                    gids.add(parent)
+                    stack.append(parent)
+    for gid in sorted(gids):
         g = t.groups.get(gid)
         if g is not None:
             out.append(

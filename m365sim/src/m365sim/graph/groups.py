@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from m365sim.errors import GraphError, bad_request, conflict, not_found
+from m365sim.errors import bad_request, conflict, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content, text_response
 from m365sim.graph.odata import Resource, count_only, parse_select, project, run_collection
@@ -147,6 +147,14 @@ def kind(g: dict[str, Any]) -> str:
 def writable_or_400(g: dict[str, Any]) -> None:
     if kind(g) in ("mailSecurity", "distribution"):
         raise bad_request(READ_ONLY_KIND)
+
+
+def members_writable_or_400(g: dict[str, Any]) -> None:
+    writable_or_400(g)
+    if "DynamicMembership" in (g.get("groupTypes") or []):
+        raise bad_request(
+            "Insufficient privileges to complete the operation: members of a group with dynamic membership cannot be added or removed manually."
+        )
 
 
 def get_group_or_404(t: Tenant, gid: str) -> dict[str, Any]:
@@ -292,6 +300,7 @@ def update_group(sim: Simulator, req: GraphRequest) -> GraphResponse:
         perms.require(req, perms.GROUP_WRITE)
     if binds is not None:
         perms.require(req, perms.MEMBER_WRITE)
+        members_writable_or_400(g)
     writable_or_400(g)
     for k in props:
         if k not in WRITABLE and k not in ALL_PROPS:
@@ -353,12 +362,8 @@ def add_member_ref(sim: Simulator, req: GraphRequest) -> GraphResponse:
     body = req.body if isinstance(req.body, dict) else {}
     ref = body.get("@odata.id")
     if not isinstance(ref, str):
-        raise (
-            bad_request("Invalid value specified for property '@odata.id'.")
-            if ref is not None
-            else GraphError(400, "Request_BadRequest", "The request body must contain '@odata.id'.")
-        )
-    writable_or_400(g)
+        raise bad_request("Invalid value specified for property '@odata.id'.")
+    members_writable_or_400(g)
     ids = bind_ids([ref])
     check_new_members(t, g, ids)
     add_members(t, g, ids)
@@ -369,7 +374,7 @@ def remove_member_ref(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require(req, perms.MEMBER_WRITE)
     t = sim.tenant
     g = get_group_or_404(t, req.params["id"])
-    writable_or_400(g)
+    members_writable_or_400(g)
     mid = req.params["member"]
     if mid not in t.members.get(g["id"], {}):
         if sim.settings.remove_non_member_status == 400:
@@ -477,3 +482,38 @@ def list_owners(sim: Simulator, req: GraphRequest) -> GraphResponse:
             "value": [{"@odata.type": o["@odata.type"], **project(o, None, USER_RESOURCE)} for o in vals],
         }
     )
+
+
+def add_owner_ref(sim: Simulator, req: GraphRequest) -> GraphResponse:
+    perms.require(req, perms.GROUP_WRITE)
+    t = sim.tenant
+    g = get_group_or_404(t, req.params["id"])
+    ref = (req.body if isinstance(req.body, dict) else {}).get("@odata.id")
+    if not isinstance(ref, str):
+        raise bad_request("Invalid value specified for property '@odata.id'.")
+    writable_or_400(g)
+    oid = bind_ids([ref])[0]
+    if oid not in t.users and oid not in t.sp_index:
+        raise not_found(oid)
+    owners = t.owners.setdefault(g["id"], {})
+    if oid in owners:
+        raise bad_request(
+            "One or more added object references already exist for the following modified properties: 'owners'."
+        )
+    owners[oid] = None
+    return no_content()
+
+
+def remove_owner_ref(sim: Simulator, req: GraphRequest) -> GraphResponse:
+    perms.require(req, perms.GROUP_WRITE)
+    t = sim.tenant
+    g = get_group_or_404(t, req.params["id"])
+    writable_or_400(g)
+    owners = t.owners.get(g["id"], {})
+    oid = req.params["member"]
+    if oid not in owners:
+        raise not_found(oid)
+    if len(owners) == 1 and kind(g) == "unified":
+        raise bad_request("The group must have at least one owner, hence this owner cannot be removed.")
+    del owners[oid]
+    return no_content()

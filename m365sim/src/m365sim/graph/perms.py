@@ -22,6 +22,12 @@ DIR_W = {"Directory.ReadWrite.All"}
 USER_READ = {"User.Read.All", "User.ReadBasic.All", "User.ReadWrite.All", "User.ReadUpdate.All"} | DIR_R
 USER_CREATE = {"User.ReadWrite.All"} | DIR_W
 USER_UPDATE = {"User.ReadWrite.All", "User.ReadUpdate.All"} | DIR_W
+# least-privileged permissions for single properties (§1.3), in addition to USER_UPDATE
+NARROW = {
+    "otherMails": {"User-Mail.ReadWrite.All"},
+    "businessPhones": {"User-Phone.ReadWrite.All"},
+    "mobilePhone": {"User-Phone.ReadWrite.All"},
+}
 USER_DELETE = {"User.ReadWrite.All"} | DIR_W
 PASSWORD = {"User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All"} | DIR_W
 ENABLE = {"User.EnableDisableAccount.All", "User.ReadWrite.All"} | DIR_W

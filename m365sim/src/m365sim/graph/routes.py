@@ -78,6 +78,8 @@ def register(sim: Simulator) -> None:
     r.add("DELETE", "/groups/{id}/members/{member}", delete_member_object)
     r.add("GET", "/groups/{id}/transitiveMembers", groups.list_transitive)
     r.add("GET", "/groups/{id}/owners", groups.list_owners)
+    r.add("POST", "/groups/{id}/owners/$ref", groups.add_owner_ref)
+    r.add("DELETE", "/groups/{id}/owners/{member}/$ref", groups.remove_owner_ref)
     # directory
     r.add("GET", "/directoryObjects/{id}", directory.get_directory_object)
     r.add("GET", "/directory/deletedItems", deleted_root)

@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from m365sim import passwords
-from m365sim.errors import GraphError, bad_request, conflict, denied, not_found
+from m365sim.errors import bad_request, conflict, denied, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content, text_response
 from m365sim.graph.odata import Resource, count_only, index_plan, parse_select, project, run_collection
@@ -495,8 +495,10 @@ def update_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
             )
     # permission gates (§1.3)
     general = set(body) - {"passwordProfile", "accountEnabled", "passwordPolicies"}
-    if general:
-        perms.require(req, perms.USER_UPDATE)
+    for prop in general:
+        perms.require(req, perms.USER_UPDATE | perms.NARROW.get(prop, set()))
+    if "identities" in body:
+        perms.require(req, {"User.ManageIdentities.All"})
     if set(body) & APP_ONLY_FORBIDDEN:
         raise denied()
     uid = u["id"]
@@ -604,14 +606,10 @@ def user_member_of(sim: Simulator, req: GraphRequest) -> GraphResponse:
     u = get_user_or_404(t, req.params["id"])
     from m365sim.graph.directory import member_of_values
 
+    transitive = req.path.rstrip("/").lower().endswith("transitivememberof")
     return json_response(
         {
             "@odata.context": f"{req.base_url}/$metadata#directoryObjects",
-            "value": member_of_values(t, u["id"]),
+            "value": member_of_values(t, u["id"], transitive),
         }
     )
-
-
-def raise_if(cond: bool, err: GraphError) -> None:
-    if cond:
-        raise err
