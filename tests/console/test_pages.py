@@ -124,3 +124,25 @@ def test_pages_follow_the_content_security_policy(
             assert "csrfmiddlewaretoken" in form, (url, form[:80])
     login = Client().get(reverse("console:login")).content.decode()
     assert "<script" in login and not re.search(r"\sstyle=|\son[a-z]+=", login)
+
+
+def test_csrf_is_enforced_and_the_htmx_header_carries_the_token(
+    owner: Any, signed_in_client: Callable[..., Client]
+) -> None:
+    client = signed_in_client(owner)
+    client.handler.enforce_csrf_checks = True  # type: ignore[attr-defined]
+    url = reverse("console:group_new")
+    assert client.post(url, {"name": "No token", "description": ""}).status_code == 403
+    html = client.get(reverse("console:users")).content.decode()
+    token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', html)
+    assert token
+    response = client.post(
+        url, {"name": "With header", "description": ""}, headers={"X-CSRFToken": token.group(1)}
+    )
+    assert response.status_code == 302
+    form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get(url).content.decode())
+    assert form_token
+    response = client.post(
+        url, {"name": "With field", "description": "", "csrfmiddlewaretoken": form_token.group(1)}
+    )
+    assert response.status_code == 302
