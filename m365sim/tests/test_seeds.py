@@ -127,3 +127,17 @@ def test_cli_subprocess_mode() -> None:
         with srv.client() as c:
             assert c.get("/users/adele.vance@contoso.com").status_code == 200
         assert srv.request_log()[-1]["path"] == "/users/adele.vance@contoso.com"
+
+
+def test_state_file_keeps_tenant_and_tokens(tmp_path: Path) -> None:
+    state = tmp_path / "tenant.json"
+    with SimServer(seed="demo", state_file=state, throttling=False) as srv:
+        tok = srv.token()
+        with srv.client(tok) as c:
+            assert (
+                c.patch("/users/adele.vance@contoso.com", json={"jobTitle": "Persisted"}).status_code == 204
+            )
+        srv.control("POST", "/save", json={})
+    with SimServer(seed="demo", state_file=state, throttling=False) as srv, srv.client(tok) as c:
+        r = c.get("/users/adele.vance@contoso.com", params={"$select": "jobTitle"})
+        assert r.status_code == 200 and r.json()["jobTitle"] == "Persisted"

@@ -39,7 +39,7 @@ class Simulator:
         self.state_file = Path(state_file) if state_file else None
         self.latency_ms = 0.0
         self.latency_jitter_ms = 0.0
-        self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.signing_key = self._signing_key()
         self.kid = "m365sim-key-1"
         self.router = Router()
         self.faults: Any = None
@@ -55,6 +55,25 @@ class Simulator:
             self.tenant = load_tenant(self.state_file)
         else:
             self.tenant = self._build(seed, users, groups)
+
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        """Token-signing key; kept next to ``--state`` so issued tokens survive a restart."""
+        path = Path(str(self.state_file) + ".signing-key.pem") if self.state_file else None
+        if path is not None and path.exists():
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if isinstance(key, rsa.RSAPrivateKey):
+                return key
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if path is not None:
+            path.write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            path.chmod(0o600)
+        return key
 
     def _attach_optional(self) -> None:
         from m365sim.app import optional_module
