@@ -251,6 +251,30 @@ def test_godaddy_shape() -> None:
     assert set(config) == set(federation.new_configuration({}))
 
 
+def test_served_entity_matches_microsofts_model(graph: Any) -> None:
+    """Oracle: the InternalDomainFederation JSON Schema generated from Microsoft's graph-types."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    with gzip.open(Path(__file__).with_name("schemas") / "graph-v1.json.gz") as packed:
+        schema = json.loads(packed.read())
+    validator = jsonschema.Draft7Validator(
+        {"$ref": "#/definitions/InternalDomainFederation", "definitions": schema["definitions"]}
+    )
+    created = graph.post(
+        "/domains/fabrikam.com/federationConfiguration",
+        json=body(nextSigningCertificate=NEXT_CERT, passwordResetUri="https://lockstep.test/reset"),
+    ).json()
+    listed = graph.get("/domains/fabrikam.com/federationConfiguration").json()["value"][0]
+    for entity in (created, listed):
+        validator.validate({k: v for k, v in entity.items() if "@" not in k})
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**listed, "issuerUrl": "typo"})
+
+
 # ----- over HTTPS through the simulator ------------------------------------------------------------
 
 

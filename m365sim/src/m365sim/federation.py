@@ -64,12 +64,13 @@ STRINGS = (
     "passiveSignInUri",
     "activeSignInUri",
     "signOutUri",
+    "passwordResetUri",
 )
 CERTIFICATES = ("signingCertificate", "nextSigningCertificate")
 WRITABLE = frozenset({*STRINGS, *CERTIFICATES, *ENUMS, "isSignedAuthenticationRequestRequired"})
 READ_ONLY = frozenset({"id", "signingCertificateUpdateStatus", "@odata.type"})
 REQUIRED = ("issuerUri", "passiveSignInUri", "signingCertificate")
-URIS = ("passiveSignInUri", "activeSignInUri", "signOutUri", "metadataExchangeUri")
+URIS = ("passiveSignInUri", "activeSignInUri", "signOutUri", "metadataExchangeUri", "passwordResetUri")
 
 # UNCERTAIN messages (documented in README.md)
 MSG_INITIAL = "The initial domain '{domain}' cannot be federated."
@@ -167,8 +168,19 @@ def _config(domain: Domain, fid: str) -> dict[str, Any]:
     return domain.federation
 
 
+_ALL_PROPERTIES = (
+    "id",
+    *STRINGS,
+    *CERTIFICATES,
+    *ENUMS,
+    "isSignedAuthenticationRequestRequired",
+    "signingCertificateUpdateStatus",
+)
+
+
 def represent(config: dict[str, Any]) -> dict[str, Any]:
-    return {"@odata.type": ODATA_TYPE, **config}
+    """The Graph entity: every property (null when a stored config lacks it, e.g. seeds)."""
+    return {"@odata.type": ODATA_TYPE, **dict.fromkeys(_ALL_PROPERTIES), **config}
 
 
 def new_configuration(values: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +195,7 @@ def new_configuration(values: dict[str, Any]) -> dict[str, Any]:
         "preferredAuthenticationProtocol": None,
         "activeSignInUri": None,
         "signOutUri": None,
+        "passwordResetUri": None,
         "promptLoginBehavior": None,
         "isSignedAuthenticationRequestRequired": False,
         "nextSigningCertificate": None,
