@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 if TYPE_CHECKING:
-    from lockstep.directory.models import Administrator
+    from lockstep.directory.models import Administrator, Organization
 
 T = TypeVar("T")
 
@@ -91,7 +91,7 @@ def format_service_error(error: Exception) -> str:
     return f"error: {error}"
 
 
-def find_or_create_organization(name: str) -> tuple[object, bool]:
+def find_or_create_organization(name: str) -> tuple[Organization, bool]:
     from django.db.models import Q
     from django.utils.text import slugify
 
@@ -120,7 +120,7 @@ def bootstrap_first_admin(*, email: str, organization_name: str) -> tuple[Admini
         with transaction.atomic():
             organization, _created = find_or_create_organization(organization_name)
             admin = admins.create_admin(
-                organization=organization,  # type: ignore[arg-type]
+                organization=organization,
                 email=email,
                 password=password,
                 role=AdminRole.OWNER,
@@ -184,7 +184,7 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
         with transaction.atomic():
             organization, created = find_or_create_organization(organization_name)
             admin = admins.create_admin(
-                organization=organization,  # type: ignore[arg-type]
+                organization=organization,
                 email=email,
                 password=password,
                 role=args.role,
@@ -192,9 +192,10 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
             )
     except ServiceError as error:
         raise CommandFailed(format_service_error(error)) from None
+    org_name = organization.name
     if created:
-        out(f"Created organization {organization_name!r}.")
-    out(f"Created {admin.role} {admin.email} in {organization_name!r}.")
+        out(f"Created organization {org_name!r}.")
+    out(f"Created {admin.role} {admin.email} in {org_name!r}.")
     return 0
 
 
