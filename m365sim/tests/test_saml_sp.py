@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from signxml import XMLSigner, XMLVerifier, methods
 
 from m365sim import saml_sp
@@ -386,6 +387,7 @@ def test_http_sp_metadata(saml_site: Any) -> None:
     assert acs[0].get("isDefault") == "true"
     formats = [f.text for f in sp.findall(f"{{{md}}}NameIDFormat")]
     assert saml_sp.PERSISTENT in formats and len(formats) == 5
+    assert not isinstance(OneLogin_Saml2_XML.validate_xml(r.content, "saml-schema-metadata-2.0.xsd"), str)
 
 
 def test_http_sp_initiated_redirect_then_sign_in(saml_site: Any, idp: Signer) -> None:
@@ -443,6 +445,8 @@ def test_http_post_binding_signed_and_unsigned(saml_site: Any) -> None:
     unsigned = etree.fromstring(form_request("0"))
     assert unsigned.find(f"{{{DS}}}Signature") is None
     signed_xml = form_request("1")
+    for document in (form_request("0"), signed_xml):  # the SAML 2.0 protocol XSD (python3-saml's copy)
+        assert not isinstance(OneLogin_Saml2_XML.validate_xml(document, "saml-schema-protocol-2.0.xsd"), str)
     verified = XMLVerifier().verify(signed_xml, x509_cert=saml_site.sp.certificate_pem()).signed_xml
     assert verified.get("Destination") == PASSIVE
     assert verified.findtext(f"{{{SAML}}}Issuer") == "urn:federation:MicrosoftOnline"
