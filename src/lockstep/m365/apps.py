@@ -7,6 +7,7 @@ class M365Config(AppConfig):
     verbose_name = "Microsoft 365"
 
     def ready(self) -> None:
-        from lockstep.m365 import subscribers
+        from lockstep.m365 import health, subscribers
 
         subscribers.connect()
+        health.register_metrics()

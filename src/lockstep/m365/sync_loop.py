@@ -60,6 +60,13 @@ class PortCache:
             self._ports[directory.pk] = (fingerprint, port)
             return port
 
+    def forget(self, directory_id: int) -> None:
+        """Close and drop a directory's client (deactivated directories)."""
+        with self._lock:
+            cached = self._ports.pop(directory_id, None)
+        if cached:
+            cached[1].client.close()
+
     def close(self) -> None:
         with self._lock:
             for _, port in self._ports.values():
