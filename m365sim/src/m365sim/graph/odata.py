@@ -183,6 +183,8 @@ class FilterParser:
 
 
 def _norm(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_norm(x) for x in v]
     return v.lower() if isinstance(v, str) else v
 
 
