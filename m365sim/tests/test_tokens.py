@@ -335,3 +335,16 @@ def test_reader_app_cannot_write(sim_server: SimServer) -> None:
         assert c.get("/users").status_code == 200
         r = c.post("/users", json={})
         assert r.status_code == 403 and err(r)["code"] == "Authorization_RequestDenied"
+
+
+def test_control_permissions_and_delete_app(sim_server: SimServer) -> None:
+    sim_server.set_permissions(sim_server.client_id, roles=["User.Read.All"], directory_roles=[])
+    c = claims(sim_server.token())
+    assert c["roles"] == ["User.Read.All"] and c["wids"] == [WIDS_CONSTANT]
+    sim_server.delete_app(sim_server.client_id)
+    aad(
+        post_token(sim_server, client_id=sim_server.client_id, client_secret=sim_server.client_secret),
+        400,
+        "unauthorized_client",
+        700016,
+    )

@@ -10,6 +10,8 @@ POST /_sim/apps                  {"roles": [...], "directory_roles": [...], "con
 POST /_sim/apps/{appId}/certificates   {"pem": "..."}      register a certificate
 POST /_sim/apps/{appId}/consent        {"granted": bool}   grant/revoke admin consent
 POST /_sim/apps/{appId}/expire-secrets                     every secret of the app expires now
+POST /_sim/apps/{appId}/permissions    {"roles": [...], "directory_roles": [...]} replace either list
+DELETE /_sim/apps/{appId}              delete the app registration and its service principal
 POST /_sim/delta/reset           {"kind": "user"|"group"} next delta call with a token answers 410
 POST /_sim/save                  {"path": "..."} (default: --state file)
 """
@@ -172,11 +174,38 @@ def routes(sim: Simulator) -> list[BaseRoute]:
                 return JSONResponse({"thumbprint": c.thumbprint}, status_code=201)
             if action == "consent":
                 app.consentGranted = bool(b.get("granted", True))
+            elif action == "permissions":
+                if "roles" in b:
+                    app.roles = list(b["roles"])
+                if "directory_roles" in b:
+                    t = sim.tenant
+                    for ra in [
+                        ra
+                        for ra in t.role_assignments.values()
+                        if ra["principalId"] == app.servicePrincipalId
+                    ]:
+                        del t.role_assignments[ra["id"]]
+                    for r in b["directory_roles"]:
+                        t.assign_role(app.servicePrincipalId, r)
             elif action == "expire-secrets":
                 for s in app.secrets:
                     s.endDateTime = time.time() - 1
             else:
                 return JSONResponse({"error": "unknown action"}, status_code=404)
+        return Response(status_code=204)
+
+    async def delete_app(request: Request) -> Response:
+        app_id = request.path_params["app_id"]
+        with sim.lock:
+            t = sim.tenant
+            app = t.apps.pop(app_id, None)
+            if app is None:
+                return JSONResponse({"error": "unknown app"}, status_code=404)
+            t.sp_index.pop(app.servicePrincipalId, None)
+            for ra in [
+                ra for ra in t.role_assignments.values() if ra["principalId"] == app.servicePrincipalId
+            ]:
+                del t.role_assignments[ra["id"]]
         return Response(status_code=204)
 
     async def delta_reset(request: Request) -> Response:
@@ -196,6 +225,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
         Route("/_sim/settings", settings, methods=["GET", "PATCH"]),
         Route("/_sim/apps", apps, methods=["POST"]),
+        Route("/_sim/apps/{app_id}", delete_app, methods=["DELETE"]),
         Route("/_sim/apps/{app_id}/{action}", app_action, methods=["POST"]),
         Route("/_sim/delta/reset", delta_reset, methods=["POST"]),
         Route("/_sim/save", save, methods=["POST"]),

@@ -251,6 +251,20 @@ class SimServer:
     def set_consent(self, client_id: str, granted: bool) -> None:
         self.control("POST", f"/apps/{client_id}/consent", json={"granted": granted})
 
+    def set_permissions(
+        self, client_id: str, roles: list[str] | None = None, directory_roles: list[str] | None = None
+    ) -> None:
+        """Replace an app's granted application permissions and/or its SP's directory roles."""
+        body: dict[str, Any] = {}
+        if roles is not None:
+            body["roles"] = roles
+        if directory_roles is not None:
+            body["directory_roles"] = directory_roles
+        self.control("POST", f"/apps/{client_id}/permissions", json=body)
+
+    def delete_app(self, client_id: str) -> None:
+        self.control("DELETE", f"/apps/{client_id}")
+
     def update_settings(self, **values: Any) -> dict[str, Any]:
         return dict(self.control("PATCH", "/settings", json=values).json())
 
