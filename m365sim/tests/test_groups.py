@@ -264,3 +264,11 @@ def test_transitive_member_of(graph: httpx.Client) -> None:
         for m in graph.get(f"/groups/{outer}/transitiveMembers", params={"$top": "999"}).json()["value"]
     }
     assert inner in members and uid in members
+
+
+def test_role_assignable_group_needs_role_management(sim_server: SimServer, graph: httpx.Client) -> None:
+    gid = graph.post("/groups", json=sec(isAssignableToRole=True)).json()["id"]
+    r = graph.post(f"/groups/{gid}/members/$ref", json=ref(user_ids(graph, 1)[0]))
+    assert r.status_code == 403 and err(r)["code"] == "Authorization_RequestDenied"
+    with app_client(sim_server, ["GroupMember.ReadWrite.All", "RoleManagement.ReadWrite.Directory"]) as c:
+        assert c.post(f"/groups/{gid}/members/$ref", json=ref(user_ids(graph, 1)[0])).status_code == 204

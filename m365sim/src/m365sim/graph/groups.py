@@ -149,8 +149,10 @@ def writable_or_400(g: dict[str, Any]) -> None:
         raise bad_request(READ_ONLY_KIND)
 
 
-def members_writable_or_400(g: dict[str, Any]) -> None:
+def members_writable_or_400(g: dict[str, Any], req: GraphRequest | None = None) -> None:
     writable_or_400(g)
+    if req is not None and g.get("isAssignableToRole"):
+        perms.require(req, {"RoleManagement.ReadWrite.Directory"})  # role-assignable groups (§2.3)
     if "DynamicMembership" in (g.get("groupTypes") or []):
         raise bad_request(
             "Insufficient privileges to complete the operation: members of a group with dynamic membership cannot be added or removed manually."
@@ -300,7 +302,7 @@ def update_group(sim: Simulator, req: GraphRequest) -> GraphResponse:
         perms.require(req, perms.GROUP_WRITE)
     if binds is not None:
         perms.require(req, perms.MEMBER_WRITE)
-        members_writable_or_400(g)
+        members_writable_or_400(g, req)
     writable_or_400(g)
     for k in props:
         if k not in WRITABLE and k not in ALL_PROPS:
@@ -363,7 +365,7 @@ def add_member_ref(sim: Simulator, req: GraphRequest) -> GraphResponse:
     ref = body.get("@odata.id")
     if not isinstance(ref, str):
         raise bad_request("Invalid value specified for property '@odata.id'.")
-    members_writable_or_400(g)
+    members_writable_or_400(g, req)
     ids = bind_ids([ref])
     check_new_members(t, g, ids)
     add_members(t, g, ids)
@@ -374,7 +376,7 @@ def remove_member_ref(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require(req, perms.MEMBER_WRITE)
     t = sim.tenant
     g = get_group_or_404(t, req.params["id"])
-    members_writable_or_400(g)
+    members_writable_or_400(g, req)
     mid = req.params["member"]
     if mid not in t.members.get(g["id"], {}):
         if sim.settings.remove_non_member_status == 400:
