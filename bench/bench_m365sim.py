@@ -51,7 +51,9 @@ def lookups(srv: SimServer, c: httpx.Client) -> dict[str, float]:
     return {
         "by id": latency_ms(lambda: c.get(f"/users/{u['id']}")),
         "by userPrincipalName": latency_ms(lambda: c.get(f"/users/{u['userPrincipalName']}")),
-        "by mail ($filter)": latency_ms(lambda: c.get("/users", params={"$filter": f"mail eq '{u['mail']}'"})),
+        "by mail ($filter)": latency_ms(
+            lambda: c.get("/users", params={"$filter": f"mail eq '{u['mail']}'"})
+        ),
     }
 
 
@@ -64,8 +66,18 @@ def main() -> None:
     with SimServer(seed="demo", throttling=False, subprocess_mode=True) as srv, srv.client() as c:
         uid = c.get("/users/adele.vance@contoso.com").json()["id"]
         simple = rate(lambda: c.get(f"/users/{uid}"), args.seconds)
-        filtered = rate(lambda: c.get("/users", params={"$filter": "startsWith(displayName,'A') and accountEnabled eq true"}), args.seconds)
-        batch = {"requests": [{"id": str(i), "method": "GET", "url": f"/users/{uid}?$select=id,displayName"} for i in range(20)]}
+        filtered = rate(
+            lambda: c.get(
+                "/users", params={"$filter": "startsWith(displayName,'A') and accountEnabled eq true"}
+            ),
+            args.seconds,
+        )
+        batch = {
+            "requests": [
+                {"id": str(i), "method": "GET", "url": f"/users/{uid}?$select=id,displayName"}
+                for i in range(20)
+            ]
+        }
         batches = rate(lambda: c.post("/$batch", json=batch), args.seconds)
         small = lookups(srv, c)
     rows += [
