@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -200,6 +201,16 @@ def periodic(*, every: timedelta, name: str | None = None) -> Callable[[Target],
         return target
 
     return register
+
+
+ServiceFactory = Callable[[str, "threading.Event"], "threading.Thread"]
+SERVICES: dict[str, ServiceFactory] = {}
+"""Long-running loops every worker process runs beside its task loop (e.g. the Microsoft 365
+sync loop). A factory takes (worker id, stop event) and returns an unstarted thread."""
+
+
+def register_service(name: str, factory: ServiceFactory) -> None:
+    SERVICES[name] = factory
 
 
 def autodiscover() -> None:

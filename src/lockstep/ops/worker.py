@@ -181,6 +181,7 @@ class LockstepWorker(Worker):
         configure_stale_after(stale_after)
         self.stop_event = threading.Event()
         self.ticker: Ticker | None = None
+        self.services: list[threading.Thread] = []
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         self.stop_event.set()
@@ -202,9 +203,15 @@ class LockstepWorker(Worker):
                     worker_id=self.worker_id, interval=self.heartbeat_interval, stop=self.stop_event
                 )
                 self.ticker.start()
+            for factory in background.SERVICES.values():
+                service = factory(self.worker_id, self.stop_event)
+                service.start()
+                self.services.append(service)
             self.run()
         finally:
             self.stop_event.set()
+            for service in self.services:
+                service.join(timeout=10)
             if self.ticker is not None:
                 self.ticker.join(timeout=10)
             if self.tick_enabled:
