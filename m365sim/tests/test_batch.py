@@ -136,3 +136,18 @@ def test_shuffle_setting(sim_server: SimServer, graph: httpx.Client) -> None:
         r = batch(graph, [{"id": str(i), "method": "GET", "url": "/organization"} for i in range(8)])
         orders.add(tuple(x["id"] for x in r.json()["responses"]))
     assert len(orders) > 1
+
+
+def test_request_log_has_ru_costs_with_throttling_off(sim_server: SimServer, graph: httpx.Client) -> None:
+    sim_server.clear_request_log()
+    r = graph.get("/users")
+    assert r.headers["x-ms-resource-unit"] == "2"  # GET users costs 2 (§5)
+    graph.get("/users", params={"$select": "id"})
+    batch(graph, [{"id": "1", "method": "GET", "url": "/subscribedSkus"}])
+    log = sim_server.request_log()
+    assert [(x["path"], x["ru"], x["in_batch"]) for x in log] == [
+        ("/users", 2, False),
+        ("/users", 1, False),
+        ("/subscribedSkus", 3, True),
+        ("/$batch", 0, False),
+    ]

@@ -150,6 +150,8 @@ def dispatch(sim: Simulator, req: GraphRequest) -> GraphResponse:
             extra.update(charge.headers or {})
             if charge.response is not None:
                 resp = charge.response
+    elif throttle is not None:
+        cost = _cost_only(req)
     if resp is None:
         resp = _route(sim, req)
     if faults is not None and hasattr(faults, "after"):
@@ -179,6 +181,18 @@ def dispatch(sim: Simulator, req: GraphRequest) -> GraphResponse:
         )
     )
     return resp
+
+
+def _cost_only(req: GraphRequest) -> int:
+    """RU cost from the throttle module's cost table, without charging any bucket."""
+    if req.path.lower().rstrip("/") == "/$batch":
+        return 0
+    try:
+        from m365sim.throttle import resource_unit_cost
+
+        return int(resource_unit_cost(req.method, req.path, req.query)[0])
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return 1
 
 
 def _route(sim: Simulator, req: GraphRequest) -> GraphResponse:
