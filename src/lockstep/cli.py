@@ -396,6 +396,43 @@ def start_m365sim(
     return process
 
 
+DEMO_DIRECTORY = "Contoso (m365sim demo tenant)"
+
+
+def connect_demo_directory(*, port: int) -> None:
+    """Connect the demo organization to m365sim's demo tenant once, and verify it."""
+    from m365sim import seeds
+
+    from lockstep.directory.actors import Actor
+    from lockstep.directory.errors import ServiceError
+    from lockstep.directory.models import Organization
+    from lockstep.m365.models import Directory
+    from lockstep.m365.services import directories
+
+    organization = Organization.objects.filter(name=DEMO_ORGANIZATION).first()
+    if organization is None or Directory.objects.filter(organization=organization).exists():
+        return
+    base = f"https://127.0.0.1:{port}"
+    try:
+        directory, _ = directories.add_directory(
+            actor=Actor.system(organization.pk, "lockstep demo"),
+            fields={
+                "name": DEMO_DIRECTORY,
+                "tenant_id": seeds.DEMO_TENANT_ID,
+                "client_id": seeds.DEMO_CLIENT_ID,
+                "credential_kind": "secret",
+                "client_secret": seeds.DEMO_CLIENT_SECRET,
+                "cloud": "custom",
+                "login_base_url": base,
+                "graph_base_url": f"{base}/v1.0",
+            },
+        )
+    except ServiceError as problem:
+        out(f"Could not connect the demo directory: {problem}")
+        return
+    out(f"Connected the demo organization to m365sim's demo tenant: {directory.name} ({directory.health}).")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOCKSTEP_DATA_DIR", args.data_dir)
     if not args.no_m365sim and m365sim_available():
@@ -413,13 +450,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if applied:
         out(f"Applied {applied} database migrations.")
     simulator = start_m365sim(data_dir, port=args.m365sim_port) if not args.no_m365sim else None
+
+    def bootstrap() -> tuple[Administrator, str] | None:
+        created = bootstrap_first_admin(email=args.admin_email, organization_name=DEMO_ORGANIZATION)
+        if simulator is not None:
+            connect_demo_directory(port=args.m365sim_port)
+        return created
+
     try:
-        return serve_forever(
-            listen=args.listen or env("LOCKSTEP_LISTEN"),
-            bootstrap=lambda: bootstrap_first_admin(
-                email=args.admin_email, organization_name=DEMO_ORGANIZATION
-            ),
-        )
+        return serve_forever(listen=args.listen or env("LOCKSTEP_LISTEN"), bootstrap=bootstrap)
     finally:
         if simulator is not None:
             simulator.terminate()

@@ -118,6 +118,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise serves from the finders; an empty root avoids its warning
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -151,7 +152,10 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env("LOCKSTEP_LOG_LEVEL")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},  # one line per Graph request is too much at INFO
+    },
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
