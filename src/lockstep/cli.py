@@ -401,13 +401,13 @@ DEMO_DIRECTORY = "Contoso (m365sim demo tenant)"
 
 def connect_demo_directory(*, port: int) -> None:
     """Connect the demo organization to m365sim's demo tenant once, and verify it."""
-    from m365sim import seeds
-
     from lockstep.directory.actors import Actor
     from lockstep.directory.errors import ServiceError
     from lockstep.directory.models import Organization
     from lockstep.m365.models import Directory
     from lockstep.m365.services import directories
+    # Imported by name: a plain import would make mypy resolve the repo's m365sim/ folder.
+    seeds = importlib.import_module("m365sim.seeds")
 
     organization = Organization.objects.filter(name=DEMO_ORGANIZATION).first()
     if organization is None or Directory.objects.filter(organization=organization).exists():
