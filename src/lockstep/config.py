@@ -67,6 +67,12 @@ SETTINGS: tuple[Setting, ...] = (
         "LOCKSTEP_EMAIL_FROM", "lockstep@localhost", "Default sender address (organizations can override)."
     ),
     Setting(
+        "LOCKSTEP_M365_LEASE_SECONDS",
+        "120",
+        "How long a worker holds the Microsoft 365 objects it is writing; a crashed worker's objects are retried after it.",
+    ),
+    Setting("LOCKSTEP_M365_DRIFT_SECONDS", "60", "Seconds between two drift checks (delta queries) of one directory."),
+    Setting(
         "LOCKSTEP_TRUSTED_CA_FILE",
         "",
         "Extra CA bundle trusted for Microsoft endpoints (m365sim's CA, TLS proxies).",

@@ -27,6 +27,8 @@ DEBUG = env_bool("LOCKSTEP_DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in env("LOCKSTEP_ALLOWED_HOSTS").split(",") if h.strip()]
 BASE_URL = env("LOCKSTEP_BASE_URL").rstrip("/")
 TRUSTED_CA_FILE = env("LOCKSTEP_TRUSTED_CA_FILE")
+M365_LEASE_SECONDS = float(env("LOCKSTEP_M365_LEASE_SECONDS"))
+M365_DRIFT_SECONDS = float(env("LOCKSTEP_M365_DRIFT_SECONDS"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -85,6 +87,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, so worker subprocesses in tests can open the test database too.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets the web threads read while the worker writes; IMMEDIATE avoids upgrade deadlocks.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",

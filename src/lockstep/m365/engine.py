@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -51,7 +52,6 @@ from lockstep.m365.subscribers import password_context
 log = logging.getLogger(__name__)
 
 CLAIM_LIMIT = 500
-LEASE = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=30)
 PARK_FOR = timedelta(hours=6)  # a permanent error is retried only after a change, or after this
 
@@ -124,7 +124,8 @@ def claim(
             queryset = queryset.select_for_update(skip_locked=True)
         ids = list(queryset.values_list("id", flat=True)[:limit])
         if ids:
-            model.objects.filter(id__in=ids).update(lease_until=now + LEASE, lease_owner=worker)
+            lease = timedelta(seconds=settings.M365_LEASE_SECONDS)
+            model.objects.filter(id__in=ids).update(lease_until=now + lease, lease_owner=worker)
     return ids
 
 
