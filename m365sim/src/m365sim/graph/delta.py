@@ -54,24 +54,7 @@ def _full(
     t: Tenant, kind: str, obj: dict[str, Any], sel: list[str] | None, with_members: bool
 ) -> dict[str, Any]:
     res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE
-    props = (
-        sel
-        if sel is not None
-        else res.default_props
-        + (
-            [
-                "accountEnabled",
-                "mailNickname",
-                "onPremisesImmutableId",
-                "proxyAddresses",
-                "usageLocation",
-                "otherMails",
-                "assignedLicenses",
-            ]
-            if kind == "user"
-            else []
-        )
-    )
+    props = sel if sel is not None else res.default_props  # like GET: default set without $select
     out: dict[str, Any] = {p: obj.get(p) for p in props if p != "members"}
     out["id"] = obj["id"]
     if kind == "group" and with_members:
