@@ -447,3 +447,11 @@ def test_narrow_property_permissions(sim_server: SimServer) -> None:
         assert c.patch("/users/adele.vance@contoso.com", json={"mobilePhone": "+1 555"}).status_code == 204
     with app_client(sim_server, ["User.ReadWrite.All"]) as c:
         assert c.patch("/users/adele.vance@contoso.com", json={"identities": []}).status_code == 403
+
+
+def test_licensed_user_proxy_addresses_only_in_verified_domains(graph: httpx.Client) -> None:
+    uid = graph.get("/users/adele.vance@contoso.com").json()["id"]  # licensed in the demo seed
+    assert graph.patch(f"/users/{uid}", json={"mail": "adele@external.example"}).status_code == 204
+    got = graph.get(f"/users/{uid}", params={"$select": "mail,proxyAddresses"}).json()
+    assert got["mail"] == "adele@external.example"
+    assert got["proxyAddresses"] == ["smtp:adele.vance@contoso.com"]

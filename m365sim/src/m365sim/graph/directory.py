@@ -332,7 +332,7 @@ def assign_license(sim: Simulator, req: GraphRequest) -> GraphResponse:
     changed = ["assignedLicenses"]
     if current and not u.get("mail") and sim.settings.populate_mail_on_license:
         t.unindex_user(u)
-        set_mail(u, u["userPrincipalName"])
+        set_mail(u, u["userPrincipalName"], t)
         t.index_user(u)
         changed += ["mail", "proxyAddresses"]
     t.log_change("user", u["id"], "upsert", changed)

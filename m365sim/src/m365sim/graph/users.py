@@ -336,13 +336,18 @@ def check_upn_free(sim: Simulator, t: Tenant, upn: str, uid: str | None) -> None
                 raise conflict("userPrincipalName")
 
 
-def set_mail(u: dict[str, Any], mail: str) -> None:
-    """mail defines the primary SMTP proxy address; others stay as secondaries (§1.4)."""
+def set_mail(u: dict[str, Any], mail: str, t: Tenant | None = None) -> None:
+    """mail defines the primary SMTP proxy address; others stay as secondaries (§1.4).
+
+    For a licensed (Exchange) user, addresses outside the tenant's verified domains are dropped.
+    """
     old = [p for p in u.get("proxyAddresses") or [] if p.split(":", 1)[-1].lower() != mail.lower()]
     u["mail"] = mail
-    u["proxyAddresses"] = [f"SMTP:{mail}"] + [
-        ("smtp:" + p.split(":", 1)[1]) if p.startswith("SMTP:") else p for p in old
-    ]
+    proxies = [f"SMTP:{mail}"] + [("smtp:" + p.split(":", 1)[1]) if p.startswith("SMTP:") else p for p in old]
+    if t is not None and u.get("assignedLicenses"):
+        verified = {d.id.lower() for d in t.verified_domains()}
+        proxies = [p for p in proxies if p.rsplit("@", 1)[-1].lower() in verified]
+    u["proxyAddresses"] = proxies
 
 
 def create_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
@@ -383,7 +388,7 @@ def create_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
     check_password(sim, t, u, profile["password"], body.get("passwordPolicies"))
     if body.get("mail"):
         check_mail_free(sim, t, body["mail"], None)
-        set_mail(u, body["mail"])
+        set_mail(u, body["mail"], t)
     t.users[uid] = u
     t.passwords[uid] = profile["password"]
     t.index_user(u)
@@ -558,7 +563,7 @@ def update_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
             changed.append(k)
             continue
         if k == "mail":
-            set_mail(u, v)
+            set_mail(u, v, t)
             changed += ["mail", "proxyAddresses"]
             continue
         if u.get(k) != v:
