@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 from m365sim import seeds
 
 USERS = list(seeds.demo().users.values())
-STRING_PROPS = ["displayName", "givenName", "surname", "userPrincipalName", "mail", "jobTitle", "department"]
+STRING_PROPS = [
+    "id",
+    "onPremisesImmutableId",
+    "displayName",
+    "givenName",
+    "surname",
+    "userPrincipalName",
+    "mail",
+    "jobTitle",
+    "department",
+]
 
 
 def literal(prop: str) -> st.SearchStrategy[str]:

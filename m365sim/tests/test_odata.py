@@ -208,3 +208,10 @@ def test_unknown_segment_and_method(graph: httpx.Client) -> None:
     r = graph.put("/users")
     assert r.status_code == 405
     assert err(r)["message"] == "Specified HTTP method is not allowed for the request target."
+
+
+def test_in_with_repeated_values_returns_each_object_once(graph: httpx.Client) -> None:
+    r = graph.get(
+        "/users", params={"$filter": "mail in ('adele.vance@contoso.com','ADELE.VANCE@contoso.com')"}
+    )
+    assert len(values(r)) == 1

@@ -489,7 +489,8 @@ def index_plan(node: Node | None, indexes: dict[str, Callable[[str], Any]]) -> l
         vals = node.args[1].value if node.op == "in" else [node.args[1].value]
         if not all(isinstance(v, str) for v in vals):
             return None
-        return [o for v in vals if (o := fn(v)) is not None]
+        found = {id(o): o for v in vals if (o := fn(v)) is not None}  # dedupe 'x' and 'X'
+        return list(found.values())
     if node.op == "any" and node.args[0].path.lower() == "proxyaddresses":
         body = node.args[2]
         if body.op == "eq" and isinstance(body.args[1], Lit) and isinstance(body.args[1].value, str):
