@@ -272,3 +272,15 @@ def test_role_assignable_group_needs_role_management(sim_server: SimServer, grap
     assert r.status_code == 403 and err(r)["code"] == "Authorization_RequestDenied"
     with app_client(sim_server, ["GroupMember.ReadWrite.All", "RoleManagement.ReadWrite.Directory"]) as c:
         assert c.post(f"/groups/{gid}/members/$ref", json=ref(user_ids(graph, 1)[0])).status_code == 204
+
+
+def test_patch_unified_nickname_conflict(graph: httpx.Client) -> None:
+    body = sec(displayName="T", mailNickname="t2", mailEnabled=True, groupTypes=["Unified"])
+    gid = graph.post("/groups", json=body).json()["id"]
+    r = graph.patch(f"/groups/{gid}", json={"mailNickname": "allcompany"})
+    assert r.status_code == 400 and err(r)["details"][0] == {
+        "code": "ObjectConflict",
+        "message": "Another object with the same value for property mailNickname already exists.",
+        "target": "mailNickname",
+    }
+    assert graph.patch(f"/groups/{gid}", json={"mailNickname": "bad nick"}).status_code == 400

@@ -323,6 +323,19 @@ def update_group(sim: Simulator, req: GraphRequest) -> GraphResponse:
         if len(ids) > MAX_BIND:
             raise bad_request("The number of members to add in one request exceeds the limit of 20.")
         check_new_members(t, g, ids)
+    nick = props.get("mailNickname")
+    if nick is not None:
+        if (
+            not isinstance(nick, str)
+            or not nick
+            or len(nick) > 64
+            or any(c in NICK_BAD or ord(c) > 127 for c in nick)
+        ):
+            raise bad_request("Invalid value specified for property 'mailNickname' of resource 'Group'.")
+        owner = t.group_nick.get(nick.lower())
+        other = t.groups.get(owner or "")
+        if other is not None and owner != g["id"] and kind(g) == "unified" and kind(other) == "unified":
+            raise conflict("mailNickname")
     t.unindex_group(g)
     changed = [k for k, v in props.items() if g.get(k) != v]
     g.update(props)
