@@ -10,8 +10,9 @@ from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content
 from m365sim.graph.groups import RESOURCE as GROUP_RESOURCE
 from m365sim.graph.odata import FilterParser, Resource, evaluate, run_collection
+from m365sim.graph.user_rules import set_mail
 from m365sim.graph.users import RESOURCE as USER_RESOURCE
-from m365sim.graph.users import get_user_or_404, set_mail
+from m365sim.graph.users import get_user_or_404
 from m365sim.state import ROLE_NAMES, Tenant, iso
 
 if TYPE_CHECKING:

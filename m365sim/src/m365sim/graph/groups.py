@@ -8,7 +8,7 @@ from m365sim.errors import bad_request, conflict, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content, text_response
 from m365sim.graph.odata import Resource, count_only, parse_select, project, run_collection
-from m365sim.graph.users import NICK_BAD
+from m365sim.graph.user_rules import NICK_BAD
 from m365sim.graph.users import RESOURCE as USER_RESOURCE
 from m365sim.state import Tenant, iso, new_id
 
