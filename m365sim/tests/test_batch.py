@@ -151,3 +151,19 @@ def test_request_log_has_ru_costs_with_throttling_off(sim_server: SimServer, gra
         ("/subscribedSkus", 3, True),
         ("/$batch", 0, False),
     ]
+
+
+def test_nested_batch_refused(graph: httpx.Client) -> None:
+    r = batch(
+        graph,
+        [
+            {
+                "id": "1",
+                "method": "POST",
+                "url": "/$batch",
+                "headers": {"Content-Type": "application/json"},
+                "body": {"requests": []},
+            }
+        ],
+    )
+    assert r.status_code == 400 and err(r)["code"] == "BadRequest"

@@ -455,3 +455,13 @@ def test_licensed_user_proxy_addresses_only_in_verified_domains(graph: httpx.Cli
     got = graph.get(f"/users/{uid}", params={"$select": "mail,proxyAddresses"}).json()
     assert got["mail"] == "adele@external.example"
     assert got["proxyAddresses"] == ["smtp:adele.vance@contoso.com"]
+
+
+def test_password_policies_values(graph: httpx.Client) -> None:
+    uid = graph.post("/users", json=new_user()).json()["id"]
+    ok = {"passwordPolicies": "DisablePasswordExpiration, DisableStrongPassword"}
+    assert graph.patch(f"/users/{uid}", json=ok).status_code == 204
+    bad(
+        graph.patch(f"/users/{uid}", json={"passwordPolicies": "NeverExpire"}),
+        "Invalid value specified for property 'passwordPolicies' of resource 'User'.",
+    )

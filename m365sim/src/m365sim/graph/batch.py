@@ -39,7 +39,12 @@ def _validate(body: Any) -> list[dict[str, Any]]:
         seen.add(rid.lower())
         if not isinstance(method, str) or method.upper() not in ("GET", "POST", "PATCH", "PUT", "DELETE"):
             raise _invalid(f"Request '{rid}' has an invalid method.")
-        if not isinstance(url, str) or "://" in url or not url.strip():
+        if (
+            not isinstance(url, str)
+            or "://" in url
+            or not url.strip()
+            or url.strip("/").lower().startswith("$batch")
+        ):
             raise _invalid(f"Request '{rid}' must have a relative url.")
         headers = r.get("headers")
         if headers is not None and not isinstance(headers, dict):

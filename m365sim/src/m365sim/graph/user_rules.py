@@ -122,6 +122,11 @@ def set_mail(u: dict[str, Any], mail: str, t: Tenant | None = None) -> None:
 
 
 def validate_simple_props(body: dict[str, Any]) -> None:
+    pol = body.get("passwordPolicies")
+    if pol is not None:
+        parts = [p.strip() for p in pol.split(",")] if isinstance(pol, str) else [None]
+        if any(p not in ("DisableStrongPassword", "DisablePasswordExpiration", "None") for p in parts):
+            raise bad_request("Invalid value specified for property 'passwordPolicies' of resource 'User'.")
     for prop, n in (
         ("companyName", 64),
         ("employeeId", 16),
