@@ -6,6 +6,7 @@ graph-facts §9.2-9.3. Tokens are RS256 JWTs signed with the simulator's key (pu
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import html
@@ -212,6 +213,9 @@ async def token_endpoint(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     name = request.path_params["tenant"]
     form = await read_form(request)
+    delay = sim.latency_s()
+    if delay > 0:
+        await asyncio.sleep(delay)
     hook = getattr(sim.faults, "before_login", None)
     if hook is not None:
         early = hook(name, form)
