@@ -204,6 +204,7 @@ class ImportScan(models.Model):
     state = models.CharField(max_length=12, default="queued")  # queued, running, done, failed
     pages_done = models.PositiveIntegerField(default=0)
     users_seen = models.PositiveIntegerField(default=0)
+    users_total = models.PositiveIntegerField(null=True, blank=True)  # /users/$count, for a progress bar
     admins_found = models.PositiveIntegerField(default=0)
     graph_requests = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
