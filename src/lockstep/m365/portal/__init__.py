@@ -1,0 +1,1 @@
+"""Admin Portal pages for Microsoft 365 directories, mounted at /directories/."""
