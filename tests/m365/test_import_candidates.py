@@ -100,7 +100,7 @@ def test_listing_flags_and_match_statuses(
 ) -> None:
     result = scan(actor, directory)
     assert result.users_seen == len(sim.sim.tenant.users) == 49
-    assert result.pages_done == 1 and result.admins_found == 6
+    assert result.pages_done == 1 and result.admins_found == 6 and result.users_total == 49
 
     adele = by_upn("adele.vance@contoso.com")
     assert (adele.status, adele.matched_by, adele.matched_user_id) == (
@@ -151,13 +151,14 @@ def test_listing_costs_one_users_page_and_one_role_listing(
     result = scan(actor, directory)
     graph = [r for r in sim.request_log(since=before) if "/oauth2/" not in r["path"]]
     assert [(r["method"], r["path"]) for r in graph] == [
+        ("GET", "/users/$count"),  # the progress bar's total
         ("GET", "/roleManagement/directory/roleAssignments"),
         ("GET", "/users"),
     ]
-    query = graph[1]["query"]
+    query = graph[2]["query"]
     assert "%24top=999" in query or "$top=999" in query
     assert "assignedLicenses" in query and "proxyAddresses" in query
-    assert result.graph_requests == 2
+    assert result.graph_requests == 3
 
 
 def test_search_status_filters_and_keyset_paging(
@@ -366,6 +367,61 @@ def test_a_multi_page_listing_streams_page_by_page(large_sim: SimServer, actor: 
     result = scan(actor, directory)
     graph = [r for r in large_sim.request_log(since=before) if "/oauth2/" not in r["path"]]
     assert result.users_seen == 2500 and result.pages_done == 3
-    assert len(graph) == result.graph_requests == 4  # 3 pages of 999 + the role assignments
+    assert len(graph) == result.graph_requests == 5  # 3 pages of 999, the role assignments, $count
     assert ImportCandidate.objects.filter(scan=result).count() == 2500
     assert ImportCandidate.objects.filter(scan=result, admin=True).count() == 1
+
+
+def test_a_failed_listing_says_why_and_keeps_the_previous_one(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    first = scan(actor, directory)
+    fault = sim.sim.faults.add("consent_revoked")
+    try:
+        failed = imports.scan_candidates(actor=actor, directory_id=directory.pk, wait=True)
+    finally:
+        sim.sim.faults.remove(fault.id)
+    assert failed.state == "failed" and failed.error and failed.finished_at is not None
+    assert "permission" in failed.error.lower() or "consent" in failed.error.lower(), failed.error
+    page = imports.list_candidates(actor=actor, directory_id=directory.pk)
+    assert page.scan is not None and page.scan.pk == first.pk and page.total == 49
+    latest = imports.latest_scan(actor=actor, directory_id=directory.pk)
+    assert latest is not None and latest.pk == failed.pk
+
+
+def test_plans_for_a_page_of_candidates(
+    directory: Directory, actor: Actor, lockstep_side: dict[str, User]
+) -> None:
+    scan(actor, directory)
+    page = imports.list_candidates(actor=actor, directory_id=directory.pk, limit=20)
+    plans = imports.plans_for(actor=actor, candidate_ids=[c.pk for c in page.items])
+    assert [p.candidate_id for p in plans] == [c.pk for c in page.items]
+    one = imports.plan_for(actor=actor, candidate_id=page.items[3].pk)
+    assert plans[3] == one
+    with pytest.raises(NotFound):
+        imports.plans_for(actor=actor, candidate_ids=[10**9])
+    with pytest.raises(ValidationFailed):
+        imports.plans_for(actor=actor, candidate_ids=list(range(501)))
+
+
+def test_a_user_bound_but_not_provisioned_yet_is_linked(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    pradeep = person(actor, "pradeep.cline@contoso.com")
+    binding = bindings.bind_user(actor=actor, user_id=pradeep.pk, directory_id=directory.pk)
+    scan(actor, directory)
+    candidate = by_upn("pradeep.cline@contoso.com")
+    assert candidate.status == "matched" and "not yet provisioned" in candidate.reason
+    plan = imports.plan_for(actor=actor, candidate_id=candidate.pk)
+    assert plan.action == "link"
+    batch = imports.start_import(
+        actor=actor, directory_id=directory.pk, candidate_ids=[candidate.pk], wait=True
+    )
+    assert batch.bound_existing == 1
+    binding.refresh_from_db()
+    remote = account(sim, "pradeep.cline@contoso.com")
+    assert binding.remote_id == remote["id"] and binding.adopted and binding.import_batch_id is None
+    imports.undo_import(actor=actor, batch_id=batch.pk)
+    assert UserBinding.objects.filter(pk=binding.pk).exists()  # made before the import: kept
+    sync()
+    assert account(sim, "pradeep.cline@contoso.com")["accountEnabled"] is True

@@ -150,6 +150,7 @@ class Match:
     user_id: int | None = None
     matched_by: str = ""
     reason: str = ""
+    pending_binding: bool = False  # the user is bound here without an account yet: the import links it
 
 
 def _chunks(values: Sequence[str], size: int = ADDRESS_CHUNK) -> Iterable[Sequence[str]]:
@@ -247,6 +248,7 @@ def _match_one(
             kind,
             f"{usernames[user_id]} is bound to this directory but not yet provisioned: "
             "the import links it to this account.",
+            pending_binding=True,
         )
     return Match(MATCHED, user_id, kind)
 
@@ -284,6 +286,15 @@ def admin_principal_ids(client: GraphClient) -> set[str]:
     return {str(item.get("principalId")) for item in items if item.get("principalId")}
 
 
+def count_users(client: GraphClient) -> int | None:
+    """The tenant's user count for the progress bar (`/users/$count`, eventually consistent), or None."""
+    try:
+        response = client.transport.request("GET", "/users/$count", headers={"ConsistencyLevel": "eventual"})
+        return int(response.text.strip())
+    except (GraphError, ValueError):
+        return None
+
+
 def run_scan(scan: ImportScan, client: GraphClient) -> ImportScan:
     """Fill `scan` with one candidate per tenant user, updating its progress row per page."""
     directory = scan.directory
@@ -293,6 +304,7 @@ def run_scan(scan: ImportScan, client: GraphClient) -> ImportScan:
         state="running", started_at=timezone.now(), pages_done=0, users_seen=0, admins_found=0, error=""
     )
     try:
+        ImportScan.objects.filter(pk=scan.pk).update(users_total=count_users(client))
         admins = admin_principal_ids(client)
         params: dict[str, str | int] = {"$select": odata_select(SCAN_SELECT), "$top": MAX_PAGE_SIZE}
         users = admins_found = 0

@@ -149,7 +149,9 @@ class GroupImportOutcome:
     reason: str = ""
     group_id: int | None = None
     members_added: int = 0
-    members_not_managed: int = 0  # remote members who are not bound users: the next sync removes them
+    members_not_managed: int = (
+        0  # members that are not bound users (or not users): the next sync removes them
+    )
 
 
 def import_groups(
@@ -194,13 +196,12 @@ def _import_group(
     if reason:
         return GroupImportOutcome(remote_id, name, "refused", reason)
     try:
-        members = [
-            str(m["id"])
-            for m in graph.list_group_members(remote_id, select=("id",))
-            if str(m.get("@odata.type", "#microsoft.graph.user")).endswith(".user")
-        ]
+        everyone = list(graph.list_group_members(remote_id, select=("id",)))
     except GraphError as error:
         return GroupImportOutcome(remote_id, name, "refused", error.plain_words or error.message)
+    members = [
+        str(m["id"]) for m in everyone if str(m.get("@odata.type", "#microsoft.graph.user")).endswith(".user")
+    ]
     bound = dict(
         UserBinding.objects.filter(
             directory=directory, remote_id__in=members, unbound=False, user__isnull=False
@@ -240,5 +241,5 @@ def _import_group(
         "",
         lockstep_group.pk,
         members_added=len(user_ids),
-        members_not_managed=len(members) - len(bound),
+        members_not_managed=len(everyone) - len(bound),
     )

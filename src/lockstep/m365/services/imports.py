@@ -351,7 +351,7 @@ def _decide(
         user = users.get(match.user_id or 0)
         if user is None:
             return Decision(candidate, "skip", match.status, "The matched Lockstep user no longer exists.")
-        action = "link" if match.reason else "bind"
+        action = "link" if match.pending_binding else "bind"
     domain = mapping.email_domain(user.email)
     if domain not in ctx.verified:
         return Decision(
@@ -403,36 +403,71 @@ def plan_for(*, actor: Actor, candidate_id: int, state: str = UserState.STAGED) 
     licence and disabled flags are shown as if confirmed/included (the plan is per account).
     """
     candidate = get_candidate(actor=actor, candidate_id=candidate_id)
+    return _plans(actor, candidate.scan.directory, [candidate], state)[0]
+
+
+def plans_for(
+    *, actor: Actor, candidate_ids: Sequence[int], state: str = UserState.STAGED
+) -> list[CandidatePlan]:
+    """`plan_for` for a page of candidates (at most 500) in a few queries, in the order given."""
+    ids = list(candidate_ids)
+    if len(ids) > 500 or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationFailed({"candidate_ids": ["At most 500 candidate ids (integers)."]})
+    found = {
+        c.pk: c
+        for c in ImportCandidate.objects.select_related("scan__directory").filter(
+            pk__in=ids, scan__directory__organization_id=actor.organization_id
+        )
+    }
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound("candidate", missing[0])
+    directories = {c.scan.directory_id for c in found.values()}
+    if len(directories) > 1:
+        raise ValidationFailed({"candidate_ids": ["All candidates must be of one directory."]})
+    if not ids:
+        return []
+    candidates = [found[i] for i in ids]
+    return _plans(actor, candidates[0].scan.directory, candidates, state)
+
+
+def _plans(
+    actor: Actor, directory: Directory, candidates: list[ImportCandidate], state: str
+) -> list[CandidatePlan]:
     options = _clean_options(state, True, True, True)
-    [decision] = _decide_all(_context(candidate.scan.directory, options), [candidate])
-    user = decision.user
-    shown: dict[str, Any] = {}
-    if user is not None:
-        shown = {
-            "id": user.pk,
-            "username": user.username
-            if user.pk
-            else importer.unique_username(candidate.upn, actor.organization_id),
-            "email": user.email,
-            "first_name": user.first_name,
-            "last_name": user.last_name,
-            "display_name": user.display_name,
-            "state": user.state,
-        }
-    changes = importer.attribute_changes(candidate, candidate.scan.directory, decision.operations)
-    if decision.action in ("already_bound", "skip"):
+    plans = []
+    for decision in _decide_all(_context(directory, options), candidates):
+        candidate, user = decision.candidate, decision.user
+        shown: dict[str, Any] = {}
+        if user is not None:
+            shown = {
+                "id": user.pk,
+                "username": user.username
+                if user.pk
+                else importer.unique_username(candidate.upn, actor.organization_id),
+                "email": user.email,
+                "first_name": user.first_name,
+                "last_name": user.last_name,
+                "display_name": user.display_name,
+                "state": user.state,
+            }
         changes = []
-    return CandidatePlan(
-        candidate_id=candidate.pk,
-        remote_id=candidate.remote_id,
-        upn=candidate.upn,
-        status=decision.status,
-        action=decision.action,
-        reason=decision.reason,
-        lockstep_user=shown,
-        changes=changes,
-        writes=_writes(decision),
-    )
+        if decision.action not in ("already_bound", "skip"):
+            changes = importer.attribute_changes(candidate, directory, decision.operations)
+        plans.append(
+            CandidatePlan(
+                candidate_id=candidate.pk,
+                remote_id=candidate.remote_id,
+                upn=candidate.upn,
+                status=decision.status,
+                action=decision.action,
+                reason=decision.reason,
+                lockstep_user=shown,
+                changes=changes,
+                writes=_writes(decision),
+            )
+        )
+    return plans
 
 
 @dataclass(frozen=True)
@@ -857,7 +892,9 @@ def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
             "(that blocks their Microsoft 365 sign-in).",
         )
     bindings = UserBinding.objects.filter(import_batch=batch)
-    if bindings.filter(lease_until__gt=now).exists():
+    # Locked: a sync worker (SKIP LOCKED) cannot claim them between this check and the delete.
+    leases = list(bindings.select_for_update().values_list("lease_until", flat=True))
+    if any(lease and lease > now for lease in leases):
         raise Conflict(
             "batch_id",
             "The sync engine is writing to some of these accounts right now; try again in two minutes.",
@@ -981,6 +1018,7 @@ __all__ = [
     "list_imports",
     "list_remote_groups",
     "plan_for",
+    "plans_for",
     "preview_import",
     "run_import",
     "run_scan",
