@@ -136,7 +136,7 @@ def main() -> None:
         "Peak memory does not grow with the tenant's size.",
         "",
     ]
-    text = "\n".join(lines)
+    text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)
 
