@@ -86,7 +86,7 @@ def _held(directory: Directory, held_ids: Iterable[int]) -> list[HeldWrite]:
     if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationFailed({"held_ids": ["Give a non-empty list of held write ids (integers)."]})
     rows = list(
-        HeldWrite.objects.select_for_update()
+        HeldWrite.objects.select_for_update(of=("self",))
         .filter(directory=directory, pk__in=ids, decision="")
         .select_related("binding__user")
     )
