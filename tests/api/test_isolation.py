@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db.models import Q
@@ -29,6 +30,18 @@ from lockstep.directory.models import (
     User,
 )
 from lockstep.directory.services import api_keys, groups, users
+from lockstep.m365.models import (
+    Directory,
+    DirectoryDomain,
+    GroupBinding,
+    HeldWrite,
+    ImportBatch,
+    ImportCandidate,
+    ImportedAccount,
+    ImportScan,
+    UserBinding,
+)
+from lockstep.m365.verification import VerificationReport
 
 from .conftest import GOOD_PASSWORD, JsonClient
 
@@ -70,6 +83,49 @@ class World:
     event_b: AuditEvent
     key_b: ApiKey
     key_b_secret: str
+    m365_a: M365Objects = field(default=None)  # type: ignore[assignment]
+    m365_b: M365Objects = field(default=None)  # type: ignore[assignment]
+
+
+@dataclass
+class M365Objects:
+    """One organization's Microsoft 365 objects, made directly (no tenant is contacted)."""
+
+    directory: Directory
+    user_binding: UserBinding
+    group_binding: GroupBinding
+    held: HeldWrite
+    scan: ImportScan
+    candidate: ImportCandidate
+    batch: ImportBatch
+
+
+def m365_objects(org: Organization, user: User, group: Group, domain: str) -> M365Objects:
+    directory = Directory.objects.create(
+        organization=org,
+        name=f"{org.name} 365",
+        tenant_id=f"tenant-{domain}",
+        client_id="client",
+        credential_kind="secret",
+        cloud="custom",
+        login_base_url="https://127.0.0.1:9",
+        graph_base_url="https://127.0.0.1:9/v1.0",
+    )
+    DirectoryDomain.objects.create(directory=directory, name=domain, is_verified=True, is_default=True)
+    user_binding = UserBinding.objects.create(
+        directory=directory, user=user, remote_id=f"r-{domain}", remote_upn=user.email, status="held"
+    )
+    group_binding = GroupBinding.objects.create(directory=directory, group=group, remote_id=f"g-{domain}")
+    held = HeldWrite.objects.create(directory=directory, binding=user_binding, operation="disable")
+    scan = ImportScan.objects.create(directory=directory, state="done", users_seen=1)
+    candidate = ImportCandidate.objects.create(
+        scan=scan, remote_id=f"c-{domain}", upn=f"cand@{domain}", sort_key=f"cand@{domain}", status="new"
+    )
+    batch = ImportBatch.objects.create(directory=directory, scan=scan, state="done", requested=1, processed=1)
+    ImportedAccount.objects.create(
+        batch=batch, remote_id=f"c-{domain}", upn=f"cand@{domain}", outcome="skipped"
+    )
+    return M365Objects(directory, user_binding, group_binding, held, scan, candidate, batch)
 
 
 def b_state(org_b: Organization) -> dict[str, Any]:
@@ -88,6 +144,25 @@ def b_state(org_b: Organization) -> dict[str, Any]:
             ApiKey.objects.filter(organization=org_b).order_by("pk").values("pk", "revoked_at", "role")
         ),
         "admins": list(Administrator.objects.filter(organization=org_b).order_by("pk").values()),
+        "directories": list(Directory.objects.filter(organization=org_b).order_by("pk").values()),
+        "domains": list(
+            DirectoryDomain.objects.filter(directory__organization=org_b).order_by("pk").values()
+        ),
+        "user_bindings": list(
+            UserBinding.objects.filter(directory__organization=org_b).order_by("pk").values()
+        ),
+        "group_bindings": list(
+            GroupBinding.objects.filter(directory__organization=org_b).order_by("pk").values()
+        ),
+        "held": list(HeldWrite.objects.filter(directory__organization=org_b).order_by("pk").values()),
+        "scans": list(ImportScan.objects.filter(directory__organization=org_b).order_by("pk").values()),
+        "candidates": list(
+            ImportCandidate.objects.filter(scan__directory__organization=org_b).order_by("pk").values()
+        ),
+        "batches": list(ImportBatch.objects.filter(directory__organization=org_b).order_by("pk").values()),
+        "imported": list(
+            ImportedAccount.objects.filter(batch__directory__organization=org_b).order_by("pk").values()
+        ),
     }
 
 
@@ -284,6 +359,191 @@ EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
 }
 
 
+# ---- Microsoft 365 routes ---------------------------------------------------------------------------------
+
+
+def dir_b(w: World) -> int:
+    return w.m365_b.directory.pk
+
+
+def directories_list(w: World) -> None:
+    assert dir_b(w) not in ids(w.a.get("directories?limit=500"))
+
+
+def directories_create(w: World) -> None:
+    body = {
+        "name": w.m365_b.directory.name,  # B's name is free in A
+        "tenant_id": "tenant-a-2",
+        "client_id": "client",
+        "client_secret": "s3cret",
+        "cloud": "custom",
+        "login_base_url": "https://127.0.0.1:9",
+        "graph_base_url": "https://127.0.0.1:9/v1.0",
+    }
+    with mock.patch("lockstep.m365.services.directories.run_verification", return_value=VerificationReport()):
+        response = w.a.post("directories", body)
+    assert response.status_code == 201, response.data
+    assert Directory.objects.get(pk=response.data["directory"]["id"]).organization_id == w.org_a.pk
+    sneaky = w.a.post("directories", {**body, "name": "x", "organization_id": w.org_b.pk})
+    assert sneaky.status_code == 422 and sneaky.data["error"]["fields"] == {
+        "organization_id": ["Unknown field."]
+    }
+
+
+def directory_route(method: str, suffix: str = "", body: Any = None) -> Callable[[World], None]:
+    def exercise(w: World) -> None:
+        same_as_missing(w, method, f"directories/{dir_b(w)}{suffix}", f"directories/{MISSING}{suffix}", body)
+
+    return exercise
+
+
+def held_decide(decision: str) -> Callable[[World], None]:
+    def exercise(w: World) -> None:
+        body = {"held_ids": [w.m365_b.held.pk]}
+        path = f"held-writes/{decision}"
+        same_as_missing(w, "POST", f"directories/{dir_b(w)}/{path}", f"directories/{MISSING}/{path}", body)
+        # B's held write through A's own directory: no such held write (as for an unknown id).
+        mine = w.m365_a.directory.pk
+        answer_b = w.a.post(f"directories/{mine}/{path}", body)
+        answer_missing = w.a.post(f"directories/{mine}/{path}", {"held_ids": [MISSING]})
+        assert answer_b.status_code == 404 and answer_missing.status_code == 404
+
+    return exercise
+
+
+def user_binding_route(method: str, suffix: str = "", body: Any = None) -> Callable[[World], None]:
+    """/users/{user}/bindings/{directory}...: B's user, and A's user with B's directory."""
+
+    def exercise(w: World) -> None:
+        b_user, a_user = w.user_b.pk, w.user_a.pk
+        same_as_missing(
+            w,
+            method,
+            f"users/{b_user}/bindings/{dir_b(w)}{suffix}",
+            f"users/{MISSING}/bindings/{dir_b(w)}{suffix}",
+            body,
+        )
+        same_as_missing(
+            w,
+            method,
+            f"users/{a_user}/bindings/{dir_b(w)}{suffix}",
+            f"users/{a_user}/bindings/{MISSING}{suffix}",
+            body,
+        )
+
+    return exercise
+
+
+def user_bindings_list(w: World) -> None:
+    same_as_missing(w, "GET", f"users/{w.user_b.pk}/bindings", f"users/{MISSING}/bindings")
+    mine = w.a.get(f"users/{w.user_a.pk}/bindings")
+    assert [b["directory_id"] for b in mine.data] == [w.m365_a.directory.pk]
+
+
+def user_bind(w: World) -> None:
+    same_as_missing(
+        w,
+        "POST",
+        f"users/{w.user_b.pk}/bindings",
+        f"users/{MISSING}/bindings",
+        {"directory_id": w.m365_a.directory.pk},
+    )
+    into_b = w.a.post(f"users/{w.user_a.pk}/bindings", {"directory_id": dir_b(w)})
+    unknown = w.a.post(f"users/{w.user_a.pk}/bindings", {"directory_id": MISSING})
+    assert into_b.status_code == 404 and (into_b.status_code, into_b.data) == (
+        unknown.status_code,
+        unknown.data,
+    )
+
+
+def group_bindings_list(w: World) -> None:
+    same_as_missing(w, "GET", f"groups/{w.group_b.pk}/bindings", f"groups/{MISSING}/bindings")
+
+
+def group_bind(w: World) -> None:
+    same_as_missing(
+        w,
+        "POST",
+        f"groups/{w.group_b.pk}/bindings",
+        f"groups/{MISSING}/bindings",
+        {"directory_id": w.m365_a.directory.pk},
+    )
+    into_b = w.a.post(f"groups/{w.group_a.pk}/bindings", {"directory_id": dir_b(w)})
+    unknown = w.a.post(f"groups/{w.group_a.pk}/bindings", {"directory_id": MISSING})
+    assert into_b.status_code == 404 and (into_b.status_code, into_b.data) == (
+        unknown.status_code,
+        unknown.data,
+    )
+
+
+def candidate_plan(w: World) -> None:
+    same_as_missing(
+        w, "GET", f"import-candidates/{w.m365_b.candidate.pk}/plan", f"import-candidates/{MISSING}/plan"
+    )
+
+
+def batch_route(method: str, suffix: str = "") -> Callable[[World], None]:
+    def exercise(w: World) -> None:
+        same_as_missing(w, method, f"imports/{w.m365_b.batch.pk}{suffix}", f"imports/{MISSING}{suffix}")
+
+    return exercise
+
+
+def candidates_list(w: World) -> None:
+    same_as_missing(w, "GET", f"directories/{dir_b(w)}/candidates", f"directories/{MISSING}/candidates")
+    mine = w.a.get(f"directories/{w.m365_a.directory.pk}/candidates?limit=500")
+    assert w.m365_b.candidate.pk not in ids(mine)
+
+
+M365_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
+    ("GET", "/api/v1/directories"): directories_list,
+    ("POST", "/api/v1/directories"): directories_create,
+    ("GET", "/api/v1/directories/{directory_id}"): directory_route("GET"),
+    ("POST", "/api/v1/directories/{directory_id}/verify"): directory_route("POST", "/verify"),
+    ("GET", "/api/v1/directories/{directory_id}/health"): directory_route("GET", "/health"),
+    ("GET", "/api/v1/directories/{directory_id}/consent-link"): directory_route("GET", "/consent-link"),
+    ("PATCH", "/api/v1/directories/{directory_id}/settings"): directory_route(
+        "PATCH", "/settings", {"brake_count": 1, "managed_attributes": ["displayName"]}
+    ),
+    ("GET", "/api/v1/directories/{directory_id}/plan"): directory_route("GET", "/plan"),
+    ("GET", "/api/v1/directories/{directory_id}/export"): directory_route("GET", "/export"),
+    ("GET", "/api/v1/directories/{directory_id}/held-writes"): directory_route("GET", "/held-writes"),
+    ("POST", "/api/v1/directories/{directory_id}/held-writes/approve"): held_decide("approve"),
+    ("POST", "/api/v1/directories/{directory_id}/held-writes/reject"): held_decide("reject"),
+    ("GET", "/api/v1/users/{user_id}/bindings"): user_bindings_list,
+    ("POST", "/api/v1/users/{user_id}/bindings"): user_bind,
+    ("GET", "/api/v1/users/{user_id}/bindings/{directory_id}"): user_binding_route("GET"),
+    ("DELETE", "/api/v1/users/{user_id}/bindings/{directory_id}"): user_binding_route("DELETE"),
+    ("POST", "/api/v1/users/{user_id}/bindings/{directory_id}/delete-account"): user_binding_route(
+        "POST", "/delete-account", {"confirm": True}
+    ),
+    ("POST", "/api/v1/users/{user_id}/bindings/{directory_id}/restore"): user_binding_route(
+        "POST", "/restore"
+    ),
+    ("GET", "/api/v1/groups/{group_id}/bindings"): group_bindings_list,
+    ("POST", "/api/v1/groups/{group_id}/bindings"): group_bind,
+    ("POST", "/api/v1/directories/{directory_id}/scans"): directory_route("POST", "/scans"),
+    ("GET", "/api/v1/directories/{directory_id}/scans/latest"): directory_route("GET", "/scans/latest"),
+    ("GET", "/api/v1/directories/{directory_id}/candidates"): candidates_list,
+    ("GET", "/api/v1/import-candidates/{candidate_id}/plan"): candidate_plan,
+    ("POST", "/api/v1/directories/{directory_id}/imports/preview"): directory_route(
+        "POST", "/imports/preview", {"filter": {}}
+    ),
+    ("POST", "/api/v1/directories/{directory_id}/imports"): directory_route(
+        "POST", "/imports", {"filter": {}, "confirm_admins": True}
+    ),
+    ("GET", "/api/v1/directories/{directory_id}/imports"): directory_route("GET", "/imports"),
+    ("GET", "/api/v1/imports/{batch_id}"): batch_route("GET"),
+    ("GET", "/api/v1/imports/{batch_id}/items"): batch_route("GET", "/items"),
+    ("POST", "/api/v1/imports/{batch_id}/undo"): batch_route("POST", "/undo"),
+    ("GET", "/api/v1/directories/{directory_id}/remote-groups"): directory_route("GET", "/remote-groups"),
+    ("POST", "/api/v1/directories/{directory_id}/remote-groups/import"): directory_route(
+        "POST", "/remote-groups/import", {"remote_ids": ["g-fabrikam.com"]}
+    ),
+}
+EXERCISERS.update(M365_EXERCISERS)
+
+
 def test_every_route_is_covered() -> None:
     """Fails when a route exists that this file does not know how to exercise (or one is gone)."""
     served = ninja_routes()
@@ -314,6 +574,8 @@ def world(
     group_b = groups.create_group(actor=other_owner_actor, fields={"name": "Fabrikam Finance"})
     groups.add_members(actor=other_owner_actor, group_id=group_b.pk, user_ids=[user_b.pk])
     key_b, key_b_secret = api_keys.create_api_key(actor=other_owner_actor, name="fabrikam")
+    m365_a = m365_objects(org, user_a, group_a, "contoso.com")
+    m365_b = m365_objects(other_org, user_b, group_b, "fabrikam.com")
     return World(
         kind=request.param,
         a=JsonClient(caller),
@@ -327,6 +589,8 @@ def world(
         event_b=AuditEvent.objects.filter(organization=other_org).latest("id"),
         key_b=key_b,
         key_b_secret=key_b_secret,
+        m365_a=m365_a,
+        m365_b=m365_b,
     )
 
 
@@ -356,7 +620,15 @@ def test_read_only_keys_get_403_on_every_write(
     group = groups.create_group(actor=actor, fields={"name": "Sales"})
     groups.add_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
     key, _secret = api_keys.create_api_key(actor=actor, name="writer")
-    values = {"user_id": user.pk, "group_id": group.pk, "key_id": key.pk, "event_id": 1}
+    values = {
+        "user_id": user.pk,
+        "group_id": group.pk,
+        "key_id": key.pk,
+        "event_id": 1,
+        "directory_id": MISSING,  # writes are refused before any object is looked at
+        "batch_id": MISSING,
+        "candidate_id": MISSING,
+    }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/v1/users"): {"username": "megan", "email": "megan@contoso.com"},
         ("PATCH", "/api/v1/users/{user_id}"): {"job_title": "x"},
@@ -368,6 +640,21 @@ def test_read_only_keys_get_403_on_every_write(
         ("POST", "/api/v1/groups/{group_id}/members/remove"): {"user_ids": [user.pk]},
         ("PATCH", "/api/v1/organization"): {"password_takeover": False},
         ("POST", "/api/v1/api-keys"): {"name": "more"},
+        ("POST", "/api/v1/directories"): {
+            "name": "d",
+            "tenant_id": "t",
+            "client_id": "c",
+            "client_secret": "s",
+        },
+        ("PATCH", "/api/v1/directories/{directory_id}/settings"): {"brake_count": 1},
+        ("POST", "/api/v1/directories/{directory_id}/held-writes/approve"): {"held_ids": [1]},
+        ("POST", "/api/v1/directories/{directory_id}/held-writes/reject"): {"held_ids": [1]},
+        ("POST", "/api/v1/users/{user_id}/bindings"): {"directory_id": 1},
+        ("POST", "/api/v1/users/{user_id}/bindings/{directory_id}/delete-account"): {"confirm": True},
+        ("POST", "/api/v1/groups/{group_id}/bindings"): {"directory_id": 1},
+        ("POST", "/api/v1/directories/{directory_id}/imports/preview"): {"candidate_ids": [1]},
+        ("POST", "/api/v1/directories/{directory_id}/imports"): {"candidate_ids": [1]},
+        ("POST", "/api/v1/directories/{directory_id}/remote-groups/import"): {"remote_ids": ["x"]},
     }
     before = db_state()
     writes = sorted(route for route in ninja_routes() if route[0] != "GET")
