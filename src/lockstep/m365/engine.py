@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import User
+from lockstep.directory.models import GroupMembership, User
 from lockstep.m365 import mapping, reconcile
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
@@ -148,6 +148,10 @@ class Work:
     done: bool = True
     error: str = ""
     approved_hold: bool = False  # an admin approved this binding's held disable
+    initial_remote_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.initial_remote_id = self.binding.remote_id
 
 
 def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
@@ -528,7 +532,23 @@ def _finish(directory: Directory, works: list[Work], result: PassResult) -> None
                 PendingPassword.objects.filter(user_id=user_id).delete()  # delivered everywhere: erase
         if result.paused:
             Directory.objects.filter(pk=directory.pk).update(health=Health.RED, health_reason=result.paused)
+        _refresh_groups_of_new_accounts(directory, works, now)
         _count_activity(directory, result)
+
+
+def _refresh_groups_of_new_accounts(directory: Directory, works: list[Work], now: datetime) -> None:
+    """A user whose account now exists can become a member: its bound groups are planned again."""
+    gained = [
+        w.binding.user_id
+        for w in works
+        if w.binding.user_id and w.binding.remote_id and not w.initial_remote_id
+    ]
+    if not gained:
+        return
+    group_ids = GroupMembership.objects.filter(user_id__in=gained).values_list("group_id", flat=True)
+    GroupBinding.objects.filter(directory=directory, group_id__in=group_ids, unbound=False).update(
+        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None
+    )
 
 
 def _count_activity(directory: Directory, result: PassResult) -> None:
