@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today  # noqa: E402
+from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today
 
 
 def main() -> None:
@@ -25,12 +25,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-latency.md"))
     args = parser.parse_args()
     setup_django()
-    from m365sim.testing import SimServer
-
     from lockstep.directory.services import users
     from lockstep.m365 import sync_loop
     from lockstep.m365.models import SyncStatus, UserBinding
     from lockstep.m365.services.bindings import bind_user
+    from m365sim.testing import SimServer
 
     _organization, actor = organization_and_actor()
     with SimServer(seed="demo", latency_ms=20, throttling=True) as sim:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today  # noqa: E402
+from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today
 
 WRITE_LIMIT_PER_SECOND = 3000 / 150
 
@@ -25,12 +25,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-provision.md"))
     args = parser.parse_args()
     setup_django()
-    from m365sim.testing import SimServer
-
     from lockstep.directory.models import User
     from lockstep.m365 import sync_loop
     from lockstep.m365.models import SyncStatus, UserBinding
     from lockstep.m365.services.bindings import bind_user
+    from m365sim.testing import SimServer
 
     organization, actor = organization_and_actor()
     with SimServer(seed="demo", latency_ms=20, throttling=True, subprocess_mode=False) as sim:
@@ -74,7 +73,10 @@ def main() -> None:
         ("users provisioned", f"{args.users:,}"),
         ("wall time", f"{elapsed:.1f} s"),
         ("Graph writes", f"{writes:,}"),
-        ("achieved write rate", f"{rate:.2f}/s = {rate / WRITE_LIMIT_PER_SECOND:.1%} of the 20/s limit (target ≥ 90%)"),
+        (
+            "achieved write rate",
+            f"{rate:.2f}/s = {rate / WRITE_LIMIT_PER_SECOND:.1%} of the 20/s limit (target ≥ 90%)",
+        ),
         ("Graph HTTP requests", f"{requests:,} = {requests / (writes / 20):.2f} × writes/20 (target ≤ 1.1)"),
         ("throttled responses", f"{throttled} = {throttled / max(1, requests):.2%} (target < 1%)"),
     ]
