@@ -77,7 +77,7 @@ def main() -> None:
             "achieved write rate",
             f"{rate:.2f}/s = {rate / WRITE_LIMIT_PER_SECOND:.1%} of the 20/s limit (target ≥ 90%)",
         ),
-        ("Graph HTTP requests", f"{requests:,} = {requests / (writes / 20):.2f} × writes/20 (target ≤ 1.1)"),
+        ("Graph HTTP requests", f"{requests:,} = {requests / (writes / 20):.2f} x writes/20 (target ≤ 1.1)"),
         ("throttled responses", f"{throttled} = {throttled / max(1, requests):.2%} (target < 1%)"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
