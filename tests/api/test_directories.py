@@ -144,7 +144,7 @@ def test_verify_health_consent_and_settings(
     assert "User.ReadWrite.All" in verified.data["verification"]["missing_permissions"]
     health = client.get(f"directories/{pk}/health")
     assert health.status_code == 200 and health.data["health"] == "red"
-    assert health.data["queue_depth"] == 0 and health.data["oldest_pending_seconds"] is None
+    assert health.data["queue_depth"] == 0 and health.data["oldest_pending_age_seconds"] == 0
     assert set(health.data["budget_in_use"]) == {"resource_units", "writes"}
     link = client.get(f"directories/{pk}/consent-link?redirect_uri=https://lockstep.example/done")
     assert "redirect_uri=https%3A%2F%2Flockstep.example%2Fdone" in link.data["url"]
@@ -179,13 +179,19 @@ def test_bind_sync_plan_export_unbind(
     assert client.get(f"directories/{pk}/health").data["queue_depth"] == 1
     sync()
     status = client.get(f"users/{user.pk}/bindings/{pk}")
-    assert status.data["status"] == "synced" and status.data["remote_upn"] == "nestor@contoso.com"
-    assert status.data["status_words"] == "In step with Microsoft 365."
+    assert status.data["remote_upn"] == "nestor@contoso.com" and status.data["remote_id"]
+    # Staged, no password: created with an unknown random password until the first portal login.
+    assert status.data["status"] == "waiting_login"
+    assert "first User Portal login" in status.data["status_words"]
     assert [b["directory_name"] for b in client.get(f"users/{user.pk}/bindings").data] == ["Contoso 365"]
     export = client.client.get(f"/api/v1/directories/{pk}/export")
     assert export["Content-Type"].startswith("text/csv")
-    csv_text = b"".join(export.streaming_content).decode()
-    assert f"user,{user.pk},nestor,nestor@contoso.com" in csv_text
+    assert "user,nestor,nestor@contoso.com" in export.content.decode()
+    statuses = client.get(f"directories/{pk}/bindings")
+    assert [(b["kind"], b["name"], b["status"]) for b in statuses.data] == [
+        ("user", "nestor", "waiting_login")
+    ]
+    assert client.get(f"directories/{pk}/bindings?problems_only=true").data == []
     assert client.delete(f"users/{user.pk}/bindings/{pk}").status_code == 204
     sync()
     assert sim.sim.tenant.find_user("nestor@contoso.com")["accountEnabled"] is False
@@ -313,3 +319,19 @@ def test_remote_groups(client: JsonClient, directory: dict[str, Any], sim: SimSe
     )
     assert [o["outcome"] for o in outcome.data] == ["imported", "refused"]
     assert "read-only" in outcome.data[1]["reason"]
+
+
+def test_deactivate(client: JsonClient, directory: dict[str, Any], actor: Actor, sim: SimServer) -> None:
+    pk = directory["id"]
+    user = person(actor, "kept")
+    client.post(f"users/{user.pk}/bindings", {"directory_id": pk})
+    sync()
+    wrong = client.post(f"directories/{pk}/deactivate", {"confirmation": "contoso"})
+    assert (
+        wrong.status_code == 422
+        and "Reactivating starts from nothing" in wrong.data["error"]["fields"]["confirmation"][0]
+    )
+    done = client.post(f"directories/{pk}/deactivate", {"confirmation": "Contoso 365"})
+    assert done.status_code == 200 and done.data["user_bindings"] == 1
+    assert client.get(f"directories/{pk}").status_code == 404
+    assert sim.sim.tenant.find_user("kept@contoso.com")["accountEnabled"] is True

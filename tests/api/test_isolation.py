@@ -507,6 +507,10 @@ M365_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
     ),
     ("GET", "/api/v1/directories/{directory_id}/plan"): directory_route("GET", "/plan"),
     ("GET", "/api/v1/directories/{directory_id}/export"): directory_route("GET", "/export"),
+    ("GET", "/api/v1/directories/{directory_id}/bindings"): directory_route("GET", "/bindings"),
+    ("POST", "/api/v1/directories/{directory_id}/deactivate"): directory_route(
+        "POST", "/deactivate", {"confirmation": "Fabrikam Inc 365"}
+    ),
     ("GET", "/api/v1/directories/{directory_id}/held-writes"): directory_route("GET", "/held-writes"),
     ("POST", "/api/v1/directories/{directory_id}/held-writes/approve"): held_decide("approve"),
     ("POST", "/api/v1/directories/{directory_id}/held-writes/reject"): held_decide("reject"),
@@ -647,6 +651,7 @@ def test_read_only_keys_get_403_on_every_write(
             "client_secret": "s",
         },
         ("PATCH", "/api/v1/directories/{directory_id}/settings"): {"brake_count": 1},
+        ("POST", "/api/v1/directories/{directory_id}/deactivate"): {"confirmation": "x"},
         ("POST", "/api/v1/directories/{directory_id}/held-writes/approve"): {"held_ids": [1]},
         ("POST", "/api/v1/directories/{directory_id}/held-writes/reject"): {"held_ids": [1]},
         ("POST", "/api/v1/users/{user_id}/bindings"): {"directory_id": 1},

@@ -35,6 +35,8 @@ EXPECTED_PATHS = {
     "/api/v1/directories/{directory_id}/settings": {"patch"},
     "/api/v1/directories/{directory_id}/plan": {"get"},
     "/api/v1/directories/{directory_id}/export": {"get"},
+    "/api/v1/directories/{directory_id}/bindings": {"get"},
+    "/api/v1/directories/{directory_id}/deactivate": {"post"},
     "/api/v1/directories/{directory_id}/held-writes": {"get"},
     "/api/v1/directories/{directory_id}/held-writes/approve": {"post"},
     "/api/v1/directories/{directory_id}/held-writes/reject": {"post"},

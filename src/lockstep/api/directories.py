@@ -3,11 +3,12 @@ bindings of users and groups (SPEC 2.1, 2.3, 2.4, 2.6, 2.7)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
@@ -18,10 +19,11 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound
 from lockstep.directory.services import groups as group_services
 from lockstep.directory.services import users as user_services
+from lockstep.m365 import health as sync_health
 from lockstep.m365 import overview
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
-from lockstep.m365.services import accounts, brake, directories
+from lockstep.m365.services import accounts, brake, deactivate, directories
 from lockstep.m365.services.bindings import bind_group, bind_user, get_directory, unbind_user
 
 router = Router(tags=["directories"])
@@ -162,29 +164,58 @@ class BindingErrorOut(Schema):
     kind: Literal["user", "group"]
     object_id: int | None
     label: str
-    message: str
+    message: str = Field(description="The last error in plain words.")
+    advice: str = Field(description="What to do about it.")
     code: str
     changed_at: datetime
 
 
 class HealthOut(Schema):
     directory_id: int
+    name: str
     health: HealthName
     health_reason: str
     sync_enabled: bool
-    verified_at: datetime | None
+    last_verified: datetime | None
     users_bound: int
     groups_bound: int
     queue_depth: int = Field(description="Bindings with a change not yet written.")
-    oldest_pending_at: datetime | None
-    oldest_pending_seconds: int | None
-    errors: int = Field(description="Bindings whose last write Microsoft 365 refused.")
-    held: int = Field(description="Writes held by the deletion brake, waiting for an admin.")
-    restore_offered: int
+    oldest_pending_age_seconds: float = Field(description="Age of the oldest pending change (0: none).")
+    error_count: int = Field(description="Bindings whose last write Microsoft 365 refused.")
+    held_count: int = Field(description="Writes held by the deletion brake, waiting for an admin.")
+    restore_offered_count: int
     budget_in_use: dict[str, float] = Field(
         description="Share of the Graph budget spent now (0 idle, 1 exhausted)."
     )
+    statuses: dict[str, int] = Field(description="Bindings per sync status.")
     recent_errors: list[BindingErrorOut]
+
+
+class BindingHealthOut(Schema):
+    kind: Literal["user", "group"]
+    binding_id: int
+    directory_id: int
+    name: str
+    remote_id: str
+    status: StatusName
+    last_error: str
+    what_to_do: str
+    pending_since: datetime | None
+    synced_at: datetime | None
+    kept_enabled: bool
+
+
+class Deactivate(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    confirmation: str = Field(description="The directory's name, typed exactly.")
+
+
+class DeactivatedOut(Schema):
+    user_bindings: int
+    group_bindings: int
+    held_writes: int
+    import_batches: int
 
 
 class ConsentOut(Schema):
@@ -254,6 +285,10 @@ class UserBindingOut(Schema):
         return obj.directory.name
 
     @staticmethod
+    def resolve_status(obj: UserBinding) -> str:
+        return sync_health.user_binding_health(obj).status
+
+    @staticmethod
     def resolve_status_words(obj: UserBinding) -> str:
         return overview.status_words(obj)
 
@@ -278,6 +313,10 @@ class GroupBindingOut(Schema):
     @staticmethod
     def resolve_directory_name(obj: GroupBinding) -> str:
         return obj.directory.name
+
+    @staticmethod
+    def resolve_status(obj: GroupBinding) -> str:
+        return sync_health.group_binding_health(obj).status
 
     @staticmethod
     def resolve_status_words(obj: GroupBinding) -> str:
@@ -378,11 +417,31 @@ def verify(request: HttpRequest, directory_id: int) -> Directory:
 )
 def health(request: HttpRequest, directory_id: int) -> dict[str, Any]:
     directory = get_directory(actor=actor_of(request), directory_id=directory_id)
-    state = overview.sync_health(directory)
+    summary = overview.summary(directory)
     return {
-        **{k: getattr(state, k) for k in HealthOut.model_fields if hasattr(state, k)},
+        **dataclasses.asdict(summary.health),
+        "users_bound": summary.users_bound,
+        "groups_bound": summary.groups_bound,
         "recent_errors": overview.recent_errors(directory),
     }
+
+
+@router.get(
+    "/directories/{int:directory_id}/bindings",
+    response={200: list[BindingHealthOut], **error_responses(404, 422)},
+    summary="Per-binding sync status of a directory's users and groups, with what to do",
+)
+def binding_statuses(
+    request: HttpRequest,
+    directory_id: int,
+    problems_only: bool = Query(
+        False, description="Only bindings in error, held, restore offered or not synced."
+    ),
+    limit: int = Query(500, ge=1, le=5000),
+) -> list[Any]:
+    return sync_health.list_binding_health(
+        actor=actor_of(request), directory_id=directory_id, problems_only=problems_only, limit=limit
+    )
 
 
 @router.get(
@@ -446,11 +505,27 @@ def plan(
     summary="Export the directory's bindings as CSV",
     description="Users and groups with their remote ids, status and last error (`text/csv`).",
 )
-def export(request: HttpRequest, directory_id: int) -> StreamingHttpResponse:
-    directory, lines = overview.export_for(actor_of(request), directory_id)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+def export(request: HttpRequest, directory_id: int) -> HttpResponse:
+    actor = actor_of(request)
+    directory = get_directory(actor=actor, directory_id=directory_id)
+    text = deactivate.export_bindings(actor=actor, directory_id=directory.pk)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="directory-{directory.pk}-bindings.csv"'
     return response
+
+
+@router.post(
+    "/directories/{int:directory_id}/deactivate",
+    response={200: DeactivatedOut, **error_responses(403, 404, 422)},
+    summary="Deactivate a directory: delete everything Lockstep holds for it (typed confirmation)",
+    description="Bindings, remote ids, credentials and sync history are deleted permanently; Microsoft "
+    "365 is left untouched. Reactivating starts from nothing. Export the bindings first.",
+)
+def deactivate_directory(request: HttpRequest, directory_id: int, payload: Deactivate) -> dict[str, int]:
+    actor = writer(request)
+    return deactivate.deactivate_directory(
+        actor=actor, directory_id=directory_id, typed_confirmation=payload.confirmation
+    )
 
 
 # --- deletion brake ---------------------------------------------------------------------------------

@@ -309,7 +309,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from lockstep.m365 import overview
-    from lockstep.m365.models import Directory
+    from lockstep.m365.models import Directory, Health
 
     actor, organization = context(args)
     if args.directory:
@@ -320,24 +320,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"No directories in {organization.name}.")
         return 0
     for directory in chosen:
-        health = overview.sync_health(directory)
-        _out(
-            f"{directory.name} (id {directory.pk}): {health.health_label}{' (sync off)' if not directory.sync_enabled else ''}"
-        )
+        summary = overview.summary(directory)
+        health = summary.health
+        label = Health(health.health).label + ("" if health.sync_enabled else " (sync off)")
+        _out(f"{directory.name} (id {directory.pk}): {label}")
         if health.health_reason:
             _out(f"  reason: {health.health_reason}")
-        _out(f"  bound: {health.users_bound} users, {health.groups_bound} groups")
-        _out(
-            f"  queue depth: {health.queue_depth}; oldest pending: {overview.age_words(health.oldest_pending_seconds)}"
-        )
-        _out(f"  errors: {health.errors}; held by the deletion brake: {health.held}")
+        _out(f"  bound: {summary.users_bound} users, {summary.groups_bound} groups")
+        age = overview.age_words(health.oldest_pending_age_seconds)
+        _out(f"  queue depth: {health.queue_depth}; oldest pending: {age}")
+        _out(f"  errors: {health.error_count}; held by the deletion brake: {health.held_count}")
         budget = health.budget_in_use
         _out(
             f"  Graph budget in use: {budget.get('resource_units', 0):.0%} of resource units, "
             f"{budget.get('writes', 0):.0%} of writes"
         )
         for row in overview.recent_errors(directory, limit=10 if args.directory else 3):
-            _out(f"  error {row.kind} {row.label}: {row.message}")
+            _out(f"  error {row.kind} {row.label}: {row.message} {row.advice}".rstrip())
     return 0
 
 

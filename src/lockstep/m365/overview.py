@@ -7,30 +7,24 @@ per-binding status in plain words, the pending writes, the bindings export). The
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Min, Q, QuerySet
-from django.utils import timezone
+from django.db.models import F, Q
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import NotFound
 from lockstep.directory.models import Group, User
 from lockstep.m365 import mapping, reconcile
-from lockstep.m365.budget import DatabaseBudget
-from lockstep.m365.models import (
-    Directory,
-    GroupBinding,
-    Health,
-    HeldWrite,
-    SyncStatus,
-    UserBinding,
+from lockstep.m365.health import (
+    BindingHealth,
+    DirectoryHealth,
+    group_binding_health,
+    health_of,
+    user_binding_health,
 )
-from lockstep.m365.services.bindings import get_directory
+from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
 
 RECYCLE_BIN_DAYS = 30
 
@@ -65,65 +59,30 @@ def directory_for(actor: Actor, ref: str) -> Directory:
 
 
 @dataclass(frozen=True)
-class SyncHealth:
-    """A directory's health and its sync queue (SPEC 2.7)."""
+class DirectorySummary:
+    """A directory's sync health (`lockstep.m365.health`) with how many users and groups are bound."""
 
-    directory_id: int
-    name: str
-    health: str
-    health_label: str
-    health_reason: str
-    sync_enabled: bool
-    verified_at: datetime | None
+    health: DirectoryHealth
     users_bound: int
     groups_bound: int
-    queue_depth: int  # bindings with a change not yet applied
-    oldest_pending_at: datetime | None
-    oldest_pending_seconds: int | None
-    errors: int  # bindings whose last write was refused
-    held: int  # held writes waiting for an admin
-    restore_offered: int
-    budget_in_use: dict[str, float] = field(default_factory=dict)  # 0 idle .. 1 exhausted
-
-    @property
-    def paused(self) -> bool:
-        return self.health == Health.RED or not self.sync_enabled
 
 
-def sync_health(directory: Directory) -> SyncHealth:
-    users = UserBinding.objects.filter(directory=directory)
-    groups = GroupBinding.objects.filter(directory=directory)
-    pending_users = users.filter(_pending())
-    pending_groups = groups.filter(_pending())
-    oldest_candidates = [
-        pending_users.aggregate(at=Min("changed_at"))["at"],
-        pending_groups.aggregate(at=Min("changed_at"))["at"],
-    ]
-    oldest = min((at for at in oldest_candidates if at is not None), default=None)
-    age = int((timezone.now() - oldest).total_seconds()) if oldest else None
-    return SyncHealth(
-        directory_id=directory.pk,
-        name=directory.name,
-        health=directory.health,
-        health_label=Health(directory.health).label,
-        health_reason=directory.health_reason,
-        sync_enabled=directory.sync_enabled,
-        verified_at=directory.verified_at,
-        users_bound=users.filter(unbound=False, user__isnull=False).count(),
-        groups_bound=groups.filter(unbound=False, group__isnull=False).count(),
-        queue_depth=pending_users.count() + pending_groups.count(),
-        oldest_pending_at=oldest,
-        oldest_pending_seconds=max(age, 0) if age is not None else None,
-        errors=users.filter(status=SyncStatus.ERROR).count() + groups.filter(status=SyncStatus.ERROR).count(),
-        held=HeldWrite.objects.filter(directory=directory, decision="").count(),
-        restore_offered=users.filter(status=SyncStatus.RESTORE_OFFERED).count(),
-        budget_in_use=DatabaseBudget(directory.tenant_id).in_use(),
+def summary(directory: Directory) -> DirectorySummary:
+    return DirectorySummary(
+        health=health_of(directory),
+        users_bound=UserBinding.objects.filter(
+            directory=directory, unbound=False, user__isnull=False
+        ).count(),
+        groups_bound=GroupBinding.objects.filter(
+            directory=directory, unbound=False, group__isnull=False
+        ).count(),
     )
 
 
-def age_words(seconds: int | None) -> str:
-    if seconds is None:
+def age_words(age: float | None) -> str:
+    if not age:
         return "nothing pending"
+    seconds = int(age)
     if seconds < 90:
         return f"{seconds} s"
     if seconds < 5400:
@@ -142,6 +101,7 @@ class ErrorRow:
     message: str
     code: str
     changed_at: datetime
+    advice: str = ""  # what to do about it
 
 
 def recent_errors(directory: Directory, limit: int = 20) -> list[ErrorRow]:
@@ -153,8 +113,11 @@ def recent_errors(directory: Directory, limit: int = 20) -> list[ErrorRow]:
         .order_by("-changed_at", "-id")[:limit]
     ):
         label = b.user.username if b.user else (b.remote_upn or b.remote_id)
+        advice = user_binding_health(b).what_to_do
         rows.append(
-            ErrorRow("user", b.user_id, label, b.status, b.last_error, b.last_error_code, b.changed_at)
+            ErrorRow(
+                "user", b.user_id, label, b.status, b.last_error, b.last_error_code, b.changed_at, advice
+            )
         )
     for g in (
         GroupBinding.objects.filter(directory=directory, status=SyncStatus.ERROR)
@@ -162,25 +125,36 @@ def recent_errors(directory: Directory, limit: int = 20) -> list[ErrorRow]:
         .order_by("-changed_at", "-id")[:limit]
     ):
         label = g.group.name if g.group else g.remote_id
+        advice = group_binding_health(g).what_to_do
         rows.append(
-            ErrorRow("group", g.group_id, label, g.status, g.last_error, g.last_error_code, g.changed_at)
+            ErrorRow(
+                "group", g.group_id, label, g.status, g.last_error, g.last_error_code, g.changed_at, advice
+            )
         )
     rows.sort(key=lambda r: r.changed_at, reverse=True)
     return rows[:limit]
 
 
+def binding_health(binding: UserBinding | GroupBinding) -> BindingHealth:
+    if isinstance(binding, UserBinding):
+        return user_binding_health(binding)
+    return group_binding_health(binding)
+
+
 def status_words(binding: UserBinding | GroupBinding) -> str:
-    """The binding's status for an admin: the last error in plain words, else what the status means."""
+    """The binding's status for an admin: the last error in plain words and what to do about it,
+    else what the status means."""
     if binding.unbound:
         return "Unbinding: Microsoft 365 sign-in is being blocked, then the binding is forgotten."
-    if binding.last_error and binding.status in (
-        SyncStatus.ERROR,
-        SyncStatus.NOT_SYNCED,
-        SyncStatus.PENDING,
-        SyncStatus.RESTORE_OFFERED,
-    ):
-        return binding.last_error
-    return STATUS_WORDS.get(binding.status, binding.status)
+    state = binding_health(binding)
+    if state.last_error and state.status != SyncStatus.SYNCED:
+        advice = state.what_to_do
+        return (
+            f"{state.last_error} {advice}".strip()
+            if advice and advice not in state.last_error
+            else state.last_error
+        )
+    return state.what_to_do or STATUS_WORDS.get(state.status, state.status)
 
 
 @dataclass(frozen=True)
@@ -210,12 +184,13 @@ def user_directories(actor: Actor, user: User) -> list[UserDirectoryRow]:
         if binding is None:
             rows.append(UserDirectoryRow(directory, None, "", "Not bound", "", verified, False, False))
             continue
+        status = user_binding_health(binding).status
         rows.append(
             UserDirectoryRow(
                 directory=directory,
                 binding=binding,
-                status=binding.status,
-                status_label=SyncStatus(binding.status).label if not binding.unbound else "Unbinding",
+                status=status,
+                status_label=SyncStatus(status).label if not binding.unbound else "Unbinding",
                 words=status_words(binding),
                 domain_ok=verified,
                 can_delete_account=bool(binding.remote_id)
@@ -246,7 +221,7 @@ def group_directories(actor: Actor, group: Group) -> list[GroupDirectoryRow]:
         if binding is None:
             rows.append(GroupDirectoryRow(directory, None, "Not bound", ""))
         else:
-            label = "Unbinding" if binding.unbound else SyncStatus(binding.status).label
+            label = "Unbinding" if binding.unbound else SyncStatus(group_binding_health(binding).status).label
             rows.append(GroupDirectoryRow(directory, binding, label, status_words(binding)))
     return rows
 
@@ -358,79 +333,6 @@ def pending_writes(directory: Directory, limit: int = 1000) -> tuple[list[Pendin
                 )
             )
     return writes, total
-
-
-# --- export -----------------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = [
-    "kind",
-    "lockstep_id",
-    "name",
-    "email",
-    "remote_id",
-    "remote_upn",
-    "status",
-    "last_error",
-    "adopted",
-    "synced_at",
-    "created_at",
-]
-
-
-def export_rows(directory: Directory) -> Iterator[list[str]]:
-    yield EXPORT_COLUMNS
-    for b in UserBinding.objects.filter(directory=directory).select_related("user").order_by("id").iterator():
-        yield [
-            "user",
-            str(b.user_id or ""),
-            b.user.username if b.user else "",
-            b.user.email if b.user else "",
-            b.remote_id,
-            b.remote_upn,
-            "unbinding" if b.unbound else b.status,
-            b.last_error,
-            "yes" if b.adopted else "no",
-            b.synced_at.isoformat() if b.synced_at else "",
-            b.created_at.isoformat(),
-        ]
-    for g in (
-        GroupBinding.objects.filter(directory=directory).select_related("group").order_by("id").iterator()
-    ):
-        yield [
-            "group",
-            str(g.group_id or ""),
-            g.group.name if g.group else "",
-            "",
-            g.remote_id,
-            "",
-            "unbinding" if g.unbound else g.status,
-            g.last_error,
-            "",
-            g.synced_at.isoformat() if g.synced_at else "",
-            g.created_at.isoformat(),
-        ]
-
-
-def _safe_cell(value: str) -> str:
-    """Spreadsheet formula injection guard: a cell starting with = + - @ is prefixed with '."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def export_csv_lines(directory: Directory) -> Iterator[str]:
-    """The directory's bindings as CSV text, one line at a time (streams at any size)."""
-    for row in export_rows(directory):
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow([_safe_cell(cell) for cell in row])
-        yield buffer.getvalue()
-
-
-def export_for(actor: Actor, directory_id: int) -> tuple[Directory, Iterator[str]]:
-    directory = get_directory(actor=actor, directory_id=directory_id)
-    return directory, export_csv_lines(directory)
-
-
-def user_bindings(directory: Directory) -> QuerySet[UserBinding]:
-    return UserBinding.objects.filter(directory=directory).select_related("user")
 
 
 def verification_view(directory: Directory) -> dict[str, Any]:

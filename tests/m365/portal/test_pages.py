@@ -144,7 +144,14 @@ def test_verify_now(admin_client: Client, directory: Directory, sim: SimServer) 
 def test_bind_from_the_user_page_then_synced(
     admin_client: Client, directory: Directory, actor: Actor, sim: SimServer
 ) -> None:
-    user = new_user(actor, "nestor")
+    staged = new_user(actor, "stan")
+    admin_client.post(reverse("m365portal:user_bind", args=[staged.pk]), {"directory_id": directory.pk})
+    user = users.create_user(
+        actor=actor,
+        fields={"username": "nestor", "email": "nestor@contoso.com", "first_name": "Nestor"},
+        state="active",
+        initial_password="Typed-By-Admin-42x",
+    )
     page = admin_client.get(reverse("m365portal:user", args=[user.pk]))
     assert "Not bound" in text(page)
     response = admin_client.post(
@@ -155,6 +162,8 @@ def test_bind_from_the_user_page_then_synced(
     body = text(admin_client.get(reverse("m365portal:user", args=[user.pk])))
     assert "Synced" in body and "nestor@contoso.com" in body
     assert sim.sim.tenant.find_user("nestor@contoso.com") is not None
+    body = text(admin_client.get(reverse("m365portal:user", args=[staged.pk])))
+    assert "Waiting for first portal login" in body
 
 
 def test_bind_outside_the_verified_domains_shows_the_reason_beside_the_field(
@@ -359,16 +368,32 @@ def test_export_csv(admin_client: Client, directory: Directory, actor: Actor) ->
     admin_client.post(reverse("m365portal:user_bind", args=[user.pk]), {"directory_id": directory.pk})
     response = admin_client.get(reverse("m365portal:export", args=[directory.pk]))
     assert response["Content-Type"].startswith("text/csv")
-    lines = b"".join(response.streaming_content).decode().splitlines()
-    assert lines[0].startswith("kind,lockstep_id,name,email")
-    assert lines[1].startswith(f"user,{user.pk},csv.person,csv.person@contoso.com")
+    lines = response.content.decode().splitlines()
+    assert lines[0].startswith("kind,name,email,remote_id")
+    assert lines[1].startswith("user,csv.person,csv.person@contoso.com")
 
 
-def test_deactivate_page_warns_and_offers_the_export(admin_client: Client, directory: Directory) -> None:
-    page = text(admin_client.get(reverse("m365portal:deactivate", args=[directory.pk])))
+def test_deactivate_needs_the_typed_name_and_leaves_microsoft_365_alone(
+    admin_client: Client, directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    user = new_user(actor, "kept")
+    admin_client.post(reverse("m365portal:user_bind", args=[user.pk]), {"directory_id": directory.pk})
+    sync()
+    url = reverse("m365portal:deactivate", args=[directory.pk])
+    page = text(admin_client.get(url))
     assert "permanently deletes everything Lockstep holds" in page
     assert "Reactivating later starts from nothing" in page
     assert "download the bindings" in page
+    wrong = admin_client.post(url, {"confirmation": "contoso"})
+    assert wrong.status_code == 422
+    assert re.search(
+        r'id="id_confirmation_error"[^>]*><li>Type the directory&#x27;s name exactly', html(wrong)
+    )
+    assert Directory.objects.filter(pk=directory.pk).exists()
+    done = admin_client.post(url, {"confirmation": "Contoso 365"}, follow=True)
+    assert "Contoso 365 deactivated" in text(done)
+    assert not Directory.objects.exists() and not UserBinding.objects.exists()
+    assert sim.sim.tenant.find_user("kept@contoso.com")["accountEnabled"] is True
 
 
 # --- roles ------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ context.update(user_directories_context(actor, user))
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from lockstep.directory.actors import Actor
@@ -53,8 +53,3 @@ def group_directories_context(actor: Actor, group: Group, form: BindForm | None 
         "m365_bind_form": form,
         "m365_can_bind": bool(unbound) or bool(form.errors),
     }
-
-
-def deactivate_service() -> Callable[..., Any] | None:
-    """The deactivate service, once the integration offers one (None: not available)."""
-    return None

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -40,7 +40,7 @@ from lockstep.m365.portal.forms import (
     ManagedAttributesForm,
     flag,
 )
-from lockstep.m365.services import accounts, brake, directories, imports
+from lockstep.m365.services import accounts, brake, deactivate, directories, imports
 from lockstep.m365.services.bindings import bind_group, bind_user, get_directory, unbind_user
 
 CANDIDATES_PAGE = 50
@@ -71,7 +71,7 @@ def _tab_context(request: HttpRequest, directory: Directory, tab: str) -> dict[s
 @portal_view()
 def directory_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
-    rows = [(d, overview.sync_health(d)) for d in directories.list_directories(actor=actor)]
+    rows = [(d, overview.summary(d)) for d in directories.list_directories(actor=actor)]
     return render(request, "m365portal/list.html", {"rows": rows})
 
 
@@ -108,14 +108,15 @@ def directory_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     domains = DirectoryDomain.objects.filter(directory=directory).order_by("-is_default", "name")
+    summary = overview.summary(directory)
     context = {
         **_tab_context(request, directory, "overview"),
         "verification": overview.verification_view(directory),
         "domains": domains,
-        "health": overview.sync_health(directory),
+        "summary": summary,
         "errors": overview.recent_errors(directory),
         "consent_url": consent_link(request, directory),
-        "age_words": overview.age_words(overview.sync_health(directory).oldest_pending_seconds),
+        "age_words": overview.age_words(summary.health.oldest_pending_age_seconds),
     }
     return render(request, "m365portal/detail.html", context)
 
@@ -522,9 +523,11 @@ def pending_plan(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @portal_view()
-def bindings_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    directory, lines = overview.export_for(actor_for(request), pk)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+def bindings_export(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_for(request)
+    directory = get_directory(actor=actor, directory_id=pk)
+    text = deactivate.export_bindings(actor=actor, directory_id=directory.pk)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="directory-{directory.pk}-bindings.csv"'
     return response
 
@@ -534,12 +537,13 @@ def directory_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     form = DeactivateForm(request.POST if request.method == "POST" else None)
-    deactivate = portal_context.deactivate_service()
-    if request.method == "POST" and deactivate is not None and form.is_valid():
+    if request.method == "POST" and form.is_valid():
         try:
-            deactivate(actor=actor, directory_id=directory.pk, confirmation=form.cleaned_data["confirmation"])
+            deactivate.deactivate_directory(
+                actor=actor, directory_id=directory.pk, typed_confirmation=form.cleaned_data["confirmation"]
+            )
         except (ValidationFailed, Conflict) as error:
-            show_service_error(form, error, {"confirm": "confirmation", "name": "confirmation"})
+            show_service_error(form, error, {"typed_confirmation": "confirmation"})
         else:
             messages.success(
                 request,
@@ -549,10 +553,9 @@ def directory_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         **_tab_context(request, directory, "deactivate"),
         "form": form,
-        "available": deactivate is not None,
-        "health": overview.sync_health(directory),
+        "summary": overview.summary(directory),
     }
-    status = 200 if request.method != "POST" else (422 if deactivate is not None else 409)
+    status = 200 if request.method != "POST" else 422
     return render(request, "m365portal/deactivate.html", context, status=status)
 
 
