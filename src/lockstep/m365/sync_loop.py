@@ -86,12 +86,24 @@ def drift_interval() -> float:
     return float(getattr(settings, "M365_DRIFT_SECONDS", 60))
 
 
-def claim_drift(directory: Directory) -> bool:
-    """Take this directory's drift round if it is due; one worker wins (a conditional update)."""
+# While a directory's own writes are queued, drift waits (reading back writes still in flight
+# costs Graph requests and finds nothing to correct), but never longer than this many intervals.
+DRIFT_DEFERRAL_LIMIT = 10
+
+
+def claim_drift(directory: Directory, *, busy: bool = False) -> bool:
+    """Take this directory's drift round if it is due; one worker wins (a conditional update).
+
+    `busy`: the directory still has queued writes; the round then waits until the queue is
+    drained, or until it is `DRIFT_DEFERRAL_LIMIT` intervals overdue.
+    """
     now = timezone.now()
-    due = Q(drift_checked_at__isnull=True) | Q(
-        drift_checked_at__lte=now - timedelta(seconds=drift_interval())
-    )
+    if busy:
+        cutoff = now - timedelta(seconds=drift_interval() * DRIFT_DEFERRAL_LIMIT)
+        due = Q(drift_checked_at__isnull=True, created_at__lte=cutoff) | Q(drift_checked_at__lte=cutoff)
+    else:
+        cutoff = now - timedelta(seconds=drift_interval())
+        due = Q(drift_checked_at__isnull=True) | Q(drift_checked_at__lte=cutoff)
     return bool(Directory.objects.filter(due, pk=directory.pk).update(drift_checked_at=now))
 
 
@@ -106,8 +118,9 @@ def run_once(*, worker: str = "worker", ports: PortCache = PORTS) -> int:
             port = ports.port_for(directory)
             users = run_user_pass(directory, port, worker=worker)
             groups = run_group_pass(directory, port, worker=worker)
-            handled += users.claimed + groups.claimed
-            if not (users.paused or groups.paused) and claim_drift(directory):
+            claimed = users.claimed + groups.claimed
+            handled += claimed
+            if not (users.paused or groups.paused) and claim_drift(directory, busy=claimed > 0):
                 drift.run_drift(directory, port.client)
         except Exception:
             log.exception("sync pass for directory %s failed", directory.pk)
