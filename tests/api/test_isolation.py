@@ -506,6 +506,9 @@ M365_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
         "PATCH", "/settings", {"brake_count": 1, "managed_attributes": ["displayName"]}
     ),
     ("GET", "/api/v1/directories/{directory_id}/plan"): directory_route("GET", "/plan"),
+    ("GET", "/api/v1/directories/{directory_id}/settings/managed-attributes/preview"): directory_route(
+        "GET", "/settings/managed-attributes/preview?attributes=jobTitle"
+    ),
     ("GET", "/api/v1/directories/{directory_id}/export"): directory_route("GET", "/export"),
     ("GET", "/api/v1/directories/{directory_id}/bindings"): directory_route("GET", "/bindings"),
     ("POST", "/api/v1/directories/{directory_id}/deactivate"): directory_route(

@@ -34,6 +34,7 @@ EXPECTED_PATHS = {
     "/api/v1/directories/{directory_id}/consent-link": {"get"},
     "/api/v1/directories/{directory_id}/settings": {"patch"},
     "/api/v1/directories/{directory_id}/plan": {"get"},
+    "/api/v1/directories/{directory_id}/settings/managed-attributes/preview": {"get"},
     "/api/v1/directories/{directory_id}/export": {"get"},
     "/api/v1/directories/{directory_id}/bindings": {"get"},
     "/api/v1/directories/{directory_id}/deactivate": {"post"},

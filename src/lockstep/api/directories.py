@@ -16,7 +16,7 @@ from lockstep.api.auth import actor_of
 from lockstep.api.errors import error_responses
 from lockstep.api.pagination import BY_NAME, DEFAULT_LIMIT, MAX_LIMIT, paginate
 from lockstep.directory.actors import Actor
-from lockstep.directory.errors import Conflict, NotFound
+from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.services import groups as group_services
 from lockstep.directory.services import users as user_services
 from lockstep.m365 import health as sync_health
@@ -484,6 +484,33 @@ def update_settings(request: HttpRequest, directory_id: int, payload: SettingsUp
             actor=actor, directory_id=directory.pk, attributes=values["managed_attributes"]
         )
     return _loaded(directory)
+
+
+@router.get(
+    "/directories/{int:directory_id}/settings/managed-attributes/preview",
+    response={200: PlanOut, **error_responses(404, 422)},
+    summary="Preview the writes a change of the managed attributes causes",
+    description="Pass the proposed set as `attributes`, comma-separated; nothing is saved.",
+)
+def preview_managed(
+    request: HttpRequest,
+    directory_id: int,
+    attributes: str = Query("", description="The proposed managed attributes, comma-separated."),
+    limit: int = Query(1000, ge=1, le=10_000),
+) -> dict[str, Any]:
+    directory = get_directory(actor=actor_of(request), directory_id=directory_id)
+    proposed = [a.strip() for a in attributes.split(",") if a.strip()]
+    unknown = [a for a in proposed if a not in accounts.MANAGEABLE_ATTRIBUTES]
+    if unknown:
+        raise ValidationFailed(
+            {
+                "attributes": [
+                    f"Unknown or unmanageable: {', '.join(unknown)}. Choose from: {', '.join(accounts.MANAGEABLE_ATTRIBUTES)}."
+                ]
+            }
+        )
+    writes, total = overview.managed_change_writes(directory, proposed, limit=limit)
+    return {"total": total, "writes": writes}
 
 
 @router.get(

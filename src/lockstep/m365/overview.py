@@ -335,6 +335,57 @@ def pending_writes(directory: Directory, limit: int = 1000) -> tuple[list[Pendin
     return writes, total
 
 
+def managed_change_writes(
+    directory: Directory, attributes: list[str], limit: int = 1000
+) -> tuple[list[PendingWrite], int]:
+    """The writes a change of the managed attributes to `attributes` causes (plan preview).
+
+    Newly managed attributes are written to every bound account whose value differs from
+    Lockstep's; no longer managed ones are simply left alone (no write). Unknown names are
+    the service's to refuse; here they are ignored.
+    """
+    added = set(attributes) - set(directory.managed())
+    writes: list[PendingWrite] = []
+    total = 0
+    if not added:
+        return writes, total
+    verified = set(directory.domains.filter(is_verified=True).values_list("name", flat=True))
+    federated = set(directory.domains.filter(authentication_type="Federated").values_list("name", flat=True))
+    bound = (
+        UserBinding.objects.filter(
+            directory=directory, unbound=False, user__isnull=False, remote_deleted_at=None
+        )
+        .exclude(remote_id="")
+        .select_related("user")
+        .order_by("id")
+    )
+    for b in bound.iterator(chunk_size=500):
+        assert b.user is not None
+        domain = mapping.email_domain(b.user.email)
+        if domain not in verified:
+            continue
+        ops = reconcile.plan_user(
+            desired=mapping.desired_user(b.user),
+            remote_id=b.remote_id,
+            last_known=b.last_applied,
+            managed=[a for a in attributes if a in added],
+            password=None,
+            random_password=lambda: "",
+            federated=domain in federated,
+        )
+        for op in ops:
+            body = {k: v for k, v in (op.body or {}).items() if k in added}
+            if op.kind != "update_user" or not body:
+                continue
+            total += 1
+            if len(writes) < limit:
+                shown = reconcile.Operation(op.kind, op.method, op.url, body)
+                writes.append(
+                    PendingWrite("user", b.user_id, b.user.username, b.status, op.kind, shown.describe())
+                )
+    return writes, total
+
+
 def verification_view(directory: Directory) -> dict[str, Any]:
     """The stored verification result with display-ready parts (empty dict: never verified)."""
     data = dict(directory.verification or {})

@@ -24,7 +24,7 @@ from lockstep.m365.models import (
     SyncStatus,
     UserBinding,
 )
-from lockstep.m365.services import imports
+from lockstep.m365.services import accounts, imports
 from m365sim.testing import SimServer
 
 from ..conftest import directory_fields
@@ -205,6 +205,42 @@ def test_unbind_and_delete_account(
     assert "Unbinding" in text(response)
 
 
+def test_restore_is_offered_instead_of_a_duplicate(
+    admin_client: Client, directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    user = new_user(actor, "rita")
+    bind = reverse("m365portal:user_bind", args=[user.pk])
+    admin_client.post(bind, {"directory_id": directory.pk})
+    sync()
+    first_id = UserBinding.objects.get(user=user).remote_id
+    admin_client.post(
+        reverse("m365portal:user_delete_account", args=[user.pk, directory.pk]), {"confirm": "on"}
+    )
+    admin_client.post(bind, {"directory_id": directory.pk})
+    sync()
+    binding = UserBinding.objects.get(user=user)
+    assert binding.status == SyncStatus.RESTORE_OFFERED
+    page = html(admin_client.get(reverse("m365portal:user", args=[user.pk])))
+    assert "Restore the deleted account" in page
+    response = admin_client.post(reverse("m365portal:binding_restore", args=[binding.pk]), follow=True)
+    assert "restored and adopted" in text(response)
+    sync()
+    binding.refresh_from_db()
+    assert binding.remote_id == first_id
+    assert sim.sim.tenant.find_user("rita@contoso.com")["id"] == first_id
+
+
+def test_admin_consent_outcome_is_shown(admin_client: Client, directory: Directory) -> None:
+    url = reverse("m365portal:detail", args=[directory.pk])
+    state = f"lockstep-directory-{directory.pk}"
+    granted = text(admin_client.get(url, {"admin_consent": "True", "state": state, "tenant": "t"}))
+    assert "Admin consent granted" in granted
+    refused = text(
+        admin_client.get(url, {"error": "access_denied", "error_description": "Declined", "state": state})
+    )
+    assert "Admin consent was not granted: Declined" in refused
+
+
 def test_group_bind(admin_client: Client, directory: Directory, actor: Actor, sim: SimServer) -> None:
     group = groups.create_group(actor=actor, fields={"name": "Pilots"})
     response = admin_client.post(
@@ -327,6 +363,27 @@ def test_held_writes_approve_and_reject(admin_client: Client, directory: Directo
     admin_client.post(url, {"held_ids": [holds[1].pk], "decision": "reject"})
     assert [h.decision for h in HeldWrite.objects.order_by("pk")] == ["approved", "rejected"]
     assert "Nothing is held" in text(admin_client.get(reverse("m365portal:held", args=[directory.pk])))
+
+
+def test_managed_attributes_change_is_previewed(
+    admin_client: Client, directory: Directory, actor: Actor
+) -> None:
+    user = users.create_user(
+        actor=actor, fields={"username": "joan", "email": "joan@contoso.com", "first_name": "Joan"}
+    )
+    admin_client.post(reverse("m365portal:user_bind", args=[user.pk]), {"directory_id": directory.pk})
+    sync()
+    accounts.set_managed_attributes(actor=actor, directory_id=directory.pk, attributes=["displayName"])
+    users.update_user(actor=actor, user_id=user.pk, changes={"job_title": "Pilot"})
+    sync()  # jobTitle is not managed now: Microsoft 365 keeps its own value
+    response = admin_client.post(
+        reverse("m365portal:managed", args=[directory.pk]),
+        {"managed_attributes": ["displayName", "jobTitle"], "preview": "1"},
+    )
+    page = html(response)
+    assert "Writes this change causes" in page and "jobTitle" in page and "Pilot" in page
+    directory.refresh_from_db()
+    assert directory.managed_attributes == ["displayName"]  # a preview saves nothing
 
 
 def test_settings_managed_attributes_and_brake(admin_client: Client, directory: Directory) -> None:

@@ -107,6 +107,7 @@ def directory_new(request: HttpRequest) -> HttpResponse:
 def directory_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
+    _consent_outcome(request, directory)
     domains = DirectoryDomain.objects.filter(directory=directory).order_by("-is_default", "name")
     summary = overview.summary(directory)
     context = {
@@ -119,6 +120,17 @@ def directory_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "age_words": overview.age_words(summary.health.oldest_pending_age_seconds),
     }
     return render(request, "m365portal/detail.html", context)
+
+
+def _consent_outcome(request: HttpRequest, directory: Directory) -> None:
+    """Microsoft sends the admin back here after the admin-consent page; say what happened."""
+    if request.GET.get("state") != f"lockstep-directory-{directory.pk}":
+        return
+    if request.GET.get("admin_consent", "").lower() == "true":
+        messages.success(request, "Admin consent granted. Press “Verify now” to check the permissions.")
+    elif request.GET.get("error"):
+        words = request.GET.get("error_description") or request.GET["error"]
+        messages.error(request, f"Admin consent was not granted: {words[:300]}")
 
 
 @portal_view(post_only=True)
@@ -146,9 +158,11 @@ def _settings_page(
     managed_form: ManagedAttributesForm | None = None,
     brake_form: BrakeForm | None = None,
     status: int = 200,
+    preview: tuple[list[overview.PendingWrite], int] | None = None,
 ) -> HttpResponse:
     context = {
         **_tab_context(request, directory, "settings"),
+        "preview": preview,
         "managed_form": managed_form
         or ManagedAttributesForm(initial={"managed_attributes": directory.managed()}),
         "brake_form": brake_form
@@ -168,6 +182,10 @@ def directory_managed(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     form = ManagedAttributesForm(request.POST)
+    if form.is_valid() and request.POST.get("preview"):
+        chosen = list(form.cleaned_data["managed_attributes"])
+        preview = overview.managed_change_writes(directory, chosen, limit=PLAN_WRITES)
+        return _settings_page(request, directory, managed_form=form, preview=preview)
     if form.is_valid():
         try:
             accounts.set_managed_attributes(
