@@ -60,6 +60,15 @@ def test_a_security_group_is_imported_with_its_bound_members(
     bound_users = set(UserBinding.objects.filter(remote_id__in=member_ids).values_list("user_id", flat=True))
     assert len(bound_users) == 3
 
+    [plan] = imports.preview_group_import(
+        actor=actor, directory_id=directory.pk, remote_ids=[engineering["id"]]
+    )
+    assert plan.importable and (plan.members_kept, plan.members_removed) == (3, len(member_ids) - 3)
+    kept = set(UserBinding.objects.filter(user_id__in=bound_users).values_list("remote_id", flat=True))
+    assert {(w.method, w.url) for w in plan.writes} == {
+        ("DELETE", f"/groups/{engineering['id']}/members/{m}/$ref") for m in set(member_ids) - kept
+    }
+    log_start = len(sim.request_log())
     [outcome] = imports.import_groups(actor=actor, directory_id=directory.pk, remote_ids=[engineering["id"]])
     assert outcome.outcome == "imported" and outcome.members_added == 3
     assert outcome.members_not_managed == len(member_ids) - 3
@@ -76,8 +85,14 @@ def test_a_security_group_is_imported_with_its_bound_members(
     [again] = imports.import_groups(actor=actor, directory_id=directory.pk, remote_ids=[engineering["id"]])
     assert again.outcome == "already_imported" and Group.objects.count() == 1
 
-    # Taken over: Lockstep's membership wins at the next sync, the group itself stays.
+    # Taken over: Lockstep's membership wins at the next sync (exactly the previewed writes).
     sync()
+    sent = {
+        (r["method"], r["path"])
+        for r in sim.request_log(since=log_start)
+        if r["method"] != "GET" and r["path"].startswith("/groups/")
+    }
+    assert sent == {(w.method, w.url) for w in plan.writes}
     remote_members = set(sim.sim.tenant.members[engineering["id"]])
     assert remote_members == set(
         UserBinding.objects.filter(user_id__in=bound_users).values_list("remote_id", flat=True)
@@ -95,6 +110,8 @@ def test_other_kinds_are_refused_and_never_written(
     ids = [remote_group(sim, n)["id"] for n in names]
     before = {i: (dict(sim.sim.tenant.groups[i]), set(sim.sim.tenant.members[i])) for i in ids}
     log_start = len(sim.request_log())
+    previews = imports.preview_group_import(actor=actor, directory_id=directory.pk, remote_ids=ids)
+    assert [(p.importable, p.writes) for p in previews] == [(False, [])] * 3
     results = imports.import_groups(
         actor=actor, directory_id=directory.pk, remote_ids=[*ids, "no-such-group"]
     )

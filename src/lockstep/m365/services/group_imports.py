@@ -6,7 +6,7 @@ Re-exported by `lockstep.m365.services.imports`, the import wizard's service mod
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -14,8 +14,9 @@ from django.db import transaction
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, ServiceError, ValidationFailed
+from lockstep.directory.models import Group
 from lockstep.directory.services import groups as group_service
-from lockstep.m365 import wakeup
+from lockstep.m365 import mapping, reconcile, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
@@ -149,9 +150,129 @@ class GroupImportOutcome:
     reason: str = ""
     group_id: int | None = None
     members_added: int = 0
-    members_not_managed: int = (
-        0  # members that are not bound users (or not users): the next sync removes them
-    )
+    # Members that are not bound users (or not users at all): the next sync removes them.
+    members_not_managed: int = 0
+
+
+@dataclass(frozen=True)
+class GroupWrite:
+    """One Microsoft 365 write the sync engine makes after a group import."""
+
+    method: str
+    url: str
+    body: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class GroupImportPlan:
+    """What importing one group would do: refused (with the reason) or the writes that follow."""
+
+    remote_id: str
+    display_name: str
+    importable: bool
+    reason: str
+    members_kept: int  # members who are bound users of this directory
+    members_removed: int  # the other members: Lockstep's membership wins
+    writes: list[GroupWrite]
+
+
+@dataclass
+class _Fetched:
+    """One remote group read for an import: the group, its members, which are bound users."""
+
+    remote_id: str
+    group: dict[str, Any] | None = None
+    refusal: str = ""
+    existing: GroupBinding | None = None
+    member_ids: list[str] = field(default_factory=list)  # every direct member (users, groups, ...)
+    bound: dict[str, int] = field(default_factory=dict)  # remote id -> Lockstep user id
+
+    @property
+    def name(self) -> str:
+        return str((self.group or {}).get("displayName") or "")
+
+
+def _fetch(directory: Directory, graph: GraphClient, remote_id: str) -> _Fetched:
+    fetched = _Fetched(remote_id)
+    try:
+        fetched.group = dict(graph.get_group(remote_id))
+    except GraphNotFound:
+        fetched.refusal = "No such group in Microsoft 365."
+        return fetched
+    except GraphError as error:
+        fetched.refusal = error.plain_words or error.message
+        return fetched
+    fetched.existing = GroupBinding.objects.filter(directory=directory, remote_id=remote_id).first()
+    fetched.refusal = _refusal(fetched.group)
+    if fetched.existing is not None or fetched.refusal:
+        return fetched
+    try:
+        everyone = list(graph.list_group_members(remote_id, select=("id",)))
+    except GraphError as error:
+        fetched.refusal = error.plain_words or error.message
+        return fetched
+    fetched.member_ids = [str(m["id"]) for m in everyone]
+    users = [
+        str(m["id"]) for m in everyone if str(m.get("@odata.type", "#microsoft.graph.user")).endswith(".user")
+    ]
+    fetched.bound = {
+        remote: int(user_id)
+        for remote, user_id in UserBinding.objects.filter(
+            directory=directory, remote_id__in=users, unbound=False, user__isnull=False
+        ).values_list("remote_id", "user_id")
+    }
+    return fetched
+
+
+def _clean_ids(remote_ids: Sequence[str]) -> list[str]:
+    ids = list(dict.fromkeys(remote_ids or []))
+    if not ids or not all(isinstance(i, str) and i.strip() for i in ids):
+        raise ValidationFailed({"remote_ids": ["Give at least one Microsoft 365 group id."]})
+    if len(ids) > MAX_GROUPS:
+        raise ValidationFailed({"remote_ids": [f"At most {MAX_GROUPS} groups at a time."]})
+    return ids
+
+
+def preview_group_import(
+    *, actor: Actor, directory_id: int, remote_ids: Sequence[str], client: GraphClient | None = None
+) -> list[GroupImportPlan]:
+    """The Microsoft 365 writes importing these groups would cause (SPEC 2.7); nothing is written.
+
+    Taking a group over keeps its name and description, so the writes are the removals of
+    members that are not bound users of this directory (Lockstep's membership wins).
+    """
+    directory = get_directory(actor=actor, directory_id=directory_id)
+    plans = []
+    with _maybe_client(directory, client) as graph:
+        for remote_id in _clean_ids(remote_ids):
+            fetched = _fetch(directory, graph, remote_id)
+            reason = fetched.refusal or ("Already imported." if fetched.existing else "")
+            if reason or fetched.group is None:
+                plans.append(GroupImportPlan(remote_id, fetched.name, False, reason, 0, 0, []))
+                continue
+            group = fetched.group
+            desired = mapping.desired_group(
+                Group(name=fetched.name, description=str(group.get("description") or "")),
+                frozenset(fetched.bound),
+            )
+            operations = reconcile.plan_group(
+                desired=desired,
+                remote_id=remote_id,
+                last_known={"displayName": group.get("displayName"), "description": group.get("description")},
+                remote_member_ids=frozenset(fetched.member_ids),
+            )
+            plans.append(
+                GroupImportPlan(
+                    remote_id,
+                    fetched.name,
+                    True,
+                    "",
+                    members_kept=len(fetched.bound),
+                    members_removed=len(fetched.member_ids) - len(fetched.bound),
+                    writes=[GroupWrite(o.method, o.url, o.body) for o in operations],
+                )
+            )
+    return plans
 
 
 def import_groups(
@@ -162,51 +283,29 @@ def import_groups(
     Each becomes a Lockstep group bound to the remote group; its members who are bound
     users of this directory become members. From then on Lockstep keeps the membership
     equal to the group's bound members (members not managed by Lockstep are removed at the
-    next sync, `members_not_managed` counts them). Other kinds are refused with the reason.
+    next sync, `members_not_managed` counts them; `preview_group_import` lists those writes).
+    Other kinds are refused with the reason and never written.
     """
     actor.require_write()
     directory = get_directory(actor=actor, directory_id=directory_id)
-    ids = list(dict.fromkeys(remote_ids or []))
-    if not ids or not all(isinstance(i, str) and i.strip() for i in ids):
-        raise ValidationFailed({"remote_ids": ["Give at least one Microsoft 365 group id."]})
-    if len(ids) > MAX_GROUPS:
-        raise ValidationFailed({"remote_ids": [f"At most {MAX_GROUPS} groups at a time."]})
+    ids = _clean_ids(remote_ids)
     outcomes = []
     with _maybe_client(directory, client) as graph:
         for remote_id in ids:
-            outcomes.append(_import_group(actor, directory, graph, remote_id))
+            outcomes.append(_import_group(actor, directory, _fetch(directory, graph, remote_id)))
     transaction.on_commit(wakeup.notify)
     return outcomes
 
 
-def _import_group(
-    actor: Actor, directory: Directory, graph: GraphClient, remote_id: str
-) -> GroupImportOutcome:
-    try:
-        group = dict(graph.get_group(remote_id))
-    except GraphNotFound:
-        return GroupImportOutcome(remote_id, "", "refused", "No such group in Microsoft 365.")
-    except GraphError as error:
-        return GroupImportOutcome(remote_id, "", "refused", error.plain_words or error.message)
-    name = str(group.get("displayName") or "")
-    existing = GroupBinding.objects.filter(directory=directory, remote_id=remote_id).first()
-    if existing is not None:
-        return GroupImportOutcome(remote_id, name, "already_imported", "Already imported.", existing.group_id)
-    reason = _refusal(group)
-    if reason:
-        return GroupImportOutcome(remote_id, name, "refused", reason)
-    try:
-        everyone = list(graph.list_group_members(remote_id, select=("id",)))
-    except GraphError as error:
-        return GroupImportOutcome(remote_id, name, "refused", error.plain_words or error.message)
-    members = [
-        str(m["id"]) for m in everyone if str(m.get("@odata.type", "#microsoft.graph.user")).endswith(".user")
-    ]
-    bound = dict(
-        UserBinding.objects.filter(
-            directory=directory, remote_id__in=members, unbound=False, user__isnull=False
-        ).values_list("remote_id", "user_id")
-    )
+def _import_group(actor: Actor, directory: Directory, fetched: _Fetched) -> GroupImportOutcome:
+    remote_id, name, group = fetched.remote_id, fetched.name, fetched.group
+    if fetched.existing is not None:
+        return GroupImportOutcome(
+            remote_id, name, "already_imported", "Already imported.", fetched.existing.group_id
+        )
+    if fetched.refusal or group is None:
+        return GroupImportOutcome(remote_id, name, "refused", fetched.refusal)
+    user_ids = sorted(set(fetched.bound.values()))
     try:
         with transaction.atomic():
             lockstep_group = group_service.create_group(
@@ -221,7 +320,6 @@ def _import_group(
                     "description": group.get("description"),
                 },
             )
-            user_ids = sorted({int(u) for u in bound.values()})
             if user_ids:
                 group_service.add_members(actor=actor, group_id=lockstep_group.pk, user_ids=user_ids)
             audit.record(
@@ -241,5 +339,5 @@ def _import_group(
         "",
         lockstep_group.pk,
         members_added=len(user_ids),
-        members_not_managed=len(everyone) - len(bound),
+        members_not_managed=len(fetched.member_ids) - len(fetched.bound),
     )

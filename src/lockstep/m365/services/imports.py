@@ -11,7 +11,7 @@ The flow an admin follows, one service function per step:
 4. `undo_import` removes what a batch created, within 48 hours, leaving Microsoft 365 as is;
    `usage_report` counts users without the ones an undo removed (in `import_undo`,
    re-exported here).
-5. `list_remote_groups` / `import_groups` take over existing security groups
+5. `list_remote_groups` / `preview_group_import` / `import_groups` take over existing security groups
    (in `group_imports`, re-exported here).
 
 Every function is keyword-only, checks the actor, and raises `ValidationFailed`,
@@ -53,10 +53,13 @@ from lockstep.m365.models import (
 from lockstep.m365.services.bindings import get_directory
 from lockstep.m365.services.group_imports import (  # re-exported: one module for the import wizard
     GroupImportOutcome,
+    GroupImportPlan,
+    GroupWrite,
     RemoteGroup,
     group_kind,
     import_groups,
     list_remote_groups,
+    preview_group_import,
 )
 from lockstep.m365.services.import_undo import (  # re-exported: one module for the import wizard
     UNDO_WINDOW,
@@ -879,6 +882,8 @@ __all__ = [
     "CandidatePlan",
     "DirectoryUsage",
     "GroupImportOutcome",
+    "GroupImportPlan",
+    "GroupWrite",
     "ImportPreview",
     "PlannedWrite",
     "RemoteGroup",
@@ -896,6 +901,7 @@ __all__ = [
     "list_remote_groups",
     "plan_for",
     "plans_for",
+    "preview_group_import",
     "preview_import",
     "run_import",
     "run_scan",
