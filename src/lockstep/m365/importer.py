@@ -338,6 +338,12 @@ def run_scan(scan: ImportScan, client: GraphClient) -> ImportScan:
         )
         scan.refresh_from_db()
         return scan
+    except Exception as problem:  # recorded on the row for the admin, then the job fails too
+        log.exception("import scan %s of directory %s stopped", scan.pk, directory.pk)
+        ImportScan.objects.filter(pk=scan.pk).update(
+            state="failed", finished_at=timezone.now(), error=f"The listing stopped: {problem}"
+        )
+        raise
     ImportScan.objects.filter(pk=scan.pk).update(
         state="done", finished_at=timezone.now(), graph_requests=client.stats.http_requests - started
     )
