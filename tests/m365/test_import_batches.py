@@ -336,3 +336,21 @@ def test_undo_after_48_hours_is_refused(directory: Directory, actor: Actor, sim:
     assert User.objects.filter(email="alex.braun@contoso.com").exists()
     ImportBatch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(hours=47))
     assert imports.undo_import(actor=actor, batch_id=batch.pk).state == "undone"
+
+
+def test_a_upn_in_mixed_case_is_not_rewritten(directory: Directory, actor: Actor, sim: SimServer) -> None:
+    tenant = sim.sim.tenant
+    patti = tenant.find_user("patti.osei@contoso.com")
+    tenant.unindex_user(patti)
+    patti["userPrincipalName"] = "Patti.Osei@Contoso.com"
+    tenant.index_user(patti)
+    scan(actor, directory)
+    plan = imports.plan_for(actor=actor, candidate_id=ids("Patti.Osei@Contoso.com")[0])
+    assert plan.lockstep_user["email"] == "patti.osei@contoso.com"
+    assert [c.property for c in plan.changes if c.changes] == ["onPremisesImmutableId"]
+    run(actor, directory, candidate_ids=ids("Patti.Osei@Contoso.com"))
+    before = len(sim.request_log())
+    sync()
+    [write] = writes_since(sim, before)
+    assert (write["method"], write["path"]) == ("PATCH", f"/users/{patti['id']}")
+    assert tenant.users[patti["id"]]["userPrincipalName"] == "Patti.Osei@Contoso.com"
