@@ -303,6 +303,8 @@ def test_import_flow(client: JsonClient, directory: dict[str, Any], actor: Actor
     assert undone.status_code == 200 and undone.data["state"] == "undone"
     assert not User.objects.filter(email="alex.braun@contoso.com").exists()
     assert client.post(f"imports/{batch.data['id']}/undo").status_code == 409
+    usage = client.get("usage-report")
+    assert usage.data["removed_by_undo"] == 1 and usage.data["directories"][0]["removed_by_undo"] == 1
     assert ImportScan.objects.count() == 1 and ImportBatch.objects.count() == 1
 
 

@@ -495,7 +495,15 @@ def candidates_list(w: World) -> None:
     assert w.m365_b.candidate.pk not in ids(mine)
 
 
+def usage_report(w: World) -> None:
+    report = w.a.get("usage-report")
+    assert report.status_code == 200
+    assert [d["directory_id"] for d in report.data["directories"]] == [w.m365_a.directory.pk]
+    assert report.data["users_now"] == User.objects.filter(organization=w.org_a).count()
+
+
 M365_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
+    ("GET", "/api/v1/usage-report"): usage_report,
     ("GET", "/api/v1/directories"): directories_list,
     ("POST", "/api/v1/directories"): directories_create,
     ("GET", "/api/v1/directories/{directory_id}"): directory_route("GET"),

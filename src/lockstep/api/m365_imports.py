@@ -377,6 +377,37 @@ def undo(request: HttpRequest, batch_id: int) -> ImportBatch:
     return imports.undo_import(actor=actor, batch_id=batch_id)
 
 
+# --- usage ----------------------------------------------------------------------------------------------
+
+
+class DirectoryUsageOut(Schema):
+    directory_id: int
+    name: str
+    bound_users: int
+    imported_users: int
+    removed_by_undo: int
+
+
+class UsageOut(Schema):
+    start: datetime
+    end: datetime
+    users_now: int
+    counted_users: int = Field(
+        description="Users that existed in the period, less those an import undo removed."
+    )
+    removed_by_undo: int
+    directories: list[DirectoryUsageOut]
+
+
+@router.get(
+    "/usage-report",
+    response={200: UsageOut, **error_responses(422)},
+    summary="Users counted for a period (default: this month); import undos excluded",
+)
+def usage(request: HttpRequest, start: datetime | None = None, end: datetime | None = None) -> Any:
+    return imports.usage_report(actor=actor_of(request), start=start, end=end)
+
+
 # --- security groups -------------------------------------------------------------------------------------
 
 

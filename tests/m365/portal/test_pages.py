@@ -83,6 +83,7 @@ def test_add_directory_with_secret_verifies_and_shows_domains(admin_client: Clie
     assert sim.client_secret not in html(page)
     listing = text(admin_client.get(reverse("m365portal:list")))
     assert "Contoso 365" in listing and "Healthy" in listing
+    assert "Users counted this month:" in listing
 
 
 def test_generated_certificate_is_shown_once(admin_client: Client, sim: SimServer) -> None:

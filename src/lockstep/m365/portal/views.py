@@ -72,7 +72,8 @@ def _tab_context(request: HttpRequest, directory: Directory, tab: str) -> dict[s
 def directory_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
     rows = [(d, overview.summary(d)) for d in directories.list_directories(actor=actor)]
-    return render(request, "m365portal/list.html", {"rows": rows})
+    usage = imports.usage_report(actor=actor) if rows else None
+    return render(request, "m365portal/list.html", {"rows": rows, "usage": usage})
 
 
 @portal_view(write_page=True)
