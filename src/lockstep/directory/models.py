@@ -143,6 +143,8 @@ class User(models.Model):
         indexes: ClassVar[list[Any]] = [
             models.Index(fields=["organization", "state", "username"], name="user_org_state_username"),
             models.Index(fields=["organization", "display_name"], name="user_org_display_name"),
+            # Exactly the keyset order of the Users list and API: (username, id) within an organization.
+            models.Index(fields=["organization", "username", "id"], name="user_org_username_id"),
         ]
 
     def __str__(self) -> str:
