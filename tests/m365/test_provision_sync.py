@@ -221,3 +221,19 @@ def test_security_group_and_membership_follow(directory: Directory, actor: Actor
     sync()
     expected = {b.remote_id for b in UserBinding.objects.filter(user__in=members[1:])}
     assert set(sim.sim.tenant.members[remote_group["id"]]) == expected
+
+
+def test_address_taken_by_another_kind_of_object_is_a_clear_error(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    """The company email is already a group's address: not adoptable, explained, others go on."""
+    clash = new_user(actor, "allcompany")
+    fine = new_user(actor, "fine")
+    for u in (clash, fine):
+        bindings.bind_user(actor=actor, user_id=u.pk, directory_id=directory.pk)
+    sync()
+    failed = UserBinding.objects.get(user=clash)
+    assert failed.status == SyncStatus.ERROR and not failed.remote_id
+    assert "already uses" in failed.last_error
+    assert remote(sim, "fine@contoso.com") is not None
+    assert remote(sim, "allcompany@contoso.com") is None
