@@ -483,3 +483,22 @@ def test_read_only_admin_sees_pages_without_forms_and_gets_403_on_writes(
 def test_anonymous_is_sent_to_login(client: Client) -> None:
     response = client.get(reverse("m365portal:list"))
     assert response.status_code == 302 and reverse("console:login") in response["Location"]
+
+
+def test_forms_need_the_csrf_token(owner: Any, directory: Directory, actor: Actor) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    session = client.session
+    session["mfa_passed"] = True
+    session.save()
+    user = new_user(actor, "csrf.person")
+    refused = client.post(reverse("m365portal:user_bind", args=[user.pk]), {"directory_id": directory.pk})
+    assert refused.status_code == 403 and not UserBinding.objects.exists()
+    page = client.get(reverse("m365portal:user", args=[user.pk]))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html(page))
+    assert token is not None
+    accepted = client.post(
+        reverse("m365portal:user_bind", args=[user.pk]),
+        {"directory_id": directory.pk, "csrfmiddlewaretoken": token.group(1)},
+    )
+    assert accepted.status_code == 302 and UserBinding.objects.filter(user=user).exists()
