@@ -105,7 +105,8 @@ def test_add_with_generated_certificate_returns_it_once(client: JsonClient, sim:
     assert "PRIVATE KEY" not in response.content.decode()
     again = client.get(f"directories/{response.data['directory']['id']}")
     assert "BEGIN CERTIFICATE" not in again.content.decode()
-    assert again.data["health"] == "red" and again.data["certificate_thumbprint_available"] is True
+    assert again.data["health"] == "red" and again.data["has_certificate"] is True
+    assert len(again.data["certificate_thumbprint"]) == 40
 
 
 def test_bad_input_names_each_field(client: JsonClient, sim: SimServer) -> None:

@@ -21,6 +21,7 @@ from lockstep.directory.services import groups as group_services
 from lockstep.directory.services import users as user_services
 from lockstep.m365 import health as sync_health
 from lockstep.m365 import overview
+from lockstep.m365.credentials import certificate_thumbprint
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
 from lockstep.m365.services import accounts, brake, deactivate, directories
@@ -85,7 +86,7 @@ class DirectoryOut(Schema):
     tenant_id: str
     client_id: str
     credential_kind: Literal["secret", "certificate"]
-    certificate_thumbprint_available: bool = Field(
+    has_certificate: bool = Field(
         description="A generated certificate is in use (its private key never leaves Lockstep)."
     )
     cloud: CloudName
@@ -103,9 +104,17 @@ class DirectoryOut(Schema):
     brake_percent: int
     created_at: datetime
 
+    certificate_thumbprint: str = Field(
+        description="SHA-1 thumbprint of the generated certificate, as Entra shows it (empty: none)."
+    )
+
     @staticmethod
-    def resolve_certificate_thumbprint_available(obj: Directory) -> bool:
+    def resolve_has_certificate(obj: Directory) -> bool:
         return bool(obj.certificate_pem)
+
+    @staticmethod
+    def resolve_certificate_thumbprint(obj: Directory) -> str:
+        return certificate_thumbprint(obj.certificate_pem) if obj.certificate_pem else ""
 
     @staticmethod
     def resolve_verification(obj: Directory) -> dict[str, Any] | None:

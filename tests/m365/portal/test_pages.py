@@ -97,6 +97,7 @@ def test_generated_certificate_is_shown_once(admin_client: Client, sim: SimServe
     detail = html(admin_client.get(reverse("m365portal:detail", args=[directory.pk])))
     assert "BEGIN CERTIFICATE" not in detail
     assert "Broken" in detail  # the certificate is not uploaded yet: no token
+    assert re.search(r"certificate, thumbprint <code>[0-9A-F]{40}</code>", detail)
 
 
 def test_bad_input_shows_errors_beside_the_fields(admin_client: Client, sim: SimServer) -> None:

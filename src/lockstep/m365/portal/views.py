@@ -24,6 +24,7 @@ from lockstep.directory.models import User
 from lockstep.directory.services import groups as group_service
 from lockstep.directory.services import users as user_service
 from lockstep.m365 import overview
+from lockstep.m365.credentials import certificate_thumbprint
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, DirectoryDomain, HeldWrite, UserBinding
 from lockstep.m365.portal import context as portal_context
@@ -116,6 +117,7 @@ def directory_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "verification": overview.verification_view(directory),
         "domains": domains,
         "summary": summary,
+        "thumbprint": certificate_thumbprint(directory.certificate_pem) if directory.certificate_pem else "",
         "errors": overview.recent_errors(directory),
         "consent_url": consent_link(request, directory),
         "age_words": overview.age_words(summary.health.oldest_pending_age_seconds),
