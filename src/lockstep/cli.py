@@ -1,4 +1,4 @@
-"""The `lockstep` command: run, migrate, createadmin, worker, check, settings-table, demo."""
+"""The `lockstep` command: run, migrate, createadmin, worker, check, settings-table, demo, m365."""
 
 from __future__ import annotations
 
@@ -540,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     table = commands.add_parser("settings-table", help="print every LOCKSTEP_* setting as a markdown table")
     table.set_defaults(handler=cmd_settings_table)
+
+    from lockstep.m365 import cli as m365_cli  # Django is set up only when an m365 command runs
+
+    m365_cli.register(commands)
     return parser
 
 
