@@ -406,6 +406,7 @@ def connect_demo_directory(*, port: int) -> None:
     from lockstep.directory.models import Organization
     from lockstep.m365.models import Directory
     from lockstep.m365.services import directories
+
     # Imported by name: a plain import would make mypy resolve the repo's m365sim/ folder.
     seeds = importlib.import_module("m365sim.seeds")
 

@@ -71,7 +71,11 @@ SETTINGS: tuple[Setting, ...] = (
         "120",
         "How long a worker holds the Microsoft 365 objects it is writing; a crashed worker's objects are retried after it.",
     ),
-    Setting("LOCKSTEP_M365_DRIFT_SECONDS", "60", "Seconds between two drift checks (delta queries) of one directory."),
+    Setting(
+        "LOCKSTEP_M365_DRIFT_SECONDS",
+        "60",
+        "Seconds between two drift checks (delta queries) of one directory.",
+    ),
     Setting(
         "LOCKSTEP_TRUSTED_CA_FILE",
         "",
