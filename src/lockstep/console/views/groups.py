@@ -12,6 +12,7 @@ from lockstep.console.access import actor_for, write_page
 from lockstep.console.forms import GroupForm, MemberSearchForm, show_service_error
 from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.services import groups, users
+from lockstep.m365.portal.context import group_directories_context
 
 MEMBERS_PAGE = 100
 CANDIDATES = 20
@@ -77,7 +78,13 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     candidates = []
     if search.is_valid() and search.cleaned_data["q"].strip():
         candidates = users.list_users(actor=actor, search=search.cleaned_data["q"], limit=CANDIDATES).items
-    context = {"group": group, "page": page, "search": search, "candidates": candidates}
+    context = {
+        "group": group,
+        "page": page,
+        "search": search,
+        "candidates": candidates,
+        **group_directories_context(actor, group),
+    }
     htmx = getattr(request, "htmx", None)
     if htmx and htmx.target == "candidates":
         return render(request, "console/groups/_candidates.html", context)

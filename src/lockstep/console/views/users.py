@@ -27,6 +27,7 @@ from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.models import ALLOWED_TRANSITIONS, UserState
 from lockstep.directory.password_policy import describe_policy
 from lockstep.directory.services import groups, organizations, passwords, users
+from lockstep.m365.portal.context import user_directories_context
 
 PAGE_SIZE = 50
 CSV_COLUMNS = (
@@ -163,6 +164,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "attributes": attributes,
             "member_of": member_of,
             "transitions": transitions,
+            **user_directories_context(actor, user),
         },
     )
 
