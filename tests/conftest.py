@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -62,3 +65,34 @@ def admin_client(owner: Administrator) -> Client:
     session["mfa_passed"] = True
     session.save()
     return client
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Debian's Chromium through Playwright; fails loudly when it cannot start."""
+    from lockstep.testing.browser import BrowserUnavailable, chromium
+
+    # Playwright's sync API runs an event loop in this thread; ORM calls in the test stay sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    try:
+        with chromium() as launched:
+            yield launched
+    except BrowserUnavailable as absent:
+        pytest.skip(str(absent))
+
+
+@pytest.fixture(scope="module")
+def sim_server() -> Iterator[Any]:
+    """m365sim's demo tenant over HTTPS on loopback, one per test module."""
+    from m365sim.testing import SimServer
+
+    with SimServer(seed="demo", throttling=False) as server:
+        yield server
+
+
+@pytest.fixture
+def sim(sim_server: Any, settings: Any) -> Any:
+    """A fresh demo tenant for each test; Lockstep trusts the emulator's CA."""
+    sim_server.reset("demo")
+    settings.TRUSTED_CA_FILE = sim_server.ca_file
+    return sim_server

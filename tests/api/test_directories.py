@@ -3,7 +3,6 @@ settings, plan, export, import and groups."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,38 +14,12 @@ from lockstep.directory.services import groups, users
 from lockstep.m365 import sync_loop
 from lockstep.m365.models import Directory, HeldWrite, ImportBatch, ImportScan, SyncStatus, UserBinding
 from lockstep.m365.services import imports
+from lockstep.testing.m365 import directory_fields
 from m365sim.testing import SimServer
 
 from .conftest import JsonClient
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def sim_server() -> Iterator[SimServer]:
-    with SimServer(seed="demo", throttling=False) as server:
-        yield server
-
-
-@pytest.fixture
-def sim(sim_server: SimServer, settings: Any) -> SimServer:
-    sim_server.reset("demo")
-    settings.TRUSTED_CA_FILE = sim_server.ca_file
-    return sim_server
-
-
-def fields(sim: SimServer, **overrides: Any) -> dict[str, Any]:
-    return {
-        "name": "Contoso 365",
-        "tenant_id": sim.tenant_id,
-        "client_id": sim.client_id,
-        "credential_kind": "secret",
-        "client_secret": sim.client_secret,
-        "cloud": "custom",
-        "login_base_url": sim.login_base_url,
-        "graph_base_url": sim.graph_base_url,
-        **overrides,
-    }
 
 
 @pytest.fixture
@@ -56,7 +29,7 @@ def client(api: Client) -> JsonClient:
 
 @pytest.fixture
 def directory(client: JsonClient, sim: SimServer) -> dict[str, Any]:
-    response = client.post("directories", fields(sim))
+    response = client.post("directories", directory_fields(sim))
     assert response.status_code == 201, response.data
     return dict(response.data["directory"])
 
@@ -78,7 +51,7 @@ def person(actor: Actor, username: str, domain: str = "contoso.com") -> User:
 
 
 def test_add_with_secret_verifies_and_never_returns_the_secret(client: JsonClient, sim: SimServer) -> None:
-    response = client.post("directories", fields(sim))
+    response = client.post("directories", directory_fields(sim))
     assert response.status_code == 201
     assert sim.client_secret not in response.content.decode()
     created = response.data["directory"]
@@ -97,7 +70,7 @@ def test_add_with_secret_verifies_and_never_returns_the_secret(client: JsonClien
 
 
 def test_add_with_generated_certificate_returns_it_once(client: JsonClient, sim: SimServer) -> None:
-    body = fields(sim, credential_kind="certificate")
+    body = directory_fields(sim, credential_kind="certificate")
     body.pop("client_secret")
     response = client.post("directories", body)
     assert response.status_code == 201
@@ -111,12 +84,12 @@ def test_add_with_generated_certificate_returns_it_once(client: JsonClient, sim:
 
 def test_bad_input_names_each_field(client: JsonClient, sim: SimServer) -> None:
     response = client.post(
-        "directories", fields(sim, tenant_id="", cloud="custom", login_base_url="http://x")
+        "directories", directory_fields(sim, tenant_id="", cloud="custom", login_base_url="http://x")
     )
     assert response.status_code == 422
     assert response.data["error"]["fields"]["tenant_id"] == ["This field is required."]
     assert "login_base_url" in response.data["error"]["fields"]
-    unknown = client.post("directories", {**fields(sim), "organization_id": 5})
+    unknown = client.post("directories", {**directory_fields(sim), "organization_id": 5})
     assert unknown.status_code == 422 and unknown.data["error"]["fields"] == {
         "organization_id": ["Unknown field."]
     }
@@ -124,13 +97,13 @@ def test_bad_input_names_each_field(client: JsonClient, sim: SimServer) -> None:
 
 
 def test_godaddy_tenant_and_duplicate_domain_are_refused(client: JsonClient, sim: SimServer) -> None:
-    assert client.post("directories", fields(sim)).status_code == 201
-    twice = client.post("directories", fields(sim, name="Again"))
+    assert client.post("directories", directory_fields(sim)).status_code == 201
+    twice = client.post("directories", directory_fields(sim, name="Again"))
     assert (
         twice.status_code == 409 and "already served by another directory" in twice.data["error"]["message"]
     )
     sim.reset("godaddy")
-    refused = client.post("directories", fields(sim, name="Bakery"))
+    refused = client.post("directories", directory_fields(sim, name="Bakery"))
     assert refused.status_code == 409
     assert "operated by GoDaddy" in refused.data["error"]["fields"]["tenant_id"][0]
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,32 +10,12 @@ from django.conf import settings
 from django.test import Client
 
 from lockstep.directory.models import Administrator, Group
+from lockstep.testing.browser import CSP_PROBE
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed"),
 ]
-
-CSP_PROBE = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation',
-    e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-"""
-
-
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls below are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def open_docs(browser: Any, live_server: Any) -> tuple[Any, list[str]]:
@@ -51,8 +29,8 @@ def open_docs(browser: Any, live_server: Any) -> tuple[Any, list[str]]:
     return page, errors
 
 
-def test_docs_render_offline_under_the_csp(browser_page: Any, live_server: Any) -> None:
-    page, errors = open_docs(browser_page, live_server)
+def test_docs_render_offline_under_the_csp(browser: Any, live_server: Any) -> None:
+    page, errors = open_docs(browser, live_server)
     schema = json.loads(Client().get("/api/v1/openapi.json").content)
     operations = sum(len(ops) for ops in schema["paths"].values())
     assert page.locator(".opblock").count() == operations
@@ -61,7 +39,7 @@ def test_docs_render_offline_under_the_csp(browser_page: Any, live_server: Any) 
 
 
 def test_signed_in_admin_can_try_a_write_from_the_docs(
-    browser_page: Any, live_server: Any, owner: Administrator
+    browser: Any, live_server: Any, owner: Administrator
 ) -> None:
     client = Client()
     client.force_login(owner)
@@ -73,7 +51,7 @@ def test_signed_in_admin_can_try_a_write_from_the_docs(
         "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
         "url": live_server.url,
     }
-    page, errors = open_docs(browser_page, live_server)
+    page, errors = open_docs(browser, live_server)
     # Signed in only once the page has loaded: the test database is in-memory SQLite, whose table
     # locks refuse the concurrent session saves that the page's parallel asset requests would cause.
     page.context.add_cookies([cookie])

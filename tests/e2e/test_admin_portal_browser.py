@@ -10,10 +10,7 @@ absent and LOCKSTEP_ALLOW_NO_BROWSER=1 says that is acceptable on this machine.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -22,47 +19,13 @@ import pytest
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import AdminRole, PasswordSetup, User
 from lockstep.directory.services import admins, organizations, users
+from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ADMIN_EMAIL = "owner@contoso.com"
 ADMIN_PASSWORD = "Correct-Horse-Battery-9"
 GOOD_PASSWORD = "Tr1cky-Kangaroo-Lamp"
-SCREENSHOTS = Path(os.environ.get("LOCKSTEP_SCREENSHOT_DIR", "/tmp"))
-
-CSP_PROBE = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation',
-    e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-"""
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM) and os.environ.get("LOCKSTEP_ALLOW_NO_BROWSER") == "1":
-        pytest.skip(f"{CHROMIUM} is absent and LOCKSTEP_ALLOW_NO_BROWSER=1")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; ORM calls in the test stay sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as problem:  # the browser test must never pass silently
-            pytest.fail(f"Could not launch {CHROMIUM} with Playwright: {problem}")
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def totp_code(secret: str, last_counter: int) -> str:

@@ -10,9 +10,6 @@ and LOCKSTEP_ALLOW_NO_BROWSER=1 says that is acceptable on this machine (as test
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,43 +22,10 @@ from lockstep.directory.services import admins, organizations, users
 from lockstep.m365 import sync_loop
 from lockstep.m365.models import ImportScan, SyncStatus, UserBinding
 from lockstep.m365.services import imports
+from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
 from m365sim.testing import SimServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(os.environ.get("LOCKSTEP_SCREENSHOT_DIR", "/tmp"))
-CSP_PROBE = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation',
-    e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-"""
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM) and os.environ.get("LOCKSTEP_ALLOW_NO_BROWSER") == "1":
-        pytest.skip(f"{CHROMIUM} is absent and LOCKSTEP_ALLOW_NO_BROWSER=1")
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as problem:  # the browser test must never pass silently
-            pytest.fail(f"Could not launch {CHROMIUM} with Playwright: {problem}")
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def sync() -> None:
