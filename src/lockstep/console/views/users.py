@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,6 +29,7 @@ from lockstep.directory.models import ALLOWED_TRANSITIONS, UserState
 from lockstep.directory.password_policy import describe_policy
 from lockstep.directory.services import groups, organizations, passwords, users
 from lockstep.m365.portal.context import user_directories_context
+from lockstep.m365.services import bindings, directories
 
 PAGE_SIZE = 50
 CSV_COLUMNS = (
@@ -129,15 +131,22 @@ def _policy_rules(request: HttpRequest) -> list[str]:
 
 @write_page
 def user_new(request: HttpRequest) -> HttpResponse:
+    actor = actor_for(request)
     form = UserCreateForm(request.POST or None)
+    available = list(directories.list_directories(actor=actor))
+    chosen = {int(v) for v in request.POST.getlist("bind_directory") if v.isdigit()}
     if request.method == "POST" and form.is_valid():
         try:
-            user = users.create_user(
-                actor=actor_for(request),
-                fields=form.user_fields(),
-                state=form.cleaned_data["state"],
-                initial_password=form.initial_password_or_none(),
-            )
+            # Creation and the Directories tab's binds succeed or fail together.
+            with transaction.atomic():
+                user = users.create_user(
+                    actor=actor,
+                    fields=form.user_fields(),
+                    state=form.cleaned_data["state"],
+                    initial_password=form.initial_password_or_none(),
+                )
+                for directory_id in sorted(chosen):
+                    bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory_id)
         except (ValidationFailed, Conflict) as error:
             show_service_error(form, error)
         else:
@@ -146,7 +155,7 @@ def user_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/users/new.html",
-        {"form": form, "rules": _policy_rules(request)},
+        {"form": form, "rules": _policy_rules(request), "directories": available, "chosen": chosen},
     )
 
 
