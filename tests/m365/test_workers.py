@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import User
@@ -103,15 +104,9 @@ def wait_until(predicate: Any, seconds: float, what: str) -> None:
 def converged() -> bool:
     pending = UserBinding.objects.exclude(status=SyncStatus.SYNCED).count()
     pending += GroupBinding.objects.exclude(status=SyncStatus.SYNCED).count()
-    dirty = UserBinding.objects.filter(applied_version__lt=models_f("desired_version")).count()
-    dirty += GroupBinding.objects.filter(applied_version__lt=models_f("desired_version")).count()
+    dirty = UserBinding.objects.filter(applied_version__lt=F("desired_version")).count()
+    dirty += GroupBinding.objects.filter(applied_version__lt=F("desired_version")).count()
     return pending == 0 and dirty == 0
-
-
-def models_f(name: str) -> Any:
-    from django.db.models import F
-
-    return F(name)
 
 
 def assert_exact_end_state(sim: SimServer, people: list[User], group_id: int) -> None:

@@ -21,7 +21,6 @@ import random
 import re
 import secrets
 import string
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -559,6 +558,3 @@ def _count_activity(directory: Directory, result: PassResult) -> None:
     SyncActivity.objects.filter(pk=row.pk).update(
         writes=F("writes") + result.writes, errors=F("errors") + result.errors
     )
-
-
-RandomPassword = Callable[[], str]

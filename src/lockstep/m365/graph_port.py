@@ -14,25 +14,10 @@ from lockstep.m365.graph.errors import (
     NotAMember,
     ObjectConflict,
 )
+from lockstep.m365.mapping import ACCOUNT_SELECT
 from lockstep.m365.port import ErrorKind, WriteOutcome, WriteRequest
 
-LOOKUP_SELECT = (
-    "id",
-    "userPrincipalName",
-    "mail",
-    "displayName",
-    "givenName",
-    "surname",
-    "jobTitle",
-    "department",
-    "businessPhones",
-    "mobilePhone",
-    "employeeId",
-    "usageLocation",
-    "accountEnabled",
-    "onPremisesImmutableId",
-    "proxyAddresses",
-)
+LOOKUP_SELECT = ACCOUNT_SELECT
 
 DELETED_SELECT = (
     "id",

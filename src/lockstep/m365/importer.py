@@ -34,24 +34,7 @@ from lockstep.m365.models import Directory, ImportCandidate, ImportScan, UserBin
 
 log = logging.getLogger(__name__)
 
-SCAN_SELECT = (
-    "id",
-    "userPrincipalName",
-    "mail",
-    "proxyAddresses",
-    "displayName",
-    "givenName",
-    "surname",
-    "jobTitle",
-    "department",
-    "businessPhones",
-    "mobilePhone",
-    "employeeId",
-    "usageLocation",
-    "accountEnabled",
-    "onPremisesImmutableId",
-    "assignedLicenses",
-)
+SCAN_SELECT = (*mapping.ACCOUNT_SELECT, "assignedLicenses")
 """The only properties a scan asks for (each one is returned only when selected)."""
 
 KEPT = (

@@ -7,6 +7,25 @@ import re
 from lockstep.directory.models import Group, User, UserState
 from lockstep.m365.reconcile import DesiredGroup, DesiredUser
 
+ACCOUNT_SELECT = (
+    "id",
+    "userPrincipalName",
+    "mail",
+    "proxyAddresses",
+    "displayName",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "department",
+    "businessPhones",
+    "mobilePhone",
+    "employeeId",
+    "usageLocation",
+    "accountEnabled",
+    "onPremisesImmutableId",
+)
+"""The `$select` Lockstep reads an account with: identity, addresses and every mapped attribute."""
+
 _NICKNAME_UNSAFE = re.compile(r"[^A-Za-z0-9.\-_'!#^~]")
 
 
