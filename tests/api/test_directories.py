@@ -127,7 +127,12 @@ def test_verify_health_consent_and_settings(
     )
     assert updated.status_code == 200
     assert updated.data["managed_attributes"] == ["displayName"] and updated.data["brake_count"] == 3
-    assert updated.data["brake_percent"] == 5
+    assert updated.data["brake_percent"] == 5 and updated.data["brake_window_minutes"] == 10
+    window = client.patch(f"directories/{pk}/settings", {"brake_window_minutes": 15})
+    assert window.status_code == 200 and window.data["brake_window_minutes"] == 15
+    assert window.data["brake_count"] == 3  # the fields not sent keep their values
+    no_window = client.patch(f"directories/{pk}/settings", {"brake_window_minutes": 0})
+    assert no_window.status_code == 422 and "window_minutes" in no_window.data["error"]["fields"]
     bad = client.patch(
         f"directories/{pk}/settings", {"brake_percent": 101, "managed_attributes": ["password"]}
     )

@@ -102,6 +102,7 @@ class DirectoryOut(Schema):
     managed_attributes: list[str]
     brake_count: int
     brake_percent: int
+    brake_window_minutes: int
     created_at: datetime
 
     certificate_thumbprint: str = Field(
@@ -163,10 +164,11 @@ class SettingsUpdate(Schema):
     model_config = ConfigDict(extra="forbid")
 
     managed_attributes: list[str] | None = Field(None, description="Graph user properties Lockstep manages.")
-    brake_count: int | None = Field(
-        None, description="Hold a pass that disables more than this many accounts..."
+    brake_count: int | None = Field(None, description="Hold disables beyond this many accounts...")
+    brake_percent: int | None = Field(None, description="...and beyond this percentage of bound accounts...")
+    brake_window_minutes: int | None = Field(
+        None, description="...within any this many minutes (a sliding window; default 10)."
     )
-    brake_percent: int | None = Field(None, description="...and more than this percentage of bound accounts.")
 
 
 class BindingErrorOut(Schema):
@@ -479,7 +481,7 @@ def update_settings(request: HttpRequest, directory_id: int, payload: SettingsUp
     actor = writer(request)
     directory = get_directory(actor=actor, directory_id=directory_id)
     values = payload.model_dump(exclude_unset=True)
-    if "brake_count" in values or "brake_percent" in values:
+    if {"brake_count", "brake_percent", "brake_window_minutes"} & set(values):
         count = values.get("brake_count")
         percent = values.get("brake_percent")
         brake.set_brake(
@@ -487,6 +489,7 @@ def update_settings(request: HttpRequest, directory_id: int, payload: SettingsUp
             directory_id=directory.pk,
             count=directory.brake_count if count is None else count,
             percent=directory.brake_percent if percent is None else percent,
+            window_minutes=values.get("brake_window_minutes"),
         )
     if values.get("managed_attributes") is not None:
         accounts.set_managed_attributes(

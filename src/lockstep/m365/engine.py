@@ -5,7 +5,7 @@ One pass for one directory:
    (and whose retry time has come) with a lease, so several workers never write the same
    object twice (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL);
 2. plan each binding's writes with the pure `reconcile` functions;
-3. hold back disables beyond the deletion brake;
+3. hold back disables beyond the deletion brake (counted over a sliding window: `brake_window`);
 4. send the writes as `$batch` requests of up to 20, in rounds (an object's second write
    goes only after its first succeeded);
 5. record per binding: applied version, last applied state, status and plain-words error;
@@ -33,7 +33,7 @@ from django.utils import timezone
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership, User
-from lockstep.m365 import mapping, reconcile
+from lockstep.m365 import brake_window, mapping, reconcile
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
     Directory,
@@ -314,7 +314,7 @@ def _offer_restores(works: list[Work], port: GraphPort, result: PassResult) -> N
 
 
 def _apply_brake(directory: Directory, works: list[Work]) -> int:
-    """Hold disables beyond the brake's threshold (count AND percentage) for an admin."""
+    """Hold disables beyond the brake's thresholds (count AND percentage, over its sliding window)."""
     approved = set(
         HeldWrite.objects.filter(
             directory=directory, binding_id__in=[w.binding.pk for w in works], decision="approved"
@@ -326,9 +326,11 @@ def _apply_brake(directory: Directory, works: list[Work]) -> int:
     if not disabling:
         return 0
     pending = [w for w in disabling if w.binding.pk not in approved]
-    total = max(1, UserBinding.objects.filter(directory=directory).count())
-    if len(pending) <= directory.brake_count or len(pending) * 100 <= directory.brake_percent * total:
+    if not pending:
         return 0
+    bound = UserBinding.objects.filter(directory=directory).count()
+    if brake_window.admit(directory, [w.binding.remote_id for w in pending], bound):
+        return 0  # within the thresholds over the sliding window, counting the disables just before
     for work in pending:
         HeldWrite.objects.get_or_create(
             directory=directory, binding=work.binding, decision="", defaults={"operation": "disable"}

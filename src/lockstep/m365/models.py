@@ -66,6 +66,7 @@ class Directory(models.Model):
     managed_attributes = models.JSONField(default=list, blank=True)
     brake_count = models.PositiveIntegerField(default=10)
     brake_percent = models.PositiveSmallIntegerField(default=5)
+    brake_window_minutes = models.PositiveIntegerField(default=10)  # the thresholds apply to any such window
     users_delta_link = models.TextField(blank=True, default="")
     groups_delta_link = models.TextField(blank=True, default="")
     drift_checked_at = models.DateTimeField(null=True, blank=True)  # last drift (delta) round started
@@ -287,6 +288,25 @@ class HeldWrite(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision = models.CharField(max_length=10, blank=True, default="")  # approved, rejected, applied
     decided_by = models.CharField(max_length=200, blank=True, default="")
+
+
+class DestructiveWrite(models.Model):
+    """A disable (or delete) the deletion brake let through, counted over its sliding window.
+
+    Written before the write is sent, under a lock on the directory row, so several workers
+    never let more through together than the thresholds allow; one row per account and pass
+    (a retried disable of the same account counts once: the window counts distinct accounts).
+    """
+
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="destructive_writes")
+    remote_id = models.CharField(max_length=100)
+    operation = models.CharField(max_length=20, default="disable")  # disable, delete
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes: ClassVar[list[Any]] = [
+            models.Index(fields=["directory", "at"], name="destructive_write_recent"),
+        ]
 
 
 class GraphBudget(models.Model):

@@ -390,7 +390,9 @@ def test_managed_attributes_change_is_previewed(
 
 def test_settings_managed_attributes_and_brake(admin_client: Client, directory: Directory) -> None:
     url = reverse("m365portal:settings", args=[directory.pk])
-    assert "Save thresholds" in html(admin_client.get(url))
+    settings_page = html(admin_client.get(url))
+    assert "Save thresholds" in settings_page
+    assert re.search(r'name="window_minutes"[^>]*value="10"', settings_page)  # the default window
     admin_client.post(
         reverse("m365portal:managed", args=[directory.pk]),
         {"managed_attributes": ["displayName", "jobTitle"]},
@@ -403,9 +405,19 @@ def test_settings_managed_attributes_and_brake(admin_client: Client, directory: 
         reverse("m365portal:brake", args=[directory.pk]), {"count": "5", "percent": "150"}
     )
     assert bad.status_code == 422 and re.search(r'id="id_percent_error"[^>]*><li>', html(bad))
-    admin_client.post(reverse("m365portal:brake", args=[directory.pk]), {"count": "3", "percent": "2"})
+    no_window = admin_client.post(
+        reverse("m365portal:brake", args=[directory.pk]),
+        {"count": "3", "percent": "2", "window_minutes": "0"},
+    )
+    assert no_window.status_code == 422 and re.search(
+        r'id="id_window_minutes_error"[^>]*><li>', html(no_window)
+    )
+    admin_client.post(
+        reverse("m365portal:brake", args=[directory.pk]),
+        {"count": "3", "percent": "2", "window_minutes": "30"},
+    )
     directory.refresh_from_db()
-    assert (directory.brake_count, directory.brake_percent) == (3, 2)
+    assert (directory.brake_count, directory.brake_percent, directory.brake_window_minutes) == (3, 2, 30)
 
 
 def test_plan_shows_pending_writes_without_passwords(

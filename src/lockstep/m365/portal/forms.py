@@ -12,6 +12,7 @@ from django import forms
 
 from lockstep.console.forms import ConsoleForm
 from lockstep.directory.models import UserState
+from lockstep.m365.brake_window import MAX_WINDOW_MINUTES
 from lockstep.m365.models import Cloud, CredentialKind
 from lockstep.m365.services.accounts import MANAGEABLE_ATTRIBUTES
 
@@ -94,8 +95,14 @@ class ManagedAttributesForm(ConsoleForm):
 
 
 class BrakeForm(ConsoleForm):
-    count = forms.IntegerField(label="Hold when a pass disables more than (accounts)", min_value=0)
+    count = forms.IntegerField(label="Hold when Lockstep disables more than (accounts)", min_value=0)
     percent = forms.IntegerField(label="and more than (% of bound accounts)", min_value=0, max_value=100)
+    window_minutes = forms.IntegerField(
+        label="within any (minutes)",
+        min_value=1,
+        max_value=MAX_WINDOW_MINUTES,
+        help_text="A sliding window: disables made one at a time count like disables made at once.",
+    )
 
 
 class BindForm(ConsoleForm):

@@ -169,7 +169,13 @@ def _settings_page(
         "managed_form": managed_form
         or ManagedAttributesForm(initial={"managed_attributes": directory.managed()}),
         "brake_form": brake_form
-        or BrakeForm(initial={"count": directory.brake_count, "percent": directory.brake_percent}),
+        or BrakeForm(
+            initial={
+                "count": directory.brake_count,
+                "percent": directory.brake_percent,
+                "window_minutes": directory.brake_window_minutes,
+            }
+        ),
     }
     return render(request, "m365portal/settings.html", context, status=status)
 
@@ -218,6 +224,7 @@ def directory_brake(request: HttpRequest, pk: int) -> HttpResponse:
                 directory_id=directory.pk,
                 count=form.cleaned_data["count"],
                 percent=form.cleaned_data["percent"],
+                window_minutes=form.cleaned_data["window_minutes"],
             )
         except (ValidationFailed, Conflict) as error:
             show_service_error(form, error)

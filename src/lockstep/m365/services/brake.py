@@ -1,8 +1,9 @@
 """The deletion brake (SPEC 2.7): thresholds per directory, held disables approved or rejected.
 
-A sync pass that would disable (block sign-in of) more accounts than both thresholds —
-`brake_count` accounts AND `brake_percent` % of the directory's bound accounts — holds those
-writes as `HeldWrite` rows; the bindings wait with status `held`.
+Disabling (blocking sign-in of) more accounts than both thresholds — `brake_count` accounts AND
+`brake_percent` % of the directory's bound accounts — within any `brake_window_minutes`
+(default 10; a sliding window, not one sync pass: `lockstep.m365.brake_window`) holds the pass's
+disables as `HeldWrite` rows; the bindings wait with status `held`.
 
 - Approve: the held disables go out on the next pass (the approval covers that one disable;
   a later disable of the same account is braked again).
@@ -28,6 +29,7 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import NotFound, ValidationFailed
 from lockstep.m365 import wakeup
+from lockstep.m365.brake_window import MAX_WINDOW_MINUTES
 from lockstep.m365.models import Directory, HeldWrite, SyncStatus, UserBinding
 from lockstep.m365.services.bindings import get_directory
 
@@ -152,21 +154,27 @@ def reject_held(*, actor: Actor, directory_id: int, held_ids: list[int]) -> int:
 
 
 @transaction.atomic
-def set_brake(*, actor: Actor, directory_id: int, count: int, percent: int) -> Directory:
-    """Set the thresholds: a pass disabling more than `count` accounts AND more than `percent` %
-    of the directory's bound accounts is held for an admin."""
+def set_brake(
+    *, actor: Actor, directory_id: int, count: int, percent: int, window_minutes: int | None = None
+) -> Directory:
+    """Set the thresholds: disabling more than `count` accounts AND more than `percent` % of the
+    directory's bound accounts within any `window_minutes` (unchanged when None) is held for an admin."""
     actor.require_write()
     directory = get_directory(actor=actor, directory_id=directory_id)
+    window = directory.brake_window_minutes if window_minutes is None else window_minutes
     errors: dict[str, list[str]] = {}
-    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_BRAKE_COUNT:
+    if not _whole(count) or not 0 <= count <= MAX_BRAKE_COUNT:
         errors["count"] = [f"Must be a whole number from 0 to {MAX_BRAKE_COUNT:,}."]
-    if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+    if not _whole(percent) or not 0 <= percent <= 100:
         errors["percent"] = ["Must be a whole number from 0 to 100."]
+    if not _whole(window) or not 1 <= window <= MAX_WINDOW_MINUTES:
+        errors["window_minutes"] = [f"Must be a whole number of minutes from 1 to {MAX_WINDOW_MINUTES:,}."]
     if errors:
         raise ValidationFailed(errors)
-    before = {"brake_count": directory.brake_count, "brake_percent": directory.brake_percent}
-    directory.brake_count, directory.brake_percent = count, percent
-    directory.save(update_fields=["brake_count", "brake_percent"])
+    fields = ("brake_count", "brake_percent", "brake_window_minutes")
+    before = {f: getattr(directory, f) for f in fields}
+    directory.brake_count, directory.brake_percent, directory.brake_window_minutes = count, percent, window
+    directory.save(update_fields=list(fields))
     audit.record(
         actor=actor,
         action="directory.brake",
@@ -174,6 +182,10 @@ def set_brake(*, actor: Actor, directory_id: int, count: int, percent: int) -> D
         target_id=directory.pk,
         target_label=directory.name,
         before=before,
-        after={"brake_count": count, "brake_percent": percent},
+        after={f: getattr(directory, f) for f in fields},
     )
     return directory
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,177 @@
+"""The deletion brake over its sliding window and at its exact thresholds, against m365sim."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from lockstep.directory.actors import Actor
+from lockstep.directory.errors import ValidationFailed
+from lockstep.directory.models import User
+from lockstep.m365 import brake_window
+from lockstep.m365.models import DestructiveWrite, Directory, HeldWrite, SyncStatus, UserBinding
+from lockstep.m365.services import bindings, brake
+from m365sim.testing import SimServer
+
+from .test_brake import enabled, suspend
+from .test_provision_sync import new_user, sync
+
+DEFAULT_COUNT = 10  # Directory.brake_count's default
+
+
+@pytest.fixture
+def crew(directory: Directory, actor: Actor) -> list[User]:
+    """14 synced accounts: with the default 5 %, only the count threshold decides (11/14 > 5 %)."""
+    people = [new_user(actor, f"mate{i:02d}") for i in range(14)]
+    for person in people:
+        bindings.bind_user(actor=actor, user_id=person.pk, directory_id=directory.pk)
+    sync()
+    assert UserBinding.objects.filter(status=SyncStatus.SYNCED).count() == 14
+    return people
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
+    """Move Lockstep's clock (django.utils.timezone.now) forward by a timedelta."""
+    shift = timedelta()
+    real_now = timezone.now
+
+    def now() -> datetime:
+        return real_now() + shift
+
+    def advance(by: timedelta) -> None:
+        nonlocal shift
+        shift += by
+
+    monkeypatch.setattr(timezone, "now", now)
+    return advance
+
+
+def held_usernames(directory: Directory, actor: Actor) -> set[str]:
+    return {h.username for h in brake.list_held(actor=actor, directory_id=directory.pk)}
+
+
+def test_the_default_window_is_ten_minutes(directory: Directory) -> None:
+    assert directory.brake_window_minutes == brake_window.DEFAULT_WINDOW_MINUTES == 10
+    assert directory.brake_count == DEFAULT_COUNT
+
+
+@pytest.mark.parametrize(("suspended", "held"), [(DEFAULT_COUNT, 0), (DEFAULT_COUNT + 1, DEFAULT_COUNT + 1)])
+def test_the_count_threshold_at_its_edge(
+    crew: list[User], directory: Directory, actor: Actor, sim: SimServer, suspended: int, held: int
+) -> None:
+    suspend(actor, crew[:suspended])
+    sync()
+    assert HeldWrite.objects.filter(decision="").count() == held
+    assert [enabled(sim, p) for p in crew[:suspended]] == [held > 0] * suspended
+
+
+@pytest.mark.parametrize(("suspended", "held"), [(7, 0), (8, 8)])
+def test_the_percentage_threshold_at_its_edge(
+    crew: list[User], directory: Directory, actor: Actor, sim: SimServer, suspended: int, held: int
+) -> None:
+    brake.set_brake(actor=actor, directory_id=directory.pk, count=0, percent=50)  # 50 % of 14 = 7
+    suspend(actor, crew[:suspended])
+    sync()
+    assert HeldWrite.objects.filter(decision="").count() == held
+    assert [enabled(sim, p) for p in crew[:suspended]] == [held > 0] * suspended
+
+
+def test_suspensions_made_one_at_a_time_are_held_like_suspensions_made_at_once(
+    crew: list[User], directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    for person in crew:  # each suspension is synced in its own pass
+        suspend(actor, [person])
+        sync()
+    assert [enabled(sim, p) for p in crew] == [False] * DEFAULT_COUNT + [True] * 4
+    assert held_usernames(directory, actor) == {p.username for p in crew[DEFAULT_COUNT:]}
+    assert UserBinding.objects.filter(status=SyncStatus.HELD).count() == 4
+
+
+def test_the_percentage_counts_over_the_window_too(
+    crew: list[User], directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    brake.set_brake(actor=actor, directory_id=directory.pk, count=0, percent=50)
+    for person in crew[:7]:
+        suspend(actor, [person])
+        sync()
+    assert not HeldWrite.objects.exists() and not enabled(sim, crew[6])
+    suspend(actor, [crew[7]])  # the 8th within the window: 8/14 > 50 %
+    sync()
+    assert held_usernames(directory, actor) == {crew[7].username} and enabled(sim, crew[7])
+
+
+def test_the_window_slides(
+    crew: list[User],
+    directory: Directory,
+    actor: Actor,
+    sim: SimServer,
+    clock: Callable[[timedelta], None],
+) -> None:
+    suspend(actor, crew[:DEFAULT_COUNT])
+    sync()
+    assert not HeldWrite.objects.exists()
+    clock(timedelta(minutes=9, seconds=59))  # the ten disables are still within the window
+    suspend(actor, [crew[10]])
+    sync()
+    assert held_usernames(directory, actor) == {crew[10].username} and enabled(sim, crew[10])
+    clock(timedelta(seconds=1))  # ten minutes after them: they have left the window
+    suspend(actor, crew[11:14])
+    sync()
+    assert [enabled(sim, p) for p in crew[11:14]] == [False, False, False]
+    assert held_usernames(directory, actor) == {crew[10].username}  # a held disable waits for an admin
+
+
+def test_a_longer_window_keeps_counting(
+    crew: list[User],
+    directory: Directory,
+    actor: Actor,
+    sim: SimServer,
+    clock: Callable[[timedelta], None],
+) -> None:
+    brake.set_brake(actor=actor, directory_id=directory.pk, count=2, percent=5, window_minutes=30)
+    suspend(actor, crew[:2])
+    sync()
+    clock(timedelta(minutes=29))
+    suspend(actor, [crew[2]])
+    sync()
+    assert held_usernames(directory, actor) == {crew[2].username}
+    clock(timedelta(minutes=1))
+    suspend(actor, [crew[3]])
+    sync()
+    assert not enabled(sim, crew[3])
+
+
+def test_approved_disables_are_not_counted(
+    crew: list[User], directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    suspend(actor, crew[:12])
+    sync()
+    held = brake.list_held(actor=actor, directory_id=directory.pk)
+    brake.approve_held(actor=actor, directory_id=directory.pk, held_ids=[h.id for h in held])
+    sync()
+    assert not any(enabled(sim, p) for p in crew[:12])
+    suspend(actor, [crew[12]])  # the admin reviewed the twelve: one more is within the thresholds
+    sync()
+    assert not enabled(sim, crew[12]) and not HeldWrite.objects.filter(decision="").exists()
+
+
+def test_the_window_counts_each_account_once(directory: Directory) -> None:
+    ten = [f"account-{i}" for i in range(DEFAULT_COUNT)]
+    assert brake_window.admit(directory, ten, bound=14)
+    assert brake_window.admit(directory, ten[:3], bound=14)  # retried disables of the same accounts
+    assert not brake_window.admit(directory, ["account-new"], bound=14)
+    assert DestructiveWrite.objects.filter(directory=directory).values("remote_id").distinct().count() == 10
+
+
+def test_window_setting_is_validated(directory: Directory, actor: Actor) -> None:
+    for bad in (0, brake_window.MAX_WINDOW_MINUTES + 1, True, "10"):
+        with pytest.raises(ValidationFailed) as refused:
+            brake.set_brake(actor=actor, directory_id=directory.pk, count=10, percent=5, window_minutes=bad)  # type: ignore[arg-type]
+        assert set(refused.value.errors) == {"window_minutes"}
+        assert "minutes" in refused.value.errors["window_minutes"][0]
+    kept = brake.set_brake(actor=actor, directory_id=directory.pk, count=3, percent=5)
+    assert kept.brake_window_minutes == 10  # unchanged when not given
