@@ -137,7 +137,7 @@ def test_missing_password(graph: httpx.Client) -> None:
 @pytest.mark.parametrize(
     "pw",
     [
-        "short1A!",
+        "Xq7#mLp",  # 7 characters, all four classes: only the length rule refuses it
         "alllowercase1",
         "NoDigitsOrSymbols",
         "P@ssw0rd1",
@@ -147,9 +147,36 @@ def test_missing_password(graph: httpx.Client) -> None:
     ],
 )
 def test_weak_passwords(graph: httpx.Client, pw: str) -> None:
-    if pw == "short1A!":
-        pw = "sh1A!"
     bad(graph.post("/users", json=new_user(passwordProfile={"password": pw})), WEAK)
+
+
+def test_password_length_boundary_is_eight(graph: httpx.Client) -> None:
+    """Entra's minimum is 8 characters: 7 is refused and 8 accepted, on create and on reset."""
+    seven, eight = "Xq7#mLp", "Xq7#mLp2"
+    bad(graph.post("/users", json=new_user(passwordProfile={"password": seven})), WEAK)
+    created = graph.post("/users", json=new_user(passwordProfile={"password": eight}))
+    assert created.status_code == 201, created.text
+    uid = created.json()["id"]
+    bad(graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": "Zr4!kWq"}}), WEAK)
+    assert graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": "Zr4!kWq9"}}).status_code == 204
+    # DisableStrongPassword drops the complexity rules, not the length: still 8
+    weak = {"passwordPolicies": "DisableStrongPassword", "mailNickname": "b"}
+    bad(
+        graph.post(
+            "/users",
+            json=new_user(userPrincipalName="b@contoso.com", passwordProfile={"password": "lowerca"}, **weak),
+        ),
+        WEAK,
+    )
+    assert (
+        graph.post(
+            "/users",
+            json=new_user(
+                userPrincipalName="b@contoso.com", passwordProfile={"password": "lowercas"}, **weak
+            ),
+        ).status_code
+        == 201
+    )
 
 
 def test_password_with_username(graph: httpx.Client) -> None:
