@@ -372,12 +372,37 @@ allowed = st.sampled_from(sorted(ALLOWED_CHARACTERS))
 some_text = st.text(alphabet=st.one_of(allowed, st.characters()), max_size=300)
 
 
-@given(some_text)
-@settings(max_examples=300)
-def test_any_accepted_password_meets_microsofts_rules(password: str) -> None:
-    violations = check_password(password)
-    assert all(isinstance(v, PolicyViolation) and v.code in CODES and v.message for v in violations)
-    if not violations:
+@st.composite
+def likely_strong(draw: st.DrawFn) -> str:
+    """8 to 60 allowed characters with at least one of each class, shuffled: mostly accepted."""
+    required = [draw(st.sampled_from(chars)) for chars in (string.ascii_lowercase, string.ascii_uppercase)]
+    required += [draw(st.sampled_from(string.digits)), draw(st.sampled_from(SYMBOLS))]
+    rest = draw(st.lists(allowed, min_size=4, max_size=56))
+    return "".join(draw(st.permutations(required + rest)))
+
+
+# Accepted passwords, near misses (edge lengths, three or two classes, edge spaces) and anything at all.
+passwords = st.one_of(
+    likely_strong(),
+    st.text(alphabet=allowed, min_size=6, max_size=12),
+    likely_strong().map(lambda p: p[:7]),
+    likely_strong().map(lambda p: (p * 8)[:257]),
+    some_text,
+)
+
+
+def test_any_accepted_password_meets_microsofts_rules() -> None:
+    seen = {"accepted": 0, "refused": 0}
+
+    @given(passwords)
+    @settings(max_examples=300, database=None)
+    def check(password: str) -> None:
+        violations = check_password(password)
+        assert all(isinstance(v, PolicyViolation) and v.code in CODES and v.message for v in violations)
+        if violations:
+            seen["refused"] += 1
+            return
+        seen["accepted"] += 1
         assert 8 <= len(password) <= 256
         assert set(password) <= ALLOWED_CHARACTERS
         classes = [
@@ -389,6 +414,11 @@ def test_any_accepted_password_meets_microsofts_rules(password: str) -> None:
         assert sum(classes) >= 3
         assert banned_score(password) >= 5
         assert password == password.strip(" ")
+
+    check()
+    # The assertions above must have run: a strategy whose passwords are never accepted tests nothing.
+    assert seen["accepted"] >= 30, seen
+    assert seen["refused"] >= 30, seen
 
 
 @given(st.text(alphabet=allowed, min_size=8, max_size=40), st.characters(min_codepoint=128), st.data())
