@@ -343,6 +343,7 @@ def test_a_upn_in_mixed_case_is_not_rewritten(directory: Directory, actor: Actor
     patti = tenant.find_user("patti.osei@contoso.com")
     tenant.unindex_user(patti)
     patti["userPrincipalName"] = "Patti.Osei@Contoso.com"
+    patti["onPremisesImmutableId"] = None  # so that Lockstep writes its own (an account's own one stays)
     tenant.index_user(patti)
     scan(actor, directory)
     plan = imports.plan_for(actor=actor, candidate_id=ids("Patti.Osei@Contoso.com")[0])

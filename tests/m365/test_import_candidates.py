@@ -268,7 +268,10 @@ def test_plan_of_a_matched_account_shows_lockstep_values_winning(
     plan = imports.plan_for(actor=actor, candidate_id=by_upn("adele.vance@contoso.com").pk)
     assert (plan.status, plan.action, plan.lockstep_user["id"]) == ("matched", "bind", adele.pk)
     exact = changes_of(plan)
-    assert exact["onPremisesImmutableId"] == (remote["onPremisesImmutableId"], adele.immutable_id)
+    assert remote["onPremisesImmutableId"]
+    assert "onPremisesImmutableId" not in exact  # the account keeps its own; adele takes it over
+    kept = {c.property: (c.current, c.planned) for c in plan.changes}["onPremisesImmutableId"]
+    assert kept == (remote["onPremisesImmutableId"], remote["onPremisesImmutableId"])
     assert exact["jobTitle"] == ("Designer", "Chief Designer")
     assert exact["surname"] == ("Vance", None) and exact["displayName"] == ("Adele Vance", "Adele")
     assert "usageLocation" not in exact  # Graph cannot clear it: Lockstep leaves it

@@ -33,7 +33,7 @@ from django.utils import timezone
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership, User
-from lockstep.m365 import brake_window, mapping, reconcile
+from lockstep.m365 import brake_window, immutable_ids, mapping, reconcile
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
     Directory,
@@ -401,6 +401,16 @@ def _record(
     if outcome.error_kind == "conflict" and operation.kind == "create_user":
         found = port.find_user(str((operation.body or {}).get("userPrincipalName", "")))
         if found is not None:
+            refusal = immutable_ids.refusal_to_adopt(
+                actor=actor, directory=directory, binding=binding, account=found
+            )
+            if refusal:  # the account keeps its immutable id, which clashes: park, adopt nothing
+                result.errors += 1
+                work.done = False
+                work.error = binding.last_error = refusal
+                binding.last_error_code, binding.status = "immutable_id_conflict", SyncStatus.ERROR
+                binding.retry_at = timezone.now() + PARK_FOR
+                return
             binding.remote_id = str(found["id"])
             binding.remote_upn = str(found.get("userPrincipalName", ""))
             binding.last_applied = {k: v for k, v in found.items() if k != "id"}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Count
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from lockstep.directory.models import User, UserState
 from lockstep.directory.validation import clean_user_fields
-from lockstep.m365 import mapping, reconcile
+from lockstep.m365 import immutable_ids, mapping, reconcile
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.graph.odata import select as odata_select
@@ -440,8 +440,12 @@ def verified_domains(directory: Directory) -> set[str]:
 def plan_operations(
     candidate: ImportCandidate, directory: Directory, user: User, *, federated: set[str]
 ) -> tuple[list[reconcile.Operation], dict[str, Any]]:
-    """The writes the sync engine makes after binding `user` to the candidate's account."""
+    """The writes the sync engine makes after binding `user` to the candidate's account.
+
+    The account's own onPremisesImmutableId stays: the user takes it over (`immutable_ids`).
+    """
     desired = mapping.desired_user(user)
+    desired = replace(desired, immutable_id=immutable_ids.kept(user, candidate.attributes))
     known = last_known(candidate, directory, desired)
     operations = reconcile.plan_user(
         desired=desired,

@@ -37,7 +37,7 @@ from lockstep.directory.errors import Conflict, NotFound, ServiceError, Validati
 from lockstep.directory.models import ActorKind, Administrator, User, UserState
 from lockstep.directory.services import users as user_service
 from lockstep.directory.services.users import decode_cursor, encode_cursor
-from lockstep.m365 import importer, mapping, reconcile, wakeup
+from lockstep.m365 import immutable_ids, importer, mapping, reconcile, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
@@ -329,11 +329,18 @@ def _decide_all(ctx: _Context, candidates: Sequence[ImportCandidate]) -> list[De
     users = {
         u.pk: u for u in User.objects.filter(pk__in=user_ids, organization_id=ctx.directory.organization_id)
     }
-    return [_decide(ctx, c, matches[c.remote_id], users) for c in candidates]
+    check = immutable_ids.TakeoverCheck.load(
+        ctx.directory, [immutable_ids.account_value(c.attributes) for c in candidates], user_ids
+    )
+    return [_decide(ctx, c, matches[c.remote_id], users, check) for c in candidates]
 
 
 def _decide(
-    ctx: _Context, candidate: ImportCandidate, match: importer.Match, users: dict[int, User]
+    ctx: _Context,
+    candidate: ImportCandidate,
+    match: importer.Match,
+    users: dict[int, User],
+    check: immutable_ids.TakeoverCheck,
 ) -> Decision:
     if match.status == importer.BOUND:
         return Decision(candidate, "already_bound", match.status, match.reason, users.get(match.user_id or 0))
@@ -370,6 +377,9 @@ def _decide(
             match.status,
             f"The company email's domain {domain} is not a verified domain of {ctx.directory.name}.",
         )
+    kept_id_problem = check.problem(user, immutable_ids.account_value(candidate.attributes))
+    if kept_id_problem:
+        return Decision(candidate, "skip", match.status, kept_id_problem)
     operations, known = importer.plan_operations(candidate, ctx.directory, user, federated=ctx.federated)
     return Decision(candidate, action, match.status, match.reason, user, operations, known)
 
@@ -749,6 +759,10 @@ def _import_one(batch: ImportBatch, ctx: _Context, actor: Actor, decision: Decis
                 )
                 _, decision.known = importer.plan_operations(c, ctx.directory, user, federated=ctx.federated)
                 item.created_user = True
+            # the account's own immutable id stays (refused, and all undone, on a clash)
+            immutable_ids.take_over(
+                actor=actor, user=user, directory=ctx.directory, account={**c.attributes, "id": c.remote_id}
+            )
             _bind(batch, ctx, actor, decision, user)
             item.user, item.user_ref = user, user.pk
             item.outcome = "created" if decision.action == "create" else "bound"
