@@ -240,3 +240,20 @@ def test_bind_adopting_an_immutable_id_another_user_has_is_parked_with_the_reaso
     assert binding.remote_id == "" and not binding.adopted  # nothing adopted
     assert sim.sim.tenant.users[remote["id"]]["onPremisesImmutableId"] == anchor
     assert User.objects.get(pk=user.pk).immutable_id != anchor
+
+
+def test_undoing_the_import_gives_a_bound_user_its_own_immutable_id_back(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    remote = anchored_account(sim)
+    anchor = remote["onPremisesImmutableId"]
+    user = users.create_user(actor=actor, fields={"username": "undone", "email": remote["userPrincipalName"]})
+    own = user.immutable_id
+    scan(actor, directory)
+    batch = run(actor, directory, candidate_ids=ids(remote["userPrincipalName"]))
+    assert ImportedAccount.objects.get(batch=batch).replaced_immutable_id == own
+    assert User.objects.get(pk=user.pk).immutable_id == anchor
+    imports.undo_import(actor=actor, batch_id=batch.pk)
+    assert User.objects.get(pk=user.pk).immutable_id == own
+    assert AuditEvent.objects.filter(action="user.immutable_id.give_back", target_id=str(user.pk)).exists()
+    assert sim.sim.tenant.users[remote["id"]]["onPremisesImmutableId"] == anchor  # Microsoft 365 as it was

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
@@ -102,15 +104,17 @@ class TakeoverCheck:
         return ""
 
 
-def take_over(*, actor: Actor, user: User, directory: Directory, account: Mapping[str, Any]) -> None:
-    """Give `user` the account's immutable id (nothing to do when it has none or the same).
+def take_over(*, actor: Actor, user: User, directory: Directory, account: Mapping[str, Any]) -> str:
+    """Give `user` the account's immutable id; returns the user's id it replaced ("" if none was).
+
+    Nothing to do when the account has none or the same.
 
     Raises `Conflict` on the field `onPremisesImmutableId` when the takeover is refused.
     Call it inside the transaction that binds the account, so a refusal undoes the takeover.
     """
     value = account_value(account)
     if not value or value == user.immutable_id:
-        return
+        return ""
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         problem = TakeoverCheck.load(directory, [value], [locked.pk]).problem(locked, value)
@@ -137,6 +141,29 @@ def take_over(*, actor: Actor, user: User, directory: Directory, account: Mappin
                 "remote_id": str(account.get("id", "")),
             },
         )
+    return before
+
+
+def give_back(*, actor: Actor, user: User, own: str) -> None:
+    """Undo a takeover: the user gets its own immutable id back; its other accounts are rewritten."""
+    kept = user.immutable_id
+    if not own or own == kept:
+        return
+    if User.objects.filter(pk=user.pk, immutable_id=kept).update(immutable_id=own) == 0:
+        return  # changed meanwhile: leave it
+    user.immutable_id = own
+    UserBinding.objects.filter(user=user, unbound=False).update(
+        desired_version=F("desired_version") + 1, changed_at=timezone.now(), retry_at=None
+    )
+    audit.record(
+        actor=actor,
+        action="user.immutable_id.give_back",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
+        before={"immutable_id": kept},
+        after={"immutable_id": own},
+    )
 
 
 def refusal_to_adopt(

@@ -268,6 +268,8 @@ class ImportedAccount(models.Model):
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     user_ref = models.BigIntegerField(null=True, blank=True)  # the user's id, kept after deletion
     created_user = models.BooleanField(default=False)  # this batch created the Lockstep user
+    # the bound user's own immutable id, replaced by the account's (an undo gives it back)
+    replaced_immutable_id = models.CharField(max_length=64, blank=True, default="")
     outcome = models.CharField(max_length=16)  # created, bound, already_bound, skipped, error
     reason = models.TextField(blank=True, default="")
     at = models.DateTimeField(default=timezone.now)

@@ -16,6 +16,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import AuditEvent, User
 from lockstep.directory.services import users as user_service
+from lockstep.m365 import immutable_ids
 from lockstep.m365.models import Directory, ImportBatch, ImportedAccount, UserBinding
 
 UNDO_WINDOW = timedelta(hours=48)
@@ -68,6 +69,11 @@ def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
         )
     )
     removed_bindings, _ = bindings.delete()  # first: deleting the users then blocks nothing
+    kept_ids = ImportedAccount.objects.filter(batch=batch, created_user=False, user__isnull=False).exclude(
+        replaced_immutable_id=""
+    )
+    for item in kept_ids.select_related("user"):  # bound users get their own immutable id back
+        immutable_ids.give_back(actor=actor, user=item.user, own=item.replaced_immutable_id)
     for user_id in created:
         user_service.delete_user(actor=actor, user_id=user_id)
     batch.state = "undone"

@@ -760,9 +760,10 @@ def _import_one(batch: ImportBatch, ctx: _Context, actor: Actor, decision: Decis
                 _, decision.known = importer.plan_operations(c, ctx.directory, user, federated=ctx.federated)
                 item.created_user = True
             # the account's own immutable id stays (refused, and all undone, on a clash)
-            immutable_ids.take_over(
+            replaced = immutable_ids.take_over(
                 actor=actor, user=user, directory=ctx.directory, account={**c.attributes, "id": c.remote_id}
             )
+            item.replaced_immutable_id = "" if item.created_user else replaced
             _bind(batch, ctx, actor, decision, user)
             item.user, item.user_ref = user, user.pk
             item.outcome = "created" if decision.action == "create" else "bound"
