@@ -69,11 +69,12 @@ def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
         )
     )
     removed_bindings, _ = bindings.delete()  # first: deleting the users then blocks nothing
-    kept_ids = ImportedAccount.objects.filter(batch=batch, created_user=False, user__isnull=False).exclude(
+    kept_ids = ImportedAccount.objects.filter(batch=batch, created_user=False).exclude(
         replaced_immutable_id=""
     )
     for item in kept_ids.select_related("user"):  # bound users get their own immutable id back
-        immutable_ids.give_back(actor=actor, user=item.user, own=item.replaced_immutable_id)
+        if item.user is not None:
+            immutable_ids.give_back(actor=actor, user=item.user, own=item.replaced_immutable_id)
     for user_id in created:
         user_service.delete_user(actor=actor, user_id=user_id)
     batch.state = "undone"
