@@ -22,15 +22,19 @@ from .test_provision_sync import new_user, sync
 DEFAULT_COUNT = 10  # Directory.brake_count's default
 
 
-@pytest.fixture
-def crew(directory: Directory, actor: Actor) -> list[User]:
-    """14 synced accounts: with the default 5 %, only the count threshold decides (11/14 > 5 %)."""
-    people = [new_user(actor, f"mate{i:02d}") for i in range(14)]
+def synced_crew(directory: Directory, actor: Actor, size: int) -> list[User]:
+    people = [new_user(actor, f"mate{i:02d}") for i in range(size)]
     for person in people:
         bindings.bind_user(actor=actor, user_id=person.pk, directory_id=directory.pk)
     sync()
-    assert UserBinding.objects.filter(status=SyncStatus.SYNCED).count() == 14
+    assert UserBinding.objects.filter(status=SyncStatus.SYNCED).count() == size
     return people
+
+
+@pytest.fixture
+def crew(directory: Directory, actor: Actor) -> list[User]:
+    """14 synced accounts: with the default 5 %, only the count threshold decides (11/14 > 5 %)."""
+    return synced_crew(directory, actor, 14)
 
 
 @pytest.fixture
@@ -80,15 +84,32 @@ def test_the_percentage_threshold_at_its_edge(
     assert [enabled(sim, p) for p in crew[:suspended]] == [held > 0] * suspended
 
 
-def test_suspensions_made_one_at_a_time_are_held_like_suspensions_made_at_once(
-    crew: list[User], directory: Directory, actor: Actor, sim: SimServer
+@pytest.mark.parametrize("one_at_a_time", [False, True])
+def test_twenty_suspensions_one_at_a_time_are_held_like_twenty_at_once(
+    directory: Directory, actor: Actor, sim: SimServer, one_at_a_time: bool
 ) -> None:
-    for person in crew:  # each suspension is synced in its own pass
-        suspend(actor, [person])
+    """The brake trips at the same account: the 11th within the window (20 bound, 5 % = 1).
+
+    At once, nothing has gone out yet, so all twenty wait; one at a time, the ten before the
+    11th have already gone out (within the thresholds), and every later one waits.
+    """
+    twenty = synced_crew(directory, actor, 20)
+    if one_at_a_time:
+        for person in twenty:  # each suspension is synced in its own pass
+            suspend(actor, [person])
+            sync()
+        gone_out = twenty[:DEFAULT_COUNT]
+    else:
+        suspend(actor, twenty)
         sync()
-    assert [enabled(sim, p) for p in crew] == [False] * DEFAULT_COUNT + [True] * 4
-    assert held_usernames(directory, actor) == {p.username for p in crew[DEFAULT_COUNT:]}
-    assert UserBinding.objects.filter(status=SyncStatus.HELD).count() == 4
+        gone_out = []
+    held = [p for p in twenty if p not in gone_out]
+    assert [enabled(sim, p) for p in twenty] == [p in held for p in twenty]
+    assert held_usernames(directory, actor) == {p.username for p in held}
+    assert UserBinding.objects.filter(status=SyncStatus.HELD).count() == len(held)
+    assert {h.reason for h in brake.list_held(actor=actor, directory_id=directory.pk)} == {
+        "the user is suspended in Lockstep"
+    }
 
 
 def test_the_percentage_counts_over_the_window_too(
