@@ -773,6 +773,7 @@ def _import_one(batch: ImportBatch, ctx: _Context, actor: Actor, decision: Decis
         item.outcome = "error"
         item.reason = _plain(problem)
         item.created_user = False
+        item.replaced_immutable_id = ""
         item.user = None
         item.user_ref = None
         item.save()
