@@ -269,11 +269,17 @@ def admin_principal_ids(client: GraphClient) -> set[str]:
     return {str(item.get("principalId")) for item in items if item.get("principalId")}
 
 
+def parse_count(content: bytes) -> int:
+    """A `$count` answer: a number as text/plain, possibly after a UTF-8 byte-order mark
+    (some OData services send one; graph-facts §12.3). Raises ValueError if it is no number."""
+    return int(content.decode("utf-8-sig").strip())
+
+
 def count_users(client: GraphClient) -> int | None:
     """The tenant's user count for the progress bar (`/users/$count`, eventually consistent), or None."""
     try:
         response = client.transport.request("GET", "/users/$count", headers={"ConsistencyLevel": "eventual"})
-        return int(response.text.strip())
+        return parse_count(response.content)
     except (GraphError, ValueError):
         return None
 

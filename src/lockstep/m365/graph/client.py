@@ -397,10 +397,15 @@ class GraphClient:
     # --- federation (internalDomainFederation) ------------------------------------------------
 
     def list_federation_configurations(self, domain: str) -> list[InternalDomainFederation]:
-        return cast(
-            list[InternalDomainFederation],
-            list(self.iterate(f"/domains/{segment(domain)}/federationConfiguration")),
-        )
+        """The domain's federation configuration (zero or one); [] for a managed domain, which
+        Graph answers with 404 rather than an empty collection (graph-facts §12.3)."""
+        try:
+            return cast(
+                list[InternalDomainFederation],
+                list(self.iterate(f"/domains/{segment(domain)}/federationConfiguration")),
+            )
+        except NotFound:
+            return []
 
     def create_federation_configuration(
         self, domain: str, body: InternalDomainFederation
