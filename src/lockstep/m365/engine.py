@@ -466,10 +466,10 @@ def _audit_write(actor: Actor, binding: UserBinding, operation: reconcile.Operat
     if operation.body is not None:
         after = {k: v for k, v in operation.body.items() if k != "passwordProfile"}
         if "passwordProfile" in operation.body:
-            after["password"] = (
-                "(random, known to nobody: the user sets a new one in Lockstep)"
-                if operation.random_password
-                else "(delivered)"
+            after["password"] = "(delivered)"
+        if operation.random_password:  # a UPN moved out of a federated domain (reconcile.plan_user)
+            after["passwordProfile"] = (
+                "a random password known to nobody, until the user sets one in Lockstep"
             )
     _audit(actor, binding, f"m365.{operation.kind}", after)
 
