@@ -151,7 +151,7 @@ def delta(sim: Simulator, req: GraphRequest) -> GraphResponse:
 
 
 def _slice(source: Any, offset: int, n: int) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for i, o in enumerate(source):
         if i < offset:
             continue
@@ -205,7 +205,7 @@ def _changes(
         elif ch.op == "member_remove" and ch.member:
             e["add"].pop(ch.member, None)
             e["remove"][ch.member] = ch.member_type
-    rows = []
+    rows: list[dict[str, Any]] = []
     objs = t.users if kind == "user" else t.groups
     for oid, e in per.items():
         if e["removed"] and oid not in objs:
@@ -221,7 +221,7 @@ def _changes(
         members = with_members and (e["add"] or e["remove"])
         if not props and not members:
             continue
-        row = (
+        row: dict[str, Any] = (
             {"id": oid, **{p: obj.get(p) for p in props}}
             if minimal
             else _full(t, kind, obj, sel, False, props)
