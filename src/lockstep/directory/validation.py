@@ -120,8 +120,8 @@ def clean_user_fields(
         collect(
             errors,
             "usage_location",
-            f"{location!r} is not an ISO 3166-1 alpha-2 country code (two letters, e.g. US, DE or GB); "
-            "Microsoft 365 refuses any other usage location.",
+            f"{location!r} is not an ISO 3166-1 alpha-2 country code (the two-letter code of a country, "
+            "e.g. US, DE or GB); Microsoft 365 refuses any other usage location.",
         )
     for phone_field in ("business_phone", "mobile_phone"):
         phone = cleaned.get(phone_field)
