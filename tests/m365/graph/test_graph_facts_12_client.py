@@ -83,3 +83,18 @@ def test_mixed_requests_run_against_the_strict_emulator(graph: GraphClient) -> N
 def test_a_managed_domain_has_no_federation_configuration(graph: GraphClient) -> None:
     """Graph answers 404 (not an empty list) for a managed domain: that means no federation."""
     assert graph.list_federation_configurations("contoso.com") == []
+
+
+def test_the_synced_object_refusal_is_classified_in_plain_words() -> None:
+    from lockstep.m365.graph import errors as e
+
+    body = {
+        "error": {
+            "code": "Request_BadRequest",
+            "message": "Unable to update the specified properties for on-premises mastered Directory Sync "
+            "objects or objects currently undergoing migration.",
+        }
+    }
+    error = e.classify(400, body, {})
+    assert isinstance(error, e.SyncedFromOnPremises) and error.kind != "transient"
+    assert "Entra Connect" in error.plain_words and "Active Directory" in error.plain_words
