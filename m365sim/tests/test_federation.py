@@ -103,8 +103,11 @@ def test_create_federates_the_domain() -> None:
     assert single.body["displayName"] == "Lockstep"
 
 
-def test_empty_collection_for_managed_domain() -> None:
-    assert call(make_sim(), "GET", "litware.com").body["value"] == []
+def test_managed_domain_answers_404_not_an_empty_collection() -> None:
+    """graph-facts §12.3: GET federationConfiguration of a managed domain is a 404."""
+    with pytest.raises(GraphError) as raised:
+        call(make_sim(), "GET", "litware.com")
+    assert raised.value.status == 404 and raised.value.code == "Request_ResourceNotFound"
 
 
 def test_update_and_rotate_certificate() -> None:
@@ -322,13 +325,13 @@ def test_http_permission_denied(sim_server: Any) -> None:
     with sim_server.client(sim_server.token(app["client_id"], app["client_secret"])) as client:
         r = client.post("/domains/fabrikam.com/federationConfiguration", json=body())
         assert r.status_code == 403 and err(r)["code"] == "Authorization_RequestDenied"
-        assert client.get("/domains/fabrikam.com/federationConfiguration").status_code == 200
+        assert client.get("/domains/fabrikam.com/federationConfiguration").status_code == 404  # managed
 
 
 def test_http_defederate_through_domain_patch(graph: Any) -> None:
     assert graph.post("/domains/fabrikam.com/federationConfiguration", json=body()).status_code == 201
     assert graph.patch("/domains/fabrikam.com", json={"authenticationType": "Managed"}).status_code == 204
-    assert graph.get("/domains/fabrikam.com/federationConfiguration").json()["value"] == []
+    assert graph.get("/domains/fabrikam.com/federationConfiguration").status_code == 404
 
 
 def test_http_godaddy_seed(sim_server: Any) -> None:

@@ -134,7 +134,8 @@ def test_count_only_with_header(graph: httpx.Client) -> None:
     r = graph.get("/users/$count")
     assert r.status_code == 400 and err(r)["message"] == "$count is not currently supported."
     r = graph.get("/users/$count", headers=EVENTUAL)
-    assert r.status_code == 200 and r.text == "49" and r.headers["content-type"].startswith("text/plain")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.content == b"\xef\xbb\xbf49"  # a UTF-8 byte-order mark first (count_byte_order_mark)
     r = graph.get("/users", params={"$count": "true", "$top": "1"}, headers=EVENTUAL)
     assert r.json()["@odata.count"] == 49 and len(r.json()["value"]) == 1
 

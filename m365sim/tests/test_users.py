@@ -352,7 +352,10 @@ def test_federated_domain_rules(sim_server: SimServer, graph: httpx.Client) -> N
     )
     # the documented workaround: move to the managed onmicrosoft domain, set it, move back
     assert (
-        graph.patch(f"/users/{uid}", json={"userPrincipalName": "fed@contoso.onmicrosoft.com"}).status_code
+        graph.patch(
+            f"/users/{uid}",
+            json={"userPrincipalName": "fed@contoso.onmicrosoft.com", "passwordProfile": {"password": PW}},
+        ).status_code
         == 204
     )
     assert graph.patch(f"/users/{uid}", json={"onPremisesImmutableId": "imm-2"}).status_code == 204

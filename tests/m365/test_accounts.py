@@ -129,15 +129,15 @@ def test_one_recycle_bin_listing_per_pass_with_creates(
     assert not [r for r in sim.request_log() if "deletedItems" in r["path"]]  # no creates: no listing
 
 
-def test_deleted_account_matches_by_prefixed_upn_mail_proxy_or_immutable_id() -> None:
+def test_deleted_account_matches_by_immutable_id_only() -> None:
+    """graph-facts §12.3: never by (prefixed) UPN, mail or proxy address, which may be someone else's."""
     entra_renamed = {"id": "a", "userPrincipalName": "0123456789abcdef0123456789abcdefjo@contoso.com"}
     by_proxy = {"id": "b", "userPrincipalName": "x@contoso.com", "proxyAddresses": ["smtp:al@contoso.com"]}
     by_immutable = {"id": "c", "userPrincipalName": "y@contoso.com", "onPremisesImmutableId": "imm-1"}
     deleted = [entra_renamed, by_proxy, by_immutable]
-    assert engine._deleted_match(deleted, "jo@contoso.com", "") is entra_renamed
-    assert engine._deleted_match(deleted, "AL@contoso.com", "") is by_proxy
-    assert engine._deleted_match(deleted, "new@contoso.com", "imm-1") is by_immutable
-    assert engine._deleted_match(deleted, "nobody@contoso.com", "other") is None
+    assert engine._deleted_match(deleted, "imm-1") is by_immutable
+    assert engine._deleted_match(deleted, "other") is None
+    assert engine._deleted_match(deleted, "") is None
 
 
 def test_deleting_an_admin_role_holder_is_refused_in_plain_words(

@@ -331,6 +331,8 @@ def test_preview_lists_every_write_and_every_skip(
     assert {s.upn for s in limited.skipped} == {
         "enrico.nakamura@contoso.com",
         "henrietta.cerrato@contoso.com",
+        "lee.gu45@contoso.com",  # synced from on-premises AD: skipped whatever the options
+        "lidia.gupta46@contoso.com",
     }
 
 

@@ -2,7 +2,8 @@
 
 * `POST /domains/{id}/federationConfiguration` -> 201, federates the domain
   (`authenticationType` becomes `Federated`);
-* `GET /domains/{id}/federationConfiguration` -> collection (zero or one item);
+* `GET /domains/{id}/federationConfiguration` -> collection of the one item; 404 for a managed
+  domain (graph-facts §12.3);
 * `GET|PATCH|DELETE /domains/{id}/federationConfiguration/{fid}`; PATCH -> 204; DELETE -> 204
   and the domain is `Managed` again.
 
@@ -244,7 +245,9 @@ def create_configuration(sim: Simulator, req: GraphRequest) -> GraphResponse:
 def list_configurations(sim: Simulator, req: GraphRequest) -> GraphResponse:
     _require(req, READ_PERMISSIONS)
     domain = _domain(sim, req)
-    value = [represent(domain.federation)] if domain.federation else []
+    if not domain.federation:  # a managed domain: 404, not an empty collection (graph-facts §12.3)
+        raise not_found(f"{domain.id}/federationConfiguration")
+    value = [represent(domain.federation)]
     return json_response({"@odata.context": _context(req, domain, False), "value": value})
 
 

@@ -178,6 +178,17 @@ def _user(
     return u
 
 
+def _synced_from_ad(t: Tenant, u: dict[str, Any]) -> None:
+    """Mark a demo user as synced from on-premises AD by Entra Connect (graph-facts §12.3):
+    its synced properties are read-only in the cloud; the immutable id is the AD objectGUID."""
+    t.unindex_user(u)
+    if not u.get("onPremisesImmutableId"):
+        u["onPremisesImmutableId"] = base64.b64encode(uuid.UUID(u["id"]).bytes).decode()
+    u["onPremisesSyncEnabled"] = True
+    u["onPremisesLastSyncDateTime"] = "2024-05-01T06:30:00Z"
+    t.index_user(u)
+
+
 def _group(
     t: Tenant,
     rng: random.Random,
@@ -275,6 +286,8 @@ def demo() -> Tenant:
     t.assign_role(users[4]["id"], GLOBAL_ADMIN)
     t.assign_role(users[5]["id"], PRIVILEGED_ROLE_ADMIN)
     t.assign_role(users[6]["id"], GROUPS_ADMIN)
+    for synced in users[45:47]:
+        _synced_from_ad(t, synced)
     ids = [u["id"] for u in users]
     _group(t, rng, "Engineering", "engineering", False, True, False, ids[0:12])
     _group(t, rng, "Sales Team", "salesteam", False, True, False, ids[12:24])

@@ -103,6 +103,23 @@ class Settings:
     token_lifetime_s: int = 3599
     graph_audience: str = "https://graph.microsoft.com"
     throttling_enabled: bool = True
+    # graph-facts §12.3 (each UNCERTAIN: the strict variant is the default)
+    federated_upn_move_in_requires_immutable_id: bool = True
+    federated_upn_move_in_message: str = (
+        "Property onPremisesImmutableId is required to move a user into a federated domain."
+    )
+    federated_upn_move_out_requires_password: bool = True
+    federated_upn_move_out_message: str = (
+        "A new password (passwordProfile) is required to move a user out of a federated domain."
+    )
+    invalid_usage_location_message: str = (
+        "Invalid value specified for property 'usageLocation' of resource 'User'."
+    )
+    count_byte_order_mark: bool = True  # GET .../$count answers with a UTF-8 BOM before the number
+    batch_mixed_dependencies_message: str = (
+        "Invalid batch payload format. A batch must be either fully sequential (every request "
+        "depends on the one before it) or fully parallel (no dependsOn)."
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

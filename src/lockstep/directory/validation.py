@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from lockstep.directory import models as m
+from lockstep.directory.countries import ISO_3166_ALPHA2
 from lockstep.directory.errors import collect
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_'!#^~]*$")
@@ -13,7 +14,6 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-_'!#^~]*$")
 UPN_LOCAL_RE = re.compile(r"^[A-Za-z0-9.\-_'!#^~]+$")
 DOMAIN_RE = re.compile(r"^(?=.{1,48}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 GENERIC_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-USAGE_LOCATION_RE = re.compile(r"^[A-Z]{2}$")
 PHONE_RE = re.compile(r"^[0-9+()\-. x]*$")
 
 MAX_LENGTHS: dict[str, int] = {
@@ -116,8 +116,13 @@ def clean_user_fields(
     if alternate and not GENERIC_EMAIL_RE.match(alternate):
         collect(errors, "alternate_email", "Must be an email address.")
     location = cleaned.get("usage_location")
-    if location and not USAGE_LOCATION_RE.match(location):
-        collect(errors, "usage_location", "Must be a two-letter ISO 3166 country code, e.g. US or DE.")
+    if location and location not in ISO_3166_ALPHA2:
+        collect(
+            errors,
+            "usage_location",
+            f"{location!r} is not an ISO 3166-1 alpha-2 country code (the two-letter code of a country, "
+            "e.g. US, DE or GB); Microsoft 365 refuses any other usage location.",
+        )
     for phone_field in ("business_phone", "mobile_phone"):
         phone = cleaned.get(phone_field)
         if phone and not PHONE_RE.match(phone):

@@ -132,6 +132,8 @@ class _UserRules:
             password=None,
             random_password=lambda: "",
             federated=domain in self.federated,
+            federated_before=mapping.email_domain(str(remote.get("userPrincipalName") or user.email))
+            in self.federated,
         )
         return any(op.kind == "update_user" for op in _kept_enabled(binding, operations))
 
@@ -186,13 +188,31 @@ def _user_round(
             continue
         for binding in bound.filter(remote_id__in=list(items)).select_related("user"):
             seen.add(binding.remote_id)
-            complete = _apply_user(binding, items[binding.remote_id], rules, result) and complete
+            complete = _apply_user(binding, items[binding.remote_id], rules, result, full) and complete
     if full:
         _missing_users(bound, seen, started, result)
     return delta.delta_link if complete else None
 
 
-def _apply_user(binding: UserBinding, item: dict[str, Any], rules: _UserRules, result: DriftResult) -> bool:
+def remote_view(
+    last_applied: dict[str, Any], item: dict[str, Any], tracked: Iterable[str], *, whole: bool
+) -> dict[str, Any]:
+    """What the account now holds, from a delta item (graph-facts §12.3: delta omits properties
+    that have never been set).
+
+    `whole`: the item stands for the whole object (a full resync, or an account restored in
+    Microsoft 365, which reappears with only the properties it has): a tracked property it
+    lacks has no value. Otherwise (an incremental round) a lacking property is unchanged: it
+    keeps the last known value, and only an explicit null clears it.
+    """
+    tracked = set(tracked)
+    base = {**last_applied, **dict.fromkeys(tracked)} if whole else dict(last_applied)
+    return {**base, **{k: v for k, v in item.items() if k in tracked}}
+
+
+def _apply_user(
+    binding: UserBinding, item: dict[str, Any], rules: _UserRules, result: DriftResult, full: bool = False
+) -> bool:
     now = timezone.now()
     free = UserBinding.objects.filter(_free(now), pk=binding.pk)
     reason = removed_reason(item)
@@ -203,11 +223,11 @@ def _apply_user(binding: UserBinding, item: dict[str, Any], rules: _UserRules, r
             return False
         result.users_deleted += 1
         return True
-    remote = {**binding.last_applied, **{k: v for k, v in item.items() if k in rules.tracked}}
+    restored = binding.remote_deleted_at is not None
+    remote = remote_view(binding.last_applied, item, rules.tracked, whole=full or restored)
     values: dict[str, Any] = {"last_applied": remote}
     if item.get("userPrincipalName"):
         values["remote_upn"] = str(item["userPrincipalName"])
-    restored = binding.remote_deleted_at is not None
     if restored:  # restored in Microsoft 365 (it reappears as new): sync it again
         values.update(remote_deleted_at=None, status=SyncStatus.PENDING, last_error="", last_error_code="")
     bump = restored or rules.drifted(binding, remote)
@@ -338,7 +358,8 @@ def _apply_group(binding: GroupBinding, change: _GroupChange, full: bool, result
             retry_at=now + PARK_FOR,
         )
         return bool(updated)
-    remote = {**binding.last_applied, **change.item}
+    # in a full resync an absent description was never set (graph-facts §12.3)
+    remote = remote_view(binding.last_applied, change.item, ("displayName", "description"), whole=full)
     values: dict[str, Any] = {"last_applied": remote}
     bump = False
     if binding.group is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -200,11 +199,18 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
             password=password,
             random_password=random_password,
             federated=domain in federated,
+            federated_before=_remote_domain(binding, domain) in federated,
         )
         work = Work(binding, binding.desired_version, _kept_enabled(binding, operations))
         work.password_sent = password is not None
         works.append(work)
     return works
+
+
+def _remote_domain(binding: UserBinding, default: str) -> str:
+    """The domain of the account's UPN as last known (its domain may differ from Lockstep's)."""
+    upn = str(binding.last_applied.get("userPrincipalName") or binding.remote_upn or "")
+    return mapping.email_domain(upn) if "@" in upn else default
 
 
 def _remote_deleted(binding: UserBinding) -> Work:
@@ -237,30 +243,17 @@ def _kept_enabled(binding: UserBinding, operations: list[reconcile.Operation]) -
     return kept
 
 
-_DELETED_UPN_PREFIX = re.compile(r"^[0-9a-f]{32}", re.I)
+def _deleted_match(deleted: list[dict[str, Any]], immutable_id: str) -> dict[str, Any] | None:
+    """The soft-deleted account that is this user's: the one with its immutable id.
 
-
-def _addresses(item: dict[str, Any]) -> set[str]:
-    """The addresses a (deleted) account answers to; Entra prefixes a deleted user's UPN with its id."""
-    found = set()
-    upn = str(item.get("userPrincipalName") or "").lower()
-    if upn:
-        found.add(upn)
-        found.add(_DELETED_UPN_PREFIX.sub("", upn))
-    if item.get("mail"):
-        found.add(str(item["mail"]).lower())
-    for proxy in item.get("proxyAddresses") or []:
-        found.add(str(proxy).split(":", 1)[-1].lower())
-    return found
-
-
-def _deleted_match(deleted: list[dict[str, Any]], address: str, immutable_id: str) -> dict[str, Any] | None:
-    address = address.lower()
+    Never by address: a deleted user's UPN is prefixed with its object id (graph-facts §12.3),
+    and an address alone may belong to someone else's deleted account (an address reused for a
+    new person), whose restore would hand that person's mailbox and files to this user.
+    """
+    if not immutable_id:
+        return None
     for item in deleted:
-        if immutable_id and item.get("onPremisesImmutableId") == immutable_id:
-            return item
-    for item in deleted:
-        if address in _addresses(item):
+        if item.get("onPremisesImmutableId") == immutable_id:
             return item
     return None
 
@@ -300,9 +293,7 @@ def _offer_restores(works: list[Work], port: GraphPort, result: PassResult) -> N
     deleted = _deleted_users(port, result)
     for work in creating:
         body = work.operations[0].body or {}
-        item = _deleted_match(
-            deleted, str(body.get("userPrincipalName", "")), str(body.get("onPremisesImmutableId") or "")
-        )
+        item = _deleted_match(deleted, str(body.get("onPremisesImmutableId") or ""))
         if item is None:
             work.binding.restore_candidate_id = ""
             continue
@@ -393,13 +384,17 @@ def _record(
             binding.remote_upn = str(body.get("userPrincipalName", ""))
             binding.last_applied = body
         elif operation.kind in ("update_user",):
-            binding.last_applied = {**binding.last_applied, **(operation.body or {})}
+            applied = {k: v for k, v in (operation.body or {}).items() if k != "passwordProfile"}
+            binding.last_applied = {**binding.last_applied, **applied}
             if "userPrincipalName" in (operation.body or {}):
                 binding.remote_upn = str((operation.body or {})["userPrincipalName"])
         _audit_write(actor, binding, operation)
         return
     if outcome.error_kind == "conflict" and operation.kind == "create_user":
         found = port.find_user(str((operation.body or {}).get("userPrincipalName", "")))
+        if found is not None and mapping.synced_from_on_premises(found):
+            _refuse_synced(binding, work, found, result)
+            return
         if found is not None:
             refusal = immutable_ids.refusal_to_adopt(
                 actor=actor, directory=directory, binding=binding, account=found
@@ -427,10 +422,8 @@ def _record(
             deleted = _deleted_users(port, result, fresh=True)
         except GraphError:
             deleted = []
-        item = _deleted_match(
-            deleted, str(body.get("userPrincipalName", "")), str(body.get("onPremisesImmutableId") or "")
-        )
-        if item is not None:  # the address is held by an account in the recycle bin
+        item = _deleted_match(deleted, str(body.get("onPremisesImmutableId") or ""))
+        if item is not None:  # the address is held by this user's account in the recycle bin
             offer_restore(binding, item)
             work.done = False
             result.restore_offered += 1
@@ -458,6 +451,19 @@ def _record(
     binding.last_error_code = outcome.code
 
 
+def _refuse_synced(binding: UserBinding, work: Work, found: dict[str, Any], result: PassResult) -> None:
+    """The address belongs to an account synced from on-premises AD: never adopted (§12.3)."""
+    result.errors += 1
+    work.done = False
+    binding.status = SyncStatus.ERROR
+    binding.retry_at = timezone.now() + PARK_FOR
+    binding.last_error = work.error = (
+        f"{found.get('userPrincipalName')} already exists in Microsoft 365 and is not taken over. "
+        + mapping.SYNCED_FROM_ON_PREMISES
+    )
+    binding.last_error_code = "synced_from_on_premises"
+
+
 def _healthy(port: GraphPort, result: PassResult) -> bool:
     if result.healthy is None:
         try:
@@ -473,6 +479,10 @@ def _audit_write(actor: Actor, binding: UserBinding, operation: reconcile.Operat
         after = {k: v for k, v in operation.body.items() if k != "passwordProfile"}
         if "passwordProfile" in operation.body:
             after["password"] = "(delivered)"
+        if operation.random_password:  # a UPN moved out of a federated domain (reconcile.plan_user)
+            after["passwordProfile"] = (
+                "a random password known to nobody, until the user sets one in Lockstep"
+            )
     _audit(actor, binding, f"m365.{operation.kind}", after)
 
 

@@ -50,6 +50,7 @@ KEPT = (
     "usageLocation",
     "accountEnabled",
     "onPremisesImmutableId",
+    "onPremisesSyncEnabled",
 )
 """Remote values kept per candidate: what the engine compares (and `last_applied` starts from)."""
 
@@ -269,11 +270,17 @@ def admin_principal_ids(client: GraphClient) -> set[str]:
     return {str(item.get("principalId")) for item in items if item.get("principalId")}
 
 
+def parse_count(content: bytes) -> int:
+    """A `$count` answer: a number as text/plain, possibly after a UTF-8 byte-order mark
+    (some OData services send one; graph-facts §12.3). Raises ValueError if it is no number."""
+    return int(content.decode("utf-8-sig").strip())
+
+
 def count_users(client: GraphClient) -> int | None:
     """The tenant's user count for the progress bar (`/users/$count`, eventually consistent), or None."""
     try:
         response = client.transport.request("GET", "/users/$count", headers={"ConsistencyLevel": "eventual"})
-        return int(response.text.strip())
+        return parse_count(response.content)
     except (GraphError, ValueError):
         return None
 
@@ -301,6 +308,8 @@ def run_scan(scan: ImportScan, client: GraphClient) -> ImportScan:
                 candidate.matched_user_id = match.user_id
                 candidate.matched_by = match.matched_by
                 candidate.reason = match.reason
+                if synced(candidate) and match.status != BOUND:
+                    candidate.reason = " ".join(filter(None, [mapping.SYNCED_FROM_ON_PREMISES, match.reason]))
             ImportCandidate.objects.bulk_create(candidates, batch_size=500, ignore_conflicts=True)
             users += len(candidates)
             admins_found += sum(1 for c in candidates if c.admin)
@@ -425,8 +434,10 @@ def last_known(
     return known
 
 
-def _no_password() -> str:
-    raise AssertionError("an import never creates a Microsoft 365 account, so never a password")
+def _preview_password() -> str:
+    """A plan preview never holds a real password (an import creates no account; a UPN moving
+    out of a federated domain gets a random one when the engine plans it)."""
+    return "(random password)"
 
 
 def federated_domains(directory: Directory) -> set[str]:
@@ -453,8 +464,9 @@ def plan_operations(
         last_known=known,
         managed=directory.managed(),
         password=None,
-        random_password=_no_password,
+        random_password=_preview_password,
         federated=mapping.email_domain(user.email) in federated,
+        federated_before=mapping.email_domain(candidate.upn) in federated,
     )
     return operations, known
 
@@ -501,10 +513,20 @@ class Eligibility:
         return not self.reasons
 
 
+def synced(candidate: ImportCandidate) -> bool:
+    """The account is synced from on-premises AD by Entra Connect (never imported)."""
+    return mapping.synced_from_on_premises(candidate.attributes)
+
+
 def eligibility(
     candidate: ImportCandidate, *, confirm_admins: bool, include_unlicensed: bool, include_disabled: bool
 ) -> Eligibility:
+    """Why an import skips the candidate. An account synced from on-premises AD is always
+    skipped, whatever the options: its source of authority is Entra Connect, which would undo
+    (or refuse) every change Lockstep makes, so no option adopts it silently."""
     result = Eligibility()
+    if synced(candidate):
+        result.reasons.append(mapping.SYNCED_FROM_ON_PREMISES)
     if candidate.admin and not confirm_admins:
         result.reasons.append(
             "Holds an Entra admin role: admin-role holders are imported only with explicit confirmation."

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from lockstep.directory.models import Group, User, UserState
 from lockstep.m365.reconcile import DesiredGroup, DesiredUser
@@ -23,8 +25,22 @@ ACCOUNT_SELECT = (
     "usageLocation",
     "accountEnabled",
     "onPremisesImmutableId",
+    "onPremisesSyncEnabled",
 )
-"""The `$select` Lockstep reads an account with: identity, addresses and every mapped attribute."""
+"""The `$select` Lockstep reads an account with: identity, addresses, every mapped attribute and
+whether Entra Connect syncs it from on-premises AD (then it is never adopted)."""
+
+SYNCED_FROM_ON_PREMISES = (
+    "Synchronised from on-premises Active Directory: Entra Connect is its source of authority, and "
+    "Microsoft 365 refuses cloud changes to its synced properties, so Lockstep never takes it over. "
+    "Manage it in Active Directory, or stop syncing it there (it becomes a cloud account) first."
+)
+
+
+def synced_from_on_premises(account: Mapping[str, Any]) -> bool:
+    """Whether Entra Connect syncs this account from on-premises AD (graph-facts §12.3)."""
+    return account.get("onPremisesSyncEnabled") is True
+
 
 _NICKNAME_UNSAFE = re.compile(r"[^A-Za-z0-9.\-_'!#^~]")
 

@@ -32,12 +32,13 @@ class Operation:
     url: str
     body: dict[str, Any] | None = None
     disables: bool = False  # blocks sign-in: counted by the deletion brake
+    random_password: bool = False  # carries a random password nobody knows (see `plan_user`)
 
     def describe(self) -> str:
         """Plain words for plan previews; never includes a password."""
         if self.kind == "set_password":
             return f"{self.method} {self.url} passwordProfile (password not shown)"
-        if self.kind == "create_user" and self.body:
+        if self.body and "passwordProfile" in self.body:
             shown = {k: v for k, v in self.body.items() if k != "passwordProfile"}
             return f"{self.method} {self.url} {shown} + passwordProfile (not shown)"
         return f"{self.method} {self.url} {self.body or ''}".strip()
@@ -81,11 +82,21 @@ def plan_user(
     password: str | None,
     random_password: Callable[[], str],
     federated: bool = False,
+    federated_before: bool | None = None,
 ) -> list[Operation]:
     """The writes that make the remote account match `desired`.
 
     `desired` None means the Lockstep side is gone (user deleted or unbound): the account
     is blocked and its sessions revoked, never deleted (deleting is a separate action).
+
+    `federated`: the desired UPN's domain is federated; `federated_before`: the account's
+    current UPN's domain is (None: the same as `federated`). A UPN moving into a federated
+    domain carries the immutable id in the same PATCH (Entra needs one for a federated user);
+    a UPN moving out carries a password (a federated user has no cloud password): the held
+    password if the user just set one, else a random one nobody knows, marked
+    `random_password`, until the user sets a password in Lockstep, which is then delivered as
+    for any managed account (the same as an account created without a known password).
+    graph-facts §12.3.
     """
     if desired is None:
         if not remote_id:
@@ -125,17 +136,37 @@ def plan_user(
     patch = {k: v for k, v in wanted.items() if _differs(v, last_known.get(k))}
     # Graph clears a property with null, not with an empty string.
     patch = {k: (None if v == "" else v) for k, v in patch.items()}
-    if federated:
-        patch.pop("onPremisesImmutableId", None)  # immutable in a federated domain
+    was_federated = federated if federated_before is None else federated_before
+    moves = "userPrincipalName" in patch
+    if was_federated:
+        patch.pop("onPremisesImmutableId", None)  # immutable while in a federated domain
+    elif federated and moves and not last_known.get("onPremisesImmutableId"):
+        patch["onPremisesImmutableId"] = desired.immutable_id  # moving in: the anchor goes along
+    generated = False
+    if was_federated and not federated and moves:  # moving out: a password in the same PATCH
+        generated = not password
+        patch["passwordProfile"] = {
+            "password": password or random_password(),
+            "forceChangePasswordNextSignIn": False,
+        }
     operations = []
     if patch:
         disables = patch.get("accountEnabled") is False
-        operations.append(Operation("update_user", "PATCH", f"/users/{remote_id}", patch, disables=disables))
+        operations.append(
+            Operation(
+                "update_user",
+                "PATCH",
+                f"/users/{remote_id}",
+                patch,
+                disables=disables,
+                random_password=generated,
+            )
+        )
         if disables:
             operations.append(
                 Operation("revoke_sessions", "POST", f"/users/{remote_id}/revokeSignInSessions")
             )
-    if password and not federated:
+    if password and not federated and "passwordProfile" not in patch:
         operations.append(
             Operation(
                 "set_password",

@@ -515,3 +515,17 @@ def test_forms_need_the_csrf_token(owner: Any, directory: Directory, actor: Acto
         {"directory_id": directory.pk, "csrfmiddlewaretoken": token.group(1)},
     )
     assert accepted.status_code == 302 and UserBinding.objects.filter(user=user).exists()
+
+
+def test_a_synced_account_is_flagged_with_its_reason_and_cannot_be_selected(
+    admin_client: Client, directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    """graph-facts §12.3: an account synced from on-premises AD is never selected for import."""
+    imports.scan_candidates(actor=actor, directory_id=directory.pk, wait=True)
+    synced = ImportCandidate.objects.get(upn="lee.gu45@contoso.com")
+    other = ImportCandidate.objects.get(upn="adele.vance@contoso.com")
+    page = html(admin_client.get(reverse("m365portal:import", args=[directory.pk]), {"q": "lee.gu45"}))
+    assert "synced from AD" in page and "Entra Connect is its source of authority" in page
+    assert f'value="{synced.pk}"' not in page  # no checkbox
+    page = html(admin_client.get(reverse("m365portal:import", args=[directory.pk]), {"q": "adele.vance"}))
+    assert f'value="{other.pk}"' in page and "synced from AD" not in page

@@ -79,8 +79,26 @@ def _order(reqs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _check_shape(sim: Simulator, reqs: list[dict[str, Any]]) -> None:
+    """Fully parallel (no dependsOn) or one sequential chain; nothing in between (graph-facts §12.3)."""
+    deps = {r["id"].lower(): [d.lower() for d in r.get("dependsOn", [])] for r in reqs}
+    if not any(deps.values()):
+        return
+    roots = [rid for rid, d in deps.items() if not d]
+    used = [d[0] for d in deps.values() if d]
+    chain = (
+        len(roots) == 1
+        and all(len(d) <= 1 for d in deps.values())
+        and len(used) == len(set(used)) == len(reqs) - 1
+    )
+    if not chain:
+        raise GraphError(400, "BadRequest", sim.settings.batch_mixed_dependencies_message)
+
+
 def batch(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    reqs = _order(_validate(req.body))
+    reqs = _validate(req.body)
+    _check_shape(sim, reqs)
+    reqs = _order(reqs)
     statuses: dict[str, int] = {}
     responses: list[dict[str, Any]] = []
     for r in reqs:

@@ -109,6 +109,17 @@ def text_response(text: str) -> GraphResponse:
     return GraphResponse(200, RawText(text), {"Content-Type": "text/plain"})
 
 
+BYTE_ORDER_MARK = "\ufeff"
+
+
+def count_response(sim: Simulator, req: GraphRequest, count: int) -> GraphResponse:
+    """A `$count` segment's text/plain answer, with a UTF-8 byte-order mark if the setting says so
+    (some OData services send one; uncertain for Graph, graph-facts §12.3). Never inside `$batch`,
+    whose inner bodies are JSON strings rather than byte streams."""
+    bom = BYTE_ORDER_MARK if sim.settings.count_byte_order_mark and not req.in_batch else ""
+    return text_response(f"{bom}{count}")
+
+
 def no_content() -> GraphResponse:
     return GraphResponse(204)
 

@@ -51,11 +51,21 @@ def _member_entry(t: Tenant, mid: str, mtype: str | None, removed: bool = False)
 
 
 def _full(
-    t: Tenant, kind: str, obj: dict[str, Any], sel: list[str] | None, with_members: bool
+    t: Tenant,
+    kind: str,
+    obj: dict[str, Any],
+    sel: list[str] | None,
+    with_members: bool,
+    changed: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """The object as delta shows it: properties without a value are omitted (graph-facts §12.3,
+    "delta omits properties that have never been set"), except those this round changed (a
+    property cleared since the last round comes as null)."""
     res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE
     props = sel if sel is not None else res.default_props  # like GET: default set without $select
-    out: dict[str, Any] = {p: obj.get(p) for p in props if p != "members"}
+    out: dict[str, Any] = {
+        p: obj.get(p) for p in props if p != "members" and (obj.get(p) is not None or p in changed)
+    }
     out["id"] = obj["id"]
     if kind == "group" and with_members:
         out["members@delta"] = [_member_entry(t, m, None) for m in t.members.get(obj["id"], {})]
@@ -141,7 +151,7 @@ def delta(sim: Simulator, req: GraphRequest) -> GraphResponse:
 
 
 def _slice(source: Any, offset: int, n: int) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for i, o in enumerate(source):
         if i < offset:
             continue
@@ -195,7 +205,7 @@ def _changes(
         elif ch.op == "member_remove" and ch.member:
             e["add"].pop(ch.member, None)
             e["remove"][ch.member] = ch.member_type
-    rows = []
+    rows: list[dict[str, Any]] = []
     objs = t.users if kind == "user" else t.groups
     for oid, e in per.items():
         if e["removed"] and oid not in objs:
@@ -211,7 +221,11 @@ def _changes(
         members = with_members and (e["add"] or e["remove"])
         if not props and not members:
             continue
-        row = {"id": oid, **{p: obj.get(p) for p in props}} if minimal else _full(t, kind, obj, sel, False)
+        row: dict[str, Any] = (
+            {"id": oid, **{p: obj.get(p) for p in props}}
+            if minimal
+            else _full(t, kind, obj, sel, False, props)
+        )
         if members:
             row["members@delta"] = [_member_entry(t, m, mt) for m, mt in e["add"].items()] + [
                 _member_entry(t, m, mt, removed=True) for m, mt in e["remove"].items()

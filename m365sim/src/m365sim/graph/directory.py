@@ -10,6 +10,7 @@ from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content
 from m365sim.graph.groups import RESOURCE as GROUP_RESOURCE
 from m365sim.graph.odata import FilterParser, Resource, evaluate, run_collection
+from m365sim.graph.user_lifecycle import check_restorable, restore_user
 from m365sim.graph.user_rules import set_mail
 from m365sim.graph.users import RESOURCE as USER_RESOURCE
 from m365sim.graph.users import get_user_or_404
@@ -428,31 +429,16 @@ def restore_deleted(sim: Simulator, req: GraphRequest) -> GraphResponse:
     if kind == "user":
         perms.require(req, perms.USER_DELETE)
         perms.require_role_for_target(sim, req, oid, need_user_admin=False)
-        if o["userPrincipalName"].lower() in t.by_upn:
-            from m365sim.errors import conflict
-
-            raise conflict("userPrincipalName")
-        for p in o.get("proxyAddresses") or []:
-            if p.split(":", 1)[-1].lower() in t.by_proxy:
-                from m365sim.errors import conflict
-
-                raise conflict("proxyAddresses")
-        if o.get("onPremisesImmutableId") and o["onPremisesImmutableId"] in t.by_immutable:
-            from m365sim.errors import conflict
-
-            raise conflict("immutableId")
+        upn, proxies = check_restorable(sim, o, req.body)
+        restore_user(t, o, upn, proxies)
     else:
         perms.require(req, perms.GROUP_WRITE)
-    del t.deleted[oid]
-    del t.deleted_kind[oid]
-    o["deletedDateTime"] = None
-    if kind == "user":
-        t.users[oid] = o
-        t.index_user(o)
-    else:
+        del t.deleted[oid]
+        del t.deleted_kind[oid]
+        o["deletedDateTime"] = None
         t.groups[oid] = o
         t.index_group(o)
-    t.log_change(kind, oid, "upsert")  # reappears as new in delta
+        t.log_change(kind, oid, "upsert")  # reappears as new in delta
     res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE
     return json_response(
         {

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from m365sim.errors import bad_request, conflict, not_found
 from m365sim.graph import perms
-from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content, text_response
+from m365sim.graph.core import GraphRequest, GraphResponse, count_response, json_response, no_content
 from m365sim.graph.odata import Resource, count_only, parse_select, project, run_collection
 from m365sim.graph.user_rules import NICK_BAD
 from m365sim.graph.users import RESOURCE as USER_RESOURCE
@@ -289,7 +289,7 @@ def list_groups(sim: Simulator, req: GraphRequest) -> GraphResponse:
 def count_groups(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require(req, perms.GROUP_READ)
     t = sim.tenant
-    return text_response(str(count_only(req.query, req.headers, RESOURCE, lambda n: t.groups.values())))
+    return count_response(sim, req, count_only(req.query, req.headers, RESOURCE, lambda n: t.groups.values()))
 
 
 def update_group(sim: Simulator, req: GraphRequest) -> GraphResponse:
@@ -483,7 +483,7 @@ def count_members(sim: Simulator, req: GraphRequest) -> GraphResponse:
     if req.header("consistencylevel").lower() != "eventual":
         raise bad_request("$count is not currently supported.")
     g = get_group_or_404(sim.tenant, req.params["id"])
-    return text_response(str(len(sim.tenant.members.get(g["id"], {}))))
+    return count_response(sim, req, len(sim.tenant.members.get(g["id"], {})))
 
 
 def list_owners(sim: Simulator, req: GraphRequest) -> GraphResponse:

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from m365sim import passwords
+from m365sim.countries import ISO_3166_ALPHA2
 from m365sim.errors import bad_request, conflict
 from m365sim.state import Tenant
 
@@ -16,6 +17,29 @@ if TYPE_CHECKING:
 UPN_LOCAL = re.compile(r"^[A-Za-z0-9'.\-_!#^~]+$")
 
 NICK_BAD = set('@()\\[]";:<>, ')
+
+SYNCED_READ_ONLY = (
+    "Unable to update the specified properties for on-premises mastered Directory Sync objects "
+    "or objects currently undergoing migration."
+)
+# What a cloud write may still change on a user synced from on-premises AD (Entra Connect does
+# not sync these): the usage location (licensing), password policies and the SharePoint-held
+# profile properties (graph-facts §12.3; microsoft-graph-docs issue 18038).
+CLOUD_WRITABLE_WHEN_SYNCED = frozenset(
+    {
+        "usageLocation",
+        "passwordPolicies",
+        "customSecurityAttributes",
+        "aboutMe",
+        "birthday",
+        "interests",
+        "mySite",
+        "pastProjects",
+        "responsibilities",
+        "schools",
+        "skills",
+    }
+)
 
 WEAK = "The specified password does not comply with password complexity requirements. Please provide a different password."
 
@@ -103,7 +127,8 @@ def check_upn_free(sim: Simulator, t: Tenant, upn: str, uid: str | None) -> None
         raise conflict("userPrincipalName")
     if sim.settings.soft_deleted_blocks_conflicts:
         for oid, o in t.deleted.items():
-            if oid != uid and (o.get("userPrincipalName") or "").lower() == upn.lower():
+            original = (o.get("_restore") or {}).get("userPrincipalName") or o.get("userPrincipalName")
+            if oid != uid and (original or "").lower() == upn.lower():
                 raise conflict("userPrincipalName")
 
 
@@ -142,10 +167,6 @@ def validate_simple_props(body: dict[str, Any]) -> None:
             and (not isinstance(body[prop], str) or len(body[prop]) > n)
         ):
             raise bad_request(f"Invalid value specified for property '{prop}' of resource 'User'.")
-    if "usageLocation" in body and (
-        not isinstance(body["usageLocation"], str) or not re.fullmatch(r"[A-Za-z]{2}", body["usageLocation"])
-    ):
-        raise bad_request("Invalid value specified for property 'usageLocation' of resource 'User'.")
     if "businessPhones" in body and (
         not isinstance(body["businessPhones"], list) or len(body["businessPhones"]) > 1
     ):
@@ -164,3 +185,33 @@ def validate_simple_props(body: dict[str, Any]) -> None:
         and (not isinstance(body["mail"], str) or not body["mail"].isascii() or "@" not in body["mail"])
     ):
         raise bad_request("Invalid value specified for property 'mail' of resource 'User'.")
+
+
+def check_usage_location(sim: Simulator, body: dict[str, Any]) -> None:
+    """usageLocation: an ISO 3166-1 alpha-2 code (upper case), graph-facts §12.3."""
+    if "usageLocation" not in body:
+        return
+    value = body["usageLocation"]
+    if not isinstance(value, str) or value not in ISO_3166_ALPHA2:
+        raise bad_request(sim.settings.invalid_usage_location_message)
+
+
+def check_synced(user: dict[str, Any], body: dict[str, Any]) -> None:
+    """A user synced from on-premises AD: its synced properties are mastered there (§12.3)."""
+    if user.get("onPremisesSyncEnabled") and set(body) - CLOUD_WRITABLE_WHEN_SYNCED:
+        raise bad_request(SYNCED_READ_ONLY)
+
+
+def check_federated_move(sim: Simulator, t: Tenant, user: dict[str, Any], body: dict[str, Any]) -> None:
+    """A UPN moving into a federated domain needs an immutable id; moving out, a new password (§12.3)."""
+    if "userPrincipalName" not in body:
+        return
+    was = is_federated(t, user["userPrincipalName"])
+    will = is_federated(t, body["userPrincipalName"])
+    has_anchor = bool(body.get("onPremisesImmutableId") or user.get("onPremisesImmutableId"))
+    if will and not was and sim.settings.federated_upn_move_in_requires_immutable_id and not has_anchor:
+        raise bad_request(sim.settings.federated_upn_move_in_message)
+    if was and not will and sim.settings.federated_upn_move_out_requires_password:
+        profile = body.get("passwordProfile")
+        if not isinstance(profile, dict) or not profile.get("password"):
+            raise bad_request(sim.settings.federated_upn_move_out_message)

@@ -6,13 +6,17 @@ from typing import TYPE_CHECKING, Any
 
 from m365sim.errors import bad_request, denied, not_found
 from m365sim.graph import perms
-from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content, text_response
+from m365sim.graph.core import GraphRequest, GraphResponse, count_response, json_response, no_content
 from m365sim.graph.odata import Resource, count_only, index_plan, parse_select, project, run_collection
+from m365sim.graph.user_lifecycle import soft_delete_user
 from m365sim.graph.user_rules import (
+    check_federated_move,
     check_immutable,
     check_mail_free,
     check_password,
+    check_synced,
     check_upn_free,
+    check_usage_location,
     is_federated,
     set_mail,
     validate_nick,
@@ -289,6 +293,7 @@ def create_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
         if k in UPDATABLE or k in ALL_PROPS:
             u[k] = v
     validate_simple_props(body)
+    check_usage_location(sim, body)
     check_password(sim, t, u, profile["password"], body.get("passwordPolicies"))
     if body.get("mail"):
         check_mail_free(sim, t, body["mail"], None)
@@ -344,7 +349,7 @@ def count_users(sim: Simulator, req: GraphRequest) -> GraphResponse:
     n = count_only(
         req.query, req.headers, RESOURCE, lambda node: index_plan(node, user_indexes(t)) or t.users.values()
     )
-    return text_response(str(n))
+    return count_response(sim, req, n)
 
 
 def update_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
@@ -381,7 +386,9 @@ def update_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
         perms.require(req, perms.USER_UPDATE | perms.PASSWORD)
     if set(body) & {"otherMails", "businessPhones", "mobilePhone"}:
         perms.require_role_for_target(sim, req, uid, need_user_admin=False)
+    check_synced(u, body)
     validate_simple_props(body)
+    check_usage_location(sim, body)
     if "displayName" in body and not (isinstance(body["displayName"], str) and body["displayName"].strip()):
         raise bad_request("Invalid value specified for property 'displayName' of resource 'User'.")
     if "accountEnabled" in body and not isinstance(body["accountEnabled"], bool):
@@ -396,10 +403,12 @@ def update_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
         check_upn_free(sim, t, new_upn, uid)
     if "mailNickname" in body:
         validate_nick(body["mailNickname"])
-    # federated rules are judged on the UPN the user has when the request arrives
+    check_federated_move(sim, t, u, body)
+    # the immutable id rule is judged on the UPN the user has when the request arrives, the
+    # password rule on the UPN it has afterwards (a move out of a federated domain sets one)
     federated = is_federated(t, u["userPrincipalName"])
     if "passwordProfile" in body:
-        if federated:
+        if is_federated(t, new_upn):
             raise bad_request(sim.settings.federated_password_message)
         prof = body["passwordProfile"]
         if not isinstance(prof, dict) or not prof.get("password"):
@@ -446,19 +455,6 @@ def delete_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require_role_for_target(sim, req, u["id"], need_user_admin=False)
     soft_delete_user(t, u)
     return no_content()
-
-
-def soft_delete_user(t: Tenant, u: dict[str, Any]) -> None:
-    uid = u["id"]
-    t.unindex_user(u)
-    del t.users[uid]
-    for gid in list(t.member_of.get(uid, ())):
-        t.remove_member(gid, uid)
-        t.log_change("group", gid, "member_remove", member=uid, member_type="user")
-    u["deletedDateTime"] = iso()
-    t.deleted[uid] = u
-    t.deleted_kind[uid] = "user"
-    t.log_change("user", uid, "softdelete")
 
 
 def revoke_sessions(sim: Simulator, req: GraphRequest) -> GraphResponse:

@@ -32,7 +32,8 @@ class BatchRequest:
     """One inner request. `url` is relative to the Graph base (e.g. `/users/{id}`).
 
     `id` is optional (one is assigned); `depends_on` names ids of other requests in the same call,
-    which are then kept in the same batch and run after them.
+    which are then sent in a `$batch` of their own, fully sequential (each inner request depends on
+    the one before it): Graph supports fully sequential or fully parallel batches, not a mix.
     """
 
     method: str
@@ -121,20 +122,28 @@ class BatchExecutor:
         for i in pending:
             groups.setdefault(find(i), []).append(i)
         chunks: list[list[int]] = []
+        chains: list[list[int]] = []
         current: list[int] = []
         for group in sorted(groups.values(), key=lambda g: g[0]):
             if len(group) > self.chunk_size:
                 raise ValueError(f"{len(group)} requests depend on each other; at most {self.chunk_size} can")
+            if len(group) > 1:
+                # A dependency chain goes in a batch of its own: Graph runs a batch either fully
+                # sequentially or fully in parallel, never a mix (graph-facts §12.3).
+                chains.append(_in_dependency_order(group, ids, requests))
+                continue
             if len(current) + len(group) > self.chunk_size:
                 chunks.append(current)
                 current = []
             current.extend(group)
         if current:
             chunks.append(current)
-        return chunks
+        return chunks + chains
 
     def _payload(self, chunk: list[int], ids: list[str], requests: Sequence[BatchRequest]) -> dict[str, Any]:
-        in_chunk = {ids[i].lower() for i in chunk}
+        """The `$batch` body. A chunk whose requests depend on one another is sent fully
+        sequential: each request depends on the one before it (a topological order)."""
+        chain = _chain(chunk, ids, requests)
         out = []
         for i in chunk:
             r = requests[i]
@@ -150,9 +159,8 @@ class BatchExecutor:
                     headers["Content-Type"] = "application/json"
             if headers:
                 item["headers"] = headers
-            deps = [d for d in r.depends_on or [] if d.lower() in in_chunk]
-            if deps:
-                item["dependsOn"] = deps
+            if i in chain:
+                item["dependsOn"] = [ids[chain[i]]]
             out.append(item)
         return {"requests": out}
 
@@ -228,11 +236,11 @@ class BatchExecutor:
                     out[i] = BatchResult(requests[i], 0, error=ServerError(str(exc), status=exc.status))
                 else:
                     out[i] = BatchResult(requests[i], exc.status, error=exc)
-            return _settle_424(out, ids, requests)
+            return _settle_424(out, _chain(chunk, ids, requests))
         except GraphError as exc:
             # The outer request failed (retries exhausted, or malformed): every inner one shares it.
             failed = {i: BatchResult(requests[i], exc.status, error=exc) for i in chunk}
-            return _settle_424(failed, ids, requests)
+            return _settle_424(failed, _chain(chunk, ids, requests))
 
         body = response.json()
         by_id: dict[str, Mapping[str, Any]] = {}
@@ -267,22 +275,54 @@ class BatchExecutor:
             out[i] = BatchResult(requests[i], status, headers, inner_body, error)
         if throttled:
             self.transport.stats.add(throttled=throttled)
-        return _settle_424(out, ids, requests)
+        return _settle_424(out, _chain(chunk, ids, requests))
 
 
-def _settle_424(
-    out: dict[int, BatchResult], ids: list[str], requests: Sequence[BatchRequest]
-) -> dict[int, BatchResult]:
-    """Mark transient failures retryable; a 424 is retryable only when its failed dependency is."""
+def _in_dependency_order(group: list[int], ids: list[str], requests: Sequence[BatchRequest]) -> list[int]:
+    """The group's requests in an order where each comes after those it depends on."""
+    index_of = {ids[i].lower(): i for i in group}
+    done: list[int] = []
+    placed: set[int] = set()
+    while len(done) < len(group):
+        ready = [
+            i
+            for i in group
+            if i not in placed
+            and all(
+                index_of.get(d.lower()) in placed or d.lower() not in index_of
+                for d in requests[i].depends_on or []
+            )
+        ]
+        if not ready:
+            raise ValueError("the dependsOn of these batch requests form a cycle")
+        done.append(ready[0])
+        placed.add(ready[0])
+    return done
+
+
+def _chain(chunk: list[int], ids: list[str], requests: Sequence[BatchRequest]) -> dict[int, int]:
+    """For a chunk of dependent requests (in dependency order): each one's predecessor."""
+    in_chunk = {ids[i].lower() for i in chunk}
+    dependent = any(d.lower() in in_chunk for i in chunk for d in requests[i].depends_on or [])
+    if not dependent:
+        return {}
+    return {chunk[k]: chunk[k - 1] for k in range(1, len(chunk))}
+
+
+def _settle_424(out: dict[int, BatchResult], chain: dict[int, int]) -> dict[int, BatchResult]:
+    """Mark transient failures retryable; a 424 is retryable only when the failure that stopped
+    its chain is (the first failed request before it that is not itself a 424)."""
     for result in out.values():
         result.retryable = BatchExecutor._transient(result)
-    by_id = {ids[i].lower(): i for i in out}
     for i, result in out.items():
         if not isinstance(result.error, FailedDependency):
             continue
-        deps = [by_id[d.lower()] for d in requests[i].depends_on or [] if d.lower() in by_id]
-        failed = [out[j] for j in deps if out[j].error is not None]
-        result.retryable = bool(failed) and all(f.retryable for f in failed)
-        if failed and not result.retryable and failed[0].error is not None:
-            result.error.plain_words = failed[0].error.plain_words
+        j = chain.get(i)
+        while j is not None and j in out and isinstance(out[j].error, FailedDependency):
+            j = chain.get(j)
+        cause = out.get(j) if j is not None else None
+        failed = cause is not None and cause.error is not None
+        result.retryable = failed and cause is not None and cause.retryable
+        if failed and not result.retryable and cause is not None and cause.error is not None:
+            result.error.plain_words = cause.error.plain_words
     return out

@@ -243,11 +243,34 @@ class GraphClient:
             self.iterate("/directory/deletedItems/microsoft.graph.user", params=self._query(select, filter)),
         )
 
-    def restore_deleted_item(self, object_id: str) -> dict[str, Any]:
-        """Restore a soft-deleted user or Microsoft 365 group; returns the restored object."""
+    def restore_deleted_item(
+        self,
+        object_id: str,
+        *,
+        new_user_principal_name: str | None = None,
+        auto_reconcile_proxy_conflict: bool = False,
+    ) -> dict[str, Any]:
+        """Restore a soft-deleted user or Microsoft 365 group; returns the restored object.
+
+        For a user, `new_user_principal_name` restores it under that UPN (its deleted UPN is
+        prefixed with its object id; without it Entra restores the original) and
+        `auto_reconcile_proxy_conflict` drops proxy addresses another object now holds instead
+        of failing. A restored user gets its group memberships back (graph-facts §12.3).
+        """
+        body: dict[str, Any] = {}
+        if new_user_principal_name:
+            body["newUserPrincipalName"] = new_user_principal_name
+        if auto_reconcile_proxy_conflict:
+            body["autoReconcileProxyConflict"] = True
         return cast(
             dict[str, Any],
-            self.send("POST", f"/directory/deletedItems/{segment(object_id)}/restore", idempotent=True) or {},
+            self.send(
+                "POST",
+                f"/directory/deletedItems/{segment(object_id)}/restore",
+                body or None,
+                idempotent=True,
+            )
+            or {},
         )
 
     def purge_deleted_item(self, object_id: str) -> None:
@@ -397,10 +420,15 @@ class GraphClient:
     # --- federation (internalDomainFederation) ------------------------------------------------
 
     def list_federation_configurations(self, domain: str) -> list[InternalDomainFederation]:
-        return cast(
-            list[InternalDomainFederation],
-            list(self.iterate(f"/domains/{segment(domain)}/federationConfiguration")),
-        )
+        """The domain's federation configuration (zero or one); [] for a managed domain, which
+        Graph answers with 404 rather than an empty collection (graph-facts §12.3)."""
+        try:
+            return cast(
+                list[InternalDomainFederation],
+                list(self.iterate(f"/domains/{segment(domain)}/federationConfiguration")),
+            )
+        except NotFound:
+            return []
 
     def create_federation_configuration(
         self, domain: str, body: InternalDomainFederation

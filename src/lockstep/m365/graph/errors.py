@@ -185,6 +185,17 @@ class FederatedDomainRestriction(PermanentForObject):
     )
 
 
+class SyncedFromOnPremises(PermanentForObject):
+    """400 "Unable to update the specified properties for on-premises mastered Directory Sync
+    objects ..." (graph-facts §12.3)."""
+
+    default_plain_words = (
+        "This account is synchronised from on-premises Active Directory by Entra Connect, which is its "
+        "source of authority: Microsoft 365 refuses changes to its synced properties. Change it in "
+        "Active Directory, or stop syncing it there before Lockstep manages it."
+    )
+
+
 class UnsupportedQuery(PermanentForObject):
     default_plain_words = (
         "Microsoft 365 does not support this query; this is a Lockstep bug, please report it."
@@ -291,6 +302,7 @@ _MESSAGE_RULES: list[tuple[re.Pattern[str], type[PermanentForObject]]] = [
     (re.compile(r"does not have any available licenses", re.I), NoLicensesAvailable),
     (re.compile(r"federated (user|domain)", re.I), FederatedDomainRestriction),
     (re.compile(r"SourceAnchor", re.I), FederatedDomainRestriction),
+    (re.compile(r"on-premises mastered Directory Sync", re.I), SyncedFromOnPremises),
 ]
 
 

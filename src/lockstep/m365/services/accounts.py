@@ -4,7 +4,8 @@ per-directory set of managed attributes.
 Deleting is never a side effect of a sync: `delete_remote_account` is its own confirmed admin
 action. Microsoft 365 keeps a deleted user in its recycle bin (Deleted users) for 30 days,
 restorable until then, and purges it afterwards. Before creating an account the engine looks
-for such a deleted account with the same address and offers it for restore
+for such a deleted account with the user's immutable id (never by address: a deleted user's UPN
+is prefixed with its object id, and an address may be someone else's) and offers it for restore
 (`SyncStatus.RESTORE_OFFERED`) instead of creating a duplicate; `restore_remote_account` restores
 and adopts it.
 """
@@ -23,6 +24,7 @@ from django.utils import timezone
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
+from lockstep.directory.models import GroupMembership
 from lockstep.m365 import engine, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
@@ -33,6 +35,7 @@ from lockstep.m365.graph_port import LOOKUP_SELECT, GraphClientPort
 from lockstep.m365.models import (
     DEFAULT_MANAGED_ATTRIBUTES,
     Directory,
+    GroupBinding,
     PendingPassword,
     SyncStatus,
     UserBinding,
@@ -157,7 +160,9 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
     directory, user, candidate = binding.directory, binding.user, binding.restore_candidate_id
     with graph_client(directory) as client:
         try:
-            client.restore_deleted_item(candidate)
+            # the UPN Lockstep wants: the deleted account's UPN is prefixed with its id, and the
+            # user's email may have changed while the account was in the recycle bin
+            client.restore_deleted_item(candidate, new_user_principal_name=user.email)
             account = dict(client.get_user(candidate, select=LOOKUP_SELECT))
         except GraphNotFound as exc:
             UserBinding.objects.filter(pk=binding.pk).update(
@@ -198,6 +203,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
         )
         if not ours:
             _forget_pending_password(user.pk)
+        _recheck_groups_of(directory, user.pk)
         audit.record(
             actor=actor,
             action="m365.user.restore",
@@ -209,6 +215,17 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
         transaction.on_commit(wakeup.notify)
     binding.refresh_from_db()
     return binding
+
+
+def _recheck_groups_of(directory: Directory, user_id: int) -> None:
+    """A restored account comes back with the group memberships it had (graph-facts §12.3):
+    the bound groups of the user are planned again so their membership is made equal to
+    Lockstep's; memberships restored into other bound groups reach the group engine through
+    the next drift round (`members@delta`)."""
+    group_ids = GroupMembership.objects.filter(user_id=user_id).values_list("group_id", flat=True)
+    GroupBinding.objects.filter(directory=directory, group_id__in=group_ids, unbound=False).update(
+        desired_version=F("desired_version") + 1, changed_at=timezone.now(), retry_at=None
+    )
 
 
 @transaction.atomic
