@@ -37,12 +37,12 @@ if TYPE_CHECKING:
 
 ODATA_TYPE = "#microsoft.graph.internalDomainFederation"
 WRITE_PERMISSIONS = frozenset({"Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"})
-READ_PERMISSIONS = WRITE_PERMISSIONS | {
-    "Domain-InternalFederation.Read.All",
-    "Domain.Read.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-}
+# GET /domains/{id}/federationConfiguration (v1.0 "List internalDomainFederations"):
+# Domain.Read.All, Domain.ReadWrite.All
+LIST_PERMISSIONS = frozenset({"Domain.Read.All", "Domain.ReadWrite.All"})
+# GET .../federationConfiguration/{id}: Domain-InternalFederation.Read.All,
+# Domain-InternalFederation.ReadWrite.All, Domain.Read.All, Domain.ReadWrite.All
+READ_PERMISSIONS = WRITE_PERMISSIONS | {"Domain-InternalFederation.Read.All", "Domain.Read.All"}
 ENUMS: dict[str, frozenset[str]] = {
     "preferredAuthenticationProtocol": frozenset({"wsFed", "saml", "unknownFutureValue"}),
     "promptLoginBehavior": frozenset(
@@ -242,7 +242,7 @@ def create_configuration(sim: Simulator, req: GraphRequest) -> GraphResponse:
 
 
 def list_configurations(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    _require(req, READ_PERMISSIONS)
+    _require(req, LIST_PERMISSIONS)
     domain = _domain(sim, req)
     value = [represent(domain.federation)] if domain.federation else []
     return json_response({"@odata.context": _context(req, domain, False), "value": value})

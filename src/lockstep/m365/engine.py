@@ -166,6 +166,7 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
     }
     works: list[Work] = []
     managed = directory.managed()
+    hold_passwords = passwords_held(directory)
     for binding in bindings:
         user: User | None = binding.user
         if binding.remote_deleted_at is not None:
@@ -201,10 +202,19 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
             random_password=random_password,
             federated=domain in federated,
         )
+        if hold_passwords and any(o.kind == "set_password" for o in operations):
+            # No User Administrator role (Verify said so): the password waits, the account syncs.
+            operations = [o for o in operations if o.kind != "set_password"]
+            password = None
         work = Work(binding, binding.desired_version, _kept_enabled(binding, operations))
         work.password_sent = password is not None
         works.append(work)
     return works
+
+
+def passwords_held(directory: Directory) -> bool:
+    """True when the last Verify found no role allowing password changes (graph-facts §9)."""
+    return bool((directory.verification or {}).get("missing_roles"))
 
 
 def _remote_deleted(binding: UserBinding) -> Work:
