@@ -37,11 +37,10 @@ if TYPE_CHECKING:
 
 ODATA_TYPE = "#microsoft.graph.internalDomainFederation"
 WRITE_PERMISSIONS = frozenset({"Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"})
-# GET /domains/{id}/federationConfiguration (v1.0 "List internalDomainFederations"):
-# Domain.Read.All, Domain.ReadWrite.All
-LIST_PERMISSIONS = frozenset({"Domain.Read.All", "Domain.ReadWrite.All"})
-# GET .../federationConfiguration/{id}: Domain-InternalFederation.Read.All,
-# Domain-InternalFederation.ReadWrite.All, Domain.Read.All, Domain.ReadWrite.All
+# GET .../federationConfiguration and .../federationConfiguration/{id}: the v1.0 pages list
+# Domain.Read.All, Domain.ReadWrite.All (list) and Domain-InternalFederation.Read.All,
+# Domain-InternalFederation.ReadWrite.All, Domain.Read.All, Domain.ReadWrite.All (get; the beta
+# list page agrees); never Directory.Read.All
 READ_PERMISSIONS = WRITE_PERMISSIONS | {"Domain-InternalFederation.Read.All", "Domain.Read.All"}
 ENUMS: dict[str, frozenset[str]] = {
     "preferredAuthenticationProtocol": frozenset({"wsFed", "saml", "unknownFutureValue"}),
@@ -242,7 +241,7 @@ def create_configuration(sim: Simulator, req: GraphRequest) -> GraphResponse:
 
 
 def list_configurations(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    _require(req, LIST_PERMISSIONS)
+    _require(req, READ_PERMISSIONS)
     domain = _domain(sim, req)
     value = [represent(domain.federation)] if domain.federation else []
     return json_response({"@odata.context": _context(req, domain, False), "value": value})

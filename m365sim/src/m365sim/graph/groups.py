@@ -412,7 +412,7 @@ def typed(t: Tenant, oid: str) -> dict[str, Any] | None:
 def _members_collection(
     sim: Simulator, req: GraphRequest, type_cast: str | None, transitive: bool
 ) -> dict[str, Any]:
-    perms.require(req, perms.MEMBERS_READ)
+    perms.require(req, perms.GROUP_READ)
     t = sim.tenant
     g = get_group_or_404(t, req.params["id"])
     ids: list[str] = list(t.members.get(g["id"], {}))
@@ -479,7 +479,7 @@ def list_transitive(sim: Simulator, req: GraphRequest) -> GraphResponse:
 
 
 def count_members(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    perms.require(req, perms.MEMBERS_READ)
+    perms.require(req, perms.GROUP_READ)
     if req.header("consistencylevel").lower() != "eventual":
         raise bad_request("$count is not currently supported.")
     g = get_group_or_404(sim.tenant, req.params["id"])

@@ -43,11 +43,15 @@ USER_RESTORE = {"User.DeleteRestore.All", "User.ReadWrite.All"} | DIR_W
 PASSWORD = {"User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All"} | DIR_W
 ENABLE = {"User.EnableDisableAccount.All", "User.ReadWrite.All"} | DIR_W
 REVOKE = {"User.RevokeSessions.All", "User.ReadWrite.All"} | DIR_W
-# list/get groups, groups delta: GroupMember.Read.All, Group.Read.All, Directory.Read.All,
-# Group.ReadWrite.All, Directory.ReadWrite.All
-GROUP_READ = {"GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All"} | DIR_R
-# list members: as GROUP_READ plus GroupMember.ReadWrite.All
-MEMBERS_READ = GROUP_READ | {"GroupMember.ReadWrite.All"}
+# list/get groups, members, groups delta: GroupMember.Read.All, Group.Read.All, Directory.Read.All,
+# Group.ReadWrite.All, Directory.ReadWrite.All; GroupMember.ReadWrite.All is listed for members and,
+# by its description ("list groups, read basic properties"), allows listing groups too
+GROUP_READ = {
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
+} | DIR_R
 GROUP_CREATE = {"Group.Create", "Group.ReadWrite.All"} | DIR_W
 GROUP_WRITE = {"Group.ReadWrite.All"} | DIR_W
 MEMBER_WRITE = {"GroupMember.ReadWrite.All", "Group.ReadWrite.All"} | DIR_W
