@@ -170,7 +170,7 @@ def test_without_domain_read_domains_kept_and_binds_say_why(sim: SimServer, acto
 def test_without_the_user_administrator_role_passwords_are_held_and_accounts_sync(
     sim: SimServer, actor: Actor
 ) -> None:
-    directory, app = add_app_directory(sim, actor, list(REQUIRED_SET), directory_roles=())
+    directory, _ = add_app_directory(sim, actor, list(REQUIRED_SET), directory_roles=())
     assert directory.verification["missing_roles"] == ["User Administrator"]
     assert any("passwords are held" in p for p in directory.verification["problems"])
     account = provision(actor, directory, sim, "keeper")  # created with its first password
