@@ -136,6 +136,15 @@ def test_without_role_management_the_role_check_uses_the_token_and_import_warns(
     assert "RoleManagement.Read.Directory" in scan.error and "check admin accounts yourself" in scan.error
 
 
+def test_without_user_write_domains_groups_and_roles_still_work(sim: SimServer, actor: Actor) -> None:
+    directory, _ = add_app_directory(sim, actor, [p for p in REQUIRED_SET if p != "User.ReadWrite.All"])
+    assert directory.verification["missing_permissions"] == ["User.ReadWrite.All"]
+    assert directory.domains.filter(name="contoso.com", is_verified=True).exists()
+    assert "User Administrator" in directory.verification["roles"]
+    listed = imports.list_remote_groups(actor=actor, directory_id=directory.pk)
+    assert any(g.display_name == "Engineering" for g in listed)
+
+
 def test_without_group_write_users_still_sync_and_groups_wait(sim: SimServer, actor: Actor) -> None:
     directory, _ = add_app_directory(sim, actor, [p for p in REQUIRED_SET if p != "Group.ReadWrite.All"])
     account = provision(actor, directory, sim, "grouper")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from lockstep.directory.actors import Actor
@@ -80,3 +82,19 @@ def test_a_role_assigned_but_not_yet_in_the_token_is_pending(sim: SimServer, act
         assert directory.health == Health.DEGRADED and report.problems == []
     else:
         assert report.pending == [] and directory.health == Health.OK
+
+
+def test_the_consent_callback_is_remembered_and_then_verify_says_pending(
+    admin_client: Client, sim: SimServer, actor: Actor
+) -> None:
+    directory, _ = add(sim, actor, consent=False)
+    url = reverse("m365portal:detail", args=[directory.pk])
+    admin_client.get(
+        url, {"admin_consent": "True", "state": f"lockstep-directory-{directory.pk}", "tenant": "t"}
+    )
+    directory.refresh_from_db()
+    assert directories.consent_granted_at(directory) is not None
+    response = admin_client.post(reverse("m365portal:verify", args=[directory.pk]), follow=True)
+    assert PENDING in response.content.decode()
+    directory.refresh_from_db()
+    assert directory.health == Health.DEGRADED
