@@ -172,7 +172,7 @@ def test_without_domain_read_domains_kept_and_binds_say_why(sim: SimServer, acto
     user = new_user(actor, "unbindable")
     with pytest.raises(Conflict) as refused:
         bindings.bind_user(actor=actor, user_id=user.pk, directory_id=fresh.pk)
-    assert "verify the directory first" in refused.value.message
+    assert "lacks Domain.Read.All" in refused.value.message
     assert "Domain.Read.All" in fresh.health_reason
 
 
