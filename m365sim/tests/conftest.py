@@ -38,7 +38,30 @@ def sim_server(server: SimServer) -> SimServer:
     return server
 
 
+# The emulator's own tests exercise every route, so they call Graph as a harness app holding
+# broad permissions; Lockstep's demo app holds only what Lockstep's set-up guide asks for.
+HARNESS_PERMISSIONS = [
+    "Directory.ReadWrite.All",
+    "User.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Domain.ReadWrite.All",
+    "Domain-InternalFederation.ReadWrite.All",
+    "Organization.Read.All",
+    "RoleManagement.Read.Directory",
+    "Application.Read.All",
+    "LicenseAssignment.ReadWrite.All",
+]
+
+
 @pytest.fixture
-def graph(sim_server: SimServer, demo_token: str) -> Iterator[httpx.Client]:
-    with sim_server.client(demo_token) as c:
+def harness_token(sim_server: SimServer) -> str:
+    from m365sim.state import USER_ADMIN
+
+    app = sim_server.add_app(roles=HARNESS_PERMISSIONS, directory_roles=[USER_ADMIN], display_name="Harness")
+    return sim_server.token(app["client_id"], app["client_secret"])
+
+
+@pytest.fixture
+def graph(sim_server: SimServer, harness_token: str) -> Iterator[httpx.Client]:
+    with sim_server.client(harness_token) as c:
         yield c

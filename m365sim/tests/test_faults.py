@@ -309,13 +309,13 @@ def test_http_response_lost_inside_batch(faulty: Any, graph: Any) -> None:
 
 
 def test_http_hang_past_client_timeout(faulty: Any, sim_server: Any, demo_token: str) -> None:
-    faulty.sim.faults.add("hang", seconds=1.0, method="GET", path=r"/organization$", count=1)
+    faulty.sim.faults.add("hang", seconds=1.0, method="GET", path=r"/domains$", count=1)
     auth = {"Authorization": f"Bearer {demo_token}"}
     base = sim_server.graph_base_url
     with httpx.Client(base_url=base, verify=sim_server.ca_file, headers=auth, timeout=0.3) as impatient:
         with pytest.raises(httpx.ReadTimeout):
-            impatient.get("/organization")
-        assert impatient.get("/organization").status_code == 200  # only the first request hangs
+            impatient.get("/domains")
+        assert impatient.get("/domains").status_code == 200  # only the first request hangs
 
 
 def test_http_latency(faulty: Any, graph: Any) -> None:
@@ -325,7 +325,8 @@ def test_http_latency(faulty: Any, graph: Any) -> None:
     assert time.perf_counter() - start >= 0.25
 
 
-def test_http_consent_revoked(faulty: Any, graph: Any) -> None:
+def test_http_consent_revoked(faulty: Any, demo_token: str) -> None:
+    graph = faulty.client(demo_token)
     fault = faulty.sim.faults.add("consent_revoked", app_id=faulty.client_id)
     r = graph.get("/users")
     assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"

@@ -44,10 +44,10 @@ def test_demo_seed_shape() -> None:
     assert (True, True, True) in kinds and (False, True, True) in kinds and (False, True, False) in kinds
     assert (False, False, True) in kinds
     app = t.apps[seeds.DEMO_CLIENT_ID]
-    assert set(seeds.LOCKSTEP_PERMISSIONS) <= set(app.roles)
+    assert sorted(app.roles) == sorted(seeds.LOCKSTEP_PERMISSIONS)
 
 
-def test_godaddy_signals(sim_server: SimServer, graph: httpx.Client) -> None:
+def test_godaddy_signals(sim_server: SimServer) -> None:
     sim_server.reset("godaddy")
     with sim_server.client(sim_server.token()) as c:
         doms = {d["id"]: d for d in c.get("/domains").json()["value"]}
@@ -61,6 +61,9 @@ def test_godaddy_signals(sim_server: SimServer, graph: httpx.Client) -> None:
             for k in ("passiveSignInUri", "activeSignInUri", "signOutUri", "metadataExchangeUri")
         ]
         assert all(h.endswith(("godaddy.com", "secureserver.net")) for h in hosts)
+        assert c.get("/organization").status_code == 403  # the guide's set has no Organization.Read.All
+    reader = sim_server.add_app(roles=["Organization.Read.All"])
+    with sim_server.client(sim_server.token(reader["client_id"], reader["client_secret"])) as c:
         org = c.get("/organization").json()["value"][0]
         assert any(v["type"] == "Federated" for v in org["verifiedDomains"])
     sim_server.reset("demo")

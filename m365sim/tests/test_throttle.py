@@ -6,6 +6,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import jwt
 import pytest
 
 from m365sim.throttle import (
@@ -257,7 +258,10 @@ def test_http_resource_units_limit_percentage_and_429(throttled: Any, graph: Any
     r = graph.get("/users", headers={"client-request-id": "my-crid"})
     assert r.status_code == 429
     assert float(r.headers["Retry-After"]) == pytest.approx(2.0)  # 2 RU at 1 RU/s
-    assert r.headers["x-ms-throttle-scope"] == f"Tenant_Application/ReadWrite/{srv.client_id}/{srv.tenant_id}"
+    caller = jwt.decode(graph.headers["Authorization"].split()[1], options={"verify_signature": False})[
+        "appid"
+    ]
+    assert r.headers["x-ms-throttle-scope"] == f"Tenant_Application/ReadWrite/{caller}/{srv.tenant_id}"
     assert r.headers["x-ms-throttle-information"] == "ResourceUnitLimitExceeded"
     body = r.json()
     inner = body["error"].pop("innerError")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from m365sim import seeds
 from m365sim.state import USER_ADMIN, WIDS_CONSTANT
 from m365sim.testing import SimServer, app_client
 from m365sim.testing import graph_error as err
@@ -87,7 +88,7 @@ def test_secret_token_claims(sim_server: SimServer) -> None:
     sp = sim_server.sim.tenant.apps[sim_server.client_id].servicePrincipalId
     assert c["oid"] == sp
     assert USER_ADMIN in c["wids"] and WIDS_CONSTANT in c["wids"]
-    assert "User-PasswordProfile.ReadWrite.All" in c["roles"] and "User.ReadWrite.All" in c["roles"]
+    assert sorted(c["roles"]) == sorted(seeds.LOCKSTEP_PERMISSIONS)  # exactly the set-up guide's set
     assert c["exp"] > time.time() + 3000
 
 
@@ -180,7 +181,7 @@ def test_msal_with_secret(sim_server: SimServer) -> None:
     result = app.acquire_token_for_client(scopes=[SCOPE])
     assert "access_token" in result, result
     with sim_server.client(result["access_token"]) as c:
-        assert c.get("/organization").status_code == 200
+        assert c.get("/domains").status_code == 200
 
 
 def test_msal_with_certificate(sim_server: SimServer) -> None:

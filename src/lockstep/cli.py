@@ -1,4 +1,4 @@
-"""The `lockstep` command: run, migrate, createadmin, worker, check, settings-table, demo, m365."""
+"""The `lockstep` command: run, migrate, createadmin, worker, check, settings-table, permissions-table, demo, m365."""
 
 from __future__ import annotations
 
@@ -236,6 +236,14 @@ def cmd_settings_table(args: argparse.Namespace) -> int:
     from lockstep.config import settings_markdown
 
     out(settings_markdown())
+    return 0
+
+
+def cmd_permissions_table(args: argparse.Namespace) -> int:
+    """docs/m365-setup.md §3's permission table (`lockstep.m365.permissions`), for pasting."""
+    from lockstep.m365.permissions import permissions_table
+
+    out(permissions_table().rstrip("\n"))
     return 0
 
 
@@ -541,6 +549,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     table = commands.add_parser("settings-table", help="print every LOCKSTEP_* setting as a markdown table")
     table.set_defaults(handler=cmd_settings_table)
+
+    permissions = commands.add_parser(
+        "permissions-table", help="print every Graph call and the permission it needs as a markdown table"
+    )
+    permissions.set_defaults(handler=cmd_permissions_table)
 
     from lockstep.m365 import cli as m365_cli  # Django is set up only when an m365 command runs
 

@@ -38,12 +38,11 @@ if TYPE_CHECKING:
 
 ODATA_TYPE = "#microsoft.graph.internalDomainFederation"
 WRITE_PERMISSIONS = frozenset({"Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"})
-READ_PERMISSIONS = WRITE_PERMISSIONS | {
-    "Domain-InternalFederation.Read.All",
-    "Domain.Read.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-}
+# GET .../federationConfiguration and .../federationConfiguration/{id}: the v1.0 pages list
+# Domain.Read.All, Domain.ReadWrite.All (list) and Domain-InternalFederation.Read.All,
+# Domain-InternalFederation.ReadWrite.All, Domain.Read.All, Domain.ReadWrite.All (get; the beta
+# list page agrees); never Directory.Read.All
+READ_PERMISSIONS = WRITE_PERMISSIONS | {"Domain-InternalFederation.Read.All", "Domain.Read.All"}
 ENUMS: dict[str, frozenset[str]] = {
     "preferredAuthenticationProtocol": frozenset({"wsFed", "saml", "unknownFutureValue"}),
     "promptLoginBehavior": frozenset(

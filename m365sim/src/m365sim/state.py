@@ -120,6 +120,9 @@ class Settings:
         "Invalid batch payload format. A batch must be either fully sequential (every request "
         "depends on the one before it) or fully parallel (no dependsOn)."
     )
+    # §12.3: role assignments take minutes to reach tokens; a role assigned less than this many
+    # seconds ago is missing from new tokens' `wids` (0: at once, which keeps tests fast)
+    token_claims_lag_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -248,6 +251,7 @@ class Tenant:
         self.apps: dict[str, AppRegistration] = {}
         self.sp_index: dict[str, str] = {}  # servicePrincipal object id -> appId
         self.role_assignments: dict[str, dict[str, Any]] = {}
+        self.role_assigned_at: dict[str, float] = {}  # assignment id -> when (not served by Graph)
         self.skus: dict[str, Sku] = {}
         self.changes: list[Change] = []
         self.seq = 0
@@ -394,7 +398,19 @@ class Tenant:
             "directoryScopeId": scope,
         }
         self.role_assignments[ra["id"]] = ra
+        self.role_assigned_at[ra["id"]] = time.time()
         return ra
+
+    def roles_in_token(self, principal_id: str, lag_s: float) -> set[str]:
+        """The tenant-wide roles old enough to appear in a token issued now (`wids`)."""
+        cutoff = time.time() - lag_s
+        return {
+            ra["roleDefinitionId"]
+            for ra in self.role_assignments.values()
+            if ra["principalId"] == principal_id
+            and ra["directoryScopeId"] == "/"
+            and self.role_assigned_at.get(ra["id"], 0.0) <= cutoff
+        }
 
     def roles_of(self, principal_id: str) -> set[str]:
         return {

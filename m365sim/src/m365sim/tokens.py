@@ -183,7 +183,7 @@ def _check_assertion(
 def issue_token(sim: Simulator, t: Tenant, app: AppRegistration, acr: str, audience: str) -> dict[str, Any]:
     now = int(time.time())
     life = sim.settings.token_lifetime_s
-    wids = [*sorted(t.roles_of(app.servicePrincipalId)), WIDS_CONSTANT]
+    wids = [*sorted(t.roles_in_token(app.servicePrincipalId, sim.settings.token_claims_lag_s)), WIDS_CONSTANT]
     claims: dict[str, Any] = {
         "aud": audience,
         "iss": f"https://sts.windows.net/{t.id}/",

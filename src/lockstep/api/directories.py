@@ -78,6 +78,12 @@ class VerificationOut(Schema):
     godaddy_signals: list[str] = []
     problems: list[str] = Field(default=[], description="What to fix, in plain words.")
     access_denied: bool = False
+    pending: list[str] = Field(
+        default=[], description="Granted but not yet in Microsoft's tokens (may take a few minutes)."
+    )
+    disabled_features: list[str] = Field(
+        default=[], description="What the missing permissions and roles disable; everything else works."
+    )
 
 
 class DirectoryOut(Schema):

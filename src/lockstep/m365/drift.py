@@ -47,7 +47,7 @@ from lockstep.m365.engine import (
 )
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.delta import removed_reason
-from lockstep.m365.graph.errors import DeltaReset, FatalForDirectory
+from lockstep.m365.graph.errors import AccessDenied, DeltaReset, FatalForDirectory
 from lockstep.m365.group_engine import _member_remote_ids
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 
@@ -141,9 +141,16 @@ class _UserRules:
 def run_drift(directory: Directory, client: GraphClient) -> DriftResult:
     """One drift round (users, then groups) for one directory."""
     result = DriftResult()
+    refused: list[AccessDenied] = []
     try:
-        _users(directory, client, result)
-        _groups(directory, client, result)
+        for step in (_users, _groups):
+            try:
+                step(directory, client, result)
+            except AccessDenied as exc:  # that kind's permission is missing (Verify names it)
+                log.warning("drift of directory %s skips a kind: %s", directory.pk, exc)
+                refused.append(exc)
+        if len(refused) == 2:  # nothing readable: consent revoked, not one permission missing
+            raise refused[0]
     except FatalForDirectory as exc:
         result.paused = exc.plain_words or str(exc)
         Directory.objects.filter(pk=directory.pk).update(health=Health.RED, health_reason=result.paused)

@@ -165,6 +165,7 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
     }
     works: list[Work] = []
     managed = directory.managed()
+    hold_passwords = passwords_held(directory)
     for binding in bindings:
         user: User | None = binding.user
         if binding.remote_deleted_at is not None:
@@ -201,6 +202,10 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
             federated=domain in federated,
             federated_before=_remote_domain(binding, domain) in federated,
         )
+        if hold_passwords and any(o.kind == "set_password" for o in operations):
+            # No User Administrator role (Verify said so): the password waits, the account syncs.
+            operations = [o for o in operations if o.kind != "set_password"]
+            password = None
         work = Work(binding, binding.desired_version, _kept_enabled(binding, operations))
         work.password_sent = password is not None
         works.append(work)
@@ -211,6 +216,11 @@ def _remote_domain(binding: UserBinding, default: str) -> str:
     """The domain of the account's UPN as last known (its domain may differ from Lockstep's)."""
     upn = str(binding.last_applied.get("userPrincipalName") or binding.remote_upn or "")
     return mapping.email_domain(upn) if "@" in upn else default
+
+
+def passwords_held(directory: Directory) -> bool:
+    """True when the last Verify found no role allowing password changes (graph-facts §9)."""
+    return bool((directory.verification or {}).get("missing_roles"))
 
 
 def _remote_deleted(binding: UserBinding) -> Work:

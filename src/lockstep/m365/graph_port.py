@@ -108,7 +108,8 @@ class GraphClientPort:
     def healthy(self) -> bool:
         """A cheap read proving the token and consent still work (tells a per-object 403 apart)."""
         try:
-            self.client.get_organization()
+            # one user's id: covered by User.ReadWrite.All (see lockstep.m365.permissions)
+            self.client.get("/users", params={"$top": 1, "$select": "id"})
         except AccessDenied:
             return False
         except GraphError:

@@ -15,6 +15,12 @@ from lockstep.m365.graph.errors import FatalForDirectory
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
 
+REFUSED = "Authorization_RequestDenied"
+GROUP_PERMISSION_WORDS = (
+    "Microsoft 365 refused this group write while the directory otherwise works: Lockstep's app "
+    "lacks Group.ReadWrite.All (Verify names it). Grant it and admin consent; the group then syncs."
+)
+
 # Never the versions: a concurrent change must not be overwritten by this pass.
 SAVED_FIELDS = [
     "remote_id",
@@ -52,6 +58,12 @@ def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "work
             ok = _sync_one(directory, binding, port, actor, result)
         except FatalForDirectory as exc:  # no token at all: pause the directory, keep the queue
             result.paused, ok = exc.plain_words or str(exc), False
+        if result.paused and binding.last_error_code == REFUSED and _directory_works(port, result):
+            # Only group writes are refused (no Group.ReadWrite.All): park the group, keep the rest.
+            result.paused = ""
+            binding.status = SyncStatus.ERROR
+            binding.retry_at = timezone.now() + PARK_FOR
+            binding.last_error = GROUP_PERMISSION_WORDS
         binding.lease_until = None
         binding.lease_owner = ""
         with transaction.atomic():
@@ -65,6 +77,16 @@ def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "work
             )
             break
     return result
+
+
+def _directory_works(port: GraphPort, result: PassResult) -> bool:
+    """The health probe, asked at most once per pass (a broken probe means "not known to work")."""
+    if result.healthy is None:
+        try:
+            result.healthy = port.healthy()
+        except Exception:
+            result.healthy = False
+    return result.healthy
 
 
 def _sync_one(

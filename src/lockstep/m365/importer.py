@@ -27,7 +27,7 @@ from lockstep.directory.models import User, UserState
 from lockstep.directory.validation import clean_user_fields
 from lockstep.m365 import immutable_ids, mapping, reconcile
 from lockstep.m365.graph.client import GraphClient
-from lockstep.m365.graph.errors import GraphError
+from lockstep.m365.graph.errors import AccessDenied, GraphError
 from lockstep.m365.graph.odata import select as odata_select
 from lockstep.m365.graph.paging import MAX_PAGE_SIZE, iter_pages
 from lockstep.m365.models import Directory, ImportCandidate, ImportScan, UserBinding
@@ -276,6 +276,25 @@ def parse_count(content: bytes) -> int:
     return int(content.decode("utf-8-sig").strip())
 
 
+ADMINS_UNKNOWN = (
+    "Admin-role holders could not be identified ({reason}): no account is flagged as an admin, so "
+    "check admin accounts yourself before importing them."
+)
+
+
+def admin_principal_ids_or_warning(client: GraphClient) -> tuple[set[str], str]:
+    """The admin-role holders, or none and a warning when the role assignments cannot be read.
+
+    Without RoleManagement.Read.Directory the scan still lists every account (its other
+    permission, User.ReadWrite.All, covers that); only the admin flag degrades.
+    """
+    try:
+        return admin_principal_ids(client), ""
+    except AccessDenied as error:
+        log.warning("role assignments unreadable, admin flag degrades: %s", error)
+        return set(), ADMINS_UNKNOWN.format(reason="RoleManagement.Read.Directory is missing")
+
+
 def count_users(client: GraphClient) -> int | None:
     """The tenant's user count for the progress bar (`/users/$count`, eventually consistent), or None."""
     try:
@@ -295,7 +314,8 @@ def run_scan(scan: ImportScan, client: GraphClient) -> ImportScan:
     )
     try:
         ImportScan.objects.filter(pk=scan.pk).update(users_total=count_users(client))
-        admins = admin_principal_ids(client)
+        admins, warning = admin_principal_ids_or_warning(client)
+        ImportScan.objects.filter(pk=scan.pk).update(error=warning)  # a warning while the scan is done
         params: dict[str, str | int] = {"$select": odata_select(SCAN_SELECT), "$top": MAX_PAGE_SIZE}
         users = admins_found = 0
         for pages, page in enumerate(iter_pages(client.transport, "/users", params=params), start=1):

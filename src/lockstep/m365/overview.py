@@ -397,4 +397,6 @@ def verification_view(directory: Directory) -> dict[str, Any]:
     data.setdefault("missing_roles", [])
     data.setdefault("problems", [])
     data.setdefault("godaddy_signals", [])
+    data.setdefault("pending", [])
+    data.setdefault("disabled_features", [])
     return data

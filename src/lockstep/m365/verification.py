@@ -10,35 +10,22 @@ import base64
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from lockstep.m365.graph import odata
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
+from lockstep.m365.permissions import FEATURES_NEEDING, REQUIRED_PERMISSIONS, disabled_features, missing_from
 
-# Application permissions Lockstep asks for; a broader one satisfies a narrower one.
-REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "User.ReadWrite.All": ("User.ReadWrite.All", "Directory.ReadWrite.All"),
-    "Group.ReadWrite.All": ("Group.ReadWrite.All", "Directory.ReadWrite.All"),
-    "GroupMember.ReadWrite.All": (
-        "GroupMember.ReadWrite.All",
-        "Group.ReadWrite.All",
-        "Directory.ReadWrite.All",
-    ),
-    "User-PasswordProfile.ReadWrite.All": ("User-PasswordProfile.ReadWrite.All", "Directory.ReadWrite.All"),
-    "Domain.Read.All": (
-        "Domain.Read.All",
-        "Domain.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ),
-    "RoleManagement.Read.Directory": (
-        "RoleManagement.Read.Directory",
-        "RoleManagement.ReadWrite.Directory",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ),
-}
+__all__ = ["REQUIRED_PERMISSIONS", "VerificationReport", "verify"]
+
+# Consent and role assignments take minutes to reach tokens (graph-facts §9, §12.3): within
+# this long after the admin-consent callback, a token without permissions means "granted,
+# not yet in the token", not "not granted".
+CONSENT_PROPAGATION = timedelta(minutes=15)
+PENDING_WORDS = "granted, may take a few minutes to reach Microsoft's tokens: verify again shortly"
 
 # graph-facts §9.1
 ROLE_NAMES = {
@@ -85,6 +72,12 @@ class VerificationReport:
     godaddy_signals: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     access_denied: bool = False
+    # granted but not yet in the token (graph-facts §12.3): said, never counted as a failure
+    pending: list[str] = field(default_factory=list)
+    # what the missing permissions and roles disable, in plain words
+    disabled_features: list[str] = field(default_factory=list)
+    domains_read: bool = False
+    roles_checked: bool = False
 
     @property
     def default_domain(self) -> str:
@@ -121,7 +114,17 @@ def _host(url: str | None) -> str:
     return (urlsplit(url).hostname or "").lower() if url else ""
 
 
-def verify(client: GraphClient, client_id: str) -> VerificationReport:
+def verify(
+    client: GraphClient,
+    client_id: str,
+    *,
+    consent_granted_at: datetime | None = None,
+    now: datetime | None = None,
+) -> VerificationReport:
+    """Check the token, each permission, the app's role and the domains; nothing outside the set.
+
+    `consent_granted_at`: when Microsoft last sent the admin back from the consent page.
+    """
     report = VerificationReport()
     client.tokens.invalidate()  # a fresh token: consent granted or revoked since shows at once
     try:
@@ -133,34 +136,94 @@ def verify(client: GraphClient, client_id: str) -> VerificationReport:
     report.token_ok = True
     granted = sorted(str(r) for r in claims.get("roles", []))
     report.granted_permissions = granted
-    for needed, satisfied_by in REQUIRED_PERMISSIONS.items():
-        if not set(satisfied_by) & set(granted):
-            report.missing_permissions.append(needed)
-    if report.missing_permissions:
-        if not granted:
-            report.problems.append("Admin consent has not been granted (the token carries no permissions).")
+    missing = missing_from(granted)
+    consent_recent = (
+        consent_granted_at is not None and (now or _utcnow()) - consent_granted_at < CONSENT_PROPAGATION
+    )
+    if not granted and consent_recent:
+        report.pending.append(f"Admin consent {PENDING_WORDS}.")
+        report.missing_permissions = missing
+        report.disabled_features = disabled_features(missing)
+        return report
+    report.missing_permissions = missing
+    if not granted:
+        report.problems.append("Admin consent has not been granted (the token carries no permissions).")
+    else:
+        for permission in missing:
+            report.problems.append(
+                f"Missing application permission {permission}: "
+                + ", ".join(FEATURES_NEEDING[permission])
+                + " will not work until it is granted."
+            )
+    if granted:
+        _check_roles(client, claims, report, can_list="RoleManagement.Read.Directory" not in missing)
+        if "Domain.Read.All" not in missing:
+            try:
+                _read_domains(client, report)
+                report.domains_read = True
+            except GraphError as error:
+                report.access_denied = report.access_denied or isinstance(error, FatalForDirectory)
+                report.problems.append(f"Could not read the domains: {error.plain_words}")
         else:
             report.problems.append(
-                "Missing application permissions: " + ", ".join(report.missing_permissions)
+                "Without Domain.Read.All the tenant's domains cannot be read: users cannot be bound "
+                "(their email domain must be a verified domain of the tenant), and the domain-overlap "
+                "check and GoDaddy detection cannot run."
             )
-    try:
-        principal = client.get_service_principal_by_app_id(client_id)
-        role_ids = set()
-        if principal is not None:
-            role_ids = {
-                str(a.get("roleDefinitionId")) for a in client.list_role_assignments(str(principal["id"]))
+    report.disabled_features = disabled_features(missing)
+    if report.missing_roles:
+        report.disabled_features.append("setting passwords (held until the role is assigned)")
+    return report
+
+
+def _utcnow() -> datetime:
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def _check_roles(
+    client: GraphClient, claims: dict[str, Any], report: VerificationReport, *, can_list: bool
+) -> None:
+    """The app's directory roles: its role assignments (by the token's `oid`), else the token's `wids`."""
+    in_token = {str(w) for w in claims.get("wids", [])}
+    principal = str(claims.get("oid", ""))
+    if can_list and principal:
+        try:
+            assigned = {
+                str(a.get("roleDefinitionId"))
+                for a in client.iterate(
+                    "/roleManagement/directory/roleAssignments",
+                    params={"$filter": odata.eq("principalId", principal)},
+                )
             }
-        report.roles = sorted(ROLE_NAMES.get(r, r) for r in role_ids)
-        if not role_ids & ROLES_COVERING_PASSWORDS:
+        except GraphError as error:
+            report.access_denied = report.access_denied or isinstance(error, FatalForDirectory)
+            report.problems.append(f"Could not read the app's directory roles: {error.plain_words}")
+            return
+        report.roles_checked = True
+        report.roles = sorted(ROLE_NAMES.get(r, r) for r in assigned)
+        covering = assigned & ROLES_COVERING_PASSWORDS
+        if not covering:
             report.missing_roles.append("User Administrator")
             report.problems.append(
-                "The app's service principal lacks the User Administrator role, needed to set passwords."
+                "The app lacks the User Administrator role: passwords are held until it is assigned "
+                "(accounts still sync)."
             )
-        _read_domains(client, report)
-    except GraphError as error:
-        report.access_denied = isinstance(error, FatalForDirectory)
-        report.problems.append(error.plain_words)
-    return report
+        elif not covering & in_token:
+            names = ", ".join(sorted(ROLE_NAMES[r] for r in covering))
+            report.pending.append(
+                f"Directory role {names} {PENDING_WORDS}; passwords may be refused until then."
+            )
+        return
+    # No RoleManagement.Read.Directory: the token's `wids` is the only (possibly stale) evidence.
+    report.roles = sorted(ROLE_NAMES[r] for r in in_token if r in ROLE_NAMES)
+    if not in_token & ROLES_COVERING_PASSWORDS:
+        report.missing_roles.append("User Administrator")
+        report.problems.append(
+            "The token shows no User Administrator role and, without RoleManagement.Read.Directory, "
+            "the role assignments cannot be checked: passwords are held until the role is assigned."
+        )
 
 
 def _read_domains(client: GraphClient, report: VerificationReport) -> None:

@@ -11,6 +11,7 @@ from lockstep.m365.graph.auth import clear_app_cache
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.connection import CertificateCredential, DirectoryConnection
 from lockstep.m365.graph.transport import RetryPolicy
+from lockstep.m365.verification import USER_ADMINISTRATOR
 
 testing = pytest.importorskip("m365sim.testing", reason="m365sim is not installed")
 SimServer = testing.SimServer
@@ -75,3 +76,24 @@ def make_client(sim: Any) -> Iterator[Callable[..., GraphClient]]:
 @pytest.fixture
 def graph(make_client: Callable[..., GraphClient]) -> GraphClient:
     return make_client()
+
+
+# Permissions beyond the set-up guide's set, for tests of client methods Lockstep itself does
+# not call (organization, service principals, licences, federation writes).
+BROAD_PERMISSIONS = [
+    "User.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "Domain.ReadWrite.All",
+    "Domain-InternalFederation.ReadWrite.All",
+    "Organization.Read.All",
+    "Application.Read.All",
+    "RoleManagement.Read.Directory",
+    "LicenseAssignment.ReadWrite.All",
+]
+
+
+@pytest.fixture
+def broad_graph(sim: Any, make_client: Callable[..., GraphClient]) -> GraphClient:
+    """A client for an app holding more than the guide's set (plus the User Administrator role)."""
+    app = sim.add_app(roles=BROAD_PERMISSIONS, directory_roles=[USER_ADMINISTRATOR], display_name="Broad")
+    return make_client(client_id=app["client_id"], client_secret=app["client_secret"])

@@ -16,6 +16,12 @@ from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.payloads import InternalDomainFederation
 
 
+@pytest.fixture
+def graph(broad_graph: GraphClient) -> GraphClient:
+    """Federation writes need Domain-InternalFederation.ReadWrite.All, outside the guide's set."""
+    return broad_graph
+
+
 def signing_certificate() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.lockstep.test")])

@@ -19,7 +19,7 @@ from .test_sim_users import new_user, unique
 
 
 def test_429_retry_after_is_honoured(sim: Any, graph: GraphClient) -> None:
-    graph.get_organization()  # token first, so timing covers Graph only
+    graph.list_domains()  # token first, so timing covers Graph only
     sim.sim.faults.add("throttle", method="GET", path=r"/v1\.0/users$", retry_after=0.4, count=2)
     started = time.monotonic()
     users = list(graph.list_users(select=["id"]))
@@ -31,10 +31,10 @@ def test_429_retry_after_is_honoured(sim: Any, graph: GraphClient) -> None:
 
 def test_long_retry_after_goes_back_to_the_caller(sim: Any, make_client: Callable[..., GraphClient]) -> None:
     graph = make_client(retry=RetryPolicy(max_retry_after=5))
-    sim.sim.faults.add("throttle", method="GET", path=r"/v1\.0/organization$", retry_after=120, count=1)
+    sim.sim.faults.add("throttle", method="GET", path=r"/v1\.0/domains$", retry_after=120, count=1)
     started = time.monotonic()
     with pytest.raises(e.Throttled) as info:
-        graph.get_organization()
+        graph.list_domains()
     assert info.value.retry_after == pytest.approx(120)
     assert time.monotonic() - started < 3
 
@@ -68,7 +68,7 @@ def test_batch_resends_only_the_throttled_inner_requests(sim: Any, graph: GraphC
 
 def test_lost_create_response_is_maybe_committed_and_found_by_upn(sim: Any, graph: GraphClient) -> None:
     upn = unique()
-    graph.get_organization()
+    graph.list_domains()
     sim.sim.faults.add("lost_response", method="POST", path=r"/v1\.0/users$", count=1)
     with pytest.raises(e.MaybeCommitted) as info:
         graph.create_user(new_user(upn))
@@ -87,7 +87,7 @@ def test_lost_response_to_an_update_is_retried(sim: Any, graph: GraphClient) -> 
 
 def test_hung_request_times_out_and_is_retried(sim: Any, make_client: Callable[..., GraphClient]) -> None:
     graph = make_client(timeout=1.0)
-    graph.get_organization()
+    graph.list_domains()
     sim.sim.faults.add("hang", method="GET", path=r"/v1\.0/domains$", seconds=3, count=1)
     started = time.monotonic()
     assert graph.list_domains()

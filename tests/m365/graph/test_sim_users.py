@@ -115,7 +115,8 @@ def test_in_filter_is_chunked_by_fifteen(graph: GraphClient) -> None:
     assert graph.stats.http_requests - before == 3
 
 
-def test_tenant_reads(sim: Any, graph: GraphClient) -> None:
+def test_tenant_reads(sim: Any, broad_graph: GraphClient) -> None:
+    graph = broad_graph
     domains = {d["id"]: d for d in graph.list_domains()}
     assert domains["contoso.com"]["isDefault"] and domains["northwind.example"]["isVerified"] is False
     assert graph.get_domain("contoso.com")["authenticationType"] == "Managed"
@@ -138,7 +139,8 @@ def test_advanced_queries_need_the_consistency_header(graph: GraphClient) -> Non
     assert found and all(u["userPrincipalName"].endswith("@fabrikam.com") for u in found)
 
 
-def test_license_assignment_errors(graph: GraphClient) -> None:
+def test_license_assignment_errors(broad_graph: GraphClient) -> None:
+    graph = broad_graph
     skus = {s["skuPartNumber"]: s["skuId"] for s in graph.list_subscribed_skus()}
     uid = graph.create_user(new_user(unique()))["id"]
     with pytest.raises(e.InvalidUsageLocation) as info:

@@ -74,7 +74,7 @@ def _full(
 
 def delta(sim: Simulator, req: GraphRequest) -> GraphResponse:
     kind = "user" if req.path.lower().startswith("/users") else "group"
-    perms.require(req, perms.USER_READ if kind == "user" else perms.GROUP_READ)
+    perms.require(req, perms.USER_READ_FULL if kind == "user" else perms.GROUP_READ)
     t = sim.tenant
     for bad in ("$top", "$orderby", "$expand"):
         if bad in req.query:

@@ -371,7 +371,7 @@ def list_deleted(sim: Simulator, req: GraphRequest) -> GraphResponse:
         raise bad_request(
             "The requested deleted items type is not supported. Please specify a type cast, e.g. microsoft.graph.user."
         )
-    perms.require(req, perms.USER_READ if kind == "user" else perms.GROUP_READ)
+    perms.require(req, perms.USER_READ_FULL if kind == "user" else perms.GROUP_READ)
     _purge_expired(sim)
     t = sim.tenant
     res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE

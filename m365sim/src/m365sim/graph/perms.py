@@ -1,4 +1,9 @@
-"""Application-permission and directory-role gates (graph-facts §1.3, §2, §9)."""
+"""Application-permission and directory-role gates (graph-facts §1.3, §2, §9, §12.1).
+
+Each set is exactly the application-permission list on the call's Microsoft Graph v1.0 page
+("Permissions": least privileged plus higher privileged), never a broader one: m365sim must
+not be kinder than Microsoft, so a permission Lockstep forgets to ask for shows up in tests.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,12 @@ if TYPE_CHECKING:
 
 DIR_R = {"Directory.Read.All", "Directory.ReadWrite.All"}
 DIR_W = {"Directory.ReadWrite.All"}
+# list/get users, $count: User.ReadBasic.All (basic properties only), User.Read.All, User.ReadWrite.All,
+# Directory.Read.All, Directory.ReadWrite.All
 USER_READ = {"User.Read.All", "User.ReadBasic.All", "User.ReadWrite.All", "User.ReadUpdate.All"} | DIR_R
+# users delta and deletedItems (users): User.Read.All, User.ReadWrite.All, Directory.Read.All,
+# Directory.ReadWrite.All (User.ReadBasic.All is not listed)
+USER_READ_FULL = {"User.Read.All", "User.ReadWrite.All"} | DIR_R
 USER_CREATE = {"User.ReadWrite.All"} | DIR_W
 USER_UPDATE = {"User.ReadWrite.All", "User.ReadUpdate.All"} | DIR_W
 # least-privileged permissions for single properties (§1.3), in addition to USER_UPDATE
@@ -28,33 +38,40 @@ NARROW = {
     "businessPhones": {"User-Phone.ReadWrite.All"},
     "mobilePhone": {"User-Phone.ReadWrite.All"},
 }
-USER_DELETE = {"User.ReadWrite.All"} | DIR_W
+USER_DELETE = {"User.DeleteRestore.All", "User.ReadWrite.All"} | DIR_W
+USER_RESTORE = {"User.DeleteRestore.All", "User.ReadWrite.All"} | DIR_W
 PASSWORD = {"User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All"} | DIR_W
 ENABLE = {"User.EnableDisableAccount.All", "User.ReadWrite.All"} | DIR_W
 REVOKE = {"User.RevokeSessions.All", "User.ReadWrite.All"} | DIR_W
+# list/get groups, members, groups delta: GroupMember.Read.All, Group.Read.All, Directory.Read.All,
+# Group.ReadWrite.All, Directory.ReadWrite.All; GroupMember.ReadWrite.All is listed for members and,
+# by its description ("list groups, read basic properties"), allows listing groups too
 GROUP_READ = {
+    "GroupMember.Read.All",
     "Group.Read.All",
     "Group.ReadWrite.All",
-    "GroupMember.Read.All",
     "GroupMember.ReadWrite.All",
 } | DIR_R
 GROUP_CREATE = {"Group.Create", "Group.ReadWrite.All"} | DIR_W
 GROUP_WRITE = {"Group.ReadWrite.All"} | DIR_W
 MEMBER_WRITE = {"GroupMember.ReadWrite.All", "Group.ReadWrite.All"} | DIR_W
-DOMAIN_READ = {
-    "Domain.Read.All",
-    "Domain.ReadWrite.All",
-    "Domain-InternalFederation.Read.All",
-    "Domain-InternalFederation.ReadWrite.All",
-} | DIR_R
+# list/get domains: Domain.Read.All, Directory.Read.All, Domain.ReadWrite.All, Directory.ReadWrite.All
+DOMAIN_READ = {"Domain.Read.All", "Domain.ReadWrite.All"} | DIR_R
 DOMAIN_WRITE = {"Domain.ReadWrite.All"}
 FEDERATION_WRITE = {"Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"}
-ORG_READ = {"Organization.Read.All", "Organization.ReadWrite.All", "User.Read.All"} | DIR_R
+# GET /organization: Organization.Read.All, Directory.Read.All, Organization.ReadWrite.All,
+# Directory.ReadWrite.All; not User.Read.All (graph-facts §12.1)
+ORG_READ = {"Organization.Read.All", "Organization.ReadWrite.All"} | DIR_R
+# roleAssignments/roleDefinitions: RoleManagement.Read.Directory, RoleManagement.Read.All,
+# Directory.Read.All, RoleManagement.ReadWrite.Directory (not Directory.ReadWrite.All)
 ROLE_READ = {
     "RoleManagement.Read.Directory",
     "RoleManagement.Read.All",
+    "Directory.Read.All",
     "RoleManagement.ReadWrite.Directory",
-} | DIR_R
+}
+# servicePrincipals: Application.Read.All, Directory.Read.All, Application.ReadWrite.All,
+# Directory.ReadWrite.All
 SP_READ = {"Application.Read.All", "Application.ReadWrite.All"} | DIR_R
 LICENSE_WRITE = {"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All"} | DIR_W
 SKU_READ = {"Organization.Read.All", "LicenseAssignment.Read.All", "LicenseAssignment.ReadWrite.All"} | DIR_R

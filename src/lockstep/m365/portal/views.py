@@ -130,6 +130,7 @@ def _consent_outcome(request: HttpRequest, directory: Directory) -> None:
     if request.GET.get("state") != f"lockstep-directory-{directory.pk}":
         return
     if request.GET.get("admin_consent", "").lower() == "true":
+        directories.record_consent(directory)
         messages.success(request, "Admin consent granted. Press “Verify now” to check the permissions.")
     elif request.GET.get("error"):
         words = request.GET.get("error_description") or request.GET["error"]

@@ -33,6 +33,10 @@ def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
     verified = sorted(directory.domains.filter(is_verified=True).values_list("name", flat=True))
     if domain not in verified:
         shown = ", ".join(verified) or "none yet (verify the directory first)"
+        if not verified and "Domain.Read.All" in (directory.verification or {}).get(
+            "missing_permissions", []
+        ):
+            shown = "none readable: Lockstep's app lacks Domain.Read.All (grant it, then verify again)"
         raise Conflict(
             "email",
             f"The company email's domain {domain} is not a verified domain of {directory.name}. "

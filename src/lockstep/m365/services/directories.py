@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -134,12 +135,43 @@ def overlapping_domains(directory: Directory) -> set[str]:
     return set(others.values_list("name", flat=True))
 
 
+CONSENT_KEY = "consent_granted_at"
+
+
+def record_consent(directory: Directory) -> None:
+    """Microsoft sent the admin back from the consent page: remember when (graph-facts §12.3)."""
+    data = dict(directory.verification or {})
+    data[CONSENT_KEY] = timezone.now().isoformat()
+    Directory.objects.filter(pk=directory.pk).update(verification=data)
+    directory.verification = data
+
+
+def consent_granted_at(directory: Directory) -> datetime | None:
+    value = (directory.verification or {}).get(CONSENT_KEY)
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def health_of(report: VerificationReport) -> tuple[str, str]:
+    """Red only when nothing can work; a missing permission or role degrades what needs it."""
+    if not report.token_ok or report.access_denied:
+        return Health.RED, "; ".join(report.problems)
+    if not report.granted_permissions and not report.pending:
+        return Health.RED, "; ".join(report.problems)
+    if report.problems or report.pending:
+        return Health.DEGRADED, "; ".join(report.problems + report.pending)
+    return Health.OK, ""
+
+
 def run_verification(directory: Directory) -> VerificationReport:
     """Verify against Microsoft 365 and store the result, the domains and the health."""
+    consent_at = consent_granted_at(directory)
     with GraphClient(connection_for(directory)) as client:
-        report = verify(client, directory.client_id)
+        report = verify(client, directory.client_id, consent_granted_at=consent_at)
     with transaction.atomic():
-        if report.token_ok and report.domains:
+        if report.domains_read and report.domains:
             directory.domains.all().delete()
             DirectoryDomain.objects.bulk_create(
                 [
@@ -155,13 +187,10 @@ def run_verification(directory: Directory) -> VerificationReport:
                 ]
             )
         directory.verification = report.as_dict()
+        if consent_at is not None:
+            directory.verification[CONSENT_KEY] = consent_at.isoformat()
         directory.verified_at = timezone.now()
-        if not report.token_ok or report.access_denied or not report.granted_permissions:
-            directory.health, directory.health_reason = Health.RED, "; ".join(report.problems)
-        elif report.problems:
-            directory.health, directory.health_reason = Health.DEGRADED, "; ".join(report.problems)
-        else:
-            directory.health, directory.health_reason = Health.OK, ""
+        directory.health, directory.health_reason = health_of(report)
         directory.save(update_fields=["verification", "verified_at", "health", "health_reason"])
     return report
 
