@@ -30,7 +30,11 @@ def test_route_gate_is_microsofts_list(sim_server: SimServer, path: str, refused
         r = c.get(path)
         assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
     with app_client(sim_server, [allowed]) as c:
-        assert c.get(path).status_code == 200
+        r = c.get(path)
+        if path.endswith("/federationConfiguration"):  # fabrikam.com is managed: 404, past the gate (§12.3)
+            assert r.status_code == 404 and r.json()["error"]["code"] == "Request_ResourceNotFound"
+        else:
+            assert r.status_code == 200
 
 
 def test_the_demo_app_holds_exactly_lockstep_guides_set(sim_server: SimServer) -> None:
