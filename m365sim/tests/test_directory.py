@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from m365sim.seeds import DEMO_CLIENT_ID, SKU_E3, SKU_EXO, SKU_PBI
@@ -91,7 +93,7 @@ def test_assign_license(graph: httpx.Client) -> None:
     assert r.status_code == 200 and r.json()["id"] == uid
     got = graph.get(f"/users/{uid}", params={"$select": "assignedLicenses,mail"}).json()
     assert got["assignedLicenses"] == [{"skuId": SKU_EXO, "disabledPlans": []}]
-    assert got["mail"] == "lic@contoso.com"  # populate_mail_on_license
+    assert got["mail"] is None  # Exchange has not provisioned a mailbox yet (populate_mail_on_license off)
     r = graph.post(
         f"/users/{uid}/assignLicense",
         json={"addLicenses": [{"skuId": SKU_PBI, "disabledPlans": []}], "removeLicenses": []},
@@ -118,3 +120,22 @@ def test_control_api(sim_server: SimServer) -> None:
         sim_server.control("GET", "/state").json()["tenant_id"] == sim_server.tenant_id != info["tenant_id"]
     )
     sim_server.reset("demo")
+
+
+def test_assign_license_populates_mail_only_when_set(sim_server: Any, graph: httpx.Client) -> None:
+    """§1.4 [UNCERTAIN]: Exchange may write the UPN-based address back; off by default (strict)."""
+    sim_server.update_settings(populate_mail_on_license=True)
+    uid = graph.post(
+        "/users",
+        json={
+            "accountEnabled": True,
+            "displayName": "M",
+            "mailNickname": "mailer",
+            "userPrincipalName": "mailer@contoso.com",
+            "usageLocation": "US",
+            "passwordProfile": {"password": "Xq7#mLp2vR!k"},
+        },
+    ).json()["id"]
+    body = {"addLicenses": [{"skuId": SKU_EXO, "disabledPlans": []}], "removeLicenses": []}
+    assert graph.post(f"/users/{uid}/assignLicense", json=body).status_code == 200
+    assert graph.get(f"/users/{uid}", params={"$select": "mail"}).json()["mail"] == "mailer@contoso.com"

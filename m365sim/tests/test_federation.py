@@ -146,12 +146,13 @@ def test_domains_that_cannot_be_federated(domain: str, message: str) -> None:
 
 
 def test_default_domain_is_a_setting() -> None:
-    sim = make_sim()
-    assert call(sim, "POST", "contoso.com", data=body()).status == 201
-    sim = make_sim()
-    sim.settings.federate_default_domain_allowed = False
+    sim = make_sim()  # strict by default: the default domain is refused
     problem = error(sim, "POST", "contoso.com", data=body())
     assert problem.status == 400 and "default domain" in problem.message
+    assert sim.tenant.domains["contoso.com"].authenticationType == "Managed"
+    sim = make_sim()
+    sim.settings.federate_default_domain_allowed = True
+    assert call(sim, "POST", "contoso.com", data=body()).status == 201
 
 
 def test_unknown_domain_is_404() -> None:
@@ -312,7 +313,10 @@ def test_http_federate_read_and_defederate(graph: Any, sim_server: Any) -> None:
     r = graph.post("/domains/contoso.onmicrosoft.com/federationConfiguration", json=body(issuerUri="urn:x"))
     assert r.status_code == 400
     assert err(r)["message"] == "The initial domain 'contoso.onmicrosoft.com' cannot be federated."
-    r = graph.post("/domains/contoso.com/federationConfiguration", json=body())
+    r = graph.post("/domains/contoso.com/federationConfiguration", json=body(issuerUri="urn:other"))
+    assert r.status_code == 400 and "default domain" in err(r)["message"]  # strict default (§8.1)
+    sim_server.sim.tenant.add_domain("tailspin.example")  # verified, managed, not the default
+    r = graph.post("/domains/tailspin.example/federationConfiguration", json=body())
     assert r.status_code == 400 and err(r)["details"][0]["target"] == "issuerUri"
     assert graph.delete(f"/domains/fabrikam.com/federationConfiguration/{fid}").status_code == 204
     assert graph.get("/domains/fabrikam.com").json()["authenticationType"] == "Managed"

@@ -90,11 +90,11 @@ class Settings:
     )
     federated_create_message: str = "SourceAnchor is a required property for creation of a federated user."
     soft_deleted_blocks_conflicts: bool = False  # §1.6: soft-deleted UPN/proxy block new users?
-    populate_mail_on_license: bool = True  # §1.4
+    populate_mail_on_license: bool = False  # §1.4
     group_mail_nickname_unique_for_security: bool = False  # §2.2: only Unified nicknames unique
     remove_non_member_status: int = 404  # §2.3: 404 or 400
-    federate_default_domain_allowed: bool = True  # §8.1
-    shuffle_batch_responses: bool = False  # §3
+    federate_default_domain_allowed: bool = False  # §8.1
+    shuffle_batch_responses: bool = True  # §3
     banned_passwords: list[str] = field(
         default_factory=lambda: ["password", "contoso", "welcome", "letmein", "qwerty", "summer", "winter"]
     )

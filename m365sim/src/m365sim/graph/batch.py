@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 MAX_REQUESTS = 20
 
+_SHUFFLE = random.Random(20240820)
+
 
 def _invalid(detail: str) -> GraphError:
     return GraphError(400, "BadRequest", f"Invalid batch payload format. {detail}".strip())
@@ -141,5 +143,6 @@ def batch(sim: Simulator, req: GraphRequest) -> GraphResponse:
             responses.append(item)
         statuses[rid.lower()] = status
     if sim.settings.shuffle_batch_responses:
-        random.shuffle(responses)
+        # the order may differ from the request (§3); a seeded generator keeps failures reproducible
+        _SHUFFLE.shuffle(responses)
     return json_response({"responses": responses})
