@@ -11,8 +11,8 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from m365sim.errors import GraphError, unsupported_query
 from m365sim import replication
+from m365sim.errors import GraphError, unsupported_query
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response
 from m365sim.graph.groups import RESOURCE as GROUP_RESOURCE

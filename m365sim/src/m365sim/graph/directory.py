@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from m365sim.errors import GraphError, bad_request, not_found
 from m365sim import replication
+from m365sim.errors import GraphError, bad_request, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content
 from m365sim.graph.groups import RESOURCE as GROUP_RESOURCE

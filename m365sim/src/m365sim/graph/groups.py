@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from m365sim.errors import bad_request, conflict, not_found
 from m365sim import replication
+from m365sim.errors import bad_request, conflict, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content, text_response
 from m365sim.graph.odata import Resource, count_only, parse_select, project, run_collection
