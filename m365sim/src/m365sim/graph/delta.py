@@ -144,7 +144,7 @@ def delta(sim: Simulator, req: GraphRequest) -> GraphResponse:
 
 
 def _slice(source: Any, offset: int, n: int) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for i, o in enumerate(source):
         if i < offset:
             continue
@@ -198,7 +198,7 @@ def _changes(
         elif ch.op == "member_remove" and ch.member:
             e["add"].pop(ch.member, None)
             e["remove"][ch.member] = ch.member_type
-    rows = []
+    rows: list[dict[str, Any]] = []
     objs = t.users if kind == "user" else t.groups
     for oid, e in per.items():
         if e["removed"] and oid not in objs:
