@@ -125,6 +125,9 @@ class BindingBase(models.Model):
     changed_at = models.DateTimeField(default=timezone.now)  # when desired_version was last bumped
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When Lockstep created, restored or (after a create conflict) found the remote object: for a
+    # while after that, Microsoft 365 may still answer 404 for it (replication lag, §12.2).
+    remote_created_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True

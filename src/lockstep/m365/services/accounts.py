@@ -11,10 +11,12 @@ and adopts it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -157,9 +159,9 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
     directory, user, candidate = binding.directory, binding.user, binding.restore_candidate_id
     with graph_client(directory) as client:
         try:
-            client.restore_deleted_item(candidate)
-            account = dict(client.get_user(candidate, select=LOOKUP_SELECT))
-        except GraphNotFound as exc:
+            restored = client.restore_deleted_item(candidate)
+            account = _read_restored(client, candidate, restored)
+        except GraphNotFound as exc:  # the restore itself: the account is no longer in the recycle bin
             UserBinding.objects.filter(pk=binding.pk).update(
                 restore_candidate_id="",
                 status=SyncStatus.PENDING,
@@ -187,6 +189,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             password_pending=binding.password_pending and ours,
             restore_candidate_id="",
             remote_deleted_at=None,
+            remote_created_at=timezone.now(),  # a 404 for a while yet is replication lag
             status=SyncStatus.PENDING,
             last_error="",
             last_error_code="",
@@ -209,6 +212,26 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
         transaction.on_commit(wakeup.notify)
     binding.refresh_from_db()
     return binding
+
+
+# Seconds to wait before each new read of a just-restored account (replication lag, §12.2).
+RESTORED_READ_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _read_restored(client: GraphClient, candidate: str, restored: dict[str, Any]) -> dict[str, Any]:
+    """The restored account, read again while Microsoft 365 still answers 404 (replication lag).
+
+    A restore that succeeded is never taken for a purge: when the account still cannot be read,
+    what the restore answered is used and the engine's next pass (which tolerates such 404s for a
+    while) applies Lockstep's values.
+    """
+    for delay in (0.0, *RESTORED_READ_DELAYS):
+        time.sleep(delay)
+        try:
+            return dict(client.get_user(candidate, select=LOOKUP_SELECT))
+        except GraphNotFound:
+            continue
+    return {k: v for k, v in restored.items() if k in LOOKUP_SELECT or k == "id"}
 
 
 @transaction.atomic
