@@ -119,6 +119,7 @@ def test_existing_account_is_adopted_without_a_password(
     )
 
 
+@pytest.mark.lag_sensitive(reason="counts writes: under lag the first PATCH may answer 404 and be sent again")
 def test_many_edits_collapse_into_one_write(directory: Directory, actor: Actor, sim: SimServer) -> None:
     user = new_user(actor, "coal")
     bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)

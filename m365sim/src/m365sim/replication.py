@@ -121,6 +121,12 @@ class Replication:
                 view[change.member] = None
         return [m for m in view if not self.hidden(m)]
 
+    def pending_seconds(self) -> float:
+        """Seconds until every change made so far has replicated (0: the replica is current)."""
+        untils = [*self._objects.values(), *(c.until for p in self._members.values() for c in p)]
+        untils += [until for until, _ in self._holds]
+        return max([0.0, *(until - now() for until in untils)])
+
     def delta_end(self, seq: int) -> int:
         """The last change-log sequence number the replica has (delta rounds end there)."""
         if not self._holds:

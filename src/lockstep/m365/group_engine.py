@@ -7,6 +7,8 @@ retried shortly; removing a member that is already gone (404 or 400) counts as d
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -33,6 +35,7 @@ SAVED_FIELDS = [
     "lease_owner",
     "synced_at",
     "remote_created_at",
+    "members_written_at",
 ]
 
 
@@ -80,6 +83,8 @@ def _sync_one(
         return True
     desired = mapping.desired_group(binding.group, _member_remote_ids(binding))
     remote_members = None
+    written = binding.members_written_at
+    maybe_stale = written is not None and timezone.now() - written < replication.RECHECK_AFTER
     if binding.remote_id:
         try:
             remote_members = port.member_ids(binding.remote_id)
@@ -111,6 +116,8 @@ def _sync_one(
         for operation, outcome in zip(operations, outcomes, strict=True):
             if operation.kind == "update_group" and outcome.ok:
                 binding.last_applied = {**binding.last_applied, **(operation.body or {})}
+            if operation.kind in ("add_member", "remove_member") and outcome.ok:
+                binding.members_written_at = timezone.now()
             all_ok = _handle(binding, operation, outcome, actor, result) and all_ok
         if not all_ok:
             return False
@@ -120,7 +127,19 @@ def _sync_one(
     binding.attempts = 0
     binding.retry_at = None
     binding.synced_at = timezone.now()
+    if maybe_stale and written is not None:
+        _recheck_members(binding, binding.members_written_at or written)
     return True
+
+
+def _recheck_members(binding: GroupBinding, written: datetime) -> None:
+    """The member list was read moments after Lockstep's own membership write and may not show it
+    (§12.2): plan this group again once that write has had time to replicate."""
+    binding.status = SyncStatus.PENDING
+    binding.last_error = replication.RECHECK_WORDS
+    binding.last_error_code = replication.LAG_CODE
+    binding.retry_at = max(written + replication.RECHECK_AFTER, timezone.now() + timedelta(seconds=1))
+    GroupBinding.objects.filter(pk=binding.pk).update(desired_version=F("desired_version") + 1)
 
 
 def _handle(

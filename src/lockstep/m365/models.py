@@ -171,6 +171,8 @@ class GroupBinding(BindingBase):
     directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="group_bindings")
     group = models.ForeignKey(Group, null=True, on_delete=models.SET_NULL, related_name="bindings")
     unbound = models.BooleanField(default=False)
+    # Lockstep's last membership write: a member list read soon after may not show it yet (§12.2).
+    members_written_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar[list[Any]] = [

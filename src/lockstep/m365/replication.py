@@ -19,12 +19,19 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 GRACE = timedelta(minutes=15)
+# A member list read this soon after Lockstep's own membership write may be stale: read it again
+# once this much time has passed since the write (a later drift round catches slower replicas).
+RECHECK_AFTER = timedelta(seconds=5)
 MAX_DELAY_SECONDS = 60.0
 CONFLICT_RETRIES = 6
 LAG_CODE = "not_replicated_yet"
 LAG_WORDS = (
     "Microsoft 365 has not finished replicating this new or restored object yet (this takes seconds, "
     "occasionally minutes); Lockstep retries shortly."
+)
+RECHECK_WORDS = (
+    "Lockstep changed this group's members moments ago; it reads the membership again once "
+    "Microsoft 365 has replicated the change."
 )
 CONFLICT_WORDS = (
     "Microsoft 365 reports this address as taken, but the account holding it cannot be found yet "

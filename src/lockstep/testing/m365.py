@@ -109,3 +109,13 @@ def lag_invariants(sim: Any) -> list[str]:
     names = Counter(g["displayName"] for g in tenant.groups.values() if not g.get("mailEnabled"))
     problems += [f"{n} security groups are named {name!r}" for name, n in names.items() if n > 1]
     return problems
+
+
+def wait_for_replication(sim: Any) -> None:
+    """Sleep until m365sim's replica has every change made so far (no-op without lag): what an
+    administrator acting in the admin center a little later sees."""
+    import time
+
+    replication = getattr(sim.sim.tenant, "replication", None)
+    if replication is not None:
+        time.sleep(replication.pending_seconds())

@@ -9,6 +9,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="groupbinding",
+            name="members_written_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="groupbinding",
             name="remote_created_at",
             field=models.DateTimeField(blank=True, null=True),
         ),

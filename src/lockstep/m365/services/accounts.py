@@ -25,7 +25,7 @@ from django.utils import timezone
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
-from lockstep.m365 import engine, wakeup
+from lockstep.m365 import engine, replication, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
@@ -108,7 +108,7 @@ def delete_remote_account(*, actor: Actor, user_id: int, directory_id: int, conf
         raise Conflict("user_id", "Lockstep is writing to this account right now; try again in a minute.")
     with graph_client(directory) as client:
         try:
-            client.delete_user(binding.remote_id)
+            _delete_user(client, binding)
         except GraphNotFound:
             pass  # already gone (deleted directly in Microsoft 365): forget the binding all the same
         except GraphError as exc:
@@ -140,6 +140,28 @@ def delete_remote_account(*, actor: Actor, user_id: int, directory_id: int, conf
             f"longer synced to {directory.name}."
         ),
     )
+
+
+def _delete_user(client: GraphClient, binding: UserBinding) -> None:
+    """DELETE the account; a 404 for an account Lockstep created or restored moments ago is
+    replication lag (§12.2), not "already gone": wait and try again before believing it."""
+    delays = RESTORED_READ_DELAYS if replication.recent(binding.remote_created_at) else ()
+    for delay in delays:
+        try:
+            client.delete_user(binding.remote_id)
+            return
+        except GraphNotFound:
+            time.sleep(delay)
+    try:
+        client.delete_user(binding.remote_id)
+    except GraphNotFound:
+        if delays:
+            raise Conflict(
+                "user_id",
+                "Microsoft 365 has not finished creating this account yet (replication takes seconds, "
+                "occasionally minutes); try deleting it again in a minute.",
+            ) from None
+        raise
 
 
 def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
