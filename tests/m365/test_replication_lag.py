@@ -279,3 +279,38 @@ def test_a_delta_round_never_marks_a_just_created_account_deleted(
     assert not later.full_users and later.users_changed == 1 and later.users_deleted == 0
     binding.refresh_from_db()
     assert binding.status == SyncStatus.SYNCED and binding.desired_version == binding.applied_version
+
+
+def test_deleting_a_just_created_account_waits_instead_of_forgetting_it(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    """Old code: the DELETE's 404 was taken for "already gone"; the binding was dropped and the
+    account stayed in Microsoft 365, enabled and no longer managed."""
+    lag(sim, "^quick@")
+    user = bound_user(actor, directory, "quick")
+    sync_until_settled()
+    remote_id = UserBinding.objects.get(user=user).remote_id
+    accounts.delete_remote_account(actor=actor, user_id=user.pk, directory_id=directory.pk, confirm=True)
+    assert remote_id not in sim.sim.tenant.users and remote_id in sim.sim.tenant.deleted
+
+
+def test_a_member_list_read_right_after_own_writes_is_read_again(
+    directory: Directory, actor: Actor, sim: SimServer, port: Any
+) -> None:
+    """Old code: the stale list did not show the member Lockstep had just added, so removing it
+    moments later was never planned (left to a drift round, a minute or more later)."""
+    people = [bound_user(actor, directory, name) for name in ("ann", "ben", "cy")]
+    group = bound_group(actor, directory, "Quick Changes", people[:2])
+    sync_until_settled()
+    wait_for_replication(sim)
+    lag(sim, "^Quick Changes$")  # from now on its membership changes replicate slowly
+    groups.add_members(actor=actor, group_id=group.pk, user_ids=[people[2].pk])
+    group_pass(directory, port)
+    binding = GroupBinding.objects.get(group=group)
+    cy = UserBinding.objects.get(user=people[2]).remote_id
+    assert cy in sim.sim.tenant.members[binding.remote_id]
+    groups.remove_members(actor=actor, group_id=group.pk, user_ids=[people[2].pk])
+    sync_until_settled()
+    assert_settled(binding)
+    wanted = {UserBinding.objects.get(user=p).remote_id for p in people[:2]}
+    assert set(sim.sim.tenant.members[binding.remote_id]) == wanted
