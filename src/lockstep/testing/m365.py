@@ -69,7 +69,12 @@ def sync_until_settled(*, passes: int = 5, wait_limit: float = 90.0) -> None:
     deadline = time.monotonic() + wait_limit
     done = 0
     while done < passes:
-        if sync_loop.run_once(ports=sync_loop.PortCache()):
+        ports = sync_loop.PortCache()
+        try:
+            handled = sync_loop.run_once(ports=ports)
+        finally:
+            ports.close()
+        if handled:
             done += 1
             continue
         wait = next_replication_retry()
