@@ -89,7 +89,7 @@ def test_no_lag_by_default(sim_server: SimServer, graph: httpx.Client) -> None:
     assert graph.get(f"/users/{uid}").status_code == 200
 
 
-def test_the_setting_is_validated(sim_server: SimServer) -> None:
+def test_the_setting_is_validated(sim_server: SimServer, capsys: pytest.CaptureFixture[str]) -> None:
     for bad in (-1, "2", True, 3601):
         with pytest.raises(httpx.HTTPStatusError) as refused:
             sim_server.update_settings(replication_lag_seconds=bad)
@@ -97,6 +97,7 @@ def test_the_setting_is_validated(sim_server: SimServer) -> None:
         assert "replication_lag_seconds must be a number of seconds" in refused.value.response.text
     with pytest.raises(SystemExit):
         cli_main(["serve", "--replication-lag", "-1", "--port", "0"])
+    assert "--replication-lag: replication_lag_seconds must be a number of seconds" in capsys.readouterr().err
 
 
 def test_new_user_answers_404_until_replicated(lagging: SimServer, graph: httpx.Client) -> None:

@@ -44,14 +44,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from m365sim.server import bind, make_server
     from m365sim.simulator import Simulator
+    from m365sim.state import Settings
+
+    try:
+        Settings().update({"replication_lag_seconds": args.replication_lag})
+    except ValueError as problem:
+        p.error(f"--replication-lag: {problem}")
 
     sim = Simulator(seed=args.seed, users=args.users, groups=args.groups, state_file=args.state)
     sim.latency_ms, sim.latency_jitter_ms = args.latency_ms, args.jitter_ms
     sim.settings.throttling_enabled = not args.no_throttle
-    try:
-        sim.settings.update({"replication_lag_seconds": args.replication_lag})
-    except ValueError as problem:
-        p.error(f"--replication-lag: {problem}")
+    sim.settings.update({"replication_lag_seconds": args.replication_lag})
     tls = ensure_tls(args.ca_dir)
     sock = bind(args.host, args.port)
     server = make_server(sim, sock, tls)
