@@ -64,6 +64,8 @@ class Replication:
     def noted(self, change: Change) -> None:
         """Called for every change-log entry: remember the ones that lag."""
         at = change.at or now()
+        if len(self._objects) > 10_000:  # long runs: forget what replicated long ago
+            self._objects = {oid: until for oid, until in self._objects.items() if until > at}
         if change.op == "upsert" and not change.props:  # created or restored
             lag = self.lag_for(self._object(change.id))
             if lag > 0:
