@@ -61,6 +61,9 @@ def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "work
             ok = _sync_one(directory, binding, port, actor, result)
         except FatalForDirectory as exc:  # no token at all: pause the directory, keep the queue
             result.paused, ok = exc.plain_words or str(exc), False
+        except GraphError as exc:  # e.g. the $batch itself failed: this group only
+            _read_failed(binding, exc, result)
+            ok = False
         binding.lease_until = None
         binding.lease_owner = ""
         with transaction.atomic():
@@ -208,7 +211,7 @@ def _wait_for_replication(binding: GroupBinding) -> None:
 
 
 def _read_failed(binding: GroupBinding, exc: GraphError, result: PassResult) -> None:
-    """The member list could not be read: wait for replication, retry later, or park this group."""
+    """A read (or a whole `$batch`) failed: wait for replication, retry later, or park this group."""
     result.errors += 1
     if isinstance(exc, NotFound) and replication.recent(binding.remote_created_at):
         _wait_for_replication(binding)
