@@ -21,7 +21,7 @@ from lockstep.m365 import drift, engine, group_engine, sync_loop
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
 from lockstep.m365.replication import LAG_CODE
 from lockstep.m365.services import accounts, bindings
-from lockstep.testing.m365 import sync_until_settled, wait_for_replication
+from lockstep.testing.m365 import lag_invariants, sync_until_settled, wait_for_replication
 from m365sim.testing import SimServer
 
 from .test_provision_sync import new_user, remote
@@ -314,3 +314,22 @@ def test_a_member_list_read_right_after_own_writes_is_read_again(
     assert_settled(binding)
     wanted = {UserBinding.objects.get(user=p).remote_id for p in people[:2]}
     assert set(sim.sim.tenant.members[binding.remote_id]) == wanted
+
+
+def test_the_lag_run_checker_sees_harm(directory: Directory, actor: Actor, sim: SimServer) -> None:
+    """`lag_invariants` (run after every test of the lag run) flags what lag must never cause."""
+    user = bound_user(actor, directory, "checked")
+    sync_until_settled()
+    binding = UserBinding.objects.get(user=user)
+    assert lag_invariants(sim) == []
+    UserBinding.objects.filter(pk=binding.pk).update(
+        status=SyncStatus.ERROR, last_error_code="Request_ResourceNotFound", remote_deleted_at=timezone.now()
+    )
+    twin = dict(sim.sim.tenant.users[binding.remote_id], id="twin", userPrincipalName="twin@contoso.com")
+    sim.sim.tenant.users["twin"] = twin
+    problems = lag_invariants(sim)
+    assert any("parked as not found, but the object exists" in p for p in problems)
+    assert any("marked deleted, but its account exists" in p for p in problems)
+    assert any("2 accounts share the immutable id" in p for p in problems)
+    UserBinding.objects.filter(pk=binding.pk).update(status=SyncStatus.SYNCED, remote_deleted_at=None)
+    del sim.sim.tenant.users["twin"]
