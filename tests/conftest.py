@@ -83,10 +83,14 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def sim_server() -> Iterator[Any]:
-    """m365sim's demo tenant over HTTPS on loopback, one per test module."""
+    """m365sim's demo tenant over HTTPS on loopback, one per test module (with the run's
+    replication lag, `LOCKSTEP_TEST_SIM_LAG_SECONDS`)."""
+    from lockstep.testing.m365 import sim_lag_seconds
     from m365sim.testing import SimServer
 
-    with SimServer(seed="demo", throttling=False) as server:
+    lag = sim_lag_seconds()
+    settings = {"replication_lag_seconds": lag} if lag else None
+    with SimServer(seed="demo", throttling=False, settings=settings) as server:
         yield server
 
 

@@ -12,6 +12,7 @@ from lockstep.directory.services import groups, users
 from lockstep.m365 import drift, sync_loop
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
 from lockstep.m365.services import accounts, bindings
+from lockstep.testing.m365 import wait_for_replication
 from m365sim.testing import SimServer
 
 from .test_provision_sync import new_user, remote, sync, writes
@@ -31,6 +32,7 @@ def graph_calls(sim: SimServer) -> list[dict[str, Any]]:
 
 
 def patch_remote(sim: SimServer, object_id: str, body: dict[str, Any]) -> None:
+    wait_for_replication(sim)  # an admin changes an account Microsoft 365 has finished creating
     with sim.client() as http:
         assert http.patch(f"/users/{object_id}", json=body).status_code == 204
 
@@ -40,6 +42,7 @@ def bound(directory: Directory, actor: Actor, sim: SimServer) -> UserBinding:
     user = new_user(actor, "drifty", fields={"job_title": "Engineer", "department": "R&D"})
     bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)
     sync()
+    wait_for_replication(sim)
     drift_round(directory)  # the first round (a full listing) stores the deltaLink
     binding = UserBinding.objects.get(user=user)
     assert binding.status == SyncStatus.SYNCED and binding.remote_id
@@ -108,6 +111,7 @@ def test_remote_soft_delete_turns_the_binding_to_error_and_is_never_recreated(
     # restored in Microsoft 365 by its admin: it reappears in delta and syncs again
     with sim.client() as http:
         assert http.post(f"/directory/deletedItems/{bound.remote_id}/restore").status_code == 200
+    wait_for_replication(sim)
     result = drift_round(directory)
     assert result.users_restored == 1
     sync()
@@ -138,6 +142,7 @@ def test_extra_member_added_in_m365_is_removed_and_removed_member_comes_back(
     groups.add_members(actor=actor, group_id=group.pk, user_ids=[member.pk])
     bindings.bind_group(actor=actor, group_id=group.pk, directory_id=directory.pk)
     sync()
+    wait_for_replication(sim)
     drift_round(directory)
     gb = GroupBinding.objects.get(group=group)
     mb = UserBinding.objects.get(user=member)
@@ -150,6 +155,7 @@ def test_extra_member_added_in_m365_is_removed_and_removed_member_comes_back(
     with sim.client() as http:
         ref = {"@odata.id": f"{base}/directoryObjects/{stranger}"}
         assert http.post(f"/groups/{gb.remote_id}/members/$ref", json=ref).status_code == 204
+    wait_for_replication(sim)
     result = drift_round(directory)
     assert result.groups_bumped == 1
     sync()
@@ -163,6 +169,7 @@ def test_extra_member_added_in_m365_is_removed_and_removed_member_comes_back(
 
     with sim.client() as http:
         assert http.delete(f"/groups/{gb.remote_id}/members/{mb.remote_id}/$ref").status_code == 204
+    wait_for_replication(sim)
     assert drift_round(directory).groups_bumped == 1
     sync()
     assert set(sim.sim.tenant.members[gb.remote_id]) == {mb.remote_id}

@@ -14,7 +14,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, PermissionDenied
 from lockstep.directory.models import AuditEvent, User, UserState
 from lockstep.directory.services import users
-from lockstep.m365 import sync_loop, tasks
+from lockstep.m365 import tasks
 from lockstep.m365.models import (
     Directory,
     ImportBatch,
@@ -25,6 +25,7 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.services import imports
+from lockstep.testing.m365 import sync_until_settled
 from m365sim.seeds import DEMO_PASSWORD
 from m365sim.testing import SimServer
 
@@ -36,9 +37,7 @@ def account(sim: SimServer, upn: str) -> dict[str, Any]:
 
 
 def sync() -> None:
-    for _ in range(5):
-        if not sync_loop.run_once(ports=sync_loop.PortCache()):
-            return
+    sync_until_settled()
 
 
 def writes_since(sim: SimServer, since: int) -> list[dict[str, Any]]:

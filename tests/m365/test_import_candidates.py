@@ -12,9 +12,9 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import User
 from lockstep.directory.services import users
-from lockstep.m365 import sync_loop
 from lockstep.m365.models import Directory, ImportCandidate, ImportScan, UserBinding
 from lockstep.m365.services import bindings, imports
+from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
 from .conftest import directory_fields
@@ -40,9 +40,7 @@ def person(actor: Actor, email: str, **fields: Any) -> User:
 
 
 def sync() -> None:
-    for _ in range(5):
-        if not sync_loop.run_once(ports=sync_loop.PortCache()):
-            return
+    sync_until_settled()
 
 
 def scan(actor: Actor, directory: Directory) -> ImportScan:

@@ -11,9 +11,9 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import AuditEvent, Group, GroupMembership
 from lockstep.directory.services import groups
-from lockstep.m365 import sync_loop
 from lockstep.m365.models import Directory, GroupBinding, ImportCandidate, UserBinding
 from lockstep.m365.services import imports
+from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
 
@@ -22,9 +22,7 @@ def remote_group(sim: SimServer, name: str) -> dict[str, Any]:
 
 
 def sync() -> None:
-    for _ in range(5):
-        if not sync_loop.run_once(ports=sync_loop.PortCache()):
-            return
+    sync_until_settled()
 
 
 def test_groups_are_listed_with_their_kind(directory: Directory, actor: Actor) -> None:

@@ -10,9 +10,9 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict
 from lockstep.directory.models import AuditEvent, User
 from lockstep.directory.services import groups, users
-from lockstep.m365 import sync_loop
 from lockstep.m365.models import Directory, PendingPassword, SyncStatus, UserBinding
 from lockstep.m365.services import bindings
+from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
 INITIAL = "Typed-By-Admin-42x"
@@ -34,9 +34,7 @@ def new_user(actor: Actor, username: str, domain: str = "contoso.com", **kwargs:
 
 
 def sync() -> None:
-    for _ in range(5):
-        if not sync_loop.run_once(ports=sync_loop.PortCache()):
-            return
+    sync_until_settled()
 
 
 def writes(sim: SimServer) -> list[dict[str, Any]]:
@@ -121,6 +119,7 @@ def test_existing_account_is_adopted_without_a_password(
     )
 
 
+@pytest.mark.lag_sensitive(reason="counts writes: under lag the first PATCH may answer 404 and be sent again")
 def test_many_edits_collapse_into_one_write(directory: Directory, actor: Actor, sim: SimServer) -> None:
     user = new_user(actor, "coal")
     bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)

@@ -29,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--latency-ms", type=float, default=0.0)
     s.add_argument("--jitter-ms", type=float, default=0.0)
     s.add_argument("--no-throttle", action="store_true", help="disable throttling")
+    s.add_argument(
+        "--replication-lag",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="replication lag: new, restored and re-membered objects read as absent/stale for SECONDS",
+    )
     c = sub.add_parser("ca", help="print the CA certificate path (creating it if needed)")
     c.add_argument("--ca-dir", default=None)
     args = p.parse_args(argv)
@@ -37,10 +44,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from m365sim.server import bind, make_server
     from m365sim.simulator import Simulator
+    from m365sim.state import Settings
+
+    try:
+        Settings().update({"replication_lag_seconds": args.replication_lag})
+    except ValueError as problem:
+        p.error(f"--replication-lag: {problem}")
 
     sim = Simulator(seed=args.seed, users=args.users, groups=args.groups, state_file=args.state)
     sim.latency_ms, sim.latency_jitter_ms = args.latency_ms, args.jitter_ms
     sim.settings.throttling_enabled = not args.no_throttle
+    sim.settings.update({"replication_lag_seconds": args.replication_lag})
     tls = ensure_tls(args.ca_dir)
     sock = bind(args.host, args.port)
     server = make_server(sim, sock, tls)

@@ -140,6 +140,8 @@ def routes(sim: Simulator) -> list[BaseRoute]:
                 sim.settings.update(await body(request))
             except KeyError as e:
                 return JSONResponse({"error": f"unknown setting {e}"}, status_code=400)
+            except ValueError as e:
+                return JSONResponse({"error": str(e)}, status_code=400)
         return JSONResponse(sim.settings.to_dict())
 
     async def apps(request: Request) -> Response:

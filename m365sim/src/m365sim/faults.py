@@ -13,6 +13,9 @@ matched as ``/v1.0`` + their relative url), fires with a probability (seeded RNG
 ``consent_revoked`` tokens are issued without ``roles``; Graph calls get 403 Authorization_RequestDenied
 ``secret_expired``  the token endpoint answers AADSTS7000222 to client-secret requests
 ``latency``         add ``seconds`` + uniform(0, ``jitter``) before every matching request
+``replication_lag`` objects matching ``target`` (a regex searched in their id, userPrincipalName,
+                    displayName and mailNickname; None = every object) lag ``seconds`` after their
+                    create, restore or membership change (see replication.py, graph-facts §12.2)
 
 ``consent_revoked`` and ``secret_expired`` may be limited to one ``app_id`` (client id).
 :class:`Faults` (``sim.faults``) applies them through the hooks of ``graph.core.dispatch``
@@ -53,6 +56,7 @@ KINDS = (
     "consent_revoked",
     "secret_expired",
     "latency",
+    "replication_lag",
 )
 # kinds decided per request by FaultSet.pick (the others are conditions or delays)
 _REQUEST_KINDS = frozenset({"status", "throttle", "hang", "reset", "lost_response"})
@@ -76,9 +80,11 @@ class Fault:
     count: int | None = None  # fires at most this many times (None = unlimited)
     app_id: str | None = None  # consent_revoked / secret_expired: only this client id
     inner: bool = True  # also applies to requests inside $batch (status, throttle, consent)
+    target: str | None = None  # replication_lag: regex on the object's id/UPN/displayName/mailNickname
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     fired: int = 0
     _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    _target: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -93,7 +99,15 @@ class Fault:
             raise ValueError("count must be >= 0")
         if self.kind == "throttle" and self.retry_after is None:
             self.retry_after = 1.0
+        if self.kind == "replication_lag":
+            if self.method is not None or self.path is not None:
+                raise ValueError("replication_lag faults pick objects with 'target', not 'method' or 'path'")
+            if not 0 < self.seconds <= 3600:
+                raise ValueError("replication_lag faults need 'seconds' between 0 (excluded) and 3600")
+        elif self.target is not None:
+            raise ValueError("'target' applies to replication_lag faults only")
         self._regex = re.compile(self.path) if self.path else None
+        self._target = re.compile(self.target) if self.target else None
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method.upper():
@@ -106,11 +120,12 @@ class Fault:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("_regex")
+        d.pop("_target")
         return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        allowed = {f.name for f in fields(cls)} - {"_regex", "fired"}
+        allowed = {f.name for f in fields(cls)} - {"_regex", "_target", "fired"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
@@ -184,6 +199,23 @@ class FaultSet:
                 if fault.kind == "latency" and fault.matches(method, path) and self._fire(fault):
                     total += fault.seconds + (self._rng.uniform(0, fault.jitter) if fault.jitter else 0.0)
         return total
+
+    def replication_lag(self, obj: dict[str, Any]) -> float:
+        """Seconds of replication lag the `replication_lag` rules give this object's change."""
+        if not self._faults:
+            return 0.0
+        keys = [str(obj.get(k) or "") for k in ("id", "userPrincipalName", "displayName", "mailNickname")]
+        seconds = 0.0
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind != "replication_lag":
+                    continue
+                target = fault._target
+                if target is not None and not any(target.search(k) for k in keys if k):
+                    continue
+                if self._fire(fault):
+                    seconds = max(seconds, fault.seconds)
+        return seconds
 
     def _condition(self, kind: str, app_id: str | None, method: str, path: str, inner: bool) -> bool:
         if not self._faults:

@@ -83,5 +83,6 @@ class ThreadedServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
+        self.server.force_exit = True  # do not wait for clients' idle keep-alive connections
         self.thread.join(timeout=10)
         self.sock.close()

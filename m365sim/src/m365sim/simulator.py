@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from m365sim import replication
 from m365sim.graph.core import Router
 from m365sim.state import Settings, Tenant, load_tenant, save_tenant
 
@@ -52,9 +53,9 @@ class Simulator:
         self.seed_name = seed
         self.seed_args = (users, groups)
         if self.state_file and self.state_file.exists():
-            self.tenant = load_tenant(self.state_file)
+            self.tenant = replication.attach(self, load_tenant(self.state_file))
         else:
-            self.tenant = self._build(seed, users, groups)
+            self.tenant = replication.attach(self, self._build(seed, users, groups))
 
     def _signing_key(self) -> rsa.RSAPrivateKey:
         """Token-signing key; kept next to ``--state`` so issued tokens survive a restart."""
@@ -98,7 +99,7 @@ class Simulator:
         seed = seed or self.seed_name
         if users is None and groups is None and seed == self.seed_name:
             users, groups = self.seed_args
-        tenant = self._build(seed, users, groups)
+        tenant = replication.attach(self, self._build(seed, users, groups))
         with self.lock:
             self.tenant = tenant
             self.seed_name = seed

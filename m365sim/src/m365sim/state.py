@@ -123,6 +123,9 @@ class Settings:
     # §12.3: role assignments take minutes to reach tokens; a role assigned less than this many
     # seconds ago is missing from new tokens' `wids` (0: at once, which keeps tests fast)
     token_claims_lag_s: float = 0.0
+    replication_lag_seconds: float = (
+        0.0  # §12.2: every create/restore/membership change lags (replication.py)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,6 +134,10 @@ class Settings:
         for k, v in values.items():
             if not hasattr(self, k):
                 raise KeyError(k)
+            if k == "replication_lag_seconds" and (
+                isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 3600
+            ):
+                raise ValueError("replication_lag_seconds must be a number of seconds from 0 to 3600")
             setattr(self, k, v)
 
 
@@ -256,6 +263,7 @@ class Tenant:
         self.changes: list[Change] = []
         self.seq = 0
         self.request_log: deque[LoggedRequest] = deque(maxlen=100_000)
+        self.replication: Any = None  # replication.Replication: the lagging replica's view (§12.2)
         # indexes
         self.by_upn: dict[str, str] = {}
         self.by_mail: dict[str, str] = {}  # users' and groups' mail
@@ -430,7 +438,10 @@ class Tenant:
         member_type: str | None = None,
     ) -> None:
         self.seq += 1
-        self.changes.append(Change(self.seq, kind, oid, op, props or [], member, member_type, now()))
+        change = Change(self.seq, kind, oid, op, props or [], member, member_type, now())
+        self.changes.append(change)
+        if self.replication is not None:
+            self.replication.noted(change)
 
     # ----- persistence --------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

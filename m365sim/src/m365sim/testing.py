@@ -114,6 +114,8 @@ class SimServer:
                 cmd += [flag, str(val)]
         if not self.throttling:
             cmd.append("--no-throttle")
+        if self.settings.get("replication_lag_seconds"):
+            cmd += ["--replication-lag", str(self.settings["replication_lag_seconds"])]
         self._proc = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)
         )

@@ -36,7 +36,7 @@ from typing import Any
 from django.db.models import Case, DateTimeField, F, PositiveBigIntegerField, Q, Value, When
 from django.utils import timezone
 
-from lockstep.m365 import mapping, reconcile
+from lockstep.m365 import mapping, reconcile, replication
 from lockstep.m365.engine import (
     PARK_FOR,
     REMOTE_DELETED_WORDS,
@@ -269,10 +269,15 @@ def _mark_user_deleted(free: Any, binding: UserBinding, reason: str, now: dateti
 
 
 def _missing_users(bound: Any, seen: set[str], started: datetime, result: DriftResult) -> None:
-    """After a full listing: bound accounts it did not contain were deleted in Microsoft 365."""
+    """After a full listing: bound accounts it did not contain were deleted in Microsoft 365.
+
+    Not the ones Lockstep created or restored moments ago: the listing may miss those until they
+    replicate (§12.2); a later round shows them, or their deletion.
+    """
     missing = (
         bound.filter(remote_deleted_at__isnull=True, synced_at__lt=started)
         .exclude(remote_id__in=seen)
+        .exclude(remote_created_at__gt=started - replication.GRACE)
         .select_related("user")
     )
     now = timezone.now()

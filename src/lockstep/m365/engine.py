@@ -32,7 +32,7 @@ from django.utils import timezone
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership, User
-from lockstep.m365 import brake_window, immutable_ids, mapping, reconcile
+from lockstep.m365 import brake_window, immutable_ids, mapping, reconcile, replication
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
     Directory,
@@ -393,6 +393,7 @@ def _record(
             binding.remote_id = str((outcome.body or {}).get("id", ""))
             binding.remote_upn = str(body.get("userPrincipalName", ""))
             binding.last_applied = body
+            binding.remote_created_at = timezone.now()
         elif operation.kind in ("update_user",):
             applied = {k: v for k, v in (operation.body or {}).items() if k != "passwordProfile"}
             binding.last_applied = {**binding.last_applied, **applied}
@@ -421,6 +422,7 @@ def _record(
             binding.last_applied = {k: v for k, v in found.items() if k != "id"}
             ours = found.get("onPremisesImmutableId") == (operation.body or {}).get("onPremisesImmutableId")
             binding.adopted = not ours
+            binding.remote_created_at = timezone.now()  # perhaps our own create whose answer was lost
             if not ours:
                 work.password_sent = False
                 binding.password_pending = False  # adopted: no password is dispatched (SPEC 2.3)
@@ -438,6 +440,16 @@ def _record(
             work.done = False
             result.restore_offered += 1
             return
+        # Only a user holds a UPN, so a UPN conflict whose lookup finds nobody is replication lag.
+        if (
+            outcome.code == "ObjectConflict:userPrincipalName"
+            and binding.attempts < replication.CONFLICT_RETRIES
+        ):
+            _wait_for_replication(work, result, replication.CONFLICT_WORDS)
+            return
+    if outcome.status == 404 and binding.remote_id and replication.recent(binding.remote_created_at):
+        _wait_for_replication(work, result, replication.LAG_WORDS)
+        return
     result.errors += 1
     work.done = False
     work.error = outcome.plain_words or outcome.message
@@ -472,6 +484,19 @@ def _refuse_synced(binding: UserBinding, work: Work, found: dict[str, Any], resu
         + mapping.SYNCED_FROM_ON_PREMISES
     )
     binding.last_error_code = "synced_from_on_premises"
+
+
+def _wait_for_replication(work: Work, result: PassResult, words: str) -> None:
+    """Retry soon: the object is there but Microsoft 365 has not replicated it yet (§12.2)."""
+    binding = work.binding
+    result.errors += 1
+    work.done = False
+    work.error = words
+    binding.attempts += 1
+    binding.retry_at = timezone.now() + replication.retry_delay(binding.attempts)
+    binding.status = SyncStatus.PENDING
+    binding.last_error = words
+    binding.last_error_code = replication.LAG_CODE
 
 
 def _healthy(port: GraphPort, result: PassResult) -> bool:
@@ -531,6 +556,7 @@ def _finish(directory: Directory, works: list[Work], result: PassResult) -> None
                 "password_synced_at",
                 "first_sync_notice_pending",
                 "restore_candidate_id",
+                "remote_created_at",
             ]
             binding.lease_until = None
             binding.lease_owner = ""

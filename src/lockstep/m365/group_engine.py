@@ -1,6 +1,13 @@
-"""Sync pass for bound security groups: attributes, then membership in both directions."""
+"""Sync pass for bound security groups: attributes, then membership in both directions.
+
+Each binding is handled on its own: a failed member read or write parks or delays that binding
+only. A 404 for a group or member Lockstep created moments ago is replication lag (§12.2) and is
+retried shortly; removing a member that is already gone (404 or 400) counts as done.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -9,9 +16,9 @@ from django.utils import timezone
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
-from lockstep.m365 import mapping, reconcile
+from lockstep.m365 import mapping, reconcile, replication
 from lockstep.m365.engine import CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
-from lockstep.m365.graph.errors import FatalForDirectory
+from lockstep.m365.graph.errors import FatalForDirectory, GraphError, NotFound
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
 
@@ -33,6 +40,8 @@ SAVED_FIELDS = [
     "lease_until",
     "lease_owner",
     "synced_at",
+    "remote_created_at",
+    "members_written_at",
 ]
 
 
@@ -58,6 +67,9 @@ def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "work
             ok = _sync_one(directory, binding, port, actor, result)
         except FatalForDirectory as exc:  # no token at all: pause the directory, keep the queue
             result.paused, ok = exc.plain_words or str(exc), False
+        except GraphError as exc:  # e.g. the $batch itself failed: this group only
+            _read_failed(binding, exc, result)
+            ok = False
         if result.paused and binding.last_error_code == REFUSED and _directory_works(port, result):
             # Only group writes are refused (no Group.ReadWrite.All): park the group, keep the rest.
             result.paused = ""
@@ -95,7 +107,17 @@ def _sync_one(
     if binding.group is None:
         return True
     desired = mapping.desired_group(binding.group, _member_remote_ids(binding))
-    remote_members = port.member_ids(binding.remote_id) if binding.remote_id else None
+    remote_members = None
+    written = binding.members_written_at
+    maybe_stale = written is not None and timezone.now() - written < replication.RECHECK_AFTER
+    if binding.remote_id:
+        try:
+            remote_members = port.member_ids(binding.remote_id)
+        except FatalForDirectory:
+            raise
+        except GraphError as exc:  # this group only: the pass goes on with the others
+            _read_failed(binding, exc, result)
+            return False
     operations = reconcile.plan_group(
         desired=desired,
         remote_id=binding.remote_id,
@@ -108,6 +130,7 @@ def _sync_one(
         if not _handle(binding, operations[0], outcome, actor, result):
             return False
         binding.remote_id = str((outcome.body or {}).get("id", ""))
+        binding.remote_created_at = timezone.now()
         binding.last_applied = {"displayName": desired.display_name, "description": desired.description}
         # Membership follows on the next pass, once the group exists.
         GroupBinding.objects.filter(pk=binding.pk).update(desired_version=F("desired_version") + 1)
@@ -118,6 +141,8 @@ def _sync_one(
         for operation, outcome in zip(operations, outcomes, strict=True):
             if operation.kind == "update_group" and outcome.ok:
                 binding.last_applied = {**binding.last_applied, **(operation.body or {})}
+            if operation.kind in ("add_member", "remove_member") and outcome.ok:
+                binding.members_written_at = timezone.now()
             all_ok = _handle(binding, operation, outcome, actor, result) and all_ok
         if not all_ok:
             return False
@@ -127,7 +152,19 @@ def _sync_one(
     binding.attempts = 0
     binding.retry_at = None
     binding.synced_at = timezone.now()
+    if maybe_stale and written is not None:
+        _recheck_members(binding, binding.members_written_at or written)
     return True
+
+
+def _recheck_members(binding: GroupBinding, written: datetime) -> None:
+    """The member list was read moments after Lockstep's own membership write and may not show it
+    (§12.2): plan this group again once that write has had time to replicate."""
+    binding.status = SyncStatus.PENDING
+    binding.last_error = replication.RECHECK_WORDS
+    binding.last_error_code = replication.LAG_CODE
+    binding.retry_at = max(written + replication.RECHECK_AFTER, timezone.now() + timedelta(seconds=1))
+    GroupBinding.objects.filter(pk=binding.pk).update(desired_version=F("desired_version") + 1)
 
 
 def _handle(
@@ -137,9 +174,10 @@ def _handle(
     actor: Actor,
     result: PassResult,
 ) -> bool:
-    # Membership already as wanted (a replay after a lost response) counts as done.
+    # Membership already as wanted (a replay after a lost response, a member already gone:
+    # 400 or 404, graph-facts §12.3) counts as done.
     benign = (operation.kind == "add_member" and outcome.code == "already_member") or (
-        operation.kind == "remove_member" and outcome.code == "not_member"
+        operation.kind == "remove_member" and (outcome.code == "not_member" or outcome.status == 404)
     )
     if outcome.ok or benign:
         result.writes += int(outcome.ok)
@@ -153,6 +191,9 @@ def _handle(
         )
         return True
     result.errors += 1
+    if outcome.status == 404 and _replicating(binding, operation):
+        _wait_for_replication(binding)
+        return False
     binding.last_error = outcome.plain_words or outcome.message
     binding.last_error_code = outcome.code
     if outcome.error_kind == "fatal":
@@ -165,3 +206,44 @@ def _handle(
         binding.status = SyncStatus.ERROR
         binding.retry_at = timezone.now() + PARK_FOR
     return False
+
+
+def _replicating(binding: GroupBinding, operation: reconcile.Operation) -> bool:
+    """Whether the group, or the member being added, was created or restored by Lockstep moments ago."""
+    if replication.recent(binding.remote_created_at):
+        return True
+    if operation.kind != "add_member":
+        return False
+    member = replication.member_of_ref(operation.body)
+    created = (
+        UserBinding.objects.filter(directory_id=binding.directory_id, remote_id=member)
+        .exclude(remote_created_at=None)
+        .values_list("remote_created_at", flat=True)
+        .first()
+    )
+    return replication.recent(created)
+
+
+def _wait_for_replication(binding: GroupBinding) -> None:
+    binding.attempts += 1
+    binding.retry_at = timezone.now() + replication.retry_delay(binding.attempts)
+    binding.status = SyncStatus.PENDING
+    binding.last_error = replication.LAG_WORDS
+    binding.last_error_code = replication.LAG_CODE
+
+
+def _read_failed(binding: GroupBinding, exc: GraphError, result: PassResult) -> None:
+    """A read (or a whole `$batch`) failed: wait for replication, retry later, or park this group."""
+    result.errors += 1
+    if isinstance(exc, NotFound) and replication.recent(binding.remote_created_at):
+        _wait_for_replication(binding)
+        return
+    binding.last_error = exc.plain_words or exc.message
+    binding.last_error_code = exc.code or type(exc).__name__
+    if exc.kind in ("transient", "uncertain"):
+        binding.attempts += 1
+        binding.retry_at = timezone.now() + backoff(binding.attempts)
+        binding.status = SyncStatus.PENDING
+    else:
+        binding.status = SyncStatus.ERROR
+        binding.retry_at = timezone.now() + PARK_FOR

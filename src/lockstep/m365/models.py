@@ -126,6 +126,9 @@ class BindingBase(models.Model):
     changed_at = models.DateTimeField(default=timezone.now)  # when desired_version was last bumped
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When Lockstep created, restored or (after a create conflict) found the remote object: for a
+    # while after that, Microsoft 365 may still answer 404 for it (replication lag, §12.2).
+    remote_created_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -169,6 +172,8 @@ class GroupBinding(BindingBase):
     directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="group_bindings")
     group = models.ForeignKey(Group, null=True, on_delete=models.SET_NULL, related_name="bindings")
     unbound = models.BooleanField(default=False)
+    # Lockstep's last membership write: a member list read soon after may not show it yet (§12.2).
+    members_written_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar[list[Any]] = [

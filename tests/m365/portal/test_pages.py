@@ -13,7 +13,6 @@ from django.utils import timezone
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Group, User
 from lockstep.directory.services import groups, users
-from lockstep.m365 import sync_loop
 from lockstep.m365.models import (
     Directory,
     GroupBinding,
@@ -25,6 +24,7 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.services import accounts, imports
+from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
 from ..conftest import directory_fields
@@ -40,9 +40,7 @@ def text(response: Any) -> str:
 
 
 def sync() -> None:
-    for _ in range(5):
-        if not sync_loop.run_once(ports=sync_loop.PortCache()):
-            return
+    sync_until_settled()
 
 
 def new_user(actor: Actor, username: str, domain: str = "contoso.com") -> User:

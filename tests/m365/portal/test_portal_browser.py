@@ -19,19 +19,17 @@ from django.test import Client
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import AdminRole
 from lockstep.directory.services import admins, organizations, users
-from lockstep.m365 import sync_loop
 from lockstep.m365.models import ImportScan, SyncStatus, UserBinding
 from lockstep.m365.services import imports
 from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
+from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def sync() -> None:
-    for _ in range(5):
-        if not sync_loop.run_once(ports=sync_loop.PortCache()):
-            return
+    sync_until_settled()
 
 
 def test_add_verify_list_and_bind_in_the_browser(browser: Any, live_server: Any, sim: SimServer) -> None:

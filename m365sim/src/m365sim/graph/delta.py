@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from m365sim import replication
 from m365sim.errors import GraphError, unsupported_query
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response
@@ -68,7 +69,7 @@ def _full(
     }
     out["id"] = obj["id"]
     if kind == "group" and with_members:
-        out["members@delta"] = [_member_entry(t, m, None) for m in t.members.get(obj["id"], {})]
+        out["members@delta"] = [_member_entry(t, m, None) for m in replication.member_ids(t, obj["id"])]
     return out
 
 
@@ -85,7 +86,7 @@ def delta(sim: Simulator, req: GraphRequest) -> GraphResponse:
     if dtok == "latest":
         tok = {
             "k": kind,
-            "s": t.seq,
+            "s": replication.delta_end(t, t.seq),
             "sel": _sel(req, kind),
             "f": _filter_ids(req.query.get("$filter")),
             "t": time.time(),
@@ -119,7 +120,7 @@ def delta(sim: Simulator, req: GraphRequest) -> GraphResponse:
     else:
         state = {
             "k": kind,
-            "s": t.seq,
+            "s": replication.delta_end(t, t.seq),
             "sel": _sel(req, kind),
             "f": _filter_ids(req.query.get("$filter")),
             "t": time.time(),
@@ -131,11 +132,13 @@ def delta(sim: Simulator, req: GraphRequest) -> GraphResponse:
     offset = state.get("o", 0)
     if state.get("init"):
         objs = t.users if kind == "user" else t.groups
-        source = [objs[i] for i in ids if i in objs] if ids is not None else objs.values()
+        source = replication.visible(
+            t, [objs[i] for i in ids if i in objs] if ids is not None else objs.values()
+        )
         rows = [_full(t, kind, o, sel, with_members) for o in _slice(source, offset, PAGE + 1)]
         end = state["s"]
     else:
-        end = state.get("e", t.seq)
+        end = state.get("e", replication.delta_end(t, t.seq))
         rows = _changes(t, kind, state["s"], end, sel, ids, with_members, req.header("prefer"))[
             offset : offset + PAGE + 1
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from m365sim import replication
 from m365sim.errors import GraphError, bad_request, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content
@@ -248,6 +249,7 @@ def get_directory_object(sim: Simulator, req: GraphRequest) -> GraphResponse:
     found = t.find_object(req.params["id"])
     if found is None:
         raise not_found(req.params["id"])
+    replication.require_replicated(t, req.params["id"])
     kind, obj = found
     res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE if kind == "group" else None
     body = {p: obj.get(p) for p in res.default_props} if res else dict(obj)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from m365sim import replication
 from m365sim.errors import bad_request, conflict, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, count_response, json_response, no_content
@@ -163,6 +164,7 @@ def get_group_or_404(t: Tenant, gid: str) -> dict[str, Any]:
     g = t.groups.get(gid)
     if g is None:
         raise not_found(gid)
+    replication.require_replicated(t, gid)
     return g
 
 
@@ -184,6 +186,7 @@ def check_new_members(t: Tenant, g: dict[str, Any], ids: list[str]) -> None:
         found = t.find_object(mid)
         if found is None:
             raise not_found(mid)
+        replication.require_replicated(t, mid)
         if kind(g) == "unified" and found[0] != "user":
             raise bad_request("Only user objects can be members of a Microsoft 365 group.")
         if mid == g["id"]:
@@ -259,6 +262,7 @@ def create_group(sim: Simulator, req: GraphRequest) -> GraphResponse:
     for oid in owners:
         if oid not in t.users and oid not in t.sp_index:
             raise not_found(oid)
+        replication.require_replicated(t, oid)
     t.groups[gid] = g
     t.index_group(g)
     t.log_change("group", gid, "upsert")
@@ -282,14 +286,25 @@ def list_groups(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require(req, perms.GROUP_READ)
     t = sim.tenant
     return json_response(
-        run_collection(req.query, req.headers, RESOURCE, lambda n: t.groups.values(), req.base_url, "/groups")
+        run_collection(
+            req.query,
+            req.headers,
+            RESOURCE,
+            lambda n: replication.visible(t, t.groups.values()),
+            req.base_url,
+            "/groups",
+        )
     )
 
 
 def count_groups(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require(req, perms.GROUP_READ)
     t = sim.tenant
-    return count_response(sim, req, count_only(req.query, req.headers, RESOURCE, lambda n: t.groups.values()))
+    return count_response(
+        sim,
+        req,
+        count_only(req.query, req.headers, RESOURCE, lambda n: replication.visible(t, t.groups.values())),
+    )
 
 
 def update_group(sim: Simulator, req: GraphRequest) -> GraphResponse:
@@ -391,6 +406,7 @@ def remove_member_ref(sim: Simulator, req: GraphRequest) -> GraphResponse:
     g = get_group_or_404(t, req.params["id"])
     members_writable_or_400(g, req)
     mid = req.params["member"]
+    replication.require_replicated(t, mid)
     if mid not in t.members.get(g["id"], {}):
         if sim.settings.remove_non_member_status == 400:
             raise bad_request(NOT_EXIST)
@@ -415,7 +431,7 @@ def _members_collection(
     perms.require(req, perms.GROUP_READ)
     t = sim.tenant
     g = get_group_or_404(t, req.params["id"])
-    ids: list[str] = list(t.members.get(g["id"], {}))
+    ids: list[str] = replication.member_ids(t, g["id"])
     if transitive:
         seen, stack, ids = set(), list(ids), []
         while stack:
@@ -424,7 +440,7 @@ def _members_collection(
                 continue
             seen.add(mid)
             ids.append(mid)
-            stack.extend(t.members.get(mid, {}))
+            stack.extend(replication.member_ids(t, mid))
 
     def items(node: Any) -> Any:
         for mid in ids:
@@ -483,7 +499,7 @@ def count_members(sim: Simulator, req: GraphRequest) -> GraphResponse:
     if req.header("consistencylevel").lower() != "eventual":
         raise bad_request("$count is not currently supported.")
     g = get_group_or_404(sim.tenant, req.params["id"])
-    return count_response(sim, req, len(sim.tenant.members.get(g["id"], {})))
+    return count_response(sim, req, len(replication.member_ids(sim.tenant, g["id"])))
 
 
 def list_owners(sim: Simulator, req: GraphRequest) -> GraphResponse:

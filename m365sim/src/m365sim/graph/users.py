@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from m365sim import replication
 from m365sim.errors import bad_request, denied, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, count_response, json_response, no_content
@@ -244,6 +245,7 @@ def get_user_or_404(t: Tenant, key: str) -> dict[str, Any]:
     u = t.find_user(key)
     if u is None:
         raise not_found(key)
+    replication.require_replicated(t, u["id"], key)
     return u
 
 
@@ -336,7 +338,7 @@ def list_users(sim: Simulator, req: GraphRequest) -> GraphResponse:
 
     def items(node: Any) -> Any:
         plan = index_plan(node, user_indexes(t))
-        return plan if plan is not None else t.users.values()
+        return replication.visible(t, plan if plan is not None else t.users.values())
 
     sel = req.query.get("$select")
     ctx = f"users({sel})" if sel else "users"
@@ -347,7 +349,10 @@ def count_users(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require(req, perms.USER_READ)
     t = sim.tenant
     n = count_only(
-        req.query, req.headers, RESOURCE, lambda node: index_plan(node, user_indexes(t)) or t.users.values()
+        req.query,
+        req.headers,
+        RESOURCE,
+        lambda node: replication.visible(t, index_plan(node, user_indexes(t)) or t.users.values()),
     )
     return count_response(sim, req, n)
 

@@ -12,10 +12,12 @@ and adopts it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -25,7 +27,7 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import GroupMembership
-from lockstep.m365 import engine, wakeup
+from lockstep.m365 import engine, replication, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
@@ -109,7 +111,7 @@ def delete_remote_account(*, actor: Actor, user_id: int, directory_id: int, conf
         raise Conflict("user_id", "Lockstep is writing to this account right now; try again in a minute.")
     with graph_client(directory) as client:
         try:
-            client.delete_user(binding.remote_id)
+            _delete_user(client, binding)
         except GraphNotFound:
             pass  # already gone (deleted directly in Microsoft 365): forget the binding all the same
         except GraphError as exc:
@@ -143,6 +145,28 @@ def delete_remote_account(*, actor: Actor, user_id: int, directory_id: int, conf
     )
 
 
+def _delete_user(client: GraphClient, binding: UserBinding) -> None:
+    """DELETE the account; a 404 for an account Lockstep created or restored moments ago is
+    replication lag (§12.2), not "already gone": wait and try again before believing it."""
+    delays = RESTORED_READ_DELAYS if replication.recent(binding.remote_created_at) else ()
+    for delay in delays:
+        try:
+            client.delete_user(binding.remote_id)
+            return
+        except GraphNotFound:
+            time.sleep(delay)
+    try:
+        client.delete_user(binding.remote_id)
+    except GraphNotFound:
+        if delays:
+            raise Conflict(
+                "user_id",
+                "Microsoft 365 has not finished creating this account yet (replication takes seconds, "
+                "occasionally minutes); try deleting it again in a minute.",
+            ) from None
+        raise
+
+
 def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
     """Restore the soft-deleted account offered for this binding and adopt it (instead of a create)."""
     actor.require_write()
@@ -162,9 +186,9 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
         try:
             # the UPN Lockstep wants: the deleted account's UPN is prefixed with its id, and the
             # user's email may have changed while the account was in the recycle bin
-            client.restore_deleted_item(candidate, new_user_principal_name=user.email)
-            account = dict(client.get_user(candidate, select=LOOKUP_SELECT))
-        except GraphNotFound as exc:
+            restored = client.restore_deleted_item(candidate, new_user_principal_name=user.email)
+            account = _read_restored(client, candidate, restored)
+        except GraphNotFound as exc:  # the restore itself: the account is no longer in the recycle bin
             UserBinding.objects.filter(pk=binding.pk).update(
                 restore_candidate_id="",
                 status=SyncStatus.PENDING,
@@ -192,6 +216,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             password_pending=binding.password_pending and ours,
             restore_candidate_id="",
             remote_deleted_at=None,
+            remote_created_at=timezone.now(),  # a 404 for a while yet is replication lag
             status=SyncStatus.PENDING,
             last_error="",
             last_error_code="",
@@ -226,6 +251,26 @@ def _recheck_groups_of(directory: Directory, user_id: int) -> None:
     GroupBinding.objects.filter(directory=directory, group_id__in=group_ids, unbound=False).update(
         desired_version=F("desired_version") + 1, changed_at=timezone.now(), retry_at=None
     )
+
+
+# Seconds to wait before each new read of a just-restored account (replication lag, §12.2).
+RESTORED_READ_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def _read_restored(client: GraphClient, candidate: str, restored: dict[str, Any]) -> dict[str, Any]:
+    """The restored account, read again while Microsoft 365 still answers 404 (replication lag).
+
+    A restore that succeeded is never taken for a purge: when the account still cannot be read,
+    what the restore answered is used and the engine's next pass (which tolerates such 404s for a
+    while) applies Lockstep's values.
+    """
+    for delay in (0.0, *RESTORED_READ_DELAYS):
+        time.sleep(delay)
+        try:
+            return dict(client.get_user(candidate, select=LOOKUP_SELECT))
+        except GraphNotFound:
+            continue
+    return {k: v for k, v in restored.items() if k in LOOKUP_SELECT or k == "id"}
 
 
 @transaction.atomic
