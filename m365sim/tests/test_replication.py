@@ -160,7 +160,7 @@ def test_member_lists_are_stale_after_a_membership_change(lagging: SimServer, gr
     assert graph.post(f"/groups/{gid}/members/$ref", json=ref(adele)).status_code == 204
     assert member_ids(graph, gid) == before  # the add has not replicated
     count = graph.get(f"/groups/{gid}/members/$count", headers={"ConsistencyLevel": "eventual"})
-    assert int(count.text) == len(before)
+    assert int(count.content.decode("utf-8-sig")) == len(before)  # $count may start with a BOM
     # the write side knows: adding again is "already a member"
     assert graph.post(f"/groups/{gid}/members/$ref", json=ref(adele)).status_code == 400
     replicated()
