@@ -1,0 +1,71 @@
+"""A permission or role that goes missing later degrades only what needs it (review findings).
+
+Each test registers its own app in m365sim with the set-up guide's permissions, then takes one
+permission or role away (or grants it back) and drives the sync loop over HTTP.
+"""
+
+from __future__ import annotations
+
+from lockstep.directory.actors import Actor
+from lockstep.directory.models import User
+from lockstep.directory.services import groups, users
+from lockstep.m365 import group_engine
+from lockstep.m365.graph import auth
+from lockstep.m365.models import GroupBinding, Health, SyncStatus, UserBinding
+from lockstep.m365.permissions import REQUIRED_SET
+from lockstep.m365.services import bindings
+from m365sim.testing import SimServer
+
+from .test_permissions_exact import add_app_directory, new_user, provision, sync
+
+
+def test_a_refused_member_read_parks_only_that_group_and_users_keep_syncing(
+    sim: SimServer, actor: Actor
+) -> None:
+    directory, app = add_app_directory(sim, actor, list(REQUIRED_SET))
+    provision(actor, directory, sim, "member")
+    user = User.objects.get(username="member")
+    group = groups.create_group(actor=actor, fields={"name": "Existing Team"})
+    bindings.bind_group(actor=actor, group_id=group.pk, directory_id=directory.pk)
+    sync()
+    binding = GroupBinding.objects.get(group=group)
+    assert binding.remote_id and binding.status == SyncStatus.SYNCED  # the group exists in Microsoft 365
+
+    # Group.ReadWrite.All withdrawn: no group permission is left, so the member read is a 403.
+    sim.set_permissions(app["client_id"], roles=[p for p in REQUIRED_SET if p != "Group.ReadWrite.All"])
+    auth.clear_app_cache()  # the next token carries the new grants
+    groups.add_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
+    users.update_user(actor=actor, user_id=user.pk, changes={"job_title": "Baker"})
+    sync()
+
+    directory.refresh_from_db()
+    assert directory.health != Health.RED, directory.health_reason
+    binding.refresh_from_db()
+    assert binding.status == SyncStatus.ERROR
+    assert binding.last_error == group_engine.GROUP_PERMISSION_WORDS
+    assert "Group.ReadWrite.All" in binding.last_error
+    assert binding.last_error_code == group_engine.REFUSED
+    account = sim.sim.tenant.find_user("member@contoso.com")
+    assert account is not None and account["jobTitle"] == "Baker"  # user sync goes on
+    assert UserBinding.objects.get(user=user).status == SyncStatus.SYNCED
+    # and a later user change still syncs: the directory was never paused
+    users.update_user(actor=actor, user_id=user.pk, changes={"job_title": "Chef"})
+    sync()
+    assert sim.sim.tenant.users[account["id"]]["jobTitle"] == "Chef"
+
+
+def test_a_refused_member_read_with_a_broken_probe_still_pauses_the_directory(
+    sim: SimServer, actor: Actor
+) -> None:
+    directory, app = add_app_directory(sim, actor, list(REQUIRED_SET))
+    group = groups.create_group(actor=actor, fields={"name": "Lonely Team"})
+    bindings.bind_group(actor=actor, group_id=group.pk, directory_id=directory.pk)
+    sync()
+    assert GroupBinding.objects.get(group=group).remote_id
+    sim.set_permissions(app["client_id"], roles=[])  # consent revoked: nothing works
+    auth.clear_app_cache()
+    groups.update_group(actor=actor, group_id=group.pk, changes={"description": "x"})
+    sync()
+    directory.refresh_from_db()
+    assert directory.health == Health.RED
+    assert GroupBinding.objects.get(group=group).last_error_code != group_engine.REFUSED
