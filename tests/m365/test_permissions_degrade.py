@@ -11,12 +11,13 @@ from lockstep.directory.models import User
 from lockstep.directory.services import groups, users
 from lockstep.m365 import group_engine
 from lockstep.m365.graph import auth
-from lockstep.m365.models import GroupBinding, Health, SyncStatus, UserBinding
+from lockstep.m365.models import GroupBinding, Health, PendingPassword, SyncStatus, UserBinding
 from lockstep.m365.permissions import REQUIRED_SET
-from lockstep.m365.services import bindings
+from lockstep.m365.services import bindings, directories
+from m365sim.state import USER_ADMIN
 from m365sim.testing import SimServer
 
-from .test_permissions_exact import add_app_directory, new_user, provision, sync
+from .test_permissions_exact import FIRST, SECOND, add_app_directory, provision, sync
 
 
 def test_a_refused_member_read_parks_only_that_group_and_users_keep_syncing(
@@ -69,3 +70,36 @@ def test_a_refused_member_read_with_a_broken_probe_still_pauses_the_directory(
     directory.refresh_from_db()
     assert directory.health == Health.RED
     assert GroupBinding.objects.get(group=group).last_error_code != group_engine.REFUSED
+
+
+def test_held_passwords_are_delivered_once_verify_finds_the_user_administrator_role(
+    sim: SimServer, actor: Actor
+) -> None:
+    directory, app = add_app_directory(sim, actor, list(REQUIRED_SET), directory_roles=())
+    account = provision(actor, directory, sim, "patient")
+    user = User.objects.get(username="patient")
+    users.set_password(actor=actor, user_id=user.pk, password=SECOND)
+    sync()
+    assert sim.sim.tenant.passwords[account["id"]] == FIRST  # held: no role
+    assert UserBinding.objects.get(user=user).password_pending
+
+    sim.set_permissions(app["client_id"], directory_roles=[USER_ADMIN])
+    auth.clear_app_cache()
+    report = directories.run_verification(directory)
+    assert report.missing_roles == []
+    sync()  # no other change: the verification alone releases the held password
+    assert sim.sim.tenant.passwords[account["id"]] == SECOND
+    binding = UserBinding.objects.get(user=user)
+    assert not binding.password_pending and binding.status == SyncStatus.SYNCED
+    assert not PendingPassword.objects.filter(user=user).exists()  # delivered: erased
+
+
+def test_a_verify_that_still_finds_no_role_releases_nothing(sim: SimServer, actor: Actor) -> None:
+    directory, _ = add_app_directory(sim, actor, list(REQUIRED_SET), directory_roles=())
+    provision(actor, directory, sim, "waiting")
+    user = User.objects.get(username="waiting")
+    users.set_password(actor=actor, user_id=user.pk, password=SECOND)
+    sync()
+    before = UserBinding.objects.get(user=user).desired_version
+    directories.run_verification(directory)
+    assert UserBinding.objects.get(user=user).desired_version == before
