@@ -9,7 +9,7 @@ from __future__ import annotations
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import User
 from lockstep.directory.services import groups, users
-from lockstep.m365 import group_engine
+from lockstep.m365 import group_engine, password_hold
 from lockstep.m365.graph import auth
 from lockstep.m365.models import GroupBinding, Health, PendingPassword, SyncStatus, UserBinding
 from lockstep.m365.permissions import REQUIRED_SET
@@ -17,7 +17,8 @@ from lockstep.m365.services import bindings, directories
 from m365sim.state import USER_ADMIN
 from m365sim.testing import SimServer
 
-from .test_permissions_exact import FIRST, SECOND, add_app_directory, provision, sync
+from .test_graph_facts_12_accounts import federate
+from .test_permissions_exact import FIRST, SECOND, add_app_directory, provision, refusals, sync
 
 
 def test_a_refused_member_read_parks_only_that_group_and_users_keep_syncing(
@@ -103,3 +104,42 @@ def test_a_verify_that_still_finds_no_role_releases_nothing(sim: SimServer, acto
     before = UserBinding.objects.get(user=user).desired_version
     directories.run_verification(directory)
     assert UserBinding.objects.get(user=user).desired_version == before
+
+
+def test_without_the_role_a_move_out_of_a_federated_domain_waits_and_the_rest_syncs(
+    sim: SimServer, actor: Actor
+) -> None:
+    directory, app = add_app_directory(sim, actor, list(REQUIRED_SET), directory_roles=())
+    federate(sim, directory)
+    fields = {"username": "farah", "email": "farah@fabrikam.com", "first_name": "F", "last_name": "A"}
+    user = users.create_user(actor=actor, fields=fields)
+    bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)
+    sync()
+    account = sim.sim.tenant.find_user("farah@fabrikam.com")
+    assert account is not None, UserBinding.objects.get(user=user).last_error
+    old_password = sim.sim.tenant.passwords[account["id"]]
+    sim.clear_request_log()
+    users.update_user(
+        actor=actor, user_id=user.pk, changes={"email": "farah@contoso.com", "job_title": "Pilot"}
+    )
+    sync()
+    assert refusals(sim) == []  # held, not sent and refused
+    remote_user = sim.sim.tenant.users[account["id"]]
+    assert remote_user["jobTitle"] == "Pilot"  # the rest of the PATCH synced
+    assert remote_user["userPrincipalName"] == "farah@fabrikam.com"
+    binding = UserBinding.objects.get(user=user)
+    assert binding.status == SyncStatus.ERROR
+    assert binding.last_error_code == password_hold.MOVE_HELD_CODE
+    assert binding.last_error == password_hold.MOVE_HELD_WORDS
+    assert "needs a password, which needs the User Administrator role" in binding.last_error
+    assert "admin role" not in binding.last_error.replace("User Administrator role", "")
+    assert binding.desired_version > binding.applied_version  # the move is still to do
+
+    sim.set_permissions(app["client_id"], directory_roles=[USER_ADMIN])
+    auth.clear_app_cache()
+    directories.run_verification(directory)
+    sync()
+    binding.refresh_from_db()
+    assert binding.status == SyncStatus.SYNCED, binding.last_error
+    assert sim.sim.tenant.users[account["id"]]["userPrincipalName"] == "farah@contoso.com"
+    assert sim.sim.tenant.passwords[account["id"]] != old_password

@@ -16,7 +16,7 @@ from lockstep.directory.errors import Conflict, ValidationFailed, collect
 from lockstep.m365.credentials import connection_for, generate_certificate, secret_context
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.clouds import CLOUDS
-from lockstep.m365 import wakeup
+from lockstep.m365 import password_hold, wakeup
 from lockstep.m365.models import Cloud, CredentialKind, Directory, DirectoryDomain, Health, UserBinding
 from lockstep.m365.services.bindings import get_directory
 from lockstep.m365.verification import VerificationReport, verify
@@ -205,8 +205,14 @@ def release_held_passwords(directory: Directory) -> int:
     A held password leaves its binding synced with `password_pending` set, so nothing else
     would send it before an unrelated change or the pending password's expiry.
     """
-    count = UserBinding.objects.filter(directory=directory, password_pending=True, unbound=False).update(
-        desired_version=F("desired_version") + 1, changed_at=timezone.now()
+    now = timezone.now()
+    live = UserBinding.objects.filter(directory=directory, unbound=False)
+    count = live.filter(password_pending=True).update(
+        desired_version=F("desired_version") + 1, changed_at=now
+    )
+    # A UPN move out of a federated domain, parked because it needs a password: due now.
+    count += live.filter(last_error_code=password_hold.MOVE_HELD_CODE).update(
+        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None
     )
     if count:
         transaction.on_commit(wakeup.notify)
