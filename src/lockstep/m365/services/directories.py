@@ -13,10 +13,10 @@ from django.utils import timezone
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, ValidationFailed, collect
+from lockstep.m365 import password_hold, wakeup
 from lockstep.m365.credentials import connection_for, generate_certificate, secret_context
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.clouds import CLOUDS
-from lockstep.m365 import password_hold, wakeup
 from lockstep.m365.models import Cloud, CredentialKind, Directory, DirectoryDomain, Health, UserBinding
 from lockstep.m365.services.bindings import get_directory
 from lockstep.m365.verification import VerificationReport, verify
