@@ -16,7 +16,7 @@ from lockstep.directory.models import User
 from lockstep.directory.services import groups, users
 from lockstep.m365 import sync_loop
 from lockstep.m365.models import Directory, Health, SyncStatus, UserBinding
-from lockstep.m365.permissions import FEATURES_NEEDING, REQUIRED_SET
+from lockstep.m365.permissions import FEATURES_NEEDING, REQUIRED_SET, calls_matching
 from lockstep.m365.services import bindings, directories, imports
 from lockstep.testing.m365 import directory_fields
 from m365sim.state import USER_ADMIN
@@ -90,8 +90,37 @@ def test_exactly_the_guides_set_runs_every_feature_without_a_403(sim: SimServer,
     users.set_password(actor=actor, user_id=user.pk, password=SECOND)
     sync()
     assert sim.sim.tenant.passwords[account["id"]] == SECOND
+    groups.remove_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
+    sync()
+    assert not sim.sim.tenant.members[remote_group["id"]]
     assert refusals(sim) == []
     assert not [r for r in sim.request_log() if r["path"] in ("/organization", "/servicePrincipals")]
+    assert uncatalogued(sim.request_log()) == []  # every call Lockstep made is in the set-up guide
+
+
+def uncatalogued(log: list[dict[str, Any]]) -> list[str]:
+    """The requests (inner `$batch` requests too) that match no entry of the permission catalogue."""
+    assert log, "m365sim logged no request"
+    return sorted({f"{r['method']} {r['path']}" for r in log if not calls_matching(r["method"], r["path"])})
+
+
+def test_the_request_log_check_catches_a_call_outside_the_catalogue() -> None:
+    logged = [
+        {"method": "GET", "path": "/users/abc"},
+        {"method": "PATCH", "path": "/users/abc"},
+        {"method": "DELETE", "path": "/groups/g1/members/u1/$ref"},
+        {"method": "POST", "path": "/$batch"},
+        {"method": "GET", "path": "/organization"},
+        {"method": "GET", "path": "/servicePrincipals"},
+        {"method": "GET", "path": "/users/abc/memberOf"},
+        {"method": "DELETE", "path": "/groups/g1"},
+    ]
+    assert uncatalogued(logged) == [
+        "DELETE /groups/g1",
+        "GET /organization",
+        "GET /servicePrincipals",
+        "GET /users/abc/memberOf",
+    ]
 
 
 @pytest.mark.parametrize("removed", REQUIRED_SET)

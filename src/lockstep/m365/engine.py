@@ -32,7 +32,7 @@ from django.utils import timezone
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership, User
-from lockstep.m365 import brake_window, immutable_ids, mapping, reconcile, replication
+from lockstep.m365 import brake_window, immutable_ids, mapping, password_hold, reconcile, replication
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
     Directory,
@@ -146,6 +146,7 @@ class Work:
     done: bool = True
     error: str = ""
     approved_hold: bool = False  # an admin approved this binding's held disable
+    move_held: bool = False  # a federated UPN move waits for the User Administrator role
     initial_remote_id: str = ""
 
     def __post_init__(self) -> None:
@@ -202,12 +203,16 @@ def _plan_users(directory: Directory, ids: list[int]) -> list[Work]:
             federated=domain in federated,
             federated_before=_remote_domain(binding, domain) in federated,
         )
-        if hold_passwords and any(o.kind == "set_password" for o in operations):
+        move_held = False
+        if hold_passwords:
             # No User Administrator role (Verify said so): the password waits, the account syncs.
-            operations = [o for o in operations if o.kind != "set_password"]
-            password = None
+            kept, move_held = password_hold.without_password_writes(operations)
+            if move_held or len(kept) != len(operations):
+                password = None  # not sent (a create still carries it: no role needed)
+            operations = kept
         work = Work(binding, binding.desired_version, _kept_enabled(binding, operations))
         work.password_sent = password is not None
+        work.move_held = move_held
         works.append(work)
     return works
 
@@ -578,9 +583,12 @@ def _finish(directory: Directory, works: list[Work], result: PassResult) -> None
                         delivered_users.append(binding.user_id)
                 if work.approved_hold:  # the approval covered this disable; the next one is braked again
                     HeldWrite.objects.filter(binding=binding, decision="approved").update(decision="applied")
-                # Only the version seen at claim time counts as applied: a change made
-                # meanwhile keeps the binding dirty for the next pass.
-                UserBinding.objects.filter(pk=binding.pk).update(applied_version=work.version)
+                if work.move_held:  # the rest synced; the move stays planned, parked
+                    password_hold.park(binding, timezone.now() + PARK_FOR)
+                else:
+                    # Only the version seen at claim time counts as applied: a change made
+                    # meanwhile keeps the binding dirty for the next pass.
+                    UserBinding.objects.filter(pk=binding.pk).update(applied_version=work.version)
             binding.save(update_fields=fields)
             if work.done and binding.unbound and not result.paused:
                 binding.delete()

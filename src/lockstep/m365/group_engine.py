@@ -18,14 +18,15 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
 from lockstep.m365 import mapping, reconcile, replication
 from lockstep.m365.engine import CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
-from lockstep.m365.graph.errors import FatalForDirectory, GraphError, NotFound
+from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError, NotFound
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
 
 REFUSED = "Authorization_RequestDenied"
 GROUP_PERMISSION_WORDS = (
-    "Microsoft 365 refused this group write while the directory otherwise works: Lockstep's app "
-    "lacks Group.ReadWrite.All (Verify names it). Grant it and admin consent; the group then syncs."
+    "Microsoft 365 refused to let Lockstep read or change this group while the directory otherwise "
+    "works: Lockstep's app lacks Group.ReadWrite.All (Verify names it). Grant it and admin consent; "
+    "the group then syncs."
 )
 
 # Never the versions: a concurrent change must not be overwritten by this pass.
@@ -63,19 +64,25 @@ def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "work
     actor = Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})")
     for binding in GroupBinding.objects.filter(id__in=ids).select_related("group"):
         version = binding.desired_version
+        read_refused = False
         try:
             ok = _sync_one(directory, binding, port, actor, result)
+        except AccessDenied as exc:  # the member read refused: this group, or the whole directory?
+            result.paused, ok, read_refused = exc.plain_words or str(exc), False, True
         except FatalForDirectory as exc:  # no token at all: pause the directory, keep the queue
             result.paused, ok = exc.plain_words or str(exc), False
         except GraphError as exc:  # e.g. the $batch itself failed: this group only
             _read_failed(binding, exc, result)
             ok = False
-        if result.paused and binding.last_error_code == REFUSED and _directory_works(port, result):
-            # Only group writes are refused (no Group.ReadWrite.All): park the group, keep the rest.
+        refused = read_refused or binding.last_error_code == REFUSED
+        if result.paused and refused and _directory_works(port, result):
+            # Only group reads/writes are refused (no Group.ReadWrite.All): park the group, keep the rest.
             result.paused = ""
+            result.errors += int(read_refused)
             binding.status = SyncStatus.ERROR
             binding.retry_at = timezone.now() + PARK_FOR
             binding.last_error = GROUP_PERMISSION_WORDS
+            binding.last_error_code = REFUSED
         binding.lease_until = None
         binding.lease_owner = ""
         with transaction.atomic():

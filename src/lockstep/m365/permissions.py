@@ -24,6 +24,7 @@ covering every call:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -239,6 +240,21 @@ REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {p: satisfying(p) for p in RE
 FEATURES_NEEDING: dict[str, tuple[str, ...]] = {
     p: _unique(f for c in calls_needing(p) for f in c.features) for p in REQUIRED_SET
 }
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """`/users/{id} (passwordProfile)` -> a regex for the request path (query and note dropped)."""
+    bare = re.sub(r" \(.*\)$", "", path).split("?", 1)[0]
+    parts = [re.escape(part) for part in re.split(r"\{[a-z]+\}", bare)]
+    return re.compile("^" + "[^/]+".join(parts) + "/?$", re.IGNORECASE)
+
+
+_PATTERNS = tuple((call, _path_pattern(call.path)) for call in CATALOGUE)
+
+
+def calls_matching(method: str, path: str) -> tuple[GraphCall, ...]:
+    """The catalogue entries a request (method, path without query) may be; () if none."""
+    return tuple(c for c, pattern in _PATTERNS if c.method == method.upper() and pattern.match(path))
 
 
 def missing_from(granted: Iterable[str]) -> list[str]:

@@ -7,16 +7,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, ValidationFailed, collect
+from lockstep.m365 import password_hold, wakeup
 from lockstep.m365.credentials import connection_for, generate_certificate, secret_context
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.clouds import CLOUDS
-from lockstep.m365.models import Cloud, CredentialKind, Directory, DirectoryDomain, Health
+from lockstep.m365.models import Cloud, CredentialKind, Directory, DirectoryDomain, Health, UserBinding
 from lockstep.m365.services.bindings import get_directory
 from lockstep.m365.verification import VerificationReport, verify
 
@@ -168,9 +169,12 @@ def health_of(report: VerificationReport) -> tuple[str, str]:
 def run_verification(directory: Directory) -> VerificationReport:
     """Verify against Microsoft 365 and store the result, the domains and the health."""
     consent_at = consent_granted_at(directory)
+    roles_were_missing = bool((directory.verification or {}).get("missing_roles"))
     with GraphClient(connection_for(directory)) as client:
         report = verify(client, directory.client_id, consent_granted_at=consent_at)
     with transaction.atomic():
+        if roles_were_missing and report.token_ok and not report.access_denied and not report.missing_roles:
+            release_held_passwords(directory)
         if report.domains_read and report.domains:
             directory.domains.all().delete()
             DirectoryDomain.objects.bulk_create(
@@ -193,6 +197,26 @@ def run_verification(directory: Directory) -> VerificationReport:
         directory.health, directory.health_reason = health_of(report)
         directory.save(update_fields=["verification", "verified_at", "health", "health_reason"])
     return report
+
+
+def release_held_passwords(directory: Directory) -> int:
+    """The role allowing password changes is back: plan the passwords held meanwhile again.
+
+    A held password leaves its binding synced with `password_pending` set, so nothing else
+    would send it before an unrelated change or the pending password's expiry.
+    """
+    now = timezone.now()
+    live = UserBinding.objects.filter(directory=directory, unbound=False)
+    count = live.filter(password_pending=True).update(
+        desired_version=F("desired_version") + 1, changed_at=now
+    )
+    # A UPN move out of a federated domain, parked because it needs a password: due now.
+    count += live.filter(last_error_code=password_hold.MOVE_HELD_CODE).update(
+        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None
+    )
+    if count:
+        transaction.on_commit(wakeup.notify)
+    return count
 
 
 def verify_directory(*, actor: Actor, directory_id: int) -> VerificationReport:
