@@ -51,7 +51,7 @@ class Admission:
 
     admitted: frozenset[str]  # go out: already in the window, or new and within the thresholds
     held: frozenset[str]  # new disables that would take the window over both thresholds
-    recorded: frozenset[str]  # the new ones recorded now (`release` them if they are never sent)
+    recorded: frozenset[str]  # the new ones recorded now (`release_unsent` forgets any never sent)
     at: datetime  # when they were recorded
 
 
