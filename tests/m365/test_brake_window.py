@@ -11,9 +11,12 @@ from django.utils import timezone
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import User
+from lockstep.directory.services import users
 from lockstep.m365 import brake_window
-from lockstep.m365.models import DestructiveWrite, Directory, HeldWrite, SyncStatus, UserBinding
-from lockstep.m365.services import bindings, brake
+from lockstep.m365.graph import auth
+from lockstep.m365.models import DestructiveWrite, Directory, Health, HeldWrite, SyncStatus, UserBinding
+from lockstep.m365.services import bindings, brake, directories
+from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
 from .test_brake import enabled, suspend
@@ -182,10 +185,72 @@ def test_approved_disables_are_not_counted(
 
 def test_the_window_counts_each_account_once(directory: Directory) -> None:
     ten = [f"account-{i}" for i in range(DEFAULT_COUNT)]
-    assert brake_window.admit(directory, ten, bound=14)
-    assert brake_window.admit(directory, ten[:3], bound=14)  # retried disables of the same accounts
-    assert not brake_window.admit(directory, ["account-new"], bound=14)
+    first = brake_window.admit(directory, ten, bound=14)
+    assert first.admitted == first.recorded == set(ten) and not first.held
+    again = brake_window.admit(directory, ten[:3], bound=14)  # retried disables of the same accounts
+    assert again.admitted == set(ten[:3]) and not again.held and not again.recorded
+    mixed = brake_window.admit(directory, [*ten[:3], "account-new"], bound=14)
+    assert mixed.admitted == set(ten[:3]) and mixed.held == {"account-new"} and not mixed.recorded
     assert DestructiveWrite.objects.filter(directory=directory).values("remote_id").distinct().count() == 10
+
+
+def test_records_of_disables_never_sent_are_released(directory: Directory) -> None:
+    ten = [f"account-{i}" for i in range(DEFAULT_COUNT)]
+    brake_window.admit(directory, ten[:4], bound=14)
+    later = brake_window.admit(directory, ten, bound=14)
+    assert later.recorded == set(ten[4:])
+    brake_window.release_unsent(directory, later, sent={ten[4]})  # the pass paused after one went out
+    assert set(DestructiveWrite.objects.values_list("remote_id", flat=True)) == set(ten[:5])
+
+
+@pytest.mark.parametrize("status", [503, 404])
+def test_a_retried_disable_the_brake_let_through_is_never_held(
+    crew: list[User], directory: Directory, actor: Actor, sim: SimServer, status: int
+) -> None:
+    """Ten disables go through the brake and fail (a transient 503, or a 404 for accounts just
+    created: replication lag); on their retry pass an 11th suspension arrives. The ten were let
+    through already and go out; only the 11th, new and over the count, is held."""
+    failing = sim.sim.faults.add("status", method="PATCH", path=r"^/v1\.0/users/[^/]+$", status=status)
+    suspend(actor, crew[:DEFAULT_COUNT])
+    sync_until_settled(passes=1, wait_limit=0)  # one pass: every disable fails
+    assert all(enabled(sim, p) for p in crew[:DEFAULT_COUNT]) and not HeldWrite.objects.exists()
+    assert DestructiveWrite.objects.count() == DEFAULT_COUNT  # attempted, so counted
+    sim.sim.faults.remove(failing.id)
+    suspend(actor, [crew[DEFAULT_COUNT]])
+    UserBinding.objects.update(retry_at=None)  # the retries come due together with the new one
+    sync()
+    assert [enabled(sim, p) for p in crew[: DEFAULT_COUNT + 1]] == [False] * DEFAULT_COUNT + [True]
+    assert held_usernames(directory, actor) == {crew[DEFAULT_COUNT].username}
+    assert DestructiveWrite.objects.count() == DEFAULT_COUNT
+
+
+@pytest.mark.parametrize("pause", ["recycle_bin_refused", "secret_expired"])
+def test_disables_of_a_paused_pass_are_not_counted(
+    crew: list[User], directory: Directory, actor: Actor, sim: SimServer, pause: str
+) -> None:
+    """A pass paused before its disables go out records none of them: paused while looking for
+    soft-deleted accounts before a create (403), or with no token at all (the write step)."""
+    if pause == "recycle_bin_refused":
+        newcomer = new_user(actor, "newcomer")  # a create: the pass lists the recycle bin first
+        bindings.bind_user(actor=actor, user_id=newcomer.pk, directory_id=directory.pk)
+        sim.sim.faults.add("status", method="GET", path=r"/directory/deletedItems", status=403)
+    else:
+        sim.sim.faults.add("secret_expired")
+        auth.clear_app_cache()  # the token cached before the fault runs out
+    suspend(actor, crew[:DEFAULT_COUNT])
+    sync()
+    directory.refresh_from_db()
+    assert directory.health == Health.RED, "the pass was not paused"
+    assert all(enabled(sim, p) for p in crew[:DEFAULT_COUNT])
+    assert not DestructiveWrite.objects.exists()
+    for person in crew[:DEFAULT_COUNT]:  # reactivated before the directory resumes: never sent
+        users.change_state(actor=actor, user_id=person.pk, to_state="active")
+    sim.sim.faults.clear()
+    directories.verify_directory(actor=actor, directory_id=directory.pk)
+    suspend(actor, [crew[DEFAULT_COUNT]])
+    sync()
+    assert not enabled(sim, crew[DEFAULT_COUNT]) and not HeldWrite.objects.exists()
+    assert all(enabled(sim, p) for p in crew[:DEFAULT_COUNT])
 
 
 def test_window_setting_is_validated(directory: Directory, actor: Actor) -> None:

@@ -319,8 +319,15 @@ def _offer_restores(works: list[Work], port: GraphPort, result: PassResult) -> N
         result.restore_offered += 1
 
 
-def _apply_brake(directory: Directory, works: list[Work]) -> int:
-    """Hold disables beyond the brake's thresholds (count AND percentage, over its sliding window)."""
+def _apply_brake(
+    directory: Directory, works: list[Work], result: PassResult
+) -> brake_window.Admission | None:
+    """Hold disables beyond the brake's thresholds (count AND percentage, over its sliding window).
+
+    A paused pass sends nothing, so its disables are neither decided nor counted.
+    """
+    if result.paused:
+        return None
     approved = set(
         HeldWrite.objects.filter(
             directory=directory, binding_id__in=[w.binding.pk for w in works], decision="approved"
@@ -328,23 +335,22 @@ def _apply_brake(directory: Directory, works: list[Work]) -> int:
     )
     for work in works:
         work.approved_hold = work.binding.pk in approved
-    disabling = [w for w in works if any(op.disables for op in w.operations)]
-    if not disabling:
-        return 0
-    pending = [w for w in disabling if w.binding.pk not in approved]
+    pending = [w for w in works if w.binding.pk not in approved and any(op.disables for op in w.operations)]
     if not pending:
-        return 0
+        return None
     bound = UserBinding.objects.filter(directory=directory).count()
-    if brake_window.admit(directory, [w.binding.remote_id for w in pending], bound):
-        return 0  # within the thresholds over the sliding window, counting the disables just before
+    admission = brake_window.admit(directory, [w.binding.remote_id for w in pending], bound)
     for work in pending:
+        if work.binding.remote_id not in admission.held:
+            continue  # within the thresholds over the sliding window, or let through before (a retry)
         HeldWrite.objects.get_or_create(
             directory=directory, binding=work.binding, decision="", defaults={"operation": "disable"}
         )
         work.operations = []
         work.binding.status = SyncStatus.HELD
         work.done = False
-    return len(pending)
+        result.held += 1
+    return admission
 
 
 def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worker") -> PassResult:
@@ -358,7 +364,8 @@ def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worke
         _offer_restores(works, port, result)
     except FatalForDirectory as exc:
         result.paused = exc.plain_words or str(exc)
-    result.held = _apply_brake(directory, works)
+    admission = _apply_brake(directory, works, result)
+    sent_disables: set[str] = set()
     rounds = 0 if result.paused else max((len(w.operations) for w in works), default=0)
     for step in range(rounds):
         todo = [w for w in works if w.done and len(w.operations) > step]
@@ -372,10 +379,13 @@ def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worke
         ) as exc:  # no token at all (expired secret, deleted app): pause, keep the queue
             result.paused = exc.plain_words or str(exc)
             break
+        sent_disables.update(w.binding.remote_id for w in todo if w.operations[step].disables)
         for work, outcome in zip(todo, outcomes, strict=True):
             _record(directory, work, work.operations[step], outcome, port, result)
         if result.paused:
             break
+    if admission is not None:  # only the disables that went out count against others
+        brake_window.release_unsent(directory, admission, sent_disables)
     _finish(directory, works, result)
     return result
 

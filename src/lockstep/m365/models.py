@@ -301,8 +301,9 @@ class DestructiveWrite(models.Model):
     """A disable (or delete) the deletion brake let through, counted over its sliding window.
 
     Written before the write is sent, under a lock on the directory row, so several workers
-    never let more through together than the thresholds allow; one row per account and pass
-    (a retried disable of the same account counts once: the window counts distinct accounts).
+    never let more through together than the thresholds allow, and removed again if the pass
+    pauses before sending it; one row per account (a retried disable of an account already in
+    the window goes out again without a new row: `brake_window.admit`).
     """
 
     directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="destructive_writes")
