@@ -1,5 +1,6 @@
 """Replication lag and failed reads at the edges a review found (issue 7): Lockstep against m365sim
-over HTTPS. Every test here fails on the engine before these fixes (see each docstring)."""
+over HTTPS. Each test fails on the engine before these fixes, except the one whose docstring says
+why it does not apply to it."""
 
 from __future__ import annotations
 
@@ -179,7 +180,8 @@ def test_a_takeover_clash_found_when_recording_adopts_nothing(
 ) -> None:
     """The takeover is written with the binding: when the account's immutable id went to another
     user after the pass checked it, neither the user's immutable id nor the binding changes.
-    Old code wrote the takeover during the pass, outside the transaction that records it."""
+    (Pins the deferred write's refusal path; the old code checked and wrote in one step during
+    the pass, so it has no such window and this test does not apply to it.)"""
     anchor = "QW5jaG9yLWhlbGQ="
     with sim.client() as http:
         made = http.post(
@@ -246,3 +248,79 @@ def test_a_failed_session_revoke_after_the_disable_is_sent_again(
     UserBinding.objects.filter(pk=binding.pk).update(desired_version=binding.desired_version + 1)
     sync()  # once revoked, nothing more is sent
     assert not [r for r in sim.request_log() if r["path"].endswith("/revokeSignInSessions")]
+
+
+def test_a_user_deleted_while_its_account_is_taken_over_leaves_the_pass_recorded(
+    directory: Directory, actor: Actor, sim: SimServer, port: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old code: `take_over` raised `User.DoesNotExist` out of the pass, so the account created
+    for the other user in the same pass was never recorded."""
+    with sim.client() as http:
+        made = http.post(
+            "/users",
+            json={
+                "accountEnabled": True,
+                "displayName": "Jon",
+                "mailNickname": "jon",
+                "userPrincipalName": "jon@contoso.com",
+                "onPremisesImmutableId": "Sm9uLWFuY2hvcg==",
+                "passwordProfile": {"password": "Admin-Center-Pass-77"},
+            },
+        )
+    assert made.status_code == 201
+    wait_for_replication(sim)
+    user = bound_user(actor, directory, "jon")
+    other = bound_user(actor, directory, "kim")
+    synced = engine.mapping.synced_from_on_premises
+
+    def looked_up_then_deleted(account: dict[str, Any]) -> bool:
+        User.objects.filter(pk=user.pk).delete()  # deleted in Lockstep while the pass runs
+        return synced(account)
+
+    monkeypatch.setattr(engine.mapping, "synced_from_on_premises", looked_up_then_deleted)
+    engine.run_user_pass(directory, port)
+    created = UserBinding.objects.get(user=other)
+    assert created.status == SyncStatus.SYNCED and created.remote_id
+    left = UserBinding.objects.get(remote_upn="", directory=directory, user=None)
+    assert left.status == SyncStatus.PENDING and left.remote_id == "" and left.lease_until is None
+    assert not User.objects.filter(immutable_id="Sm9uLWFuY2hvcg==").exists()
+
+
+def test_a_takeover_is_recorded_with_its_binding_when_a_later_lookup_fails(
+    directory: Directory, actor: Actor, sim: SimServer, port: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old code: the first user's takeover of the account's immutable id was committed during the
+    pass; the second user's lookup then failed and escaped the pass, so the first binding was never
+    recorded: the user carried the account's immutable id with no account bound to explain it."""
+    anchor = "TGlzYS1hbmNob3I="
+    with sim.client() as http:
+        made = http.post(
+            "/users",
+            json={
+                "accountEnabled": True,
+                "displayName": "Lisa",
+                "mailNickname": "lisa",
+                "userPrincipalName": "lisa@contoso.com",
+                "onPremisesImmutableId": anchor,
+                "passwordProfile": {"password": "Admin-Center-Pass-77"},
+            },
+        )
+    assert made.status_code == 201
+    admin_center_account(sim, "mona")
+    lisa = bound_user(actor, directory, "lisa")
+    mona = bound_user(actor, directory, "mona")
+    find_user = port.find_user
+
+    def first_lookup_only(address: str) -> Any:
+        if address.startswith("mona@"):
+            sim.sim.faults.add("status", status=503, method="GET", path="^/v1.0/users$", count=5)
+        return find_user(address)
+
+    monkeypatch.setattr(port, "find_user", first_lookup_only)
+    engine.run_user_pass(directory, port)
+    adopted = UserBinding.objects.get(user=lisa)
+    assert adopted.remote_id == made.json()["id"] and adopted.adopted
+    assert User.objects.get(pk=lisa.pk).immutable_id == anchor
+    assert AuditEvent.objects.filter(action="m365.user.adopt", target_id=str(lisa.pk)).exists()
+    waiting = UserBinding.objects.get(user=mona)
+    assert waiting.status == SyncStatus.PENDING and waiting.remote_id == ""
