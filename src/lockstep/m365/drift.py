@@ -237,6 +237,7 @@ def _apply_user(
         values["remote_upn"] = str(item["userPrincipalName"])
     if restored:  # restored in Microsoft 365 (it reappears as new): sync it again
         values.update(remote_deleted_at=None, status=SyncStatus.PENDING, last_error="", last_error_code="")
+        values.update(remote_created_at=now)  # a 404 for a while yet is replication lag (§12.2)
     bump = restored or rules.drifted(binding, remote)
     if bump:
         values.update(_bump(now))

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -32,7 +33,7 @@ from django.utils import timezone
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership, User
-from lockstep.m365 import brake_window, immutable_ids, mapping, password_hold, reconcile, replication
+from lockstep.m365 import adoption, brake_window, mapping, password_hold, reconcile, replication
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
     Directory,
@@ -148,6 +149,7 @@ class Work:
     approved_hold: bool = False  # an admin approved this binding's held disable
     move_held: bool = False  # a federated UPN move waits for the User Administrator role
     initial_remote_id: str = ""
+    adopting: dict[str, Any] | None = None  # the account taken over (written in `_finish`)
 
     def __post_init__(self) -> None:
         self.initial_remote_id = self.binding.remote_id
@@ -381,13 +383,44 @@ def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worke
             break
         sent_disables.update(w.binding.remote_id for w in todo if w.operations[step].disables)
         for work, outcome in zip(todo, outcomes, strict=True):
-            _record(directory, work, work.operations[step], outcome, port, result)
+            _record_one(directory, work, work.operations[step], outcome, port, result)
         if result.paused:
             break
     if admission is not None:  # only the disables that went out count against others
         brake_window.release_unsent(directory, admission, sent_disables)
     _finish(directory, works, result)
     return result
+
+
+def _record_one(
+    directory: Directory,
+    work: Work,
+    operation: reconcile.Operation,
+    outcome: WriteOutcome,
+    port: GraphPort,
+    result: PassResult,
+) -> None:
+    """`_record`, where a failed read (a create conflict's lookup) stays with its binding: the
+    pass goes on and `_finish` records everything already done."""
+    try:
+        _record(directory, work, operation, outcome, port, result)
+    except FatalForDirectory as exc:
+        result.paused = exc.plain_words or str(exc)
+    except GraphError as exc:
+        _retry_later(work, result, exc.plain_words or str(exc), exc.code or "lookup_failed")
+    except ObjectDoesNotExist:
+        _retry_later(work, result, adoption.USER_CHANGED_WORDS, "user_changed")
+
+
+def _retry_later(work: Work, result: PassResult, words: str, code: str) -> None:
+    binding = work.binding
+    result.errors += 1
+    work.done = False
+    work.error = binding.last_error = words
+    binding.last_error_code = code
+    binding.attempts += 1
+    binding.retry_at = timezone.now() + backoff(binding.attempts)
+    binding.status = SyncStatus.PENDING
 
 
 def _record(
@@ -411,9 +444,15 @@ def _record(
             binding.remote_created_at = timezone.now()
         elif operation.kind in ("update_user",):
             applied = {k: v for k, v in (operation.body or {}).items() if k != "passwordProfile"}
+            if operation.disables and _revoke_follows(work, operation):
+                # the disable counts as applied once the sessions are revoked too: a revoke that
+                # fails now is planned again (with its PATCH) by the next pass
+                applied.pop("accountEnabled", None)
             binding.last_applied = {**binding.last_applied, **applied}
             if "userPrincipalName" in (operation.body or {}):
                 binding.remote_upn = str((operation.body or {})["userPrincipalName"])
+        elif operation.kind == "revoke_sessions":
+            binding.last_applied = {**binding.last_applied, "accountEnabled": False}
         _audit_write(actor, binding, operation)
         return
     if outcome.error_kind == "conflict" and operation.kind == "create_user":
@@ -422,27 +461,19 @@ def _record(
             _refuse_synced(binding, work, found, result)
             return
         if found is not None:
-            refusal = immutable_ids.refusal_to_adopt(
-                actor=actor, directory=directory, binding=binding, account=found
-            )
+            refusal = adoption.problem(directory, binding, found)
             if refusal:  # the account keeps its immutable id, which clashes: park, adopt nothing
                 result.errors += 1
                 work.done = False
                 work.error = binding.last_error = refusal
-                binding.last_error_code, binding.status = "immutable_id_conflict", SyncStatus.ERROR
+                binding.last_error_code, binding.status = adoption.CONFLICT_CODE, SyncStatus.ERROR
                 binding.retry_at = timezone.now() + PARK_FOR
                 return
-            binding.remote_id = str(found["id"])
-            binding.remote_upn = str(found.get("userPrincipalName", ""))
-            binding.last_applied = {k: v for k, v in found.items() if k != "id"}
-            ours = found.get("onPremisesImmutableId") == (operation.body or {}).get("onPremisesImmutableId")
-            binding.adopted = not ours
-            binding.remote_created_at = timezone.now()  # perhaps our own create whose answer was lost
-            if not ours:
+            wanted = str((operation.body or {}).get("onPremisesImmutableId") or "")
+            if not adoption.adopt(binding, found, wanted):
                 work.password_sent = False
-                binding.password_pending = False  # adopted: no password is dispatched (SPEC 2.3)
+            work.adopting = found  # the takeover is written with the binding, in `_finish`
             work.done = False  # dirty again: the next pass applies the managed attributes
-            _audit(actor, binding, "m365.user.adopt", {"remote_id": binding.remote_id})
             return
         body = operation.body or {}
         try:
@@ -486,6 +517,11 @@ def _record(
         binding.retry_at = timezone.now() + PARK_FOR
     binding.last_error = work.error
     binding.last_error_code = outcome.code
+
+
+def _revoke_follows(work: Work, operation: reconcile.Operation) -> bool:
+    later = work.operations[work.operations.index(operation) + 1 :]
+    return any(op.kind == "revoke_sessions" for op in later)
 
 
 def _refuse_synced(binding: UserBinding, work: Work, found: dict[str, Any], result: PassResult) -> None:
@@ -554,6 +590,15 @@ def _finish(directory: Directory, works: list[Work], result: PassResult) -> None
     with transaction.atomic():
         for work in works:
             binding = work.binding
+            if work.adopting is not None and adoption.apply(
+                actor=Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})"),
+                directory=directory,
+                binding=binding,
+                account=work.adopting,
+                park_until=now + PARK_FOR,
+                retry_at=now + backoff(binding.attempts + 1),
+            ):
+                result.errors += 1
             fields = [
                 "remote_id",
                 "remote_upn",

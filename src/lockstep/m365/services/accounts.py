@@ -12,6 +12,7 @@ and adopts it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from lockstep.m365 import engine, replication, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
-from lockstep.m365.graph.errors import AccessDenied, GraphError
+from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError
 from lockstep.m365.graph.errors import NotFound as GraphNotFound
 from lockstep.m365.graph_port import LOOKUP_SELECT, GraphClientPort
 from lockstep.m365.models import (
@@ -43,6 +44,8 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.services.bindings import get_directory
+
+log = logging.getLogger(__name__)
 
 RECYCLE_BIN_DAYS = 30
 
@@ -187,7 +190,6 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             # the UPN Lockstep wants: the deleted account's UPN is prefixed with its id, and the
             # user's email may have changed while the account was in the recycle bin
             restored = client.restore_deleted_item(candidate, new_user_principal_name=user.email)
-            account = _read_restored(client, candidate, restored)
         except GraphNotFound as exc:  # the restore itself: the account is no longer in the recycle bin
             UserBinding.objects.filter(pk=binding.pk).update(
                 restore_candidate_id="",
@@ -206,7 +208,14 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             ) from exc
         except GraphError as exc:
             raise _refusal("binding_id", exc, client) from exc
-    ours = account.get("onPremisesImmutableId") == user.immutable_id
+        try:  # restored: from here on only a directory-fatal error is raised (see _read_restored)
+            account = _read_restored(client, candidate, restored)
+        except FatalForDirectory as exc:
+            raise _refusal("binding_id", exc, client) from exc
+    # the candidate was offered because it carries the user's immutable id (engine._deleted_match);
+    # an account read back without one is the restore's answer (default properties only), not another's
+    carried = account.get("onPremisesImmutableId")
+    ours = carried in (None, "", user.immutable_id)
     with transaction.atomic():
         UserBinding.objects.filter(pk=binding.pk).update(
             remote_id=candidate,
@@ -262,7 +271,8 @@ def _read_restored(client: GraphClient, candidate: str, restored: dict[str, Any]
 
     A restore that succeeded is never taken for a purge: when the account still cannot be read,
     what the restore answered is used and the engine's next pass (which tolerates such 404s for a
-    while) applies Lockstep's values.
+    while) applies Lockstep's values. Any other failed read (a 429 or 5xx after the client's
+    retries) falls back the same way at once; only a directory-fatal error is raised.
     """
     for delay in (0.0, *RESTORED_READ_DELAYS):
         time.sleep(delay)
@@ -270,6 +280,11 @@ def _read_restored(client: GraphClient, candidate: str, restored: dict[str, Any]
             return dict(client.get_user(candidate, select=LOOKUP_SELECT))
         except GraphNotFound:
             continue
+        except FatalForDirectory:
+            raise
+        except GraphError as exc:
+            log.warning("could not read the restored account %s: %s", candidate, exc)
+            break
     return {k: v for k, v in restored.items() if k in LOOKUP_SELECT or k == "id"}
 
 
