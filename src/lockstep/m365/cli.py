@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
         parser.add_argument(
             "--organization", help="organization name or slug (needed when there are several)"
         )
-        parser.set_defaults(handler=handler)
+        parser.set_defaults(handler=_after_setup(handler))
         return parser
 
     verify = add("verify", "verify a directory now: token, permissions, roles, domains", cmd_verify)
@@ -83,6 +83,17 @@ def _setup() -> None:
 
     setup_django()
     require_migrated()
+
+
+def _after_setup(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Set Django up before the command runs: each command imports models in its body, which
+    fails with ImproperlyConfigured outside a process where Django is already set up."""
+
+    def run(args: argparse.Namespace) -> int:
+        _setup()
+        return handler(args)
+
+    return run
 
 
 def organization_for(name: str | None) -> Organization:
