@@ -14,11 +14,10 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict
 from lockstep.directory.models import User
 from lockstep.directory.services import groups, users
-from lockstep.m365 import sync_loop
 from lockstep.m365.models import Directory, Health, SyncStatus, UserBinding
 from lockstep.m365.permissions import FEATURES_NEEDING, REQUIRED_SET, calls_matching
 from lockstep.m365.services import bindings, directories, imports
-from lockstep.testing.m365 import directory_fields
+from lockstep.testing.m365 import directory_fields, sync_until_settled
 from m365sim.state import USER_ADMIN
 from m365sim.testing import SimServer
 
@@ -40,9 +39,8 @@ def add_app_directory(
 
 
 def sync() -> None:
-    for _ in range(5):
-        if not sync_loop.run_once(ports=sync_loop.PortCache()):
-            return
+    """Sync passes until nothing is left, waiting out m365sim's replication lag where Lockstep does."""
+    sync_until_settled()
 
 
 def new_user(actor: Actor, username: str, **kwargs: Any) -> User:
