@@ -50,7 +50,7 @@ def main() -> int:
     lint = [
         [f"{BIN}/ruff", "check", "src", "m365sim", "tests", "bench", "tools"],
         [f"{BIN}/ruff", "format", "--check", "src", "m365sim", "tests", "bench", "tools"],
-        [f"{BIN}/mypy", "src/lockstep"],
+        [f"{BIN}/mypy", "src/lockstep", "m365sim/src/m365sim"],
     ]
     results.append(("lint (ruff, mypy)", all([run("lint", command) for command in lint])))
 

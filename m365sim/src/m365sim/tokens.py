@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import jwt
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -139,6 +140,8 @@ def _check_assertion(
     auds = {f"{base}/{n}/oauth2/v2.0/token" for n in {name, t.id, *t.domains}}
     auds |= {f"{base}/{n}/v2.0" for n in {name, t.id}}
     pub = x509.load_pem_x509_certificate(cert.pem.encode()).public_key()
+    if not isinstance(pub, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):  # Entra takes RSA (and EC) keys
+        raise TokenError(401, "invalid_client", 700027, "Client assertion failed signature validation.")
     try:
         claims = jwt.decode(
             assertion,
