@@ -20,6 +20,7 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.services import accounts, bindings, imports
+from lockstep.testing.m365 import wait_for_replication
 from m365sim.testing import SimServer
 
 from .test_provision_sync import new_user, remote, sync
@@ -174,6 +175,7 @@ def test_move_into_a_federated_domain_end_to_end(directory: Directory, actor: Ac
             "passwordProfile": {"password": "Xq7#mLp2vR!k"},
         }
         remote_id = http.post("/users", json=body).json()["id"]
+    wait_for_replication(sim)  # the account existed (fully replicated) before it was linked
     UserBinding.objects.create(
         directory=directory,
         user=user,

@@ -60,7 +60,9 @@ def sync_until_settled(*, passes: int = 5, wait_limit: float = 90.0) -> None:
 
     A binding waiting for Microsoft 365's replication (a 404 for an account Lockstep just
     created) retries seconds later: the helper sleeps until then, for at most `wait_limit`
-    seconds in all. Nothing else is waited for (other backoffs stay as they are).
+    seconds in all, and such a wait outlasts the `passes` cap (jittered retries of several
+    bindings fall due one after another, each in a pass of its own). Nothing else is waited for
+    (other backoffs stay as they are).
     """
     import time
 
@@ -68,16 +70,18 @@ def sync_until_settled(*, passes: int = 5, wait_limit: float = 90.0) -> None:
 
     deadline = time.monotonic() + wait_limit
     done = 0
-    while done < passes:
+    while True:
         ports = sync_loop.PortCache()
         try:
             handled = sync_loop.run_once(ports=ports)
         finally:
             ports.close()
+        wait = next_replication_retry()
         if handled:
             done += 1
-            continue
-        wait = next_replication_retry()
+            if done < passes or (wait is not None and time.monotonic() + wait <= deadline):
+                continue
+            return
         if wait is None or time.monotonic() + wait > deadline:
             return
         time.sleep(wait + 0.05)
