@@ -40,7 +40,8 @@ DISABLE = "blocking sign-in and revoking sessions"
 DELETE_RESTORE = "deleting and restoring accounts"
 GROUP_IMPORT = "importing groups"
 GROUP_SYNC = "group sync"
-DRIFT = "drift detection"
+DRIFT_USERS = "drift detection of accounts"
+DRIFT_GROUPS = "drift detection of groups"
 ALL = "every write (sent as JSON batches)"
 
 USER_ADMINISTRATOR_ROLE = "User Administrator"
@@ -151,7 +152,7 @@ CATALOGUE: tuple[GraphCall, ...] = (
         ("User.DeleteRestore.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
         "User.ReadWrite.All",
     ),
-    GraphCall("GET", "/users/delta", (DRIFT,), _USER_READ_FULL, "User.ReadWrite.All"),
+    GraphCall("GET", "/users/delta", (DRIFT_USERS,), _USER_READ_FULL, "User.ReadWrite.All"),
     GraphCall("GET", "/groups", (GROUP_IMPORT,), _GROUP_READ, "Group.ReadWrite.All"),
     GraphCall("GET", "/groups/{id}", (GROUP_IMPORT,), _GROUP_READ, "Group.ReadWrite.All"),
     GraphCall(
@@ -175,7 +176,7 @@ CATALOGUE: tuple[GraphCall, ...] = (
     GraphCall(
         "DELETE", "/groups/{id}/members/{id}/$ref", (GROUP_SYNC,), _MEMBER_WRITE, "Group.ReadWrite.All"
     ),
-    GraphCall("GET", "/groups/delta", (DRIFT,), _GROUP_READ, "Group.ReadWrite.All"),
+    GraphCall("GET", "/groups/delta", (DRIFT_GROUPS,), _GROUP_READ, "Group.ReadWrite.All"),
     GraphCall(
         "GET",
         "/domains",
