@@ -32,6 +32,11 @@ def run(title: str, command: list[str], env: dict[str, str] | None = None) -> bo
     return ok
 
 
+def postgres_required() -> bool:
+    """Under CI (`CI=true`) the PostgreSQL run is part of the contract, not an extra."""
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
 def postgres_reachable(url: str) -> bool:
     import psycopg
 
@@ -67,13 +72,18 @@ def main() -> int:
         if pg_url and postgres_reachable(pg_url):
             pg_env = {"LOCKSTEP_DATA_DIR": data_dir, "LOCKSTEP_DATABASE_URL": pg_url}
             results.append(("tests on PostgreSQL", run("tests on PostgreSQL", pytest, pg_env)))
+        elif postgres_required():
+            print("FAIL: CI=true and PostgreSQL is not reachable: CI must run the suite on PostgreSQL too.")
+            results.append(("tests on PostgreSQL (not reachable)", False))
         else:
             print("Skipping the PostgreSQL run: set LOCKSTEP_TEST_POSTGRES_URL to a reachable server.")
 
     print("\n=== summary")
     for title, ok in results:
         print(f"{'PASS' if ok else 'FAIL'}  {title}")
-    databases = [t.removeprefix("tests on ") for t, _ in results if t.startswith("tests on ")]
+    databases = [
+        t.removeprefix("tests on ") for t, _ in results if t.startswith("tests on ") and "(" not in t
+    ]
     print(f"Databases used: {', '.join(databases)}")
     return 0 if all(ok for _, ok in results) else 1
 

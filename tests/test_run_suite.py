@@ -1,0 +1,52 @@
+"""`make test`'s runner (tools/run_suite.py): under CI an unreachable PostgreSQL fails the run."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nowhere"
+
+
+def load_runner() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("run_suite", ROOT / "tools" / "run_suite.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    module = load_runner()
+    ran: list[str] = []
+    monkeypatch.setattr(module, "run", lambda title, command, env=None: ran.append(title) or True)
+    monkeypatch.setattr(module.sys, "argv", ["run_suite.py"])
+    monkeypatch.setenv("LOCKSTEP_TEST_POSTGRES_URL", UNREACHABLE)
+    module.ran = ran
+    return module
+
+
+def test_under_ci_an_unreachable_postgresql_fails_the_run(
+    runner: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    assert runner.main() == 1
+    out = capsys.readouterr().out
+    assert "FAIL: CI=true and PostgreSQL is not reachable" in out
+    assert "Databases used: SQLite\n" in out
+    assert "tests on PostgreSQL" not in runner.ran
+
+
+def test_outside_ci_an_unreachable_postgresql_is_skipped_and_said(
+    runner: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    assert runner.main() == 0
+    out = capsys.readouterr().out
+    assert "Skipping the PostgreSQL run" in out
+    assert "Databases used: SQLite\n" in out
