@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from m365sim import seeds
@@ -66,12 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  demo client id : {seeds.DEMO_CLIENT_ID}", flush=True)
     print(f"  demo secret    : {seeds.DEMO_CLIENT_SECRET}", flush=True)
     print(f"  control API    : {base}/_sim/info", flush=True)
+    # uvicorn shuts down on SIGTERM, then raises the signal again: with the default handler the
+    # process would die there, before the state is saved. Exit through Python instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         server.run(sockets=[sock])
     finally:
         if args.state:
             sim.save()
     return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":
