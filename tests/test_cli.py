@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import re
+import shlex
 import signal
 import socket
 import ssl
@@ -369,6 +370,16 @@ def test_demo_starts_m365sim_and_stops_it_too(scratch: Scratch) -> None:
         assert "m365sim: tenant " in shown and "(Contoso, seed demo)" in shown
         ca_file = data_dir.resolve() / "m365sim" / "ca.pem"
         assert f"CA certificate : {ca_file}" in shown
+        # the printed export line points another shell's `lockstep m365` at this demo
+        exports = next(line.strip() for line in demo.lines if line.strip().startswith("export "))
+        assert f"LOCKSTEP_TRUSTED_CA_FILE={ca_file}" in exports
+        cli_env = dict(scratch.env)
+        cli_env.update(pair.split("=", 1) for pair in shlex.split(exports.removeprefix("export ")))
+        status = subprocess.run(
+            [LOCKSTEP, "m365", "status"], env=cli_env, capture_output=True, text=True, timeout=60
+        )
+        assert status.returncode == 0, status.stderr
+        assert "Contoso" in status.stdout
         context = ssl.create_default_context(cafile=str(ca_file))
         with urllib.request.urlopen(
             f"https://127.0.0.1:{sim_port}/_sim/info", context=context, timeout=5

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import importlib.util
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -442,6 +443,16 @@ def connect_demo_directory(*, port: int) -> None:
     out(f"Connected the demo organization to m365sim's demo tenant: {directory.name} ({directory.health}).")
 
 
+def demo_exports(data_dir: Path, *, with_ca: bool) -> str:
+    """The `export` line that points another shell's `lockstep` at this demo's database."""
+    names = ["LOCKSTEP_DATA_DIR"] + (["LOCKSTEP_TRUSTED_CA_FILE"] if with_ca else [])
+    if os.environ.get("LOCKSTEP_DATABASE_URL"):
+        names.append("LOCKSTEP_DATABASE_URL")
+    values = {"LOCKSTEP_DATA_DIR": str(data_dir.resolve())}
+    values.update({name: os.environ[name] for name in names if name in os.environ and name not in values})
+    return "export " + " ".join(f"{name}={shlex.quote(values[name])}" for name in names if name in values)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOCKSTEP_DATA_DIR", args.data_dir)
     if not args.no_m365sim and m365sim_available():
@@ -459,6 +470,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if applied:
         out(f"Applied {applied} database migrations.")
     simulator = start_m365sim(data_dir, port=args.m365sim_port) if not args.no_m365sim else None
+    out("To use the command line against this demo, in another terminal:")
+    out(f"  {demo_exports(data_dir, with_ca=simulator is not None)}")
+    out("  .venv/bin/lockstep m365 status")
 
     def bootstrap() -> tuple[Administrator, str] | None:
         created = bootstrap_first_admin(email=args.admin_email, organization_name=DEMO_ORGANIZATION)
