@@ -25,6 +25,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_runner()
     ran: list[str] = []
     monkeypatch.setattr(module, "run", lambda title, command, env=None: ran.append(title) or True)
+    monkeypatch.setattr(module, "ensure_system_packages", lambda: True)
     monkeypatch.setattr(module.sys, "argv", ["run_suite.py"])
     monkeypatch.setenv("LOCKSTEP_TEST_POSTGRES_URL", UNREACHABLE)
     module.ran = ran
@@ -50,3 +51,41 @@ def test_outside_ci_an_unreachable_postgresql_is_skipped_and_said(
     out = capsys.readouterr().out
     assert "Skipping the PostgreSQL run" in out
     assert "Databases used: SQLite\n" in out
+
+
+def test_missing_system_packages_stop_the_run_at_once_with_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = load_runner()
+    ran: list[list[str]] = []
+    monkeypatch.setattr(
+        module.shutil, "which", lambda name: None if name in ("chromium", "xmlsec1") else "/x"
+    )
+    monkeypatch.setattr(module.os, "geteuid", lambda: 1000)  # not root: nothing may be installed
+    monkeypatch.setattr(module.subprocess, "run", lambda command, **kw: ran.append(command))
+    monkeypatch.setattr(module.sys, "argv", ["run_suite.py"])
+    assert module.main() == 1
+    out = capsys.readouterr().out
+    assert "sudo apt-get install -y --no-install-recommends chromium xmlsec1 fonts-liberation" in out
+    assert ran == []  # no lint, no test run, no install attempt
+
+
+def test_as_root_the_missing_packages_are_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_runner()
+    installed: set[str] = set()
+    ran: list[list[str]] = []
+
+    def run(command: list[str], **kw: object) -> None:
+        ran.append(command)
+        if command[:2] == ["apt-get", "install"]:
+            installed.update(command)
+
+    def which(name: str) -> str | None:
+        return "/usr/bin/" + name if name != "chromium" or "chromium" in installed else None
+
+    monkeypatch.setattr(module.shutil, "which", which)
+    monkeypatch.setattr(module.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(module.subprocess, "run", run)
+    assert module.ensure_system_packages() is True
+    assert ["apt-get", "update", "-qq"] in ran
+    assert any(c[:2] == ["apt-get", "install"] and "chromium" in c for c in ran)

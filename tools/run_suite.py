@@ -12,6 +12,7 @@ Prints which databases it ran on and how long each step took. Exits non-zero if 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,31 @@ def run(title: str, command: list[str], env: dict[str, str] | None = None) -> bo
     ok = subprocess.run(command, env={**os.environ, **(env or {})}).returncode == 0
     print(f"=== {title}: {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s", flush=True)
     return ok
+
+
+# command on PATH -> the Debian package that brings it (the browser tests and SAML need them)
+SYSTEM_PACKAGES = {"chromium": "chromium", "chromedriver": "chromium-driver", "xmlsec1": "xmlsec1"}
+
+
+def ensure_system_packages() -> bool:
+    """Install the missing Debian packages when this process may (root with apt-get), as
+    .ci/run does; otherwise say the one command to run, so the suite stops at once instead of
+    failing its browser tests minutes in."""
+    missing = [package for command, package in SYSTEM_PACKAGES.items() if shutil.which(command) is None]
+    if not missing:
+        return True
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, "fonts-liberation"]
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"Installing system packages: {' '.join(missing)}", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+        subprocess.run(install, env=env, check=False)
+        missing = [package for command, package in SYSTEM_PACKAGES.items() if shutil.which(command) is None]
+        if not missing:
+            return True
+    print(f"Missing system packages: {' '.join(missing)}. Install them, then run make test again:")
+    print(f"  sudo apt-get install -y --no-install-recommends {' '.join(missing)} fonts-liberation")
+    return False
 
 
 def postgres_required() -> bool:
@@ -51,6 +77,8 @@ def postgres_reachable(url: str) -> bool:
 
 
 def main() -> int:
+    if not ensure_system_packages():
+        return 1
     results: list[tuple[str, bool]] = []
     lint = [
         [f"{BIN}/ruff", "check", "src", "m365sim", "tests", "bench", "tools"],
