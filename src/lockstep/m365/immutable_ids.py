@@ -164,17 +164,3 @@ def give_back(*, actor: Actor, user: User, own: str) -> None:
         before={"immutable_id": kept},
         after={"immutable_id": own},
     )
-
-
-def refusal_to_adopt(
-    *, actor: Actor, directory: Directory, binding: UserBinding, account: Mapping[str, Any]
-) -> str:
-    """Adopt-on-bind (the address is held by an existing account): the user takes the account's
-    immutable id; returns why not in plain words ("" when adopted or nothing to keep)."""
-    if binding.user is None:
-        return ""
-    try:
-        take_over(actor=actor, user=binding.user, directory=directory, account=account)
-    except Conflict as refused:
-        return refused.message
-    return ""
