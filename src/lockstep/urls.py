@@ -7,6 +7,6 @@ from lockstep.api.main import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("lockstep.ops.urls")),
-    path("directories/", include("lockstep.m365.portal.urls")),
+    path("directories/", include("lockstep.console.directories.urls")),
     path("", include("lockstep.console.urls")),
 ]

@@ -88,13 +88,13 @@ def test_the_consent_callback_is_remembered_and_then_verify_says_pending(
     admin_client: Client, sim: SimServer, actor: Actor
 ) -> None:
     directory, _ = add(sim, actor, consent=False)
-    url = reverse("m365portal:detail", args=[directory.pk])
+    url = reverse("directories:detail", args=[directory.pk])
     admin_client.get(
         url, {"admin_consent": "True", "state": f"lockstep-directory-{directory.pk}", "tenant": "t"}
     )
     directory.refresh_from_db()
     assert directories.consent_granted_at(directory) is not None
-    response = admin_client.post(reverse("m365portal:verify", args=[directory.pk]), follow=True)
+    response = admin_client.post(reverse("directories:verify", args=[directory.pk]), follow=True)
     assert PENDING in response.content.decode()
     directory.refresh_from_db()
     assert directory.health == Health.DEGRADED

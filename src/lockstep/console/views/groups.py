@@ -9,10 +9,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from lockstep.console.access import actor_for, write_page
+from lockstep.console.directories.context import group_directories_context
 from lockstep.console.forms import GroupForm, MemberSearchForm, show_service_error
 from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.services import groups, users
-from lockstep.m365.portal.context import group_directories_context
 
 MEMBERS_PAGE = 100
 CANDIDATES = 20

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lockstep.console.access import actor_for, write_page
+from lockstep.console.directories.context import user_directories_context
 from lockstep.console.forms import (
     USER_FIELD_LABELS,
     PasswordForm,
@@ -28,7 +29,6 @@ from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.models import ALLOWED_TRANSITIONS, UserState
 from lockstep.directory.password_policy import describe_policy
 from lockstep.directory.services import groups, organizations, passwords, users
-from lockstep.m365.portal.context import user_directories_context
 from lockstep.m365.services import bindings, directories
 
 PAGE_SIZE = 50
