@@ -24,8 +24,9 @@ def test_dashboard_counts_by_state_in_one_query(
     users.change_state(actor=actor, user_id=alex.pk, to_state=UserState.ACTIVE)
     admin_client.get(reverse("console:index"))  # warm up
     # session, administrator, organization (name in the header), the one aggregate, session save
-    # (savepoint + update + release inside the test transaction)
-    with django_assert_num_queries(7) as captured:
+    # (savepoint + update + release inside the test transaction), the directory cards (none here)
+    # and the status banner (one query each)
+    with django_assert_num_queries(9) as captured:
         html = admin_client.get(reverse("console:index")).content.decode()
     assert sum('FROM "directory_user"' in q["sql"] for q in captured.captured_queries) == 1
     counts = {

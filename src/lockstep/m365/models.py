@@ -61,6 +61,11 @@ class Directory(models.Model):
     godaddy_override = models.BooleanField(default=False)
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     health_reason = models.TextField(blank=True, default="")
+    # Set while Microsoft 365 cannot be reached (network, DNS, TLS, repeated 5xx); cleared by the
+    # next pass that gets an answer. Apart from `health`: sync keeps trying (`m365.reachability`).
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    unreachable_reason = models.TextField(blank=True, default="")
+    last_sync_at = models.DateTimeField(null=True, blank=True)  # last pass Microsoft 365 answered
     verification = models.JSONField(default=dict, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     managed_attributes = models.JSONField(default=list, blank=True)

@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from lockstep.m365 import drift, wakeup
+from lockstep.m365 import drift, reachability, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.engine import run_user_pass
@@ -114,8 +114,10 @@ def run_once(*, worker: str = "worker", ports: PortCache = PORTS) -> int:
     """
     handled = 0
     for directory in active_directories():
+        before: dict[str, float] | None = None
         try:
             port = ports.port_for(directory)
+            before = port.client.stats.snapshot()
             users = run_user_pass(directory, port, worker=worker)
             groups = run_group_pass(directory, port, worker=worker)
             claimed = users.claimed + groups.claimed
@@ -124,7 +126,17 @@ def run_once(*, worker: str = "worker", ports: PortCache = PORTS) -> int:
                 drift.run_drift(directory, port.client)
         except Exception:
             log.exception("sync pass for directory %s failed", directory.pk)
+        finally:
+            if before is not None:
+                _record_reachability(directory, before, port.client.stats.snapshot())
     return handled
+
+
+def _record_reachability(directory: Directory, before: dict[str, float], after: dict[str, float]) -> None:
+    try:
+        reachability.record(directory, reachability.verdict(before, after))
+    except Exception:
+        log.exception("could not record whether directory %s answered", directory.pk)
 
 
 class SyncLoop(threading.Thread):

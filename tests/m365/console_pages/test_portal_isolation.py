@@ -118,6 +118,7 @@ IMPORT_FORM = {"scope": "filter", "state": "staged", "confirm_admins": "on"}
 
 CATALOGUE: dict[str, Route] = {
     "list": Route(),
+    "cards": Route(),
     "new": Route(
         write_page=True,
         creates=True,
@@ -156,6 +157,7 @@ CATALOGUE: dict[str, Route] = {
     "export": Route(args=d),
     "deactivate": Route(args=d, write_page=True, post=lambda ids: {"confirmation": "x"}),
     "user": Route(args=lambda ids: [ids["user"]]),
+    "user_status": Route(args=lambda ids: [ids["user"]]),
     "user_bind": Route(
         args=lambda ids: [ids["user"]], post_only=True, post=lambda ids: {"directory_id": ids["directory"]}
     ),
@@ -165,6 +167,7 @@ CATALOGUE: dict[str, Route] = {
     ),
     "binding_restore": Route(args=lambda ids: [ids["binding"]], post_only=True),
     "group": Route(args=lambda ids: [ids["group"]]),
+    "group_status": Route(args=lambda ids: [ids["group"]]),
     "group_bind": Route(
         args=lambda ids: [ids["group"]], post_only=True, post=lambda ids: {"directory_id": ids["directory"]}
     ),

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from lockstep.m365 import directory_status
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, HeldWrite
 from lockstep.m365.services import directories
@@ -30,4 +31,5 @@ def tab_context(request: HttpRequest, directory: Directory, tab: str) -> dict[st
         "directory": directory,
         "tab": tab,
         "held_count": HeldWrite.objects.filter(directory=directory, decision="").count(),
+        "directory_state": directory_status.state_of_directory(directory),
     }

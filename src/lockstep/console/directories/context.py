@@ -14,7 +14,7 @@ from lockstep.console.directories.forms import BindForm
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Group, User
 from lockstep.m365 import overview
-from lockstep.m365.models import Directory
+from lockstep.m365.models import Directory, SyncStatus
 
 
 def _choices(actor: Actor) -> list[tuple[int, str]]:
@@ -23,6 +23,17 @@ def _choices(actor: Actor) -> list[tuple[int, str]]:
         .order_by("name")
         .values_list("id", "name")
     )
+
+
+def rows_pending(rows: list[Any]) -> bool:
+    """A binding still on its way: a change waiting to be written (not parked), or an unbind."""
+    for row in rows:
+        binding = row.binding
+        if binding is not None and (
+            binding.unbound or overview.binding_health(binding).status == SyncStatus.PENDING
+        ):
+            return True
+    return False
 
 
 def bind_form(actor: Actor, data: Mapping[str, Any] | None = None) -> BindForm:
@@ -40,6 +51,7 @@ def user_directories_context(actor: Actor, user: User, form: BindForm | None = N
         "m365_bind_form": form,
         "m365_can_bind": bool(unbound) or bool(form.errors),
         "m365_recycle_days": overview.RECYCLE_BIN_DAYS,
+        "m365_pending": rows_pending(rows),
     }
 
 
@@ -52,4 +64,5 @@ def group_directories_context(actor: Actor, group: Group, form: BindForm | None 
         "m365_group_rows": rows,
         "m365_bind_form": form,
         "m365_can_bind": bool(unbound) or bool(form.errors),
+        "m365_pending": rows_pending(rows),
     }

@@ -29,7 +29,7 @@ from lockstep.console.directories.forms import (
 )
 from lockstep.console.forms import show_service_error
 from lockstep.directory.errors import Conflict, ValidationFailed
-from lockstep.m365 import overview
+from lockstep.m365 import directory_status, overview
 from lockstep.m365.credentials import certificate_thumbprint
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, DirectoryDomain
@@ -42,7 +42,10 @@ from lockstep.m365.services.bindings import get_directory
 @portal_view()
 def directory_list(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
-    rows = [(d, overview.summary(d)) for d in directories.list_directories(actor=actor)]
+    rows = [
+        (d, overview.summary(d), state)
+        for d, state in directory_status.organization_states(actor.organization_id)
+    ]
     usage = imports.usage_report(actor=actor) if rows else None
     return render(request, "console/directories/list.html", {"rows": rows, "usage": usage})
 

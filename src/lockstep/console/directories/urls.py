@@ -5,11 +5,12 @@ Every pattern is exercised by tests/m365/console_pages/test_portal_isolation.py.
 
 from django.urls import path
 
-from lockstep.console.directories import bindings, imports, pages
+from lockstep.console.directories import bindings, imports, pages, status
 
 app_name = "directories"
 urlpatterns = [
     path("", pages.directory_list, name="list"),
+    path("cards/", status.directory_cards, name="cards"),
     path("new/", pages.directory_new, name="new"),
     path("<int:pk>/", pages.directory_detail, name="detail"),
     path("<int:pk>/verify/", pages.directory_verify, name="verify"),
@@ -33,6 +34,7 @@ urlpatterns = [
     path("<int:pk>/export.csv", pages.bindings_export, name="export"),
     path("<int:pk>/deactivate/", pages.directory_deactivate, name="deactivate"),
     path("users/<int:user_pk>/", bindings.user_directories, name="user"),
+    path("users/<int:user_pk>/status/", status.user_status, name="user_status"),
     path("users/<int:user_pk>/bind/", bindings.user_bind, name="user_bind"),
     path("users/<int:user_pk>/unbind/<int:pk>/", bindings.user_unbind, name="user_unbind"),
     path(
@@ -42,5 +44,6 @@ urlpatterns = [
     ),
     path("bindings/<int:binding_pk>/restore/", bindings.binding_restore, name="binding_restore"),
     path("groups/<int:group_pk>/", bindings.group_directories, name="group"),
+    path("groups/<int:group_pk>/status/", status.group_status, name="group_status"),
     path("groups/<int:group_pk>/bind/", bindings.group_bind, name="group_bind"),
 ]

@@ -6,7 +6,8 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from lockstep.console.access import current_admin
+from lockstep.console.access import actor_for, current_admin
+from lockstep.console.directories.status import cards_context
 from lockstep.directory.models import User, UserState
 
 
@@ -17,7 +18,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **{state: Count("id", filter=Q(state=state)) for state in UserState.values},
     )
     states = [(state, label, counts[state]) for state, label in UserState.choices]
-    return render(request, "console/dashboard.html", {"total": counts["total"], "states": states})
+    context = {"total": counts["total"], "states": states, **cards_context(actor_for(request))}
+    return render(request, "console/dashboard.html", context)
 
 
 def directories(request: HttpRequest) -> HttpResponse:

@@ -22,6 +22,7 @@ from .errors import (
     InvalidToken,
     MaybeCommitted,
     Throttled,
+    Transient,
     classify,
 )
 from .ratelimit import NoRateLimit, RateLimiter, ThrottleAware, estimate_cost
@@ -201,8 +202,13 @@ class Transport:
             attempt += 1
             self.rate_limiter.acquire(cost, writes)
             client_request_id = str(uuid.uuid4())
+            try:
+                token = self.tokens.token()
+            except Transient:  # no token: the login endpoint failed (counted for reachability)
+                self.stats.add(connection_errors=1)
+                raise
             send_headers = {
-                "Authorization": f"Bearer {self.tokens.token()}",
+                "Authorization": f"Bearer {token}",
                 "client-request-id": client_request_id,
                 "return-client-request-id": "true",
             }
