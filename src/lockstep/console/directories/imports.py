@@ -31,6 +31,23 @@ from lockstep.m365.models import Directory
 from lockstep.m365.services import imports
 from lockstep.m365.services.bindings import get_directory
 
+
+def polled_by(request: HttpRequest, element_id: str) -> bool:
+    """The request is the HTMX poll of the element `element_id`."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and getattr(htmx, "target", None) == element_id
+
+
+def settled_page(response: HttpResponse, selector: str) -> HttpResponse:
+    """Swap the page's `selector` element with the one of the full page `response` (HTMX 2's
+    response headers), so what a finished job changed shows without a reload and the polling,
+    absent from a settled page, stops."""
+    response["HX-Retarget"] = selector
+    response["HX-Reselect"] = selector
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
 # --- import wizard ------------------------------------------------------------------------------------
 
 
@@ -119,10 +136,17 @@ def import_scan(request: HttpRequest, pk: int) -> HttpResponse:
 
 @portal_view()
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The scan's progress bar (polled by HTMX every second until the scan is over)."""
+    """The scan's progress bar (polled by HTMX every 2 s until the scan is over).
+
+    The poll that sees the scan over gets the whole import page instead, so its candidates and
+    options appear without a reload (`settled_page`)."""
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
-    return render(request, "console/directories/_scan_progress.html", _scan_context(actor, directory))
+    context = _scan_context(actor, directory)
+    scan = context["scan"]
+    if polled_by(request, "scan-progress") and not (scan and scan.state in ("queued", "running")):
+        return settled_page(import_page(request, pk), "#import-page")
+    return render(request, "console/directories/_scan_progress.html", context)
 
 
 @portal_view()
@@ -245,6 +269,9 @@ def batch_progress(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     batch = _batch_for(actor, directory, batch_pk)
+    if polled_by(request, "batch-progress") and batch.state != "running":
+        # the import just ended under a polling page: its results and Undo come in too
+        return settled_page(batch_detail(request, pk, batch_pk), "#batch-page")
     return render(
         request, "console/directories/_batch_progress.html", _batch_context(request, directory, batch)
     )
