@@ -266,10 +266,18 @@ def test_import_wizard(admin_client: Client, directory: Directory, actor: Actor,
     admin_client.post(reverse("directories:import_scan", args=[directory.pk]))
     scan = ImportScan.objects.get()
     polling = html(admin_client.get(reverse("directories:import_progress", args=[directory.pk])))
-    assert 'hx-trigger="every 1s"' in polling and "<progress" in polling
+    assert 'hx-trigger="every 2s"' in polling and "<progress" in polling
     imports.run_scan(scan_id=scan.pk)  # what the worker does
     done = html(admin_client.get(reverse("directories:import_progress", args=[directory.pk])))
     assert "hx-trigger" not in done and "Listed 49 accounts" in done
+    # The poll that sees the scan over brings the whole import page in: candidates without a reload.
+    polled = admin_client.get(
+        reverse("directories:import_progress", args=[directory.pk]),
+        headers={"HX-Request": "true", "HX-Target": "scan-progress"},
+    )
+    assert polled["HX-Retarget"] == polled["HX-Reselect"] == "#import-page"
+    assert 'id="import-page"' in html(polled) and "49 accounts match" in text(polled)
+    assert 'id="scan-progress" class="progress-box done"' in html(polled)
 
     page = admin_client.get(reverse("directories:import", args=[directory.pk]), {"q": "adele"})
     body = text(page)
@@ -297,8 +305,15 @@ def test_import_wizard(admin_client: Client, directory: Directory, actor: Actor,
     batch = ImportBatch.objects.get()
     assert started["Location"] == reverse("directories:batch", args=[directory.pk, batch.pk])
     running = html(admin_client.get(reverse("directories:batch_progress", args=[directory.pk, batch.pk])))
-    assert 'hx-trigger="every 1s"' in running
+    assert 'hx-trigger="every 2s"' in running
     imports.run_import(batch_id=batch.pk)
+    # The poll that sees the import over brings its results and Undo in, without the polling.
+    polled = admin_client.get(
+        reverse("directories:batch_progress", args=[directory.pk, batch.pk]),
+        headers={"HX-Request": "true", "HX-Target": "batch-progress"},
+    )
+    assert polled["HX-Retarget"] == "#batch-page" and "hx-trigger" not in html(polled)
+    assert "Undo this import" in text(polled) and "alex.braun@contoso.com" in text(polled)
     page = text(admin_client.get(started["Location"]))
     assert "Import done" in page and "1 users created" in page and "Undo this import" in page
     assert UserBinding.objects.filter(user=existing, adopted=True).exists()
