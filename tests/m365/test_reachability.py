@@ -9,6 +9,7 @@ import pytest
 
 from lockstep.m365 import reachability, sync_loop
 from lockstep.m365.directory_status import DOWN, OK, state_of_directory
+from lockstep.m365.health import health_of
 from lockstep.m365.models import Directory, Health
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,6 +35,8 @@ def test_connection_failure_turns_red_and_an_answer_turns_green(
     assert down.health == Health.OK  # not paused: sync keeps trying
     assert down in sync_loop.active_directories()
     assert down.last_sync_at == healthy.last_sync_at
+    reported = health_of(down)  # what the REST API and `lockstep m365 status` report
+    assert reported.health == "red" and reported.health_reason == reachability.CONNECTION_WORDS
     state = state_of_directory(down)
     assert state.level == DOWN and "cannot reach Microsoft 365" in state.words
 
@@ -41,7 +44,7 @@ def test_connection_failure_turns_red_and_an_answer_turns_green(
     back = _round()
     assert back.unreachable_since is None and back.unreachable_reason == ""
     assert back.last_sync_at is not None and back.last_sync_at > healthy.last_sync_at
-    assert state_of_directory(back).level == OK
+    assert state_of_directory(back).level == OK and health_of(back).health == "ok"
 
 
 def test_repeated_server_errors_turn_red(directory: Directory, sim: Any, settings: Any) -> None:

@@ -267,13 +267,15 @@ def health_of(directory: Directory) -> DirectoryHealth:
     for model in (UserBinding, GroupBinding):
         for row in model.objects.filter(directory=directory).values("status").annotate(n=Count("id")):
             statuses[row["status"]] = statuses.get(row["status"], 0) + row["n"]
-    reason = directory.health_reason
+    health, reason = directory.health, directory.health_reason
     if directory.health == Health.RED and depth:
         reason = f"{reason} Sync is paused; {depth} queued change(s) are kept and go out once this is fixed and Verify succeeds."
+    elif directory.unreachable_since is not None:  # an outage: sync keeps trying (m365.reachability)
+        health, reason = Health.RED, directory.unreachable_reason
     return DirectoryHealth(
         directory_id=directory.pk,
         name=directory.name,
-        health=directory.health,
+        health=health,
         health_reason=reason.strip(),
         sync_enabled=directory.sync_enabled,
         last_verified=directory.verified_at,

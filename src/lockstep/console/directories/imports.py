@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
@@ -38,7 +38,7 @@ def polled_by(request: HttpRequest, element_id: str) -> bool:
     return bool(htmx) and getattr(htmx, "target", None) == element_id
 
 
-def settled_page(response: HttpResponse, selector: str) -> HttpResponse:
+def settled_page(response: HttpResponseBase, selector: str) -> HttpResponseBase:
     """Swap the page's `selector` element with the one of the full page `response` (HTMX 2's
     response headers), so what a finished job changed shows without a reload and the polling,
     absent from a settled page, stops."""
@@ -135,7 +135,7 @@ def import_scan(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @portal_view()
-def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def import_progress(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The scan's progress bar (polled by HTMX every 2 s until the scan is over).
 
     The poll that sees the scan over gets the whole import page instead, so its candidates and
@@ -265,7 +265,7 @@ def batch_detail(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse:
 
 
 @portal_view()
-def batch_progress(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse:
+def batch_progress(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponseBase:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     batch = _batch_for(actor, directory, batch_pk)
