@@ -78,7 +78,7 @@ M365_WRITE_ACTIONS = {
     "m365.revoke_sessions": ("POST", "/users/{id}/revokeSignInSessions"),
 }
 DRIFT_REPAIR = "m365.drift_repair"
-AUDIT_BOOKKEEPING = frozenset({"directory", "request"})
+AUDIT_BOOKKEEPING = frozenset({"directory", "request", "remote_id"})
 
 
 def audit_write(event: AuditEvent) -> PlainWrite | None:

@@ -12,7 +12,6 @@ from typing import Any
 from django import template
 
 from lockstep.console import plain_writes
-from lockstep.directory.models import AuditEvent
 from lockstep.m365.overview import PendingWrite
 from lockstep.m365.write_words import PlainWrite
 
@@ -40,7 +39,3 @@ def candidate_words(plan: Any) -> list[PlainWrite]:
     current = {change.property: change.current for change in plan.changes}
     return plain_writes.candidate_plan(plan.writes, current)
 
-
-@register.filter
-def audit_words(event: AuditEvent) -> PlainWrite | None:
-    return plain_writes.audit_write(event)
