@@ -43,4 +43,5 @@ urlpatterns = [
     path("bindings/<int:binding_pk>/restore/", bindings.binding_restore, name="binding_restore"),
     path("groups/<int:group_pk>/", bindings.group_directories, name="group"),
     path("groups/<int:group_pk>/bind/", bindings.group_bind, name="group_bind"),
+    path("groups/<int:group_pk>/unbind/<int:pk>/", bindings.group_unbind, name="group_unbind"),
 ]
