@@ -82,3 +82,31 @@ def delete_group(group: Group) -> str:
         f"The security group stays in Microsoft 365 ({_names(names)}) as it is, members included; "
         f"Lockstep stops changing it. Its members' accounts are not affected."
     )
+
+
+# --- success messages ---------------------------------------------------------------------------
+
+
+def sync_note(user: User) -> str:
+    """" Microsoft 365 (Contoso 365) follows within seconds." for a bound user, else ""."""
+    names = bound_directories(user)
+    return f" Microsoft 365 ({_names(names)}) follows within seconds." if names else ""
+
+
+def state_changed(user: User) -> str:
+    """After a state change: what it did, in Lockstep and in Microsoft 365."""
+    names = bound_directories(user)
+    where = f" ({_names(names)})" if names else ""
+    if user.state == "suspended":
+        tail = f" Microsoft 365{where} sign-in is blocked and its sessions end within seconds." if names else ""
+        return f"{person(user)} suspended: sign-in to Lockstep stopped.{tail}"
+    if user.state == "active":
+        tail = f" Microsoft 365{where} sign-in is allowed again within seconds." if names else ""
+        return f"{person(user)} is active.{tail}"
+    return f"{person(user)} is now {user.get_state_display().lower()}."
+
+
+def password_set(user: User) -> str:
+    names = bound_directories(user)
+    tail = f" Lockstep delivers it to Microsoft 365 ({_names(names)}) too." if names else ""
+    return f"Password for {user.username} set.{tail}"
