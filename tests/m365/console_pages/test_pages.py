@@ -287,12 +287,14 @@ def test_import_wizard(admin_client: Client, directory: Directory, actor: Actor,
     alex = ImportCandidate.objects.get(upn="alex.braun@contoso.com")
     plan = text(admin_client.get(reverse("directories:candidate", args=[directory.pk, alex.pk])))
     assert "Creates a Lockstep user" in plan and "onPremisesImmutableId" in plan
+    assert "Update the account" in plan and "Technical details PATCH /users/" in plan
 
     form = {"scope": "selected", "candidate_ids": [adele.pk, alex.pk], "state": "staged"}
     preview = admin_client.post(reverse("directories:import_preview", args=[directory.pk]), form)
     body = text(preview)
     assert "Lockstep users created 1" in body and "Existing users bound 1" in body
     assert "password" not in body.lower().replace("no passwords", "")
+    assert "alex.braun@contoso.com: Update the account" in body and "Technical details PATCH /users/" in body
     started = admin_client.post(reverse("directories:import_start", args=[directory.pk]), form)
     batch = ImportBatch.objects.get()
     assert started["Location"] == reverse("directories:batch", args=[directory.pk, batch.pk])
@@ -358,6 +360,7 @@ def test_held_writes_approve_and_reject(admin_client: Client, directory: Directo
         holds.append(HeldWrite.objects.create(directory=directory, binding=binding, operation="disable"))
     page = text(admin_client.get(reverse("directories:held", args=[directory.pk])))
     assert "held.one" in page and "held.two" in page and "Approve selected" in page
+    assert "Block sign-in Account: enabled → blocked Technical details PATCH /users/r-" in page
     url = reverse("directories:held_decide", args=[directory.pk])
     admin_client.post(url, {"held_ids": [holds[0].pk], "decision": "approve"})
     admin_client.post(url, {"held_ids": [holds[1].pk], "decision": "reject"})
@@ -382,6 +385,7 @@ def test_managed_attributes_change_is_previewed(
     )
     page = html(response)
     assert "Writes this change causes" in page and "jobTitle" in page and "Pilot" in page
+    assert "joan: Update the account" in text(response) and "Job title: set to Pilot" in page
     directory.refresh_from_db()
     assert directory.managed_attributes == ["displayName"]  # a preview saves nothing
 
