@@ -235,7 +235,9 @@ def test_drift_repair_is_audited_as_put_back_with_the_value_found_in_m365(
     patch_remote(sim, bound.remote_id, {"jobTitle": "Changed in the admin center"})
     drift_round(directory)
     [event] = AuditEvent.objects.filter(action="m365.drift_repair")
-    assert event.target_id == str(bound.user_id) and event.before == {"jobTitle": "Changed in the admin center"}
+    assert event.target_id == str(bound.user_id) and event.before == {
+        "jobTitle": "Changed in the admin center"
+    }
     [row] = audit_query.rows([event])
     assert row.plain is not None and row.category == "Microsoft 365 writes"
     assert [c.text for c in row.plain.changes] == [

@@ -60,7 +60,9 @@ def test_password_profile_never_shows_the_password_in_words_or_body() -> None:
     assert json.loads(plain.body)["passwordProfile"]["password"] == "(not shown)"
     assert plain.request == "PATCH /users/u1"
     # a create carries one too; the body the admin sees keeps every other property
-    create = describe("POST", "/users", {"userPrincipalName": "a@b.c", "passwordProfile": {"password": secret}})
+    create = describe(
+        "POST", "/users", {"userPrincipalName": "a@b.c", "passwordProfile": {"password": secret}}
+    )
     assert secret not in create.body and create.summary == "Create the account"
     assert "Sign-in name: set to a@b.c" in [c.text for c in create.changes]
 

@@ -121,7 +121,11 @@ def target_url(event: AuditEvent) -> str:
     """The page of the event's target (user, group or directory), or "" when it has none."""
     if not event.target_id.isdigit():
         return ""
-    names = {"user": "console:user_detail", "group": "console:group_detail", "directory": "directories:detail"}
+    names = {
+        "user": "console:user_detail",
+        "group": "console:group_detail",
+        "directory": "directories:detail",
+    }
     name = names.get(event.target_type)
     return reverse(name, args=[int(event.target_id)]) if name else ""
 
@@ -181,7 +185,9 @@ class AuditRow:
         if self.plain is not None:
             return "; ".join([self.plain.summary, *(c.text for c in self.plain.changes)])
         return "; ".join(
-            f"{c.field}: {c.before or '(empty)'} → {c.after or '(empty)'}" if c.before else f"{c.field}: {c.after}"
+            f"{c.field}: {c.before or '(empty)'} → {c.after or '(empty)'}"
+            if c.before
+            else f"{c.field}: {c.after}"
             for c in self.changes
         )
 

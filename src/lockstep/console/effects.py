@@ -88,7 +88,7 @@ def delete_group(group: Group) -> str:
 
 
 def sync_note(user: User) -> str:
-    """" Microsoft 365 (Contoso 365) follows within seconds." for a bound user, else ""."""
+    """ " Microsoft 365 (Contoso 365) follows within seconds." for a bound user, else ""."""
     names = bound_directories(user)
     return f" Microsoft 365 ({_names(names)}) follows within seconds." if names else ""
 
@@ -98,7 +98,9 @@ def state_changed(user: User) -> str:
     names = bound_directories(user)
     where = f" ({_names(names)})" if names else ""
     if user.state == "suspended":
-        tail = f" Microsoft 365{where} sign-in is blocked and its sessions end within seconds." if names else ""
+        tail = (
+            f" Microsoft 365{where} sign-in is blocked and its sessions end within seconds." if names else ""
+        )
         return f"{person(user)} suspended: sign-in to Lockstep stopped.{tail}"
     if user.state == "active":
         tail = f" Microsoft 365{where} sign-in is allowed again within seconds." if names else ""

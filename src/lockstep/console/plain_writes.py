@@ -59,8 +59,7 @@ def planned(writes: Sequence[_Planned]) -> list[tuple[_Planned, PlainWrite]]:
     )
     before = {c.pk: _candidate_before(c) for c in candidates}
     return [
-        (w, write_words.describe(w.method, w.url, w.body, before=before.get(w.candidate_id)))
-        for w in writes
+        (w, write_words.describe(w.method, w.url, w.body, before=before.get(w.candidate_id))) for w in writes
     ]
 
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, DateTimeField, F, PositiveBigIntegerField, Q, Value, When
 from django.db import transaction
+from django.db.models import Case, DateTimeField, F, PositiveBigIntegerField, Q, Value, When
 from django.utils import timezone
 
 from lockstep.m365 import drift_audit, mapping, reconcile, replication

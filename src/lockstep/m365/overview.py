@@ -383,11 +383,8 @@ def managed_change_writes(
             total += 1
             if len(writes) < limit:
                 shown = reconcile.Operation(op.kind, op.method, op.url, body)
-                writes.append(
-                    PendingWrite(
-                        "user", b.user_id, b.user.username, b.status, op.kind, shown.describe(), shown, b.last_applied
-                    )
-                )
+                row = (b.user_id, b.user.username, b.status, op.kind, shown.describe())
+                writes.append(PendingWrite("user", *row, shown, b.last_applied))
     return writes, total
 
 

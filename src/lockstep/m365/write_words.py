@@ -88,7 +88,9 @@ class FieldChange:
         if self.after == HIDDEN:
             return f"{self.label}: set {HIDDEN}"
         if self.before is None or self.before == EMPTY:
-            return f"{self.label}: {CLEARED}" if self.after == CLEARED else f"{self.label}: set to {self.after}"
+            return (
+                f"{self.label}: {CLEARED}" if self.after == CLEARED else f"{self.label}: set to {self.after}"
+            )
         return f"{self.label}: {self.before} → {self.after}"
 
     def __str__(self) -> str:
@@ -110,7 +112,7 @@ def changes(
     """A line per property of a write body; `before` gives the values Microsoft 365 held."""
     known = before if before is not None else {}
     return tuple(
-        field_change(name, value, known[name] if name in known else _MISSING, put_back=put_back)
+        field_change(name, value, known.get(name, _MISSING), put_back=put_back)
         for name, value in (body or {}).items()
         if not name.startswith("@odata")
     )

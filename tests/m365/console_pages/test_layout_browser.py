@@ -94,7 +94,9 @@ def test_pages_fit_1366_and_390_with_one_highlighted_menu_item(
         },
         state=UserState.ACTIVE,
     )
-    group = groups.create_group(actor=actor, fields={"name": "Marketing", "description": "Everyone in marketing"})
+    group = groups.create_group(
+        actor=actor, fields={"name": "Marketing", "description": "Everyone in marketing"}
+    )
     groups.add_members(actor=actor, group_id=group.pk, user_ids=[megan.pk])
     bindings.bind_user(actor=actor, user_id=megan.pk, directory_id=directory.pk)
     bindings.bind_group(actor=actor, group_id=group.pk, directory_id=directory.pk)
@@ -119,8 +121,12 @@ def test_pages_fit_1366_and_390_with_one_highlighted_menu_item(
                 problems.append(f"{width}px {path}: highlighted {names}, expected [{section!r}]")
             fit = page.evaluate(OVERFLOW)
             if fit["scroll"] > fit["client"] or fit["wide"]:
-                page.screenshot(path=str(SCREENSHOTS / f"overflow-{width}-{path.strip('/').replace('/', '-')}.png"))
-                problems.append(f"{width}px {path}: scrollWidth {fit['scroll']} > {fit['client']} {fit['wide']}")
+                page.screenshot(
+                    path=str(SCREENSHOTS / f"overflow-{width}-{path.strip('/').replace('/', '-')}.png")
+                )
+                problems.append(
+                    f"{width}px {path}: scrollWidth {fit['scroll']} > {fit['client']} {fit['wide']}"
+                )
             if page.evaluate("window.__csp.length"):
                 problems.append(f"{width}px {path}: CSP {page.evaluate('window.__csp')}")
         context.close()
@@ -134,13 +140,20 @@ def test_suspend_confirmation_states_the_microsoft_365_effect(
 
     megan = users.create_user(
         actor=actor,
-        fields={"username": "megan", "email": "megan@contoso.com", "first_name": "Megan", "last_name": "Bowen"},
+        fields={
+            "username": "megan",
+            "email": "megan@contoso.com",
+            "first_name": "Megan",
+            "last_name": "Bowen",
+        },
         state=UserState.ACTIVE,
     )
     bindings.bind_user(actor=actor, user_id=megan.pk, directory_id=directory.pk)
     context = browser.new_context(viewport={"width": 390, "height": 800})
     base = live_server.url
-    context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": _session(owner), "url": base}])
+    context.add_cookies(
+        [{"name": django_settings.SESSION_COOKIE_NAME, "value": _session(owner), "url": base}]
+    )
     page = context.new_page()
     page.goto(base + reverse("console:user_detail", args=[megan.pk]))
     confirm = page.get_by_role("button", name="Suspend Megan Bowen")

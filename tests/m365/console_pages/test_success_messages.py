@@ -59,13 +59,19 @@ FLOWS: dict[str, Flow] = {
     "console:user_delete": Flow(
         args=lambda ids: [ids["user"]], words="User megan deleted. Microsoft 365 sign-in is blocked"
     ),
-    "console:group_new": Flow(data=lambda ids: {"name": "Sales", "description": ""}, words="Group Sales created."),
+    "console:group_new": Flow(
+        data=lambda ids: {"name": "Sales", "description": ""}, words="Group Sales created."
+    ),
     "console:group_edit": Flow(
-        args=lambda ids: [ids["group"]], data=lambda ids: {"name": "Marketing EU", "description": ""}, words="saved."
+        args=lambda ids: [ids["group"]],
+        data=lambda ids: {"name": "Marketing EU", "description": ""},
+        words="saved.",
     ),
     "console:group_delete": Flow(args=lambda ids: [ids["group"]], words="Group Marketing deleted."),
     "console:group_member_add": Flow(
-        args=lambda ids: [ids["group"]], data=lambda ids: {"user_id": ids["other"]}, words="added to Marketing."
+        args=lambda ids: [ids["group"]],
+        data=lambda ids: {"user_id": ids["other"]},
+        words="added to Marketing.",
     ),
     "console:group_member_remove": Flow(
         args=lambda ids: [ids["group"], ids["user"]], words="removed from Marketing."
@@ -75,13 +81,20 @@ FLOWS: dict[str, Flow] = {
         words="Settings saved.",
     ),
     "console:administrators": Flow(
-        data=lambda ids: {"email": "new@contoso.com", "name": "", "role": "administrator", "password": PASSWORD},
+        data=lambda ids: {
+            "email": "new@contoso.com",
+            "name": "",
+            "role": "administrator",
+            "password": PASSWORD,
+        },
         words="Administrator new@contoso.com added.",
     ),
     "console:administrator_role": Flow(
         args=lambda ids: [ids["admin"]], data=lambda ids: {"role": "read_only"}, words="is now read-only."
     ),
-    "console:api_keys": Flow(data=lambda ids: {"name": "ci", "role": "administrator"}, words="API key ci created"),
+    "console:api_keys": Flow(
+        data=lambda ids: {"name": "ci", "role": "administrator"}, words="API key ci created"
+    ),
     "console:api_key_revoke": Flow(args=lambda ids: [ids["key"]], words="revoked."),
     "directories:verify": Flow(args=lambda ids: [ids["directory"]], words="verified"),
     "directories:managed": Flow(
@@ -94,7 +107,9 @@ FLOWS: dict[str, Flow] = {
         data=lambda ids: {"count": "5", "percent": "10", "window_minutes": "10"},
         words="Deletion brake thresholds saved.",
     ),
-    "directories:import_scan": Flow(args=lambda ids: [ids["directory"]], words="Listing the users", level="info"),
+    "directories:import_scan": Flow(
+        args=lambda ids: [ids["directory"]], words="Listing the users", level="info"
+    ),
     "directories:user_bind": Flow(
         args=lambda ids: [ids["other"]],
         data=lambda ids: {"directory_id": ids["directory"]},
@@ -113,7 +128,9 @@ FLOWS: dict[str, Flow] = {
         words="unbound from Contoso 365: the security group stays in Microsoft 365",
     ),
     "directories:deactivate": Flow(
-        args=lambda ids: [ids["directory"]], data=lambda ids: {"confirmation": "Contoso 365"}, words="deactivated"
+        args=lambda ids: [ids["directory"]],
+        data=lambda ids: {"confirmation": "Contoso 365"},
+        words="deactivated",
     ),
 }
 
@@ -163,7 +180,12 @@ def test_every_post_view_is_listed() -> None:
 def ids(directory: Directory, actor: Actor, org: Organization) -> dict[str, Any]:
     megan: User = users.create_user(
         actor=actor,
-        fields={"username": "megan", "email": "megan@contoso.com", "first_name": "Megan", "last_name": "Bowen"},
+        fields={
+            "username": "megan",
+            "email": "megan@contoso.com",
+            "first_name": "Megan",
+            "last_name": "Bowen",
+        },
         state=UserState.ACTIVE,
     )
     other = users.create_user(

@@ -42,7 +42,12 @@ def section_for(namespace: str, url_name: str) -> str:
         return ""
     if url_name in CONSOLE_PAGES:
         return CONSOLE_PAGES[url_name]
-    for prefix, section in (("user", "users"), ("group", "groups"), ("setting", "settings"), ("audit", "audit")):
+    for prefix, section in (
+        ("user", "users"),
+        ("group", "groups"),
+        ("setting", "settings"),
+        ("audit", "audit"),
+    ):
         if url_name.startswith(prefix):
             return section
     return ""

@@ -38,4 +38,3 @@ def candidate_words(plan: Any) -> list[PlainWrite]:
     """A candidate plan's writes, against the values the account holds now."""
     current = {change.property: change.current for change in plan.changes}
     return plain_writes.candidate_plan(plan.writes, current)
-

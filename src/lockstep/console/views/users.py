@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from lockstep.console.effects import bound_directories, password_set, state_changed, sync_note
 from lockstep.console.access import actor_for, write_page
 from lockstep.console.directories.context import user_directories_context
+from lockstep.console.effects import bound_directories, password_set, state_changed, sync_note
 from lockstep.console.forms import (
     USER_FIELD_LABELS,
     PasswordForm,
