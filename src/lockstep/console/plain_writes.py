@@ -8,6 +8,7 @@ templates show the result with `console/_write.html`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from lockstep.directory.models import AuditEvent
@@ -35,10 +36,12 @@ def pending(writes: Iterable[PendingWrite]) -> list[tuple[PendingWrite, PlainWri
 
 
 def held_disable(remote_id: str) -> PlainWrite:
-    """A disable held by the deletion brake: the account was enabled and would be blocked."""
-    return write_words.describe(
+    """A disable held by the deletion brake: the account was enabled and would be blocked (the
+    engine ends its sessions right after, as for every disable)."""
+    plain = write_words.describe(
         "PATCH", f"/users/{remote_id}", {"accountEnabled": False}, before={"accountEnabled": True}
     )
+    return replace(plain, summary="Block sign-in and end all sessions")
 
 
 def held(rows: Sequence[Any]) -> list[tuple[Any, PlainWrite]]:

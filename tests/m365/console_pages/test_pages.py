@@ -360,7 +360,10 @@ def test_held_writes_approve_and_reject(admin_client: Client, directory: Directo
         holds.append(HeldWrite.objects.create(directory=directory, binding=binding, operation="disable"))
     page = text(admin_client.get(reverse("directories:held", args=[directory.pk])))
     assert "held.one" in page and "held.two" in page and "Approve selected" in page
-    assert "Block sign-in Account: enabled → blocked Technical details PATCH /users/r-" in page
+    assert (
+        "Block sign-in and end all sessions Account: enabled → blocked Technical details PATCH /users/r-"
+        in page
+    )
     url = reverse("directories:held_decide", args=[directory.pk])
     admin_client.post(url, {"held_ids": [holds[0].pk], "decision": "approve"})
     admin_client.post(url, {"held_ids": [holds[1].pk], "decision": "reject"})
