@@ -139,6 +139,7 @@ CATALOGUE: dict[str, Route] = {
     "api_keys": Route(creates=True, post=lambda ids: {"name": "new-key", "role": "administrator"}),
     "api_key_revoke": Route(args=lambda ids: [ids["key"]], post_only=True),
     "audit": Route(),
+    "audit_export": Route(),
 }
 
 OBJECT_ROUTES = {name: route for name, route in CATALOGUE.items() if route.args}

@@ -224,3 +224,29 @@ def test_managed_attributes_setting_is_validated(directory: Directory, actor: Ac
         accounts.set_managed_attributes(actor=actor, directory_id=directory.pk, attributes=[])
     updated = accounts.set_managed_attributes(actor=actor, directory_id=directory.pk, attributes=["jobTitle"])
     assert updated.managed() == ["jobTitle"] and updated.users_delta_link == ""
+
+
+def test_drift_repair_is_audited_as_put_back_with_the_value_found_in_m365(
+    bound: UserBinding, directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    from lockstep.console import audit_query
+    from lockstep.directory.models import AuditEvent
+
+    patch_remote(sim, bound.remote_id, {"jobTitle": "Changed in the admin center"})
+    drift_round(directory)
+    [event] = AuditEvent.objects.filter(action="m365.drift_repair")
+    assert event.target_id == str(bound.user_id) and event.before == {
+        "jobTitle": "Changed in the admin center"
+    }
+    [row] = audit_query.rows([event])
+    assert row.plain is not None and row.category == "Microsoft 365 writes"
+    assert [c.text for c in row.plain.changes] == [
+        "Job title: Engineer — put back: was Changed in the admin center in Microsoft 365"
+    ]
+    # a Lockstep edit not yet written when Microsoft 365 changes another field is not a repair
+    users.update_user(actor=actor, user_id=bound.user_id, changes={"job_title": "Lead"})
+    patch_remote(sim, bound.remote_id, {"department": "Changed there"})
+    drift_round(directory)
+    latest = AuditEvent.objects.filter(action="m365.drift_repair").latest("id")
+    assert latest.pk != event.pk and latest.before == {"department": "Changed there"}
+    assert latest.after is not None and "jobTitle" not in latest.after

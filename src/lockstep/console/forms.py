@@ -215,9 +215,3 @@ API_KEY_ROLES = [(AdminRole.ADMINISTRATOR.value, "Administrator"), (AdminRole.RE
 class ApiKeyForm(ConsoleForm):
     name = forms.CharField(label="Name", required=False)
     role = forms.ChoiceField(label="Role", choices=API_KEY_ROLES, initial=AdminRole.ADMINISTRATOR)
-
-
-class AuditFilterForm(ConsoleForm):
-    action = forms.CharField(label="Action starts with", required=False)
-    target = forms.CharField(label="Target (name or id)", required=False)
-    cursor = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -33,4 +33,5 @@ urlpatterns = [
     path("settings/api-keys/", settings.api_key_list, name="api_keys"),
     path("settings/api-keys/<int:pk>/revoke/", settings.api_key_revoke, name="api_key_revoke"),
     path("audit/", audit.audit_log, name="audit"),
+    path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Case, DateTimeField, F, PositiveBigIntegerField, Q, Value, When
 from django.utils import timezone
 
-from lockstep.m365 import mapping, reconcile, replication
+from lockstep.m365 import drift_audit, mapping, reconcile, replication
 from lockstep.m365.engine import (
     PARK_FOR,
     REMOTE_DELETED_WORDS,
@@ -112,18 +113,20 @@ class _UserRules:
     """What the engine would plan for a user, to tell drift from agreement."""
 
     def __init__(self, directory: Directory) -> None:
+        self.directory = directory
         self.domains = verified_domains(directory)
         self.federated = federated_domains(directory)
         self.managed = directory.managed()
         self.tracked = set(user_select(directory))
 
-    def drifted(self, binding: UserBinding, remote: dict[str, Any]) -> bool:
+    def drifted(self, binding: UserBinding, remote: dict[str, Any]) -> list[reconcile.Operation]:
+        """The account updates the engine would write back (none: no drift)."""
         user = binding.user
         if user is None or binding.unbound or not binding.remote_id:
-            return False
+            return []
         domain = mapping.email_domain(user.email)
         if domain not in self.domains:
-            return False
+            return []
         operations = reconcile.plan_user(
             desired=mapping.desired_user(user),
             remote_id=binding.remote_id,
@@ -135,7 +138,7 @@ class _UserRules:
             federated_before=mapping.email_domain(str(remote.get("userPrincipalName") or user.email))
             in self.federated,
         )
-        return any(op.kind == "update_user" for op in _kept_enabled(binding, operations))
+        return [op for op in _kept_enabled(binding, operations) if op.kind == "update_user"]
 
 
 def run_drift(directory: Directory, client: GraphClient) -> DriftResult:
@@ -238,12 +241,17 @@ def _apply_user(
     if restored:  # restored in Microsoft 365 (it reappears as new): sync it again
         values.update(remote_deleted_at=None, status=SyncStatus.PENDING, last_error="", last_error_code="")
         values.update(remote_created_at=now)  # a 404 for a while yet is replication lag (§12.2)
-    bump = restored or rules.drifted(binding, remote)
+    repairs = [] if restored else rules.drifted(binding, remote)
+    bump = restored or bool(repairs)
     if bump:
         values.update(_bump(now))
-    if not free.update(**values):
-        result.deferred += 1
-        return False
+    with transaction.atomic():
+        if not free.update(**values):
+            result.deferred += 1
+            return False
+        found, put_back = drift_audit.repaired(repairs, binding.last_applied, remote)
+        if put_back:
+            drift_audit.record(rules.directory, binding, found, put_back)
     result.users_restored += int(restored)
     result.users_bumped += int(bump)
     return True

@@ -7,6 +7,7 @@ per-binding status in plain words, the pending writes, the bindings export). The
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -237,6 +238,8 @@ class PendingWrite:
     status: str
     operation: str  # reconcile operation kind
     description: str  # method, URL and body; passwords never shown
+    request: reconcile.Operation | None = None  # the write itself (for `write_words.describe`)
+    before: Mapping[str, Any] | None = None  # what Microsoft 365 held, as last known
 
 
 def _hidden(op: reconcile.Operation) -> str:
@@ -306,7 +309,7 @@ def pending_writes(directory: Directory, limit: int = 1000) -> tuple[list[Pendin
                     )
                 )
         for op in ops:
-            add(PendingWrite("user", b.user_id, label, b.status, op.kind, _hidden(op)))
+            add(PendingWrite("user", b.user_id, label, b.status, op.kind, _hidden(op), op, b.last_applied))
     for g in (
         GroupBinding.objects.filter(_pending(), directory=directory)
         .select_related("group")
@@ -320,7 +323,7 @@ def pending_writes(directory: Directory, limit: int = 1000) -> tuple[list[Pendin
             desired=desired, remote_id=g.remote_id, last_known=g.last_applied, remote_member_ids=None
         )
         for op in ops:
-            add(PendingWrite("group", g.group_id, label, g.status, op.kind, _hidden(op)))
+            add(PendingWrite("group", g.group_id, label, g.status, op.kind, _hidden(op), op, g.last_applied))
         if g.remote_id:
             add(
                 PendingWrite(
@@ -380,9 +383,8 @@ def managed_change_writes(
             total += 1
             if len(writes) < limit:
                 shown = reconcile.Operation(op.kind, op.method, op.url, body)
-                writes.append(
-                    PendingWrite("user", b.user_id, b.user.username, b.status, op.kind, shown.describe())
-                )
+                row = (b.user_id, b.user.username, b.status, op.kind, shown.describe())
+                writes.append(PendingWrite("user", *row, shown, b.last_applied))
     return writes, total
 
 

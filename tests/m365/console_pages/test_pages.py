@@ -295,12 +295,14 @@ def test_import_wizard(admin_client: Client, directory: Directory, actor: Actor,
     alex = ImportCandidate.objects.get(upn="alex.braun@contoso.com")
     plan = text(admin_client.get(reverse("directories:candidate", args=[directory.pk, alex.pk])))
     assert "Creates a Lockstep user" in plan and "onPremisesImmutableId" in plan
+    assert "Update the account" in plan and "Technical details PATCH /users/" in plan
 
     form = {"scope": "selected", "candidate_ids": [adele.pk, alex.pk], "state": "staged"}
     preview = admin_client.post(reverse("directories:import_preview", args=[directory.pk]), form)
     body = text(preview)
     assert "Lockstep users created 1" in body and "Existing users bound 1" in body
     assert "password" not in body.lower().replace("no passwords", "")
+    assert "alex.braun@contoso.com: Update the account" in body and "Technical details PATCH /users/" in body
     started = admin_client.post(reverse("directories:import_start", args=[directory.pk]), form)
     batch = ImportBatch.objects.get()
     assert started["Location"] == reverse("directories:batch", args=[directory.pk, batch.pk])
@@ -373,6 +375,10 @@ def test_held_writes_approve_and_reject(admin_client: Client, directory: Directo
         holds.append(HeldWrite.objects.create(directory=directory, binding=binding, operation="disable"))
     page = text(admin_client.get(reverse("directories:held", args=[directory.pk])))
     assert "held.one" in page and "held.two" in page and "Approve selected" in page
+    assert (
+        "Block sign-in and end all sessions Account: enabled → blocked Technical details PATCH /users/r-"
+        in page
+    )
     url = reverse("directories:held_decide", args=[directory.pk])
     admin_client.post(url, {"held_ids": [holds[0].pk], "decision": "approve"})
     admin_client.post(url, {"held_ids": [holds[1].pk], "decision": "reject"})
@@ -397,6 +403,7 @@ def test_managed_attributes_change_is_previewed(
     )
     page = html(response)
     assert "Writes this change causes" in page and "jobTitle" in page and "Pilot" in page
+    assert "joan: Update the account" in text(response) and "Job title: set to Pilot" in page
     directory.refresh_from_db()
     assert directory.managed_attributes == ["displayName"]  # a preview saves nothing
 
@@ -443,8 +450,10 @@ def test_plan_shows_pending_writes_without_passwords(
     )
     admin_client.post(reverse("directories:user_bind", args=[user.pk]), {"directory_id": directory.pk})
     page = html(admin_client.get(reverse("directories:plan", args=[directory.pk])))
-    assert "POST /users" in page and "pam@contoso.com" in page
-    assert "Typed-By-Admin-42x" not in page and "passwordProfile (not shown)" in page
+    assert "Create the account" in page and "Sign-in name: set to pam@contoso.com" in page
+    assert "Password: set (not shown)" in page and "First name: set to Pam" in page
+    assert "<summary>Technical details</summary>" in page and "POST /users" in page
+    assert "Typed-By-Admin-42x" not in page and "&quot;password&quot;: &quot;(not shown)&quot;" in page
 
 
 def test_export_csv(admin_client: Client, directory: Directory, actor: Actor) -> None:

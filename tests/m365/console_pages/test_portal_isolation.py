@@ -171,6 +171,7 @@ CATALOGUE: dict[str, Route] = {
     "group_bind": Route(
         args=lambda ids: [ids["group"]], post_only=True, post=lambda ids: {"directory_id": ids["directory"]}
     ),
+    "group_unbind": Route(args=lambda ids: [ids["group"], ids["directory"]], post_only=True),
 }
 OBJECT_ROUTES = {name: route for name, route in CATALOGUE.items() if route.args}
 
@@ -258,6 +259,7 @@ def test_objects_of_another_organization_are_404(
         ("user_bind", lambda a, b: [a.user.pk], lambda a, b: {"directory_id": b.directory.pk}),
         ("group_bind", lambda a, b: [a.group.pk], lambda a, b: {"directory_id": b.directory.pk}),
         ("user_unbind", lambda a, b: [a.user.pk, b.directory.pk], lambda a, b: {}),
+        ("group_unbind", lambda a, b: [a.group.pk, b.directory.pk], lambda a, b: {}),
         ("user_delete_account", lambda a, b: [a.user.pk, b.directory.pk], lambda a, b: {"confirm": "on"}),
         ("candidate", lambda a, b: [a.directory.pk, b.candidate.pk], lambda a, b: {}),
         ("batch_undo", lambda a, b: [a.directory.pk, b.batch.pk], lambda a, b: {}),

@@ -24,9 +24,23 @@ from lockstep.directory.services import groups as group_service
 from lockstep.directory.services import users as user_service
 from lockstep.m365.models import UserBinding
 from lockstep.m365.services import accounts
-from lockstep.m365.services.bindings import bind_group, bind_user, get_directory, unbind_user
+from lockstep.m365.services.bindings import (
+    bind_group,
+    bind_user,
+    get_directory,
+    unbind_group,
+    unbind_user,
+)
 
 # --- users and groups: bind, unbind, delete and restore accounts ---------------------------------------
+
+
+def _back(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    """Back to the page the action was taken on: the user's (group's) own page, where the
+    Directories section lives, or the separate directories page (`next=m365`)."""
+    if request.POST.get("next") == "m365":
+        return redirect(f"directories:{kind}", pk)
+    return redirect(f"console:{kind}_detail", pk)
 
 
 def _user_page(
@@ -59,8 +73,7 @@ def user_bind(request: HttpRequest, user_pk: int) -> HttpResponse:
     messages.success(
         request, f"{user.username} bound to {directory.name}; the account follows within seconds."
     )
-    back = "console:user_detail" if request.POST.get("next") == "user" else "directories:user"
-    return redirect(back, user.pk)
+    return _back(request, "user", user.pk)
 
 
 @portal_view(post_only=True)
@@ -73,7 +86,7 @@ def user_unbind(request: HttpRequest, user_pk: int, pk: int) -> HttpResponse:
         request,
         f"{user.username} unbound from {directory.name}: Microsoft 365 sign-in is blocked and sessions revoked.",
     )
-    return redirect("directories:user", user.pk)
+    return _back(request, "user", user.pk)
 
 
 @portal_view(write_page=True)
@@ -97,7 +110,7 @@ def user_delete_account(request: HttpRequest, user_pk: int, pk: int) -> HttpResp
             show_service_error(form, error, {"user_id": "confirm"})
         else:
             messages.success(request, deleted.message)
-            return redirect("directories:user", user.pk)
+            return redirect("console:user_detail", user.pk)
     context = {
         "person": user,
         "directory": directory,
@@ -124,7 +137,7 @@ def binding_restore(request: HttpRequest, binding_pk: int) -> HttpResponse:
         messages.error(request, conflict.message)
     else:
         messages.success(request, "The deleted Microsoft 365 account is restored and adopted.")
-    return redirect("directories:user", binding.user_id)
+    return _back(request, "user", binding.user_id)
 
 
 def _group_page(
@@ -155,4 +168,22 @@ def group_bind(request: HttpRequest, group_pk: int) -> HttpResponse:
         show_service_error(form, error)
         return _group_page(request, group, form, status=409)
     messages.success(request, f"{group.name} bound to {directory.name}: it becomes a security group there.")
-    return redirect("directories:group", group.pk)
+    return _back(request, "group", group.pk)
+
+
+@portal_view(post_only=True)
+def group_unbind(request: HttpRequest, group_pk: int, pk: int) -> HttpResponse:
+    actor = actor_for(request)
+    group = group_service.get_group(actor=actor, group_id=group_pk)
+    directory = get_directory(actor=actor, directory_id=pk)
+    try:
+        unbind_group(actor=actor, group_id=group.pk, directory_id=directory.pk)
+    except Conflict as conflict:
+        messages.error(request, conflict.message)
+    else:
+        messages.success(
+            request,
+            f"{group.name} unbound from {directory.name}: the security group stays in Microsoft 365 as it is; "
+            "Lockstep no longer changes it.",
+        )
+    return _back(request, "group", group.pk)

@@ -46,4 +46,5 @@ urlpatterns = [
     path("groups/<int:group_pk>/", bindings.group_directories, name="group"),
     path("groups/<int:group_pk>/status/", status.group_status, name="group_status"),
     path("groups/<int:group_pk>/bind/", bindings.group_bind, name="group_bind"),
+    path("groups/<int:group_pk>/unbind/<int:pk>/", bindings.group_unbind, name="group_unbind"),
 ]

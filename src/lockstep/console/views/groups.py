@@ -50,6 +50,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationFailed, Conflict) as error:
             show_service_error(form, error)
         else:
+            messages.success(request, f"Group {form.cleaned_data['name']} saved.")
             return redirect("console:group_detail", pk=group.pk)
     return render(request, "console/groups/form.html", {"form": form, "group": group})
 

@@ -114,6 +114,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
             show_service_error(form, error)
         else:
             created = (key, secret)
+            messages.success(request, f"API key {key.name} created: copy it now, it is shown only this once.")
             form = ApiKeyForm()
             status = 201
     response = render(

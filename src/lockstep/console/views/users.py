@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from lockstep.console.access import actor_for, write_page
 from lockstep.console.directories.context import user_directories_context
+from lockstep.console.effects import bound_directories, password_set, state_changed, sync_note
 from lockstep.console.forms import (
     USER_FIELD_LABELS,
     PasswordForm,
@@ -190,6 +191,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationFailed, Conflict) as error:
             show_service_error(form, error)
         else:
+            messages.success(request, f"{user.username} saved.{sync_note(user)}")
             return redirect("console:user_detail", pk=user.pk)
     return render(request, "console/users/edit.html", {"form": form, "person": user})
 
@@ -199,7 +201,7 @@ def user_state(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     user = users.get_user(actor=actor, user_id=pk)
     try:
-        users.change_state(actor=actor, user_id=user.pk, to_state=request.POST.get("to_state", ""))
+        user = users.change_state(actor=actor, user_id=user.pk, to_state=request.POST.get("to_state", ""))
     except Conflict as conflict:
         return render(
             request,
@@ -207,6 +209,7 @@ def user_state(request: HttpRequest, pk: int) -> HttpResponse:
             {"title": "That change is not allowed", "message": conflict.message, "back": user},
             status=409,
         )
+    messages.success(request, state_changed(user))
     return redirect("console:user_detail", pk=user.pk)
 
 
@@ -221,6 +224,7 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationFailed as error:
             show_service_error(form, error)
         else:
+            messages.success(request, password_set(user))
             return redirect("console:user_detail", pk=user.pk)
     return render(
         request,
@@ -234,7 +238,9 @@ def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     user = users.get_user(actor=actor, user_id=pk)
     if request.method == "POST":
+        bound = bool(bound_directories(user))
         users.delete_user(actor=actor, user_id=user.pk)
-        messages.success(request, f"User {user.username} deleted.")
+        tail = " Microsoft 365 sign-in is blocked and its sessions end within seconds." if bound else ""
+        messages.success(request, f"User {user.username} deleted.{tail}")
         return redirect("console:users")
     return render(request, "console/users/delete.html", {"person": user})

@@ -117,3 +117,36 @@ def bind_group(*, actor: Actor, group_id: int, directory_id: int) -> GroupBindin
     )
     transaction.on_commit(wakeup.notify)
     return binding
+
+
+@transaction.atomic
+def unbind_group(*, actor: Actor, group_id: int, directory_id: int) -> None:
+    """Stop managing the group's security group in that directory; Microsoft 365 is left as it is.
+
+    Security groups deleted in Microsoft 365 cannot be restored (graph-facts §1), so unbinding
+    never deletes the group or changes its members there: Lockstep forgets its remote id, as it
+    does when the Lockstep group is deleted. Binding again creates a new security group; the old
+    one can be taken over from the directory's Groups page instead.
+    """
+    actor.require_write()
+    group = get_group(actor=actor, group_id=group_id)
+    directory = get_directory(actor=actor, directory_id=directory_id)
+    binding = GroupBinding.objects.select_for_update().filter(directory=directory, group=group).first()
+    if binding is None:
+        raise NotFound("binding", f"{group.pk}@{directory.pk}")
+    if binding.lease_until is not None and binding.lease_until > timezone.now():
+        raise Conflict(
+            "directory_id",
+            f"{group.name} is being synced to {directory.name} right now; unbind it again in a few seconds.",
+        )
+    remote_id = binding.remote_id
+    binding.delete()
+    audit.record(
+        actor=actor,
+        action="group.unbind",
+        target_type="group",
+        target_id=group.pk,
+        target_label=group.name,
+        before={"remote_id": remote_id} if remote_id else None,
+        after={"directory": directory.name},
+    )
