@@ -157,6 +157,7 @@ READ_ONLY = {  # GET pages and downloads
     "directories:list", "directories:detail", "directories:settings", "directories:held",
     "directories:import", "directories:import_progress", "directories:candidate", "directories:batch",
     "directories:batch_progress", "directories:groups", "directories:plan", "directories:export",
+    "directories:cards", "directories:user_status", "directories:group_status",
     "directories:user", "directories:group",
 }  # fmt: skip
 
