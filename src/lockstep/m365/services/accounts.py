@@ -44,6 +44,7 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.services.bindings import get_directory
+from lockstep.m365.services.errors import MicrosoftRefused, microsoft_refusals, refusal
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,10 @@ def graph_client(directory: Directory) -> Iterator[GraphClient]:
         yield client
 
 
-def _refusal(field: str, exc: GraphError, client: GraphClient) -> Conflict:
+def _refusal(field: str, exc: GraphError, client: GraphClient) -> MicrosoftRefused:
     if isinstance(exc, AccessDenied) and GraphClientPort(client).healthy():
-        return Conflict(field, engine.ADMIN_ROLE_WORDS)
-    return Conflict(field, exc.plain_words)
+        return refusal(field, exc, engine.ADMIN_ROLE_WORDS)
+    return refusal(field, exc)
 
 
 def _forget_pending_password(user_id: int | None) -> None:
@@ -112,7 +113,7 @@ def delete_remote_account(*, actor: Actor, user_id: int, directory_id: int, conf
         raise Conflict("user_id", "The Microsoft 365 account is already deleted.")
     if binding.lease_until and binding.lease_until > timezone.now():
         raise Conflict("user_id", "Lockstep is writing to this account right now; try again in a minute.")
-    with graph_client(directory) as client:
+    with microsoft_refusals("user_id"), graph_client(directory) as client:
         try:
             _delete_user(client, binding)
         except GraphNotFound:
@@ -185,7 +186,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             "binding_id", "No deleted Microsoft 365 account is offered for restore on this binding."
         )
     directory, user, candidate = binding.directory, binding.user, binding.restore_candidate_id
-    with graph_client(directory) as client:
+    with microsoft_refusals("binding_id"), graph_client(directory) as client:
         try:
             # the UPN Lockstep wants: the deleted account's UPN is prefixed with its id, and the
             # user's email may have changed while the account was in the recycle bin
