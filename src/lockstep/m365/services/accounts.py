@@ -28,7 +28,7 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import GroupMembership
-from lockstep.m365 import engine, replication, wakeup
+from lockstep.m365 import replication, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
@@ -45,6 +45,7 @@ from lockstep.m365.models import (
 )
 from lockstep.m365.services.bindings import get_directory
 from lockstep.m365.services.errors import MicrosoftRefused, microsoft_refusals, refusal
+from lockstep.m365.sync_pass import ADMIN_ROLE_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def graph_client(directory: Directory) -> Iterator[GraphClient]:
 
 def _refusal(field: str, exc: GraphError, client: GraphClient) -> MicrosoftRefused:
     if isinstance(exc, AccessDenied) and GraphClientPort(client).healthy():
-        return refusal(field, exc, engine.ADMIN_ROLE_WORDS)
+        return refusal(field, exc, ADMIN_ROLE_WORDS)
     return refusal(field, exc)
 
 
@@ -213,7 +214,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             account = _read_restored(client, candidate, restored)
         except FatalForDirectory as exc:
             raise _refusal("binding_id", exc, client) from exc
-    # the candidate was offered because it carries the user's immutable id (engine._deleted_match);
+    # the candidate was offered because it carries the user's immutable id (user_plan.deleted_match);
     # an account read back without one is the restore's answer (default properties only), not another's
     carried = account.get("onPremisesImmutableId")
     ours = carried in (None, "", user.immutable_id)
