@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from .auth import TokenSource
+from .classify import classify
 from .errors import (
     ConnectionFailed,
     GraphError,
     InvalidToken,
     MaybeCommitted,
     Throttled,
-    classify,
 )
 from .ratelimit import NoRateLimit, RateLimiter, ThrottleAware, estimate_cost
 
