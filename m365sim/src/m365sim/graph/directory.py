@@ -10,7 +10,8 @@ from m365sim.errors import GraphError, bad_request, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content
 from m365sim.graph.groups import RESOURCE as GROUP_RESOURCE
-from m365sim.graph.odata import FilterParser, Resource, evaluate, run_collection
+from m365sim.graph.odata import Resource, run_collection
+from m365sim.graph.odata_filter import FilterParser, evaluate
 from m365sim.graph.user_lifecycle import check_restorable, restore_user
 from m365sim.graph.user_rules import set_mail
 from m365sim.graph.users import RESOURCE as USER_RESOURCE
