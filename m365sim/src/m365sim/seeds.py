@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from m365sim.graph.groups import new_group_dict
-from m365sim.graph.users import new_user_dict
+from m365sim.graph.user_schema import new_user_dict
 from m365sim.state import (
     GLOBAL_ADMIN,
     GROUPS_ADMIN,

@@ -23,7 +23,7 @@ from m365sim.graph.groups import (
     writable_or_400,
 )
 from m365sim.graph.odata import Resource, parse_select, project, run_collection
-from m365sim.graph.users import RESOURCE as USER_RESOURCE
+from m365sim.graph.user_schema import RESOURCE as USER_RESOURCE
 from m365sim.state import Tenant
 
 if TYPE_CHECKING:

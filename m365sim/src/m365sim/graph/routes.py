@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from m365sim.errors import GraphError
-from m365sim.graph import batch, delta, directory, group_members, groups, users
+from m365sim.graph import batch, deleted_items, delta, directory, group_members, groups, users
 from m365sim.graph.core import GraphRequest, GraphResponse
 
 if TYPE_CHECKING:
@@ -37,13 +37,13 @@ def deleted_item(sim: Simulator, req: GraphRequest) -> GraphResponse:
     key = req.params["id"]
     if key.lower().startswith("microsoft.graph."):
         req.params["cast"] = key
-        return directory.list_deleted(sim, req)
-    return directory.get_deleted(sim, req)
+        return deleted_items.list_deleted(sim, req)
+    return deleted_items.get_deleted(sim, req)
 
 
 def deleted_root(sim: Simulator, req: GraphRequest) -> GraphResponse:
     req.params["cast"] = ""
-    return directory.list_deleted(sim, req)
+    return deleted_items.list_deleted(sim, req)
 
 
 def register(sim: Simulator) -> None:
@@ -84,8 +84,8 @@ def register(sim: Simulator) -> None:
     r.add("GET", "/directoryObjects/{id}", directory.get_directory_object)
     r.add("GET", "/directory/deletedItems", deleted_root)
     r.add("GET", "/directory/deletedItems/{id}", deleted_item)
-    r.add("POST", "/directory/deletedItems/{id}/restore", directory.restore_deleted)
-    r.add("DELETE", "/directory/deletedItems/{id}", directory.purge_deleted)
+    r.add("POST", "/directory/deletedItems/{id}/restore", deleted_items.restore_deleted)
+    r.add("DELETE", "/directory/deletedItems/{id}", deleted_items.purge_deleted)
     r.add("GET", "/domains", directory.list_domains)
     r.add("GET", "/domains/{id}", directory.get_domain)
     r.add("PATCH", "/domains/{id}", directory.update_domain)
