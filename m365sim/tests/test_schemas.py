@@ -17,8 +17,8 @@ import jsonschema
 import pytest
 
 from m365sim.graph.groups import ALL_PROPS as GROUP_PROPS
-from m365sim.graph.users import ALL_PROPS as USER_PROPS
-from m365sim.graph.users import SINGLE_ONLY
+from m365sim.graph.user_schema import ALL_PROPS as USER_PROPS
+from m365sim.graph.user_schema import SINGLE_ONLY
 from m365sim.seeds import DEMO_CLIENT_ID
 
 # returned by real v1.0 responses (the docs' own examples show them) but absent from the model

@@ -316,3 +316,18 @@ def test_deactivate(client: JsonClient, directory: dict[str, Any], actor: Actor,
     assert done.status_code == 200 and done.data["user_bindings"] == 1
     assert client.get(f"directories/{pk}").status_code == 404
     assert sim.sim.tenant.find_user("kept@contoso.com")["accountEnabled"] is True
+
+
+def test_a_microsoft_365_refusal_is_a_409_in_plain_words(
+    client: JsonClient, directory: dict[str, Any], sim: SimServer
+) -> None:
+    fault = sim.sim.faults.add("consent_revoked")
+    try:
+        refused = client.get(f"directories/{directory['id']}/remote-groups")
+    finally:
+        sim.sim.faults.remove(fault.id)
+    assert refused.status_code == 409, refused.data
+    error = refused.data["error"]
+    assert error["code"] == "conflict" and error["fields"] == {"directory_id": [error["message"]]}
+    assert "permission" in error["message"].lower() or "consent" in error["message"].lower()
+    assert "AccessDenied" not in error["message"]  # plain words, not the Graph client's type

@@ -11,7 +11,7 @@ from django.utils import timezone
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lockstep.directory.models import AuditEvent, User
-from lockstep.m365 import engine
+from lockstep.m365 import user_plan
 from lockstep.m365.models import Directory, SyncStatus, UserBinding
 from lockstep.m365.services import accounts, bindings
 from m365sim.testing import SimServer
@@ -135,9 +135,9 @@ def test_deleted_account_matches_by_immutable_id_only() -> None:
     by_proxy = {"id": "b", "userPrincipalName": "x@contoso.com", "proxyAddresses": ["smtp:al@contoso.com"]}
     by_immutable = {"id": "c", "userPrincipalName": "y@contoso.com", "onPremisesImmutableId": "imm-1"}
     deleted = [entra_renamed, by_proxy, by_immutable]
-    assert engine._deleted_match(deleted, "imm-1") is by_immutable
-    assert engine._deleted_match(deleted, "other") is None
-    assert engine._deleted_match(deleted, "") is None
+    assert user_plan.deleted_match(deleted, "imm-1") is by_immutable
+    assert user_plan.deleted_match(deleted, "other") is None
+    assert user_plan.deleted_match(deleted, "") is None
 
 
 def test_deleting_an_admin_role_holder_is_refused_in_plain_words(

@@ -14,7 +14,7 @@ from django.utils import timezone
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import AuditEvent, User
 from lockstep.directory.services import users
-from lockstep.m365 import adoption, engine, sync_loop
+from lockstep.m365 import adoption, engine, mapping, sync_loop
 from lockstep.m365.models import Directory, PendingPassword, SyncStatus, UserBinding
 from lockstep.m365.replication import LAG_CODE
 from lockstep.m365.services import accounts, bindings
@@ -271,13 +271,13 @@ def test_a_user_deleted_while_its_account_is_taken_over_leaves_the_pass_recorded
     wait_for_replication(sim)
     user = bound_user(actor, directory, "jon")
     other = bound_user(actor, directory, "kim")
-    synced = engine.mapping.synced_from_on_premises
+    synced = mapping.synced_from_on_premises
 
     def looked_up_then_deleted(account: dict[str, Any]) -> bool:
         User.objects.filter(pk=user.pk).delete()  # deleted in Lockstep while the pass runs
         return synced(account)
 
-    monkeypatch.setattr(engine.mapping, "synced_from_on_premises", looked_up_then_deleted)
+    monkeypatch.setattr(mapping, "synced_from_on_premises", looked_up_then_deleted)
     engine.run_user_pass(directory, port)
     created = UserBinding.objects.get(user=other)
     assert created.status == SyncStatus.SYNCED and created.remote_id

@@ -65,7 +65,7 @@ def add_app(
 
 
 def add_certificate(t: Tenant, app_id: str, pem: str, expired: bool = False) -> Certificate:
-    from m365sim.tokens import thumbprints
+    from m365sim.token_checks import thumbprints
 
     cert = Certificate(
         str(uuid.uuid4()), thumbprints(pem)[0], pem, time.time() + (-60 if expired else 365 * 86400)

@@ -17,214 +17,43 @@ Routes (mounted at the root by ``app.create_app``):
   ``<main id="result" data-result=... data-error-code=... data-reason=...>``.
 
 Every attempt is recorded in ``sim.saml.sign_ins`` (dicts). Settings: ``sim.saml.settings``.
+The state and the errors are in `saml_state`, the validation of a response in `saml_validation`.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
-import re
 import time
 import uuid
 import zlib
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode
 
 import xmlsec  # noqa: F401  (python3-saml's backend: a broken lxml/xmlsec pair fails at import)
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
-from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
-from onelogin.saml2.response import OneLogin_Saml2_Response
-from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
-from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from m365sim.saml_state import (
+    MFA_METHOD,
+    PERSISTENT,
+    RSA_SHA256,
+    SHA256,
+    SP_ENTITY_ID,
+    SamlError,
+    SamlSettings,
+    SamlSP,
+    sp_of,
+)
+from m365sim.saml_validation import validate_response
+
 if TYPE_CHECKING:
     from m365sim.simulator import Simulator
     from m365sim.state import Domain
-
-SP_ENTITY_ID = "urn:federation:MicrosoftOnline"
-PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
-MFA_METHOD = "http://schemas.microsoft.com/claims/multipleauthn"
-AUTHN_METHODS_ATTR = "http://schemas.microsoft.com/claims/authnmethodsreferences"
-NS = {
-    "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
-    "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
-    "md": "urn:oasis:names:tc:SAML:2.0:metadata",
-}
-RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
-
-# (AADSTS code, message). Only 51004 is reported by users for this case [OBS]; the others are
-# real Entra codes picked for the closest meaning, UNCERTAIN for SAML-P (see README.md).
-ERRORS: dict[str, tuple[str, str]] = {
-    "missing_response": (
-        "AADSTS750054",
-        "SAMLRequest or SAMLResponse must be present as query string parameters in HTTP request "
-        "for SAML Redirect binding or as form parameters for SAML Post binding.",
-    ),
-    "malformed": ("AADSTS50008", "SAML token is invalid."),
-    "invalid_token": ("AADSTS50008", "SAML token is invalid."),
-    "missing_issuer": ("AADSTS50008", "SAML token is invalid. The token has no Issuer."),
-    "issuer": ("AADSTS50008", "SAML token is invalid. The Response and Assertion issuers differ."),
-    "idp_status": ("AADSTS50008", "SAML token is invalid. The identity provider returned an error status."),
-    "assertion_not_signed": ("AADSTS50008", "SAML token is invalid. The assertion is not signed."),
-    "nameid_format": (
-        "AADSTS50008",
-        "SAML token is invalid. Only the persistent NameID format "
-        "(urn:oasis:names:tc:SAML:2.0:nameid-format:persistent) is supported.",
-    ),
-    "missing_idpemail": ("AADSTS50008", "SAML token is invalid. The IDPEmail attribute is missing."),
-    "unknown_issuer": ("AADSTS50107", "The requested federation realm object '{issuer}' does not exist."),
-    "signature_invalid": (
-        "AADSTS5000811",
-        "Unable to verify token signature. The signing key identifier does not match any valid registered keys.",
-    ),
-    "expired": ("AADSTS500133", "Assertion is not within its valid time range: it has expired."),
-    "not_yet_valid": ("AADSTS500133", "Assertion is not within its valid time range: it is not yet valid."),
-    "audience": ("AADSTS50013", "Assertion is invalid: the audience is not urn:federation:MicrosoftOnline."),
-    "destination": ("AADSTS50013", "Assertion is invalid: the Response Destination is not {acs}."),
-    "recipient": ("AADSTS50013", "Assertion is invalid: the SubjectConfirmationData Recipient is not {acs}."),
-    "in_response_to": ("AADSTS50013", "Assertion is invalid: InResponseTo does not match a pending request."),
-    "unknown_immutable_id": (
-        "AADSTS51004",
-        "The user account {name_id} does not exist in the {tenant} directory. "
-        "To sign into this application, the account must be added to the directory.",
-    ),
-    "upn_domain_mismatch": (
-        "AADSTS5000819",
-        "SAML Assertion is invalid. The user's domain '{user_domain}' is not the federated domain "
-        "'{domain}' of issuer '{issuer}'.",
-    ),
-    "account_disabled": ("AADSTS50057", "The user account is disabled."),
-    "domain_not_federated": ("AADSTS50107", "The domain '{domain}' has no SAML federation configuration."),
-}
-
-_VALIDATION_REASONS: dict[int, str] = {
-    OneLogin_Saml2_ValidationError.INVALID_SIGNATURE: "signature_invalid",
-    OneLogin_Saml2_ValidationError.WRONG_SIGNED_ELEMENT: "signature_invalid",
-    OneLogin_Saml2_ValidationError.ID_NOT_FOUND_IN_SIGNED_ELEMENT: "signature_invalid",
-    OneLogin_Saml2_ValidationError.DUPLICATED_ID_IN_SIGNED_ELEMENTS: "signature_invalid",
-    OneLogin_Saml2_ValidationError.INVALID_SIGNED_ELEMENT: "signature_invalid",
-    OneLogin_Saml2_ValidationError.DUPLICATED_REFERENCE_IN_SIGNED_ELEMENTS: "signature_invalid",
-    OneLogin_Saml2_ValidationError.UNEXPECTED_SIGNED_ELEMENTS: "signature_invalid",
-    OneLogin_Saml2_ValidationError.WRONG_NUMBER_OF_SIGNATURES_IN_RESPONSE: "signature_invalid",
-    OneLogin_Saml2_ValidationError.WRONG_NUMBER_OF_SIGNATURES_IN_ASSERTION: "signature_invalid",
-    OneLogin_Saml2_ValidationError.WRONG_NUMBER_OF_SIGNATURES: "signature_invalid",
-    OneLogin_Saml2_ValidationError.NO_SIGNED_ASSERTION: "assertion_not_signed",
-    OneLogin_Saml2_ValidationError.NO_SIGNATURE_FOUND: "assertion_not_signed",
-    OneLogin_Saml2_ValidationError.NO_SIGNED_MESSAGE: "assertion_not_signed",
-    OneLogin_Saml2_ValidationError.ASSERTION_EXPIRED: "expired",
-    OneLogin_Saml2_ValidationError.RESPONSE_EXPIRED: "expired",
-    OneLogin_Saml2_ValidationError.SESSION_EXPIRED: "expired",
-    OneLogin_Saml2_ValidationError.ASSERTION_TOO_EARLY: "not_yet_valid",
-    OneLogin_Saml2_ValidationError.WRONG_AUDIENCE: "audience",
-    OneLogin_Saml2_ValidationError.WRONG_DESTINATION: "destination",
-    OneLogin_Saml2_ValidationError.EMPTY_DESTINATION: "destination",
-    OneLogin_Saml2_ValidationError.WRONG_SUBJECTCONFIRMATION: "recipient",
-    OneLogin_Saml2_ValidationError.WRONG_INRESPONSETO: "in_response_to",
-    OneLogin_Saml2_ValidationError.WRONG_ISSUER: "issuer",
-    OneLogin_Saml2_ValidationError.ISSUER_MULTIPLE_IN_RESPONSE: "issuer",
-    OneLogin_Saml2_ValidationError.ISSUER_NOT_FOUND_IN_ASSERTION: "missing_issuer",
-    OneLogin_Saml2_ValidationError.STATUS_CODE_IS_NOT_SUCCESS: "idp_status",
-    OneLogin_Saml2_ValidationError.NO_NAMEID: "invalid_token",
-    OneLogin_Saml2_ValidationError.EMPTY_NAMEID: "invalid_token",
-}
-
-
-@dataclass
-class SamlSettings:
-    """Switches for the SP side. See README.md ("SAML")."""
-
-    # federatedTokenValidationPolicy.rootDomains: "none" = enforce that the user's UPN domain is
-    # the issuer's federated domain (or a subdomain of it); "all" = no check; "enumerated" =
-    # no check for users whose domain is in `validation_root_domains`.
-    root_domains: str = "none"
-    validation_root_domains: list[str] = field(default_factory=list)
-    require_known_in_response_to: bool = True  # an InResponseTo we never issued is rejected
-    require_idpemail: bool = True  # §8.2: the IDPEmail attribute is required
-    request_ttl_s: float = 600.0  # how long an AuthnRequest id stays usable
-
-
-class SamlError(Exception):
-    def __init__(self, reason: str, detail: str = "", **values: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
-        self.values = values
-
-    @property
-    def code(self) -> str:
-        return ERRORS[self.reason][0]
-
-    @property
-    def message(self) -> str:
-        template = ERRORS[self.reason][1]
-        try:
-            return template.format(**self.values)
-        except KeyError:
-            return template
-
-
-class SamlSP:
-    """`sim.saml`: pending AuthnRequests, the sign-in record and the SP signing key."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.settings = SamlSettings()
-        self.pending: dict[str, dict[str, Any]] = {}
-        self.sign_ins: list[dict[str, Any]] = []
-        self._key: rsa.RSAPrivateKey | None = None
-        self._cert_b64 = ""
-
-    # signing key of "MicrosoftOnline" for signed AuthnRequests
-    def key_and_cert(self) -> tuple[rsa.RSAPrivateKey, str]:
-        if self._key is None:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MicrosoftOnline")])
-            start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-            cert = (
-                x509.CertificateBuilder()
-                .subject_name(name)
-                .issuer_name(name)
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(start)
-                .not_valid_after(start + dt.timedelta(days=3650))
-                .sign(key, hashes.SHA256())
-            )
-            self._key = key
-            self._cert_b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-        return self._key, self._cert_b64
-
-    def certificate_pem(self) -> str:
-        _, b64 = self.key_and_cert()
-        return OneLogin_Saml2_Utils.format_cert(b64)
-
-    def remember(self, request_id: str, domain: str) -> None:
-        now = time.time()
-        self.pending = {k: v for k, v in self.pending.items() if now - v["at"] < self.settings.request_ttl_s}
-        self.pending[request_id] = {"domain": domain, "at": now}
-
-    def reset(self) -> None:
-        self.pending.clear()
-        self.sign_ins.clear()
-
-
-def sp_of(sim: Simulator) -> SamlSP:
-    sp = getattr(sim, "saml", None)
-    if not isinstance(sp, SamlSP):
-        sp = SamlSP(sim)
-        sim.saml = sp  # type: ignore[attr-defined]
-    return sp
-
 
 # ----- helpers ------------------------------------------------------------------------------------
 
@@ -247,11 +76,6 @@ def _federated_domain(sim: Simulator, name: str) -> Domain | None:
     if domain is None or not domain.federation or domain.authenticationType != "Federated":
         return None
     return domain
-
-
-def decode_immutable_id(name_id: str) -> str:
-    """Undo the §8.2 encoding of characters that are not HTML-safe (`+` sent as `.2B`)."""
-    return re.sub(r"\.([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), name_id)
 
 
 # ----- SP metadata ---------------------------------------------------------------------------------
@@ -404,140 +228,6 @@ async def start(request: Request) -> Response:
 
 
 # ----- /login.srf ------------------------------------------------------------------------------------
-
-
-def _onelogin_settings(acs: str, issuer: str, certs: list[str]) -> OneLogin_Saml2_Settings:
-    data = {
-        "strict": True,
-        "debug": False,
-        "sp": {
-            "entityId": SP_ENTITY_ID,
-            "assertionConsumerService": {
-                "url": acs,
-                "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
-            },
-            "NameIDFormat": PERSISTENT,
-            "x509cert": "",
-            "privateKey": "",
-        },
-        "idp": {
-            "entityId": issuer,
-            "singleSignOnService": {
-                "url": "https://idp.invalid/sso",
-                "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
-            },
-            "x509certMulti": {"signing": certs},
-        },
-        "security": {
-            "wantAssertionsSigned": True,
-            "wantMessagesSigned": False,
-            "wantNameId": True,
-            "wantAttributeStatement": False,
-            "wantAssertionsEncrypted": False,
-            "wantNameIdEncrypted": False,
-            "requestedAuthnContext": False,
-            "rejectDeprecatedAlgorithm": False,  # §8.2: rsa-sha1 still accepted
-            "rejectUnsolicitedResponsesWithInResponseTo": False,
-            "allowRepeatAttributeName": True,
-        },
-    }
-    return OneLogin_Saml2_Settings(data, sp_validation_only=True)
-
-
-def _text(node: Any) -> str:
-    return (node.text or "").strip() if node is not None else ""
-
-
-def _check_endpoints(document: Any, acs: str) -> None:
-    """Exact Destination and Recipient checks (python3-saml compares by prefix/substring)."""
-    normal = OneLogin_Saml2_Utils.normalize_url(acs)
-    destination = document.get("Destination")
-    if destination is None or OneLogin_Saml2_Utils.normalize_url(destination) != normal:
-        raise SamlError("destination", f"Destination: {destination!r}", acs=acs)
-    recipients = document.xpath(
-        "/samlp:Response/saml:Assertion/saml:Subject/saml:SubjectConfirmation/saml:SubjectConfirmationData/@Recipient",
-        namespaces=NS,
-    )
-    if not recipients or any(OneLogin_Saml2_Utils.normalize_url(r) != normal for r in recipients):
-        raise SamlError("recipient", f"Recipient: {', '.join(recipients) or 'missing'}", acs=acs)
-
-
-def validate_response(sim: Simulator, acs: str, host: str, https: bool, saml_response: str) -> dict[str, Any]:
-    """Validate a posted SAMLResponse; returns the sign-in facts or raises SamlError."""
-    sp = sp_of(sim)
-    try:
-        raw = base64.b64decode(saml_response, validate=False)
-        document = OneLogin_Saml2_XML.to_etree(raw)
-    except Exception as problem:
-        raise SamlError("malformed", str(problem)) from None
-    if document.tag != f"{{{NS['samlp']}}}Response":
-        raise SamlError("malformed", "The document is not a samlp:Response.")
-    issuer = _text(document.find("saml:Assertion/saml:Issuer", NS)) or _text(document.find("saml:Issuer", NS))
-    if not issuer:
-        raise SamlError("missing_issuer")
-    domain = next(
-        (d for d in sim.tenant.domains.values() if d.federation and d.federation.get("issuerUri") == issuer),
-        None,
-    )
-    if domain is None or domain.federation is None:
-        raise SamlError("unknown_issuer", issuer=issuer)
-    config = domain.federation
-    _check_endpoints(document, acs)
-    in_response_to = document.get("InResponseTo")
-    if (
-        in_response_to is not None
-        and in_response_to not in sp.pending
-        and sp.settings.require_known_in_response_to
-    ):
-        raise SamlError("in_response_to", f"InResponseTo: {in_response_to}")
-    certs = [c for c in (config.get("signingCertificate"), config.get("nextSigningCertificate")) if c]
-    response = OneLogin_Saml2_Response(_onelogin_settings(acs, issuer, certs), saml_response)
-    request_data = {"https": "on" if https else "off", "http_host": host, "script_name": "/login.srf"}
-    try:
-        response.is_valid(request_data, in_response_to, raise_exceptions=True)
-    except OneLogin_Saml2_ValidationError as problem:
-        raise SamlError(_VALIDATION_REASONS.get(problem.code, "invalid_token"), str(problem)) from None
-    except (OneLogin_Saml2_Error, Exception) as problem:
-        raise SamlError("invalid_token", str(problem)) from None
-    # the Entra checks of §8.2, on the validated assertion
-    if response.get_nameid_format() != PERSISTENT:
-        raise SamlError("nameid_format", f"NameID Format: {response.get_nameid_format()}")
-    name_id = response.get_nameid() or ""
-    attributes = response.get_attributes()
-    if sp.settings.require_idpemail and not attributes.get("IDPEmail"):
-        raise SamlError("missing_idpemail")
-    tenant = sim.tenant
-    user = tenant.find_by_immutable_id(name_id) or tenant.find_by_immutable_id(decode_immutable_id(name_id))
-    if user is None:
-        raise SamlError("unknown_immutable_id", name_id=name_id, tenant=tenant.display_name)
-    upn: str = user["userPrincipalName"]
-    user_domain = upn.rsplit("@", 1)[-1].lower()
-    root = domain.id.lower()
-    in_domain = user_domain == root or user_domain.endswith("." + root)
-    policy = sp.settings.root_domains
-    exempt = policy == "all" or (
-        policy == "enumerated" and user_domain in {d.lower() for d in sp.settings.validation_root_domains}
-    )
-    if not in_domain and not exempt:
-        raise SamlError("upn_domain_mismatch", user_domain=user_domain, domain=domain.id, issuer=issuer)
-    if not user.get("accountEnabled", True):
-        raise SamlError("account_disabled")
-    methods = set(response.get_authn_contexts() or []) | set(attributes.get(AUTHN_METHODS_ATTR, []))
-    mfa = MFA_METHOD in methods
-    if in_response_to is not None:
-        sp.pending.pop(in_response_to, None)
-    return {
-        "upn": upn,
-        "user_id": user["id"],
-        "name_id": name_id,
-        "issuer": issuer,
-        "domain": domain.id,
-        "mfa": mfa,
-        "mfa_honored": mfa and config.get("federatedIdpMfaBehavior") != "rejectMfaByFederatedIdp",
-        "idp_email": (attributes.get("IDPEmail") or [None])[0],
-        "in_response_to": in_response_to,
-        "assertion_id": response.get_assertion_id(),
-    }
 
 
 def _success_page(facts: dict[str, Any], relay_state: str | None) -> HTMLResponse:

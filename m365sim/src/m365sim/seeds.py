@@ -1,7 +1,7 @@
 """Seed tenants: ``demo``, ``godaddy`` and the ``large`` generator (graph-facts §7.2).
 
 The demo app registration is public on purpose (it is a demo): ``DEMO_CLIENT_ID`` /
-``DEMO_CLIENT_SECRET`` in tenant ``DEMO_TENANT_ID``.
+``DEMO_CLIENT_SECRET`` in tenant ``DEMO_TENANT_ID``. Their parts are in `seed_parts`.
 """
 
 from __future__ import annotations
@@ -10,204 +10,58 @@ import base64
 import datetime as dt
 import functools
 import random
-import time
 import uuid
-from typing import Any
 
-from m365sim.graph.groups import new_group_dict
-from m365sim.graph.users import new_user_dict
+from m365sim.graph.user_schema import new_user_dict
+from m365sim.seed_parts import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_PASSWORD,
+    DEMO_TENANT_ID,
+    FIRST,
+    GODADDY_TENANT_ID,
+    LARGE_TENANT_ID,
+    LAST,
+    LOCKSTEP_PERMISSIONS,
+    SKU_E3,
+    SKU_EXO,
+    SKU_PBI,
+    lockstep_app,
+    rng_uuid,
+    seed_group,
+    seed_user,
+    synced_from_ad,
+)
 from m365sim.state import (
     GLOBAL_ADMIN,
     GROUPS_ADMIN,
     HELPDESK_ADMIN,
     PRIVILEGED_ROLE_ADMIN,
     USER_ADMIN,
-    AppRegistration,
-    Secret,
     Sku,
     Tenant,
 )
 
-DEMO_TENANT_ID = "7c6f3b2a-4d5e-4f60-8a1b-2c3d4e5f6a7b"
-DEMO_CLIENT_ID = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346"
-DEMO_CLIENT_SECRET = "lsd8Q~demo-secret-not-for-production-0123456789"
-GODADDY_TENANT_ID = "0b5f9d3e-1c2a-4b7d-9e8f-6a5b4c3d2e1f"
-LARGE_TENANT_ID = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
-# Exactly what Lockstep's set-up guide (docs/m365-setup.md §3) asks for, plus the User
-# Administrator role (lockstep_app): a permission Lockstep forgets shows up as a 403 in tests.
-# m365sim never imports Lockstep; a Lockstep test keeps this equal to REQUIRED_PERMISSIONS.
-LOCKSTEP_PERMISSIONS = [
-    "User.ReadWrite.All",
-    "Group.ReadWrite.All",
-    "Domain.Read.All",
-    "RoleManagement.Read.Directory",
+__all__ = [
+    "DEMO_CLIENT_ID",
+    "DEMO_CLIENT_SECRET",
+    "DEMO_PASSWORD",
+    "DEMO_TENANT_ID",
+    "FIRST",
+    "GODADDY_TENANT_ID",
+    "LARGE_TENANT_ID",
+    "LAST",
+    "LOCKSTEP_PERMISSIONS",
+    "SKU_E3",
+    "SKU_EXO",
+    "SKU_PBI",
+    "build",
+    "demo",
+    "godaddy",
+    "godaddy_signing_cert",
+    "large",
+    "lockstep_app",
 ]
-SKU_E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
-SKU_EXO = "4b9405b0-7788-4568-add1-99614e613b69"  # EXCHANGESTANDARD
-SKU_PBI = "f8a1db68-be16-40ed-86d5-cb42ce701560"  # POWER_BI_PRO (no seats left in demo)
-DEMO_PASSWORD = "Demo-Pass-2024!x"  # every seeded user's password
-
-FIRST = [
-    "Adele",
-    "Alex",
-    "Allan",
-    "Bianca",
-    "Christie",
-    "Debra",
-    "Diego",
-    "Emily",
-    "Enrico",
-    "Grady",
-    "Henrietta",
-    "Irvin",
-    "Isaiah",
-    "Johanna",
-    "Joni",
-    "Lee",
-    "Lidia",
-    "Lynne",
-    "Megan",
-    "Miriam",
-    "Nestor",
-    "Patti",
-    "Pradeep",
-    "Raul",
-    "Sam",
-    "Tina",
-    "Victor",
-    "Wanda",
-    "Yusuf",
-    "Zoe",
-]
-LAST = [
-    "Vance",
-    "Wilber",
-    "Deyoung",
-    "Pinto",
-    "Cline",
-    "Berg",
-    "Siciliani",
-    "Braun",
-    "Gartner",
-    "Archie",
-    "Cerrato",
-    "Sayer",
-    "Langer",
-    "Lauer",
-    "Sherman",
-    "Gu",
-    "Holloway",
-    "Robbins",
-    "Bowen",
-    "Graham",
-    "Wilke",
-    "Fernandez",
-    "Gupta",
-    "Ortiz",
-    "Khan",
-    "Muller",
-    "Nakamura",
-    "Osei",
-    "Petrov",
-    "Quinn",
-]
-
-
-def _rng_uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def lockstep_app(
-    t: Tenant, rng: random.Random, client_id: str = DEMO_CLIENT_ID, secret: str = DEMO_CLIENT_SECRET
-) -> AppRegistration:
-    app = AppRegistration(
-        appId=client_id,
-        displayName="Lockstep",
-        servicePrincipalId=_rng_uuid(rng),
-        applicationObjectId=_rng_uuid(rng),
-        secrets=[Secret(keyId=_rng_uuid(rng), secretText=secret, endDateTime=time.time() + 2 * 365 * 86400)],
-        roles=list(LOCKSTEP_PERMISSIONS),
-        consentGranted=True,
-        redirectUris=["http://localhost", "https://localhost", "http://127.0.0.1", "https://127.0.0.1"],
-    )
-    t.add_app(app)
-    t.assign_role(app.servicePrincipalId, USER_ADMIN)
-    return app
-
-
-def _user(
-    t: Tenant,
-    rng: random.Random,
-    first: str,
-    last: str,
-    domain: str,
-    *,
-    licensed: bool = True,
-    enabled: bool = True,
-    immutable: bool = False,
-    nick: str | None = None,
-    sku: str = SKU_E3,
-) -> dict[str, Any]:
-    nick = nick or f"{first}.{last}".lower()
-    upn = f"{nick}@{domain}"
-    u = new_user_dict(_rng_uuid(rng), upn, f"{first} {last}", nick, enabled)
-    u.update(
-        givenName=first,
-        surname=last,
-        jobTitle=rng.choice(["Engineer", "Analyst", "Manager", "Designer", None]),
-        department=rng.choice(["Sales", "R&D", "Finance", "Operations"]),
-        usageLocation="US" if licensed else None,
-    )
-    if licensed:
-        u["mail"] = upn
-        u["proxyAddresses"] = [f"SMTP:{upn}"]
-        u["assignedLicenses"] = [{"skuId": sku, "disabledPlans": []}]
-    if immutable:
-        u["onPremisesImmutableId"] = (
-            base64.b64encode(uuid.UUID(u["id"]).bytes)
-            .decode()
-            .rstrip("=")
-            .replace("+", "A")
-            .replace("/", "B")
-        )
-    t.users[u["id"]] = u
-    t.passwords[u["id"]] = DEMO_PASSWORD
-    t.index_user(u)
-    return u
-
-
-def _synced_from_ad(t: Tenant, u: dict[str, Any]) -> None:
-    """Mark a demo user as synced from on-premises AD by Entra Connect (graph-facts §12.3):
-    its synced properties are read-only in the cloud; the immutable id is the AD objectGUID."""
-    t.unindex_user(u)
-    if not u.get("onPremisesImmutableId"):
-        u["onPremisesImmutableId"] = base64.b64encode(uuid.UUID(u["id"]).bytes).decode()
-    u["onPremisesSyncEnabled"] = True
-    u["onPremisesLastSyncDateTime"] = "2024-05-01T06:30:00Z"
-    t.index_user(u)
-
-
-def _group(
-    t: Tenant,
-    rng: random.Random,
-    name: str,
-    nick: str,
-    mail_enabled: bool,
-    security: bool,
-    unified: bool,
-    members: list[str],
-) -> dict[str, Any]:
-    g = new_group_dict(_rng_uuid(rng), name, nick, mail_enabled, security, ["Unified"] if unified else [])
-    g["description"] = f"{name} (seeded)"
-    if mail_enabled:
-        mail = f"{nick}@{t.default_domain().id}"
-        g["mail"] = mail
-        g["proxyAddresses"] = [f"SMTP:{mail}"]
-    t.groups[g["id"]] = g
-    t.index_group(g)
-    for m in members:
-        t.add_member(g["id"], m)
-    return g
 
 
 def demo() -> Tenant:
@@ -258,14 +112,14 @@ def demo() -> Tenant:
             ],
         ),
     }
-    admin = _user(t, rng, "Break", "Glass", "contoso.onmicrosoft.com", licensed=False, nick="admin")
+    admin = seed_user(t, rng, "Break", "Glass", "contoso.onmicrosoft.com", licensed=False, nick="admin")
     t.assign_role(admin["id"], GLOBAL_ADMIN)
     users = []
     for i in range(48):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
         domain = "fabrikam.com" if i % 6 == 5 else "contoso.com"
         users.append(
-            _user(
+            seed_user(
                 t,
                 rng,
                 first,
@@ -285,14 +139,14 @@ def demo() -> Tenant:
     t.assign_role(users[5]["id"], PRIVILEGED_ROLE_ADMIN)
     t.assign_role(users[6]["id"], GROUPS_ADMIN)
     for synced in users[45:47]:
-        _synced_from_ad(t, synced)
+        synced_from_ad(t, synced)
     ids = [u["id"] for u in users]
-    _group(t, rng, "Engineering", "engineering", False, True, False, ids[0:12])
-    _group(t, rng, "Sales Team", "salesteam", False, True, False, ids[12:24])
-    _group(t, rng, "VPN Users", "vpnusers", False, True, False, ids[0:40:3])
-    _group(t, rng, "All Company", "allcompany", True, True, True, ids[0:30])
-    _group(t, rng, "Finance Mail-Enabled Security", "financesec", True, True, False, ids[24:30])
-    _group(t, rng, "Sales Distribution List", "salesdl", True, False, False, ids[12:18])
+    seed_group(t, rng, "Engineering", "engineering", False, True, False, ids[0:12])
+    seed_group(t, rng, "Sales Team", "salesteam", False, True, False, ids[12:24])
+    seed_group(t, rng, "VPN Users", "vpnusers", False, True, False, ids[0:40:3])
+    seed_group(t, rng, "All Company", "allcompany", True, True, True, ids[0:30])
+    seed_group(t, rng, "Finance Mail-Enabled Security", "financesec", True, True, False, ids[24:30])
+    seed_group(t, rng, "Sales Distribution List", "salesdl", True, False, False, ids[12:18])
     lockstep_app(t, rng)
     return t
 
@@ -328,7 +182,7 @@ def godaddy() -> Tenant:
     t.add_domain("NETORG1234567.onmicrosoft.com", isInitial=True)
     d = t.add_domain("bellowsbakery.com", isDefault=True, authenticationType="Federated")
     d.federation = {
-        "id": _rng_uuid(rng),
+        "id": rng_uuid(rng),
         "displayName": "GoDaddy",
         "issuerUri": "urn:godaddy:sso:bellowsbakery.com",
         "metadataExchangeUri": "https://sso.godaddy.com/adfs/services/trust/mex",
@@ -344,11 +198,11 @@ def godaddy() -> Tenant:
         "signingCertificateUpdateStatus": {"certificateUpdateResult": "Success", "lastRunDateTime": None},
     }
     t.skus = {SKU_EXO: Sku(SKU_EXO, "EXCHANGESTANDARD", 10)}
-    admin = _user(t, rng, "Net", "Admin", "NETORG1234567.onmicrosoft.com", licensed=False, nick="admin")
+    admin = seed_user(t, rng, "Net", "Admin", "NETORG1234567.onmicrosoft.com", licensed=False, nick="admin")
     t.assign_role(admin["id"], GLOBAL_ADMIN)
     for i in range(6):
-        _user(t, rng, FIRST[i], LAST[i], "bellowsbakery.com", immutable=True, sku=SKU_EXO)
-    _group(t, rng, "Bakery Staff", "staff", False, True, False, [u for u in t.users if u != admin["id"]])
+        seed_user(t, rng, FIRST[i], LAST[i], "bellowsbakery.com", immutable=True, sku=SKU_EXO)
+    seed_group(t, rng, "Bakery Staff", "staff", False, True, False, [u for u in t.users if u != admin["id"]])
     lockstep_app(t, rng)
     return t
 
@@ -394,7 +248,7 @@ def large(users: int = 100_000, groups: int = 1000) -> Tenant:
         ids.append(uid)
     for j in range(groups):
         members = ids[j::groups] if groups else []
-        _group(t, rng, f"Group {j:05d}", f"group{j:05d}", False, True, False, members)
+        seed_group(t, rng, f"Group {j:05d}", f"group{j:05d}", False, True, False, members)
     if ids:
         t.assign_role(ids[0], GLOBAL_ADMIN)
     lockstep_app(t, rng)

@@ -1,14 +1,13 @@
 """Entra side: client-credentials token endpoint, OIDC discovery, admin consent, Graph token check.
 
 graph-facts §9.2-9.3. Tokens are RS256 JWTs signed with the simulator's key (published at
-``/{tenant}/discovery/v2.0/keys``).
+``/{tenant}/discovery/v2.0/keys``). What a caller presents is checked in `token_checks`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import html
 import time
 import uuid
@@ -16,29 +15,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from m365sim.errors import GraphError
 from m365sim.state import WIDS_CONSTANT, AppRegistration, Tenant
+from m365sim.token_checks import TokenError, check_assertion, check_secret, login_base
 
 if TYPE_CHECKING:
     from m365sim.simulator import Simulator
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-WWW_AUTH = (
-    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-    'client_id="00000003-0000-0000-c000-000000000000"'
-)
-
-
-class TokenError(Exception):
-    def __init__(self, status: int, error: str, code: int, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.code, self.description = status, error, code, description
 
 
 def aad_error(e: TokenError) -> JSONResponse:
@@ -64,10 +51,6 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def login_base(request: Request) -> str:
-    return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
-
-
 def tenant_or_error(sim: Simulator, name: str) -> Tenant:
     t = sim.resolve_tenant(name)
     if t is None:
@@ -80,107 +63,6 @@ def tenant_or_error(sim: Simulator, name: str) -> Tenant:
             "are no active subscriptions for the tenant.",
         )
     return t
-
-
-def thumbprints(pem: str) -> tuple[str, str]:
-    """(x5t, x5t#S256) of a PEM certificate, base64url without padding."""
-    der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(encoding=_der())
-    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
-    return b64(hashlib.sha1(der).digest()), b64(hashlib.sha256(der).digest())
-
-
-def _der() -> Any:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
-
-
-def _check_secret(app: AppRegistration, secret: str) -> None:
-    match = [s for s in app.secrets if s.secretText == secret]
-    if not match:
-        raise TokenError(
-            401,
-            "invalid_client",
-            7000215,
-            "Invalid client secret provided. Ensure the secret being sent in the request is the client "
-            f"secret value, not the client secret ID, for a secret added to app '{app.appId}'.",
-        )
-    if all(s.endDateTime < time.time() for s in match):
-        raise TokenError(
-            401,
-            "invalid_client",
-            7000222,
-            f"The provided client secret keys for app '{app.appId}' are expired.",
-        )
-
-
-def _check_assertion(
-    sim: Simulator, t: Tenant, app: AppRegistration, assertion: str, request: Request, name: str
-) -> None:
-    try:
-        header = jwt.get_unverified_header(assertion)
-    except jwt.PyJWTError as err:
-        raise TokenError(400, "invalid_request", 50027, "JWT token is invalid or malformed.") from err
-    cert = None
-    for c in app.certificates:
-        x5t, x5t256 = thumbprints(c.pem)
-        if (header.get("x5t") or "").rstrip("=") == x5t or (header.get("x5t#S256") or "").rstrip(
-            "="
-        ) == x5t256:
-            cert = c
-            break
-    if cert is None:
-        raise TokenError(
-            401,
-            "invalid_client",
-            700027,
-            f"The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{header.get('x5t', '')}']",
-        )
-    base = login_base(request)
-    auds = {f"{base}/{n}/oauth2/v2.0/token" for n in {name, t.id, *t.domains}}
-    auds |= {f"{base}/{n}/v2.0" for n in {name, t.id}}
-    pub = x509.load_pem_x509_certificate(cert.pem.encode()).public_key()
-    if not isinstance(pub, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):  # Entra takes RSA (and EC) keys
-        raise TokenError(401, "invalid_client", 700027, "Client assertion failed signature validation.")
-    try:
-        claims = jwt.decode(
-            assertion,
-            pub,
-            algorithms=["RS256", "PS256", "ES256"],
-            audience=list(auds),
-            leeway=300,
-            options={"require": ["exp", "aud", "iss", "sub"]},
-        )
-    except jwt.ExpiredSignatureError as err:
-        raise TokenError(
-            401, "invalid_client", 700024, "Client assertion is not within its valid time range."
-        ) from err
-    except jwt.InvalidAudienceError as err:
-        raise TokenError(
-            401,
-            "invalid_client",
-            700212,
-            "No matching federated identity record found for presented assertion audience.",
-        ) from err
-    except jwt.InvalidSignatureError as err:
-        raise TokenError(
-            401, "invalid_client", 700027, "Client assertion failed signature validation."
-        ) from err
-    except jwt.PyJWTError as err:
-        raise TokenError(
-            401, "invalid_client", 700027, f"Client assertion contains an invalid signature. [{err}]"
-        ) from err
-    if claims.get("iss") != app.appId or claims.get("sub") != app.appId:
-        raise TokenError(
-            401,
-            "invalid_client",
-            700021,
-            "Client assertion application identifier doesn't match 'client_id' parameter.",
-        )
-    if cert.endDateTime < time.time():
-        raise TokenError(
-            401, "invalid_client", 700027, "The certificate used to sign the client assertion is expired."
-        )
 
 
 def issue_token(sim: Simulator, t: Tenant, app: AppRegistration, acr: str, audience: str) -> dict[str, Any]:
@@ -293,10 +175,10 @@ def _token(sim: Simulator, t: Tenant, form: dict[str, Any], request: Request, na
     if form.get("client_assertion"):
         if form.get("client_assertion_type") != ASSERTION_TYPE:
             raise TokenError(400, "invalid_request", 50027, "Invalid client_assertion_type.")
-        _check_assertion(sim, t, app, form["client_assertion"], request, name)
+        check_assertion(sim, t, app, form["client_assertion"], request, name)
         acr = "2"
     elif secret:
-        _check_secret(app, secret)
+        check_secret(app, secret)
         acr = "1"
     else:
         raise TokenError(
@@ -418,38 +300,6 @@ async def admin_consent(request: Request) -> Response:
         app.consentGranted = True
         params = {"tenant": t.id, "state": state, "admin_consent": "True"}
         return RedirectResponse(f"{redirect}{sep}{urlencode(params)}", status_code=302)
-
-
-def validate_graph_token(sim: Simulator, authorization: str) -> dict[str, Any]:
-    """Claims of a valid Graph bearer token, else GraphError 401 InvalidAuthenticationToken."""
-
-    def fail(msg: str) -> GraphError:
-        return GraphError(401, "InvalidAuthenticationToken", msg, headers={"WWW-Authenticate": WWW_AUTH})
-
-    if not authorization.lower().startswith("bearer ") or not authorization[7:].strip():
-        raise fail("Access token is empty.")
-    token = authorization[7:].strip()
-    try:
-        claims = jwt.decode(
-            token,
-            sim.signing_key.public_key(),
-            algorithms=["RS256"],
-            audience=[sim.settings.graph_audience, "00000003-0000-0000-c000-000000000000"],
-            leeway=0,
-        )
-    except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError) as err:
-        raise fail("Access token has expired or is not yet valid.") from err
-    except jwt.InvalidAudienceError as err:
-        raise fail("Access token validation failure. Invalid audience.") from err
-    except jwt.DecodeError as err:
-        if token.count(".") != 2:
-            raise fail("IDX14100: JWT is not well formed, there are no dots (.).") from err
-        raise fail("Access token validation failure.") from err
-    except jwt.PyJWTError as err:
-        raise fail("Access token validation failure.") from err
-    if claims.get("tid") != sim.tenant.id:
-        raise fail("Access token validation failure. Invalid issuer.")
-    return claims
 
 
 async def get_user_realm(request: Request) -> Response:

@@ -64,4 +64,11 @@ def actor_of(request: HttpRequest) -> Actor:
     return actor
 
 
+def writer(request: HttpRequest) -> Actor:
+    """The caller, who must be allowed to write (checked before anything else is looked at)."""
+    actor = actor_of(request)
+    actor.require_write()
+    return actor
+
+
 AUTH = [ApiKeyAuth(), AdminSessionAuth()]

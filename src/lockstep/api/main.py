@@ -10,7 +10,17 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path, re_path
 from ninja import NinjaAPI
 
-from lockstep.api import api_keys, audit, directories, errors, groups, m365_imports, organization, users
+from lockstep.api import (
+    api_keys,
+    audit,
+    bindings,
+    directories,
+    errors,
+    groups,
+    m365_imports,
+    organization,
+    users,
+)
 from lockstep.api.auth import AUTH
 from lockstep.api.docs import OfflineSwagger, docs_asset
 
@@ -77,4 +87,5 @@ api.add_router("", audit.router)
 api.add_router("", organization.router)
 api.add_router("", api_keys.router)
 api.add_router("", directories.router)
+api.add_router("", bindings.router)
 api.add_router("", m365_imports.router)

@@ -38,19 +38,19 @@ from django.db.models import Case, DateTimeField, F, PositiveBigIntegerField, Q,
 from django.utils import timezone
 
 from lockstep.m365 import drift_audit, mapping, reconcile, replication
-from lockstep.m365.engine import (
-    PARK_FOR,
-    REMOTE_DELETED_WORDS,
-    REMOTE_PURGED_WORDS,
-    _kept_enabled,
-    federated_domains,
-    verified_domains,
-)
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.delta import removed_reason
 from lockstep.m365.graph.errors import AccessDenied, DeltaReset, FatalForDirectory
 from lockstep.m365.group_engine import _member_remote_ids
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
+from lockstep.m365.sync_pass import (
+    PARK_FOR,
+    REMOTE_DELETED_WORDS,
+    REMOTE_PURGED_WORDS,
+    federated_domains,
+    verified_domains,
+)
+from lockstep.m365.user_plan import kept_enabled
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class _UserRules:
             federated_before=mapping.email_domain(str(remote.get("userPrincipalName") or user.email))
             in self.federated,
         )
-        return [op for op in _kept_enabled(binding, operations) if op.kind == "update_user"]
+        return [op for op in kept_enabled(binding, operations) if op.kind == "update_user"]
 
 
 def run_drift(directory: Directory, client: GraphClient) -> DriftResult:

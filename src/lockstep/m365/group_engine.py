@@ -17,10 +17,10 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
 from lockstep.m365 import mapping, reconcile, replication
-from lockstep.m365.engine import CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
 from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError, NotFound
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
+from lockstep.m365.sync_pass import CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
 
 REFUSED = "Authorization_RequestDenied"
 GROUP_PERMISSION_WORDS = (

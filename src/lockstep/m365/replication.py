@@ -3,7 +3,7 @@
 For seconds (occasionally minutes) after Lockstep creates or restores an object, Graph may
 answer 404 `Request_ResourceNotFound` for it, leave it out of `$filter` lookups and member
 lists, and miss it in delta rounds. Such a 404 is not a deletion: the binding is retried after
-a short backoff (`LAG_CODE`), not parked for `engine.PARK_FOR`. Past `GRACE` after the create,
+a short backoff (`LAG_CODE`), not parked for `sync_pass.PARK_FOR`. Past `GRACE` after the create,
 a 404 means what it says again.
 
 A create that conflicts with an existing object whose lookup finds nothing yet (the object is

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lockstep.m365.graph import errors as e
+from lockstep.m365.graph.classify import classify, classify_token_error, parse_retry_after
 
 INNER = {"date": "2024-08-20T04:25:57", "request-id": "r-1", "client-request-id": "c-1"}
 
@@ -19,7 +20,7 @@ def body(code: str, message: str, **extra: object) -> str:
 
 def test_duplicate_upn_is_object_conflict_on_the_property() -> None:
     msg = "Another object with the same value for property userPrincipalName already exists."
-    err = e.classify(
+    err = classify(
         400,
         body(
             "Request_BadRequest",
@@ -37,9 +38,7 @@ def test_duplicate_upn_is_object_conflict_on_the_property() -> None:
 
 def test_object_conflict_property_from_message_when_details_lack_target() -> None:
     msg = "Another object with the same value for property mailNickname already exists."
-    err = e.classify(
-        400, body("Request_BadRequest", msg, details=[{"code": "ObjectConflict", "message": msg}])
-    )
+    err = classify(400, body("Request_BadRequest", msg, details=[{"code": "ObjectConflict", "message": msg}]))
     assert isinstance(err, e.ObjectConflict) and err.property == "mailNickname"
 
 
@@ -122,7 +121,7 @@ def test_object_conflict_property_from_message_when_details_lack_target() -> Non
     ],
 )
 def test_classification_by_status_code_and_message(status: int, code: str, message: str, cls: type) -> None:
-    err = e.classify(status, body(code, message))
+    err = classify(status, body(code, message))
     assert type(err) is cls
     assert err.plain_words and err.plain_words != e.GraphError.default_plain_words
 
@@ -149,38 +148,38 @@ def test_throttled_with_fractional_retry_after() -> None:
             },
         }
     }
-    err = e.classify(429, raw, {"Retry-After": "2.128"})
+    err = classify(429, raw, {"Retry-After": "2.128"})
     assert isinstance(err, e.Throttled)
     assert err.retry_after == pytest.approx(2.128)
     assert err.kind == "transient"
 
 
 def test_503_with_retry_after_is_throttled_and_without_is_server_error() -> None:
-    assert isinstance(e.classify(503, None, {"retry-after": "3"}), e.Throttled)
-    err = e.classify(503, b"<html>busy</html>")
+    assert isinstance(classify(503, None, {"retry-after": "3"}), e.Throttled)
+    err = classify(503, b"<html>busy</html>")
     assert type(err) is e.ServerError
 
 
 def test_delta_reset_cases() -> None:
-    gone = e.classify(410, None, {"Location": "https://g/v1.0/users/delta?$deltatoken="})
+    gone = classify(410, None, {"Location": "https://g/v1.0/users/delta?$deltatoken="})
     assert isinstance(gone, e.DeltaReset) and gone.location and "deltatoken" in gone.location
-    assert isinstance(e.classify(400, body("syncStateNotFound", "expired")), e.DeltaReset)
+    assert isinstance(classify(400, body("syncStateNotFound", "expired")), e.DeltaReset)
 
 
 def test_retry_after_parsing() -> None:
-    assert e.parse_retry_after("2.128") == pytest.approx(2.128)
-    assert e.parse_retry_after(" 7 ") == 7.0
-    assert e.parse_retry_after("-3") == 0.0
-    assert e.parse_retry_after("nan") is None
-    assert e.parse_retry_after("soon") is None
-    assert e.parse_retry_after(None) is None
-    assert e.parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)
+    assert parse_retry_after("2.128") == pytest.approx(2.128)
+    assert parse_retry_after(" 7 ") == 7.0
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)
 
 
 def test_non_json_bodies_do_not_crash() -> None:
-    assert isinstance(e.classify(400, b"not json"), e.BadRequest)
-    assert isinstance(e.classify(400, b'["a list"]'), e.BadRequest)
-    assert isinstance(e.classify(404, None), e.NotFound)
+    assert isinstance(classify(400, b"not json"), e.BadRequest)
+    assert isinstance(classify(400, b'["a list"]'), e.BadRequest)
+    assert isinstance(classify(404, None), e.NotFound)
 
 
 @pytest.mark.parametrize(
@@ -239,7 +238,7 @@ def test_non_json_bodies_do_not_crash() -> None:
     ],
 )
 def test_token_errors(result: dict[str, object], cls: type) -> None:
-    err = e.classify_token_error(result)
+    err = classify_token_error(result)
     assert type(err) is cls
     assert err.kind == "fatal"
     assert err.plain_words
@@ -266,7 +265,7 @@ def test_classify_never_crashes_and_families_follow_status(
 ) -> None:
     raw = {"error": {"code": code, "message": message, "details": details}}
     headers = {"Retry-After": retry_after} if retry_after is not None else {}
-    err = e.classify(status, raw, headers)
+    err = classify(status, raw, headers)
     assert isinstance(err, e.GraphError) and err.plain_words
     if status == 429 or (status >= 500 and not isinstance(err, e.DeltaReset)):
         assert isinstance(err, e.Transient)

@@ -87,6 +87,7 @@ def test_a_managed_domain_has_no_federation_configuration(graph: GraphClient) ->
 
 def test_the_synced_object_refusal_is_classified_in_plain_words() -> None:
     from lockstep.m365.graph import errors as e
+    from lockstep.m365.graph.classify import classify
 
     body = {
         "error": {
@@ -95,6 +96,6 @@ def test_the_synced_object_refusal_is_classified_in_plain_words() -> None:
             "objects or objects currently undergoing migration.",
         }
     }
-    error = e.classify(400, body, {})
+    error = classify(400, body, {})
     assert isinstance(error, e.SyncedFromOnPremises) and error.kind != "transient"
     assert "Entra Connect" in error.plain_words and "Active Directory" in error.plain_words

@@ -144,7 +144,7 @@ def dispatch(sim: Simulator, req: GraphRequest) -> GraphResponse:
     extra: dict[str, str] = {}
     resp: GraphResponse | None = None
     if not req.in_batch and req.claims is None:
-        from m365sim.tokens import validate_graph_token
+        from m365sim.token_checks import validate_graph_token
 
         try:
             req.claims = validate_graph_token(sim, req.header("authorization"))
@@ -199,7 +199,7 @@ def _cost_only(req: GraphRequest) -> int:
     if req.path.lower().rstrip("/") == "/$batch":
         return 0
     try:
-        from m365sim.throttle import resource_unit_cost
+        from m365sim.resource_units import resource_unit_cost
 
         return int(resource_unit_cost(req.method, req.path, req.query)[0])
     except (ImportError, AttributeError, TypeError, ValueError):

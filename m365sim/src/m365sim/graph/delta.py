@@ -17,7 +17,7 @@ from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response
 from m365sim.graph.groups import RESOURCE as GROUP_RESOURCE
 from m365sim.graph.odata import decode_token, encode_token, parse_select
-from m365sim.graph.users import RESOURCE as USER_RESOURCE
+from m365sim.graph.user_schema import RESOURCE as USER_RESOURCE
 from m365sim.state import Tenant
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
-"""Domains, organization, role assignments, service principals, memberOf, SKUs and licenses,
-deleted items (graph-facts §1.6, §7.1, §9.2, §10)."""
+"""Domains, organization, role assignments, service principals, memberOf, SKUs and licenses
+(graph-facts §1.6, §7.1, §9.2, §10); deleted items are in `deleted_items`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from m365sim.errors import GraphError, bad_request, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content
 from m365sim.graph.groups import RESOURCE as GROUP_RESOURCE
-from m365sim.graph.odata import FilterParser, Resource, evaluate, run_collection
-from m365sim.graph.user_lifecycle import check_restorable, restore_user
+from m365sim.graph.odata import Resource, run_collection
+from m365sim.graph.odata_filter import FilterParser, evaluate
 from m365sim.graph.user_rules import set_mail
 from m365sim.graph.users import RESOURCE as USER_RESOURCE
 from m365sim.graph.users import get_user_or_404
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from m365sim.simulator import Simulator
 
 
-def _ctx(req: GraphRequest, name: str) -> str:
+def context_url(req: GraphRequest, name: str) -> str:
     return f"{req.base_url}/$metadata#{name}"
 
 
@@ -29,7 +29,10 @@ def _ctx(req: GraphRequest, name: str) -> str:
 def list_domains(sim: Simulator, req: GraphRequest) -> GraphResponse:
     perms.require(req, perms.DOMAIN_READ)
     return json_response(
-        {"@odata.context": _ctx(req, "domains"), "value": [d.graph() for d in sim.tenant.domains.values()]}
+        {
+            "@odata.context": context_url(req, "domains"),
+            "value": [d.graph() for d in sim.tenant.domains.values()],
+        }
     )
 
 
@@ -38,7 +41,7 @@ def get_domain(sim: Simulator, req: GraphRequest) -> GraphResponse:
     d = sim.tenant.domains.get(req.params["id"].lower())
     if d is None:
         raise not_found(req.params["id"])
-    return json_response({"@odata.context": _ctx(req, "domains/$entity"), **d.graph()})
+    return json_response({"@odata.context": context_url(req, "domains/$entity"), **d.graph()})
 
 
 def update_domain(sim: Simulator, req: GraphRequest) -> GraphResponse:
@@ -103,7 +106,7 @@ def organization(sim: Simulator, req: GraphRequest) -> GraphResponse:
         "assignedPlans": [],
         "technicalNotificationMails": [],
     }
-    return json_response({"@odata.context": _ctx(req, "organization"), "value": [org]})
+    return json_response({"@odata.context": context_url(req, "organization"), "value": [org]})
 
 
 # ----- roles / service principals ---------------------------------------------------------------
@@ -115,7 +118,7 @@ def role_assignments(sim: Simulator, req: GraphRequest) -> GraphResponse:
         node = FilterParser(flt, "unifiedRoleAssignment").parse()
         items = [ra for ra in items if evaluate(node, ra)]
     return json_response(
-        {"@odata.context": _ctx(req, "roleManagement/directory/roleAssignments"), "value": items}
+        {"@odata.context": context_url(req, "roleManagement/directory/roleAssignments"), "value": items}
     )
 
 
@@ -126,7 +129,7 @@ def role_definitions(sim: Simulator, req: GraphRequest) -> GraphResponse:
         for rid, name in ROLE_NAMES.items()
     ]
     return json_response(
-        {"@odata.context": _ctx(req, "roleManagement/directory/roleDefinitions"), "value": vals}
+        {"@odata.context": context_url(req, "roleManagement/directory/roleDefinitions"), "value": vals}
     )
 
 
@@ -136,7 +139,10 @@ def sp_by_app_id(sim: Simulator, req: GraphRequest) -> GraphResponse:
     if app_id not in sim.tenant.apps:
         raise not_found(app_id)
     return json_response(
-        {"@odata.context": _ctx(req, "servicePrincipals/$entity"), **sim.tenant.service_principal(app_id)}
+        {
+            "@odata.context": context_url(req, "servicePrincipals/$entity"),
+            **sim.tenant.service_principal(app_id),
+        }
     )
 
 
@@ -185,7 +191,10 @@ def get_sp(sim: Simulator, req: GraphRequest) -> GraphResponse:
     if app is None:
         raise not_found(req.params["id"])
     return json_response(
-        {"@odata.context": _ctx(req, "servicePrincipals/$entity"), **sim.tenant.service_principal(app.appId)}
+        {
+            "@odata.context": context_url(req, "servicePrincipals/$entity"),
+            **sim.tenant.service_principal(app.appId),
+        }
     )
 
 
@@ -237,7 +246,7 @@ def sp_member_of(sim: Simulator, req: GraphRequest) -> GraphResponse:
         raise not_found(req.params["id"])
     return json_response(
         {
-            "@odata.context": _ctx(req, "directoryObjects"),
+            "@odata.context": context_url(req, "directoryObjects"),
             "value": member_of_values(sim.tenant, app.servicePrincipalId),
         }
     )
@@ -255,7 +264,7 @@ def get_directory_object(sim: Simulator, req: GraphRequest) -> GraphResponse:
     body = {p: obj.get(p) for p in res.default_props} if res else dict(obj)
     return json_response(
         {
-            "@odata.context": _ctx(req, "directoryObjects/$entity"),
+            "@odata.context": context_url(req, "directoryObjects/$entity"),
             "@odata.type": f"#microsoft.graph.{kind}",
             **body,
         }
@@ -288,7 +297,7 @@ def subscribed_skus(sim: Simulator, req: GraphRequest) -> GraphResponse:
         }
         for s in t.skus.values()
     ]
-    return json_response({"@odata.context": _ctx(req, "subscribedSkus"), "value": vals})
+    return json_response({"@odata.context": context_url(req, "subscribedSkus"), "value": vals})
 
 
 def assign_license(sim: Simulator, req: GraphRequest) -> GraphResponse:
@@ -342,123 +351,9 @@ def assign_license(sim: Simulator, req: GraphRequest) -> GraphResponse:
     t.log_change("user", u["id"], "upsert", changed)
     from m365sim.graph.odata import project
 
-    return json_response({"@odata.context": _ctx(req, "users/$entity"), **project(u, None, USER_RESOURCE)})
-
-
-# ----- deleted items ------------------------------------------------------------------------------
-def _purge_expired(sim: Simulator) -> None:
-    import time
-
-    t = sim.tenant
-    limit = sim.settings.soft_delete_days * 86400
-    for oid, o in list(t.deleted.items()):
-        ts = time.mktime(time.strptime(o["deletedDateTime"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
-        if time.time() - ts > limit:
-            _purge(t, oid)
-
-
-def _purge(t: Tenant, oid: str) -> None:
-    kind = t.deleted_kind.pop(oid)
-    del t.deleted[oid]
-    t.passwords.pop(oid, None)
-    for ra in [ra for ra in t.role_assignments.values() if ra["principalId"] == oid]:
-        del t.role_assignments[ra["id"]]
-    t.log_change(kind, oid, "purge")
-
-
-def list_deleted(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    cast = req.params.get("cast", "")
-    kind = {"microsoft.graph.user": "user", "microsoft.graph.group": "group"}.get(cast)
-    if kind is None:
-        raise bad_request(
-            "The requested deleted items type is not supported. Please specify a type cast, e.g. microsoft.graph.user."
-        )
-    perms.require(req, perms.USER_READ_FULL if kind == "user" else perms.GROUP_READ)
-    _purge_expired(sim)
-    t = sim.tenant
-    res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE
-    res = Resource(
-        res.type_name,
-        res.entity_set,
-        [*res.default_props, "deletedDateTime"],
-        res.all_props,
-        res.filterable | {"deletedDateTime"},
-        res.ends_with_ok,
-        res.default_orderby,
-    )
-    items = [o for oid, o in t.deleted.items() if t.deleted_kind[oid] == kind]
     return json_response(
-        run_collection(
-            req.query,
-            req.headers,
-            res,
-            lambda n: items,
-            req.base_url,
-            f"/directory/deletedItems/{cast}",
-            f"directory/deletedItems/{cast}",
-        )
+        {"@odata.context": context_url(req, "users/$entity"), **project(u, None, USER_RESOURCE)}
     )
-
-
-def _deleted_or_404(sim: Simulator, oid: str) -> dict[str, Any]:
-    _purge_expired(sim)
-    o = sim.tenant.deleted.get(oid)
-    if o is None:
-        raise not_found(oid)
-    return o
-
-
-def get_deleted(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    perms.require(req, perms.USER_READ | perms.GROUP_READ)
-    o = _deleted_or_404(sim, req.params["id"])
-    kind = sim.tenant.deleted_kind[o["id"]]
-    res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE
-    body = {p: o.get(p) for p in [*res.default_props, "deletedDateTime"]}
-    return json_response(
-        {
-            "@odata.context": _ctx(req, "directory/deletedItems/$entity"),
-            "@odata.type": f"#microsoft.graph.{kind}",
-            **body,
-        }
-    )
-
-
-def restore_deleted(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    o = _deleted_or_404(sim, req.params["id"])
-    t = sim.tenant
-    oid = o["id"]
-    kind = t.deleted_kind[oid]
-    if kind == "user":
-        perms.require(req, perms.USER_DELETE)
-        perms.require_role_for_target(sim, req, oid, need_user_admin=False)
-        upn, proxies = check_restorable(sim, o, req.body)
-        restore_user(t, o, upn, proxies)
-    else:
-        perms.require(req, perms.GROUP_WRITE)
-        del t.deleted[oid]
-        del t.deleted_kind[oid]
-        o["deletedDateTime"] = None
-        t.groups[oid] = o
-        t.index_group(o)
-        t.log_change(kind, oid, "upsert")  # reappears as new in delta
-    res = USER_RESOURCE if kind == "user" else GROUP_RESOURCE
-    return json_response(
-        {
-            "@odata.context": _ctx(req, "directoryObjects/$entity"),
-            "@odata.type": f"#microsoft.graph.{kind}",
-            **{p: o.get(p) for p in res.default_props},
-        }
-    )
-
-
-def purge_deleted(sim: Simulator, req: GraphRequest) -> GraphResponse:
-    o = _deleted_or_404(sim, req.params["id"])
-    kind = sim.tenant.deleted_kind[o["id"]]
-    perms.require(req, perms.USER_DELETE if kind == "user" else perms.GROUP_WRITE)
-    if kind == "user":
-        perms.require_role_for_target(sim, req, o["id"], need_user_admin=False)
-    _purge(sim.tenant, o["id"])
-    return no_content()
 
 
 def unsupported(sim: Simulator, req: GraphRequest) -> GraphResponse:

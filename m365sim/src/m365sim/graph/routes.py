@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from m365sim.errors import GraphError
-from m365sim.graph import batch, delta, directory, groups, users
+from m365sim.graph import batch, deleted_items, delta, directory, group_members, groups, users
 from m365sim.graph.core import GraphRequest, GraphResponse
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def members_cast(sim: Simulator, req: GraphRequest) -> GraphResponse:
     if not cast.lower().startswith("microsoft.graph."):
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{cast}'.")
     req.params["cast"] = cast.split(".")[-1]
-    return groups.list_members(sim, req)
+    return group_members.list_members(sim, req)
 
 
 def delete_member_object(sim: Simulator, req: GraphRequest) -> GraphResponse:
@@ -37,13 +37,13 @@ def deleted_item(sim: Simulator, req: GraphRequest) -> GraphResponse:
     key = req.params["id"]
     if key.lower().startswith("microsoft.graph."):
         req.params["cast"] = key
-        return directory.list_deleted(sim, req)
-    return directory.get_deleted(sim, req)
+        return deleted_items.list_deleted(sim, req)
+    return deleted_items.get_deleted(sim, req)
 
 
 def deleted_root(sim: Simulator, req: GraphRequest) -> GraphResponse:
     req.params["cast"] = ""
-    return directory.list_deleted(sim, req)
+    return deleted_items.list_deleted(sim, req)
 
 
 def register(sim: Simulator) -> None:
@@ -70,22 +70,22 @@ def register(sim: Simulator) -> None:
     r.add("GET", "/groups/{id}", groups.get_group)
     r.add("PATCH", "/groups/{id}", groups.update_group)
     r.add("DELETE", "/groups/{id}", groups.delete_group)
-    r.add("GET", "/groups/{id}/members/$count", groups.count_members)
-    r.add("POST", "/groups/{id}/members/$ref", groups.add_member_ref)
-    r.add("GET", "/groups/{id}/members", groups.list_members)
+    r.add("GET", "/groups/{id}/members/$count", group_members.count_members)
+    r.add("POST", "/groups/{id}/members/$ref", group_members.add_member_ref)
+    r.add("GET", "/groups/{id}/members", group_members.list_members)
     r.add("GET", "/groups/{id}/members/{cast}", members_cast)
-    r.add("DELETE", "/groups/{id}/members/{member}/$ref", groups.remove_member_ref)
+    r.add("DELETE", "/groups/{id}/members/{member}/$ref", group_members.remove_member_ref)
     r.add("DELETE", "/groups/{id}/members/{member}", delete_member_object)
-    r.add("GET", "/groups/{id}/transitiveMembers", groups.list_transitive)
-    r.add("GET", "/groups/{id}/owners", groups.list_owners)
-    r.add("POST", "/groups/{id}/owners/$ref", groups.add_owner_ref)
-    r.add("DELETE", "/groups/{id}/owners/{member}/$ref", groups.remove_owner_ref)
+    r.add("GET", "/groups/{id}/transitiveMembers", group_members.list_transitive)
+    r.add("GET", "/groups/{id}/owners", group_members.list_owners)
+    r.add("POST", "/groups/{id}/owners/$ref", group_members.add_owner_ref)
+    r.add("DELETE", "/groups/{id}/owners/{member}/$ref", group_members.remove_owner_ref)
     # directory
     r.add("GET", "/directoryObjects/{id}", directory.get_directory_object)
     r.add("GET", "/directory/deletedItems", deleted_root)
     r.add("GET", "/directory/deletedItems/{id}", deleted_item)
-    r.add("POST", "/directory/deletedItems/{id}/restore", directory.restore_deleted)
-    r.add("DELETE", "/directory/deletedItems/{id}", directory.purge_deleted)
+    r.add("POST", "/directory/deletedItems/{id}/restore", deleted_items.restore_deleted)
+    r.add("DELETE", "/directory/deletedItems/{id}", deleted_items.purge_deleted)
     r.add("GET", "/domains", directory.list_domains)
     r.add("GET", "/domains/{id}", directory.get_domain)
     r.add("PATCH", "/domains/{id}", directory.update_domain)

@@ -1,4 +1,5 @@
-"""/users: create, read, list, update, delete, revokeSignInSessions (graph-facts §1)."""
+"""/users: create, read, list, update, delete, revokeSignInSessions (graph-facts §1); the
+properties are in `user_schema`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from m365sim import replication
 from m365sim.errors import bad_request, denied, not_found
 from m365sim.graph import perms
 from m365sim.graph.core import GraphRequest, GraphResponse, count_response, json_response, no_content
-from m365sim.graph.odata import Resource, count_only, index_plan, parse_select, project, run_collection
+from m365sim.graph.odata import count_only, index_plan, parse_select, project, run_collection
 from m365sim.graph.user_lifecycle import soft_delete_user
 from m365sim.graph.user_rules import (
     check_federated_move,
@@ -24,221 +25,17 @@ from m365sim.graph.user_rules import (
     validate_simple_props,
     validate_upn,
 )
+from m365sim.graph.user_schema import (
+    ALL_PROPS,
+    APP_ONLY_FORBIDDEN,
+    RESOURCE,
+    UPDATABLE,
+    new_user_dict,
+)
 from m365sim.state import Tenant, iso, new_id
 
 if TYPE_CHECKING:
     from m365sim.simulator import Simulator
-
-DEFAULT_PROPS = [
-    "businessPhones",
-    "displayName",
-    "givenName",
-    "jobTitle",
-    "mail",
-    "mobilePhone",
-    "officeLocation",
-    "preferredLanguage",
-    "surname",
-    "userPrincipalName",
-    "id",
-]
-SINGLE_ONLY = {
-    "aboutMe",
-    "birthday",
-    "hireDate",
-    "interests",
-    "mySite",
-    "pastProjects",
-    "preferredName",
-    "responsibilities",
-    "schools",
-    "skills",
-    "mailboxSettings",
-}
-APP_ONLY_FORBIDDEN = {
-    "aboutMe",
-    "birthday",
-    "employeeHireDate",
-    "interests",
-    "mySite",
-    "pastProjects",
-    "responsibilities",
-    "schools",
-    "skills",
-}
-UPDATABLE = {
-    "aboutMe",
-    "accountEnabled",
-    "ageGroup",
-    "birthday",
-    "businessPhones",
-    "city",
-    "companyName",
-    "consentProvidedForMinor",
-    "country",
-    "customSecurityAttributes",
-    "department",
-    "displayName",
-    "employeeId",
-    "employeeType",
-    "employeeHireDate",
-    "employeeLeaveDateTime",
-    "employeeOrgData",
-    "givenName",
-    "identities",
-    "interests",
-    "jobTitle",
-    "mail",
-    "mailNickname",
-    "mobilePhone",
-    "mySite",
-    "officeLocation",
-    "onPremisesExtensionAttributes",
-    "onPremisesImmutableId",
-    "otherMails",
-    "passwordPolicies",
-    "passwordProfile",
-    "pastProjects",
-    "postalCode",
-    "preferredLanguage",
-    "responsibilities",
-    "schools",
-    "skills",
-    "state",
-    "streetAddress",
-    "surname",
-    "usageLocation",
-    "userPrincipalName",
-    "userType",
-    "faxNumber",
-}
-ALL_PROPS = (
-    UPDATABLE
-    | set(DEFAULT_PROPS)
-    | SINGLE_ONLY
-    | {
-        "assignedLicenses",
-        "assignedPlans",
-        "createdDateTime",
-        "creationType",
-        "deletedDateTime",
-        "externalUserState",
-        "imAddresses",
-        "isResourceAccount",
-        "lastPasswordChangeDateTime",
-        "licenseAssignmentStates",
-        "onPremisesSyncEnabled",
-        "onPremisesLastSyncDateTime",
-        "proxyAddresses",
-        "signInSessionsValidFromDateTime",
-        "securityIdentifier",
-        "showInAddressList",
-        "provisionedPlans",
-        "hireDate",
-        "preferredName",
-        "mailboxSettings",
-    }
-)
-FILTERABLE = {
-    "id",
-    "userPrincipalName",
-    "mail",
-    "mailNickname",
-    "displayName",
-    "givenName",
-    "surname",
-    "accountEnabled",
-    "usageLocation",
-    "onPremisesImmutableId",
-    "proxyAddresses",
-    "otherMails",
-    "jobTitle",
-    "department",
-    "city",
-    "country",
-    "companyName",
-    "employeeId",
-    "userType",
-    "createdDateTime",
-    "assignedLicenses",
-    "identities",
-    "state",
-    "officeLocation",
-    "employeeType",
-    "onPremisesSyncEnabled",
-    "creationType",
-    "businessPhones",
-    "mobilePhone",
-    "imAddresses",
-}
-RESOURCE = Resource(
-    "user",
-    "users",
-    DEFAULT_PROPS,
-    ALL_PROPS,
-    FILTERABLE,
-    ends_with_ok={"mail", "otherMails", "userPrincipalName", "proxyAddresses"},
-    default_orderby={"displayName", "userPrincipalName"},
-    single_only=SINGLE_ONLY,
-)
-
-
-def new_user_dict(uid: str, upn: str, display: str, nick: str, enabled: bool) -> dict[str, Any]:
-    """Every Graph property the simulator stores for a user, with Graph's empty values."""
-    return {
-        "id": uid,
-        "userPrincipalName": upn,
-        "displayName": display,
-        "mailNickname": nick,
-        "accountEnabled": enabled,
-        "givenName": None,
-        "surname": None,
-        "jobTitle": None,
-        "mail": None,
-        "mobilePhone": None,
-        "officeLocation": None,
-        "preferredLanguage": None,
-        "businessPhones": [],
-        "department": None,
-        "companyName": None,
-        "employeeId": None,
-        "employeeType": None,
-        "usageLocation": None,
-        "city": None,
-        "country": None,
-        "state": None,
-        "postalCode": None,
-        "streetAddress": None,
-        "onPremisesImmutableId": None,
-        "proxyAddresses": [],
-        "otherMails": [],
-        "imAddresses": [],
-        "assignedLicenses": [],
-        "assignedPlans": [],
-        "userType": "Member",
-        "createdDateTime": iso(),
-        "creationType": None,
-        "passwordPolicies": None,
-        "signInSessionsValidFromDateTime": iso(),
-        "lastPasswordChangeDateTime": iso(),
-        "onPremisesSyncEnabled": None,
-        "identities": [],
-        "faxNumber": None,
-        "ageGroup": None,
-        "deletedDateTime": None,
-        "showInAddressList": None,
-        "isResourceAccount": None,
-        "licenseAssignmentStates": [],
-        "employeeHireDate": None,
-        "employeeLeaveDateTime": None,
-        "externalUserState": None,
-        "securityIdentifier": None,
-        "employeeOrgData": None,
-        "onPremisesExtensionAttributes": {f"extensionAttribute{i}": None for i in range(1, 16)},
-        "onPremisesLastSyncDateTime": None,
-        "consentProvidedForMinor": None,
-        "provisionedPlans": [],
-    }
 
 
 def get_user_or_404(t: Tenant, key: str) -> dict[str, Any]:

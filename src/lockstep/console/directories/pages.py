@@ -35,6 +35,7 @@ from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, DirectoryDomain
 from lockstep.m365.services import accounts, brake, deactivate, directories, imports
 from lockstep.m365.services.bindings import get_directory
+from lockstep.m365.services.errors import MicrosoftRefused
 
 # --- list, add, detail, verify --------------------------------------------------------------------
 
@@ -116,8 +117,8 @@ def directory_verify(request: HttpRequest, pk: int) -> HttpResponse:
     directory = get_directory(actor=actor, directory_id=pk)
     try:
         report = directories.verify_directory(actor=actor, directory_id=directory.pk)
-    except GraphError as error:
-        messages.error(request, f"Verification failed: {graph_words(error)}")
+    except MicrosoftRefused as refused:
+        messages.error(request, f"Verification failed: {refused.message}")
     else:
         if report.problems:
             messages.warning(request, "Verified with problems: " + "; ".join(report.problems))

@@ -4,7 +4,9 @@ It knows nothing of Django or of Lockstep's models; callers hand it a `Directory
 
 Modules: `clouds` (national clouds), `connection` (what to connect to), `auth` (msal tokens),
 `ratelimit` (pacing hooks, RU costs), `transport` (httpx, retries, accounting), `errors`
-(taxonomy), `odata` (filters), `paging`, `delta`, `batch`, `payloads` (TypedDicts), `client`.
+(taxonomy), `classify` (a failed response or token request -> its error), `odata` (filters),
+`paging`, `delta`, `batch`, `payloads` (TypedDicts), `client` (`GraphClient`, built from
+`base_client`, `user_calls` and `group_calls`).
 """
 
 from .batch import BatchExecutor, BatchRequest, BatchResult

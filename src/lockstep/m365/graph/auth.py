@@ -17,6 +17,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from .classify import classify_token_error
 from .clouds import Cloud
 from .connection import CertificateCredential, DirectoryConnection
 from .errors import (
@@ -25,7 +26,6 @@ from .errors import (
     ConnectionFailed,
     Transient,
     UnknownTenant,
-    classify_token_error,
 )
 
 

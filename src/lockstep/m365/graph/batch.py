@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .classify import classify
 from .errors import (
     FailedDependency,
     FatalForDirectory,
@@ -19,7 +20,6 @@ from .errors import (
     ServerError,
     Throttled,
     Transient,
-    classify,
 )
 from .ratelimit import estimate_cost
 from .transport import RETRY_STATUSES_ALWAYS, RETRY_STATUSES_IDEMPOTENT, Transport, is_idempotent

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .auth import TokenSource
+from .classify import classify
 from .errors import (
     ConnectionFailed,
     GraphError,
@@ -23,7 +24,6 @@ from .errors import (
     MaybeCommitted,
     Throttled,
     Transient,
-    classify,
 )
 from .ratelimit import NoRateLimit, RateLimiter, ThrottleAware, estimate_cost
 

@@ -28,7 +28,7 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import GroupMembership
-from lockstep.m365 import engine, replication, wakeup
+from lockstep.m365 import replication, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
@@ -44,6 +44,8 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.services.bindings import get_directory
+from lockstep.m365.services.errors import MicrosoftRefused, microsoft_refusals, refusal
+from lockstep.m365.sync_pass import ADMIN_ROLE_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,10 @@ def graph_client(directory: Directory) -> Iterator[GraphClient]:
         yield client
 
 
-def _refusal(field: str, exc: GraphError, client: GraphClient) -> Conflict:
+def _refusal(field: str, exc: GraphError, client: GraphClient) -> MicrosoftRefused:
     if isinstance(exc, AccessDenied) and GraphClientPort(client).healthy():
-        return Conflict(field, engine.ADMIN_ROLE_WORDS)
-    return Conflict(field, exc.plain_words)
+        return refusal(field, exc, ADMIN_ROLE_WORDS)
+    return refusal(field, exc)
 
 
 def _forget_pending_password(user_id: int | None) -> None:
@@ -112,7 +114,7 @@ def delete_remote_account(*, actor: Actor, user_id: int, directory_id: int, conf
         raise Conflict("user_id", "The Microsoft 365 account is already deleted.")
     if binding.lease_until and binding.lease_until > timezone.now():
         raise Conflict("user_id", "Lockstep is writing to this account right now; try again in a minute.")
-    with graph_client(directory) as client:
+    with microsoft_refusals("user_id"), graph_client(directory) as client:
         try:
             _delete_user(client, binding)
         except GraphNotFound:
@@ -185,7 +187,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             "binding_id", "No deleted Microsoft 365 account is offered for restore on this binding."
         )
     directory, user, candidate = binding.directory, binding.user, binding.restore_candidate_id
-    with graph_client(directory) as client:
+    with microsoft_refusals("binding_id"), graph_client(directory) as client:
         try:
             # the UPN Lockstep wants: the deleted account's UPN is prefixed with its id, and the
             # user's email may have changed while the account was in the recycle bin
@@ -212,7 +214,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             account = _read_restored(client, candidate, restored)
         except FatalForDirectory as exc:
             raise _refusal("binding_id", exc, client) from exc
-    # the candidate was offered because it carries the user's immutable id (engine._deleted_match);
+    # the candidate was offered because it carries the user's immutable id (user_plan.deleted_match);
     # an account read back without one is the restore's answer (default properties only), not another's
     carried = account.get("onPremisesImmutableId")
     ours = carried in (None, "", user.immutable_id)

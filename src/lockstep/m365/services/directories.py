@@ -19,6 +19,7 @@ from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.clouds import CLOUDS
 from lockstep.m365.models import Cloud, CredentialKind, Directory, DirectoryDomain, Health, UserBinding
 from lockstep.m365.services.bindings import get_directory
+from lockstep.m365.services.errors import microsoft_refusals
 from lockstep.m365.verification import VerificationReport, verify
 
 
@@ -72,7 +73,8 @@ def add_directory(*, actor: Actor, fields: dict[str, Any], verify_now: bool = Tr
     directory, certificate_pem = _create(actor=actor, fields=fields)
     if verify_now:
         # Outside the transaction: no database lock is held while Microsoft 365 answers.
-        report = run_verification(directory)
+        with microsoft_refusals("directory_id"):
+            report = run_verification(directory)
         try:
             refuse_if_unservable(directory, report)
         except Conflict:
@@ -221,7 +223,8 @@ def release_held_passwords(directory: Directory) -> int:
 
 def verify_directory(*, actor: Actor, directory_id: int) -> VerificationReport:
     directory = get_directory(actor=actor, directory_id=directory_id)
-    report = run_verification(directory)
+    with microsoft_refusals("directory_id"):
+        report = run_verification(directory)
     audit.record(
         actor=actor,
         action="directory.verify",

@@ -24,6 +24,7 @@ from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.graph.errors import NotFound as GraphNotFound
 from lockstep.m365.models import Directory, GroupBinding, UserBinding
 from lockstep.m365.services.bindings import get_directory
+from lockstep.m365.services.errors import microsoft_refusals
 
 MAX_GROUPS = 500
 
@@ -116,11 +117,8 @@ def list_remote_groups(
         .exclude(remote_id="")
         .values_list("remote_id", "group_id")
     )
-    with _maybe_client(directory, client) as graph:
-        try:
-            groups = [_remote_group(dict(g), bound) for g in graph.list_groups()]
-        except GraphError as error:
-            raise Conflict("directory_id", error.plain_words or error.message) from None
+    with microsoft_refusals("directory_id"), _maybe_client(directory, client) as graph:
+        groups = [_remote_group(dict(g), bound) for g in graph.list_groups()]
     return sorted(groups, key=lambda g: (g.display_name.lower(), g.remote_id))
 
 
@@ -290,7 +288,7 @@ def import_groups(
     directory = get_directory(actor=actor, directory_id=directory_id)
     ids = _clean_ids(remote_ids)
     outcomes = []
-    with _maybe_client(directory, client) as graph:
+    with microsoft_refusals("directory_id"), _maybe_client(directory, client) as graph:
         for remote_id in ids:
             outcomes.append(_import_group(actor, directory, _fetch(directory, graph, remote_id)))
     transaction.on_commit(wakeup.notify)

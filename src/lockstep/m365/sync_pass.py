@@ -1,0 +1,105 @@
+"""What every sync pass shares: leasing dirty bindings, backoff, the pass's result, plain words.
+
+Used by the user pass (`engine`), the group pass (`group_engine`) and drift (`drift`).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
+
+CLAIM_LIMIT = 500
+MAX_BACKOFF = timedelta(minutes=30)
+PARK_FOR = timedelta(hours=6)  # a permanent error is retried only after a change, or after this
+
+REMOTE_DELETED_WORDS = (
+    "Deleted in Microsoft 365; restore it or unbind. The account is in Microsoft 365's recycle bin "
+    "(Deleted users) for 30 days after its deletion; Lockstep never re-creates it on its own."
+)
+REMOTE_PURGED_WORDS = (
+    "Deleted permanently in Microsoft 365 (purged from the recycle bin); unbind, then bind again to "
+    "create a new account."
+)
+ADMIN_ROLE_WORDS = (
+    "Lockstep may not change this account: it probably holds an admin role that needs a higher directory "
+    "role than Lockstep's app has (Privileged Authentication Administrator or Global Administrator). "
+    "Change it in the Microsoft 365 admin center, or remove its admin role, then retry."
+)
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with full jitter: 2, 4, 8 ... seconds, capped."""
+    rng = rng or random.Random()
+    ceiling = min(MAX_BACKOFF.total_seconds(), 2.0 ** max(1, attempts))
+    return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
+
+
+def random_password() -> str:
+    """A password nobody knows that satisfies Microsoft's policy (all four classes, 32 chars)."""
+    alphabet = string.ascii_letters + string.digits + "-_.!#"
+    while True:
+        value = "".join(secrets.choice(alphabet) for _ in range(32))
+        if (
+            any(c.islower() for c in value)
+            and any(c.isupper() for c in value)
+            and any(c.isdigit() for c in value)
+            and any(c in "-_.!#" for c in value)
+        ):
+            return value
+
+
+@dataclass
+class PassResult:
+    claimed: int = 0
+    writes: int = 0
+    errors: int = 0
+    held: int = 0
+    paused: str = ""
+    notes: list[str] = field(default_factory=list)
+    restore_offered: int = 0
+    healthy: bool | None = None  # port.healthy(), asked at most once per pass
+    deleted_users: list[dict[str, Any]] | None = None  # the recycle bin, listed at most once per pass
+
+
+def _dirty(now: datetime) -> Q:
+    return (
+        Q(desired_version__gt=F("applied_version"))
+        & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    )
+
+
+def claim(
+    model: type[UserBinding] | type[GroupBinding], directory: Directory, worker: str, limit: int
+) -> list[int]:
+    """Lease dirty bindings to this worker; other workers skip rows being claimed."""
+    now = timezone.now()
+    with transaction.atomic():
+        queryset = model.objects.filter(_dirty(now), directory=directory).exclude(status=SyncStatus.HELD)
+        queryset = queryset.order_by("changed_at", "id")
+        if connection.vendor == "postgresql":
+            queryset = queryset.select_for_update(skip_locked=True)
+        ids = list(queryset.values_list("id", flat=True)[:limit])
+        if ids:
+            lease = timedelta(seconds=settings.M365_LEASE_SECONDS)
+            model.objects.filter(id__in=ids).update(lease_until=now + lease, lease_owner=worker)
+    return ids
+
+
+def verified_domains(directory: Directory) -> set[str]:
+    return set(directory.domains.filter(is_verified=True).values_list("name", flat=True))
+
+
+def federated_domains(directory: Directory) -> set[str]:
+    return set(directory.domains.filter(authentication_type="Federated").values_list("name", flat=True))
