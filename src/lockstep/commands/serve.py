@@ -15,10 +15,19 @@ if TYPE_CHECKING:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Inspect the database and data dir `run` would use (same settings), creating nothing."""
+    from lockstep import config
+
+    config.inspect_only()
     setup_django()
+    from django.db import connections
+
     from lockstep.ops.checks import FAIL, run_checks
 
-    results = run_checks()
+    try:
+        results = run_checks()
+    finally:
+        connections.close_all()
     for result in results:
         out(result.line())
     failures = [r for r in results if r.status == FAIL]
