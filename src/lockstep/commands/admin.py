@@ -20,8 +20,11 @@ def migrate(verbosity: int = 1) -> int:
     """Apply migrations; return how many were applied."""
     from django.core.management import call_command
 
-    from lockstep.ops.readiness import unapplied_migrations
+    from lockstep.ops.readiness import database_reachable, unapplied_migrations
 
+    problem = database_reachable()
+    if problem:
+        raise CommandFailed(f"error: database: {problem} (check LOCKSTEP_DATABASE_URL).")
     pending = unapplied_migrations()
     if pending:
         call_command("migrate", interactive=False, verbosity=verbosity)
