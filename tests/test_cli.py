@@ -380,6 +380,12 @@ def test_demo_starts_m365sim_and_stops_it_too(scratch: Scratch) -> None:
         )
         assert status.returncode == 0, status.stderr
         assert "Contoso" in status.stdout
+        # README tour step 8: `lockstep check` with the same line inspects the demo's database
+        check = subprocess.run([LOCKSTEP, "check"], env=cli_env, capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "OK   migrations: all applied" in check.stdout
+        assert f"OK   data dir: {data_dir.resolve()} writable" in check.stdout
+        assert f"OK   trusted CA file: {ca_file} (1 certificate)" in check.stdout
         context = ssl.create_default_context(cafile=str(ca_file))
         with urllib.request.urlopen(
             f"https://127.0.0.1:{sim_port}/_sim/info", context=context, timeout=5
