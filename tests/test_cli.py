@@ -9,6 +9,7 @@ import re
 import shlex
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -89,7 +90,10 @@ def test_check_fails_with_a_fix_for_each_problem(scratch: Scratch) -> None:
         LOCKSTEP_EMAIL_HOST="no-such-host.invalid",
         LOCKSTEP_TRUSTED_CA_FILE=str(scratch.data_dir / "missing-ca.pem"),
     )
-    done = scratch.lockstep("check")  # not migrated either
+    if scratch.database_url is None:  # an empty database, not migrated either
+        scratch.data_dir.mkdir()
+        sqlite3.connect(scratch.data_dir / "lockstep.sqlite3").close()
+    done = scratch.lockstep("check")
     assert done.returncode == 1
     text = done.stdout
     assert re.search(r"^FAIL migrations: \d+ unapplied .*\n     fix: run `lockstep migrate`", text, re.M), (

@@ -143,6 +143,14 @@ def test_the_two_tables_print_what_the_docs_embed(scratch: Scratch) -> None:
     assert not list(scratch.data_dir.glob("*.sqlite3"))  # neither touches the database
 
 
+def test_demo_names_a_bad_port_before_starting_anything(scratch: Scratch, tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    done = scratch.lockstep("demo", "--data-dir", str(demo_dir), "--m365sim-port", "0")
+    assert done.returncode == 2
+    assert "argument --m365sim-port: must be greater than zero" in done.stderr
+    assert not demo_dir.exists()
+
+
 def test_an_unknown_option_or_command_is_named(scratch: Scratch) -> None:
     option = scratch.lockstep("settings-table", "--wide")
     assert option.returncode == 2 and "unrecognized arguments: --wide" in option.stderr
@@ -165,15 +173,21 @@ def test_check_on_an_empty_data_dir_creates_nothing_and_says_what_is_missing(
     done = scratch.lockstep("check")
     assert listing(tmp_path) == before  # no SQLite file, key, static folder or log
     assert done.returncode == 1
-    database = scratch.data_dir.resolve() / "lockstep.sqlite3"
-    assert f"FAIL database: sqlite3: {database} does not exist yet\n     fix: run `lockstep migrate`" in (
-        done.stdout
-    )
-    assert "FAIL migrations: not checked: the database does not exist yet" in done.stdout
+    if scratch.database_url is None:
+        database = scratch.data_dir.resolve() / "lockstep.sqlite3"
+        assert f"FAIL database: sqlite3: {database} does not exist yet\n     fix: run `lockstep migrate`" in (
+            done.stdout
+        )
+        assert "FAIL migrations: not checked: the database does not exist yet" in done.stdout
+    else:  # the PostgreSQL database exists (the scratch installation made it), empty
+        assert "OK   database: postgresql reachable" in done.stdout
+        assert re.search(
+            r"^FAIL migrations: \d+ unapplied .*\n     fix: run `lockstep migrate`", done.stdout, re.M
+        )
     assert f"OK   secret key: not generated yet: `lockstep run` writes {scratch.data_dir.resolve()}" in (
         done.stdout
     )
-    assert done.stdout.rstrip().endswith("2 checks failed.")
+    assert done.stdout.rstrip().endswith(f"{1 if scratch.database_url else 2} checks failed.")
 
     missing = tmp_path / "never-created"
     scratch.env["LOCKSTEP_DATA_DIR"] = str(missing)

@@ -76,10 +76,13 @@ def test_every_m365_command_runs_as_a_real_process(installation: Scratch) -> Non
 
 
 def test_an_unknown_directory_is_named_not_a_traceback(installation: Scratch) -> None:
-    done = installation.lockstep("m365", "plan", "No Such Directory")
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    assert "No Such Directory" in (done.stderr + done.stdout)
+    for command in ("verify", "import", "status", "plan"):
+        done = installation.lockstep("m365", command, "No Such Directory")
+        assert done.returncode == 1, command
+        assert "Traceback" not in done.stderr
+        assert done.stderr == (
+            "error: no directory 'No Such Directory' in this organization (give its id or name).\n"
+        ), command
 
 
 def test_bad_m365_input_names_the_field(installation: Scratch) -> None:
