@@ -187,7 +187,7 @@ def test_check_on_an_empty_data_dir_creates_nothing_and_says_what_is_missing(
     assert f"OK   secret key: not generated yet: `lockstep run` writes {scratch.data_dir.resolve()}" in (
         done.stdout
     )
-    assert done.stdout.rstrip().endswith(f"{1 if scratch.database_url else 2} checks failed.")
+    assert done.stdout.rstrip().endswith("1 check failed." if scratch.database_url else "2 checks failed.")
 
     missing = tmp_path / "never-created"
     scratch.env["LOCKSTEP_DATA_DIR"] = str(missing)
