@@ -25,7 +25,7 @@ OPS_TESTS = str(Path(__file__).resolve().parents[1] / "ops")
 if OPS_TESTS not in sys.path:
     sys.path.insert(0, OPS_TESTS)
 
-from ops_scratch import LOCKSTEP, Scratch, scratch_installation  # noqa: E402
+from ops_scratch import LOCKSTEP, Scratch, free_port, scratch_installation  # noqa: E402
 
 ADD_DIRECTORY = """
 import json
@@ -121,15 +121,17 @@ UserBinding.objects.update(remote_created_at=timezone.now() - timedelta(hours=1)
 """
 
 
-def test_a_worker_notices_at_start_that_m365sim_lost_the_account(
-    installation: Scratch, sim: SimServer
+@pytest.mark.parametrize("command", ["worker", "run"])
+def test_lockstep_notices_at_start_that_m365sim_lost_the_account(
+    installation: Scratch, sim: SimServer, command: str
 ) -> None:
     bound = installation.python(BIND_AND_SYNC)
     assert bound.returncode == 0, bound.stderr
     sim.reset("demo")  # m365sim restarted without its saved state: the account Lockstep created is gone
 
+    options = ["--interval", "0.2"] if command == "worker" else ["--listen", f"127.0.0.1:{free_port()}"]
     worker = subprocess.Popen(
-        [LOCKSTEP, "worker", "--interval", "0.2"],
+        [LOCKSTEP, command, *options],
         env=installation.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
