@@ -9,6 +9,7 @@ import re
 import shlex
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -89,7 +90,10 @@ def test_check_fails_with_a_fix_for_each_problem(scratch: Scratch) -> None:
         LOCKSTEP_EMAIL_HOST="no-such-host.invalid",
         LOCKSTEP_TRUSTED_CA_FILE=str(scratch.data_dir / "missing-ca.pem"),
     )
-    done = scratch.lockstep("check")  # not migrated either
+    if scratch.database_url is None:  # an empty database, not migrated either
+        scratch.data_dir.mkdir()
+        sqlite3.connect(scratch.data_dir / "lockstep.sqlite3").close()
+    done = scratch.lockstep("check")
     assert done.returncode == 1
     text = done.stdout
     assert re.search(r"^FAIL migrations: \d+ unapplied .*\n     fix: run `lockstep migrate`", text, re.M), (
@@ -380,6 +384,12 @@ def test_demo_starts_m365sim_and_stops_it_too(scratch: Scratch) -> None:
         )
         assert status.returncode == 0, status.stderr
         assert "Contoso" in status.stdout
+        # README tour step 8: `lockstep check` with the same line inspects the demo's database
+        check = subprocess.run([LOCKSTEP, "check"], env=cli_env, capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "OK   migrations: all applied" in check.stdout
+        assert f"OK   data dir: {data_dir.resolve()} writable" in check.stdout
+        assert f"OK   trusted CA file: {ca_file} (1 certificate)" in check.stdout
         context = ssl.create_default_context(cafile=str(ca_file))
         with urllib.request.urlopen(
             f"https://127.0.0.1:{sim_port}/_sim/info", context=context, timeout=5

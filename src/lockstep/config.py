@@ -1,7 +1,7 @@
 """Every LOCKSTEP_* setting in one place: name, default and meaning.
 
 `settings.py` reads them through `env()`; the README's settings table is generated from
-`SETTINGS` (see `lockstep.cli settings-table`), so the two cannot drift apart.
+`SETTINGS` (see `lockstep settings-table`), so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -100,9 +100,27 @@ def env_bool(name: str, default: str | None = None) -> bool:
     raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
+_creates_files = True
+
+
+def inspect_only() -> None:
+    """Settings then create nothing: no data dir, no generated key, no static folder (`lockstep check`).
+
+    Call it before Django is set up. A key that was never generated gets a throw-away value for
+    this process only; `lockstep check` says so.
+    """
+    global _creates_files
+    _creates_files = False
+
+
+def creates_files() -> bool:
+    return _creates_files
+
+
 def data_dir() -> Path:
     path = Path(env("LOCKSTEP_DATA_DIR")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if _creates_files:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -112,6 +130,8 @@ def generated_secret(filename: str, factory: type | object) -> str:
     if path.exists():
         return path.read_text().strip()
     value = factory() if callable(factory) else str(factory)
+    if not _creates_files:
+        return str(value)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)

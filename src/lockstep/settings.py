@@ -8,7 +8,7 @@ import secrets
 
 import dj_database_url
 
-from lockstep.config import data_dir, env, env_bool, generated_secret
+from lockstep.config import creates_files, data_dir, env, env_bool, generated_secret
 
 DATA_DIR = data_dir()
 
@@ -122,7 +122,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise serves from the finders; an empty root avoids its warning
+if creates_files():
+    STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise serves from the finders; an empty root avoids its warning
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

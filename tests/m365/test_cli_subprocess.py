@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lockstep.m365.engine import REMOTE_PURGED_WORDS
 from lockstep.testing.m365 import directory_fields
 from m365sim.testing import SimServer
 
@@ -21,7 +25,7 @@ OPS_TESTS = str(Path(__file__).resolve().parents[1] / "ops")
 if OPS_TESTS not in sys.path:
     sys.path.insert(0, OPS_TESTS)
 
-from ops_scratch import Scratch, scratch_installation  # noqa: E402
+from ops_scratch import LOCKSTEP, Scratch, free_port, scratch_installation  # noqa: E402
 
 ADD_DIRECTORY = """
 import json
@@ -72,7 +76,83 @@ def test_every_m365_command_runs_as_a_real_process(installation: Scratch) -> Non
 
 
 def test_an_unknown_directory_is_named_not_a_traceback(installation: Scratch) -> None:
-    done = installation.lockstep("m365", "plan", "No Such Directory")
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    assert "No Such Directory" in (done.stderr + done.stdout)
+    for command in ("verify", "import", "status", "plan"):
+        done = installation.lockstep("m365", command, "No Such Directory")
+        assert done.returncode == 1, command
+        assert "Traceback" not in done.stderr
+        assert done.stderr == (
+            "error: no directory 'No Such Directory' in this organization (give its id or name).\n"
+        ), command
+
+
+def test_bad_m365_input_names_the_field(installation: Scratch) -> None:
+    limit = installation.lockstep("m365", "plan", "Contoso 365", "--limit", "0")
+    assert (limit.returncode, limit.stderr) == (1, "error: --limit must be at least 1.\n")
+    organization = installation.lockstep("m365", "status", "--organization", "Northwind")
+    assert (organization.returncode, organization.stderr) == (
+        1,
+        "error: no organization named 'Northwind'.\n",
+    )
+    state = installation.lockstep("m365", "import", "Contoso 365", "--state", "deleted")
+    assert state.returncode == 2 and "argument --state: invalid choice: 'deleted'" in state.stderr
+    both = installation.lockstep("m365", "import", "Contoso 365", "--all", "--filter", "x")
+    assert both.returncode == 2 and "argument --filter: not allowed with argument --all" in both.stderr
+    assert installation.query("SELECT COUNT(*) FROM directory_user") == [(0,)]
+
+
+BIND_AND_SYNC = """
+from datetime import timedelta
+from django.utils import timezone
+from lockstep.directory.actors import Actor
+from lockstep.directory.models import Organization
+from lockstep.directory.services import users
+from lockstep.m365.models import Directory, UserBinding
+from lockstep.m365.services import bindings
+from lockstep.testing.m365 import sync_until_settled
+organization = Organization.objects.get(slug="contoso")
+actor = Actor.system(organization.pk, "test")
+user = users.create_user(actor=actor, fields={"username": "nina", "email": "nina@contoso.com"})
+bindings.bind_user(actor=actor, user_id=user.pk, directory_id=Directory.objects.get().pk)
+sync_until_settled()
+binding = UserBinding.objects.get()
+assert binding.status == "synced", (binding.status, binding.last_error)
+# Lockstep then stays stopped for an hour: past Microsoft 365's replication grace
+UserBinding.objects.update(remote_created_at=timezone.now() - timedelta(hours=1))
+"""
+
+
+@pytest.mark.parametrize("command", ["worker", "run"])
+def test_lockstep_notices_at_start_that_m365sim_lost_the_account(
+    installation: Scratch, sim: SimServer, command: str
+) -> None:
+    bound = installation.python(BIND_AND_SYNC)
+    assert bound.returncode == 0, bound.stderr
+    sim.reset("demo")  # m365sim restarted without its saved state: the account Lockstep created is gone
+
+    options = ["--interval", "0.2"] if command == "worker" else ["--listen", f"127.0.0.1:{free_port()}"]
+    worker = subprocess.Popen(
+        [LOCKSTEP, command, *options],
+        env=installation.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while installation.query("SELECT status FROM m365_userbinding") != [("error",)]:
+            assert time.monotonic() < deadline, "the worker did not notice"
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0
+    finally:
+        worker.kill()
+        output = worker.communicate(timeout=5)[0]
+    assert "1 bound users and 0 bound groups no longer exist in Microsoft 365" in output
+    ((error, code),) = installation.query("SELECT last_error, last_error_code FROM m365_userbinding")
+    assert (error, code) == (REMOTE_PURGED_WORDS, "purged_in_m365")
+
+    status = installation.lockstep("m365", "status", "Contoso 365")
+    assert status.returncode == 0, status.stderr
+    assert "Deleted permanently in Microsoft 365" in status.stdout
+    with sim.client() as http:  # never re-created on its own
+        assert http.get("/users/nina@contoso.com").status_code == 404

@@ -23,6 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+# This checkout's code first, whichever checkout the installed `lockstep` script was installed from.
+SOURCES = (str(ROOT / "src"), str(ROOT / "m365sim" / "src"))
 LOCKSTEP = str(Path(sys.executable).with_name("lockstep"))
 
 
@@ -70,7 +73,7 @@ def base_env(data_dir: Path) -> dict[str, str]:
     env.update(
         LOCKSTEP_DATA_DIR=str(data_dir),
         LOCKSTEP_DATABASE_URL="",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH", "")])),
+        PYTHONPATH=os.pathsep.join(filter(None, [*SOURCES, str(HERE), env.get("PYTHONPATH", "")])),
         PYTHONUNBUFFERED="1",
     )
     return env

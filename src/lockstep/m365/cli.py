@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from lockstep.commands.common import CommandFailed, format_service_error, out, require_migrated, setup_django
+
 if TYPE_CHECKING:
     from lockstep.directory.actors import Actor
     from lockstep.directory.models import Organization
@@ -69,18 +71,14 @@ def register(subparsers: Any) -> None:
 
 
 def _out(text: str = "", stream: TextIO | None = None) -> None:
-    print(text, file=stream or sys.stdout, flush=True)
+    out(text, stream)
 
 
 def _failed(message: str) -> Exception:
-    from lockstep.cli import CommandFailed
-
     return CommandFailed(message)
 
 
 def _setup() -> None:
-    from lockstep.cli import require_migrated, setup_django
-
     setup_django()
     require_migrated()
 
@@ -134,8 +132,6 @@ def directory_named(actor: Actor, ref: str) -> Directory:
 
 
 def service_error(error: Exception) -> Exception:
-    from lockstep.cli import format_service_error
-
     return _failed(format_service_error(error))
 
 

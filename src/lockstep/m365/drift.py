@@ -85,7 +85,7 @@ class DriftResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _free(now: datetime) -> Q:
+def free_of_lease(now: datetime) -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 
 
@@ -224,11 +224,11 @@ def _apply_user(
     binding: UserBinding, item: dict[str, Any], rules: _UserRules, result: DriftResult, full: bool = False
 ) -> bool:
     now = timezone.now()
-    free = UserBinding.objects.filter(_free(now), pk=binding.pk)
+    free = UserBinding.objects.filter(free_of_lease(now), pk=binding.pk)
     reason = removed_reason(item)
     result.users_changed += 1
     if reason is not None:
-        if not _mark_user_deleted(free, binding, reason, now):
+        if not mark_user_deleted(free, binding, reason, now):
             result.deferred += 1
             return False
         result.users_deleted += 1
@@ -257,7 +257,7 @@ def _apply_user(
     return True
 
 
-def _mark_user_deleted(free: Any, binding: UserBinding, reason: str, now: datetime) -> bool:
+def mark_user_deleted(free: Any, binding: UserBinding, reason: str, now: datetime) -> bool:
     words, code = (
         (REMOTE_DELETED_WORDS, "deleted_in_m365")
         if reason == "changed"
@@ -291,12 +291,23 @@ def _missing_users(bound: Any, seen: set[str], started: datetime, result: DriftR
     )
     now = timezone.now()
     for binding in missing.iterator():
-        free = UserBinding.objects.filter(_free(now), pk=binding.pk)
-        if _mark_user_deleted(free, binding, "changed", now):
+        free = UserBinding.objects.filter(free_of_lease(now), pk=binding.pk)
+        if mark_user_deleted(free, binding, "changed", now):
             result.users_deleted += 1
 
 
 # --- groups -----------------------------------------------------------------------------------
+
+
+def mark_group_deleted(free: Any, now: datetime) -> bool:
+    """A bound group deleted in Microsoft 365: error in plain words, never re-created on its own."""
+    updated = free.update(
+        status=SyncStatus.ERROR,
+        last_error=GROUP_DELETED_WORDS,
+        last_error_code="deleted_in_m365",
+        retry_at=now + PARK_FOR,
+    )
+    return bool(updated)
 
 
 @dataclass
@@ -367,18 +378,12 @@ def _merge_group(change: _GroupChange, item: dict[str, Any]) -> None:
 
 def _apply_group(binding: GroupBinding, change: _GroupChange, full: bool, result: DriftResult) -> bool:
     now = timezone.now()
-    free = GroupBinding.objects.filter(_free(now), pk=binding.pk)
+    free = GroupBinding.objects.filter(free_of_lease(now), pk=binding.pk)
     result.groups_changed += 1
     if change.removed_reason is not None:
         if binding.group_id is None:
             return True
-        updated = free.update(
-            status=SyncStatus.ERROR,
-            last_error=GROUP_DELETED_WORDS,
-            last_error_code="deleted_in_m365",
-            retry_at=now + PARK_FOR,
-        )
-        return bool(updated)
+        return mark_group_deleted(free, now)
     # in a full resync an absent description was never set (graph-facts §12.3)
     remote = remote_view(binding.last_applied, change.item, ("displayName", "description"), whole=full)
     values: dict[str, Any] = {"last_applied": remote}

@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from lockstep.m365 import drift, reachability, wakeup
+from lockstep.m365 import drift, reachability, startup_check, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.engine import run_user_pass
@@ -147,6 +147,7 @@ class SyncLoop(threading.Thread):
 
     def run(self) -> None:
         try:
+            startup_check.check_all(active_directories(), PORTS)  # objects deleted while Lockstep was down
             while not self.stop_event.is_set():
                 close_old_connections()
                 handled = run_once(worker=self.worker)

@@ -6,7 +6,6 @@ import base64
 import binascii
 import os
 import socket
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,29 @@ class CheckResult:
         return f"{text}\n     fix: {self.fix}" if self.fix and self.status != OK else text
 
 
+def missing_sqlite_file() -> Path | None:
+    """The SQLite file the settings name, when it does not exist yet (opening it would create it)."""
+    database = settings.DATABASES["default"]
+    if not database["ENGINE"].endswith("sqlite3"):
+        return None
+    name = str(database["NAME"])
+    if name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    return None if path.exists() else path
+
+
 def check_database() -> CheckResult:
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    missing = missing_sqlite_file()
+    if missing is not None:
+        return CheckResult(
+            FAIL,
+            "database",
+            f"{engine}: {missing} does not exist yet",
+            "run `lockstep migrate` to create it (`lockstep run` does so too), "
+            "or set LOCKSTEP_DATA_DIR / LOCKSTEP_DATABASE_URL to the database `lockstep run` uses",
+        )
     problem = database_reachable()
     if problem:
         return CheckResult(
@@ -46,6 +66,10 @@ def check_database() -> CheckResult:
 
 
 def check_migrations() -> CheckResult:
+    if missing_sqlite_file() is not None:
+        return CheckResult(
+            FAIL, "migrations", "not checked: the database does not exist yet", "run `lockstep migrate`"
+        )
     if database_reachable():
         return CheckResult(
             FAIL, "migrations", "not checked: the database is unreachable", "fix the database first"
@@ -58,7 +82,17 @@ def check_migrations() -> CheckResult:
     return CheckResult(OK, "migrations", "all applied")
 
 
+def generated_on_first_start(variable: str, filename: str) -> str | None:
+    """Words for a key neither set in `variable` nor generated into the data dir yet."""
+    if os.environ.get(variable) or (Path(settings.DATA_DIR) / filename).exists():
+        return None
+    return f"not generated yet: `lockstep run` writes {Path(settings.DATA_DIR) / filename} on first start"
+
+
 def check_secret_key() -> CheckResult:
+    pending = generated_on_first_start("LOCKSTEP_SECRET_KEY", "secret_key")
+    if pending:
+        return CheckResult(OK, "secret key", pending)
     key = str(settings.SECRET_KEY)
     fix = "set LOCKSTEP_SECRET_KEY to at least 50 random characters, or unset it to use a generated one"
     if key.strip().lower() in KNOWN_BAD_SECRET_KEYS or key.startswith("django-insecure"):
@@ -83,6 +117,9 @@ def decode_encryption_key(key: str) -> bytes:
 
 
 def check_encryption_keys() -> CheckResult:
+    pending = generated_on_first_start("LOCKSTEP_ENCRYPTION_KEYS", "encryption_keys")
+    if pending:
+        return CheckResult(OK, "encryption keys", pending)
     keys: list[str] = list(settings.ENCRYPTION_KEYS)
     fix = (
         "set LOCKSTEP_ENCRYPTION_KEYS to comma-separated base64url 32-byte keys, newest first; make one with "
@@ -119,14 +156,19 @@ def check_allowed_hosts() -> CheckResult:
 
 
 def check_data_dir() -> CheckResult:
+    """Writable, or creatable where it does not exist yet; tested with access(2), writing nothing."""
     path = Path(settings.DATA_DIR)
     fix = f"make {path} writable by this user, or set LOCKSTEP_DATA_DIR to a writable folder"
-    try:
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".check-", delete=True) as handle:
-            handle.write(b"ok")
-    except OSError as problem:
-        return CheckResult(FAIL, "data dir", f"{path} is not writable ({problem.strerror})", fix)
-    return CheckResult(OK, "data dir", f"{path} writable")
+    if path.is_dir():
+        if os.access(path, os.W_OK | os.X_OK):
+            return CheckResult(OK, "data dir", f"{path} writable")
+        return CheckResult(FAIL, "data dir", f"{path} is not writable", fix)
+    if path.exists():
+        return CheckResult(FAIL, "data dir", f"{path} is not a folder", fix)
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return CheckResult(OK, "data dir", f"{path} does not exist yet; `lockstep run` creates it")
+    return CheckResult(FAIL, "data dir", f"{path} does not exist and cannot be created here", fix)
 
 
 def check_smtp_host() -> CheckResult:
