@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lockstep.m365.engine import REMOTE_PURGED_WORDS
+from lockstep.m365.sync_pass import REMOTE_PURGED_WORDS
 from lockstep.testing.m365 import directory_fields
 from m365sim.testing import SimServer
 

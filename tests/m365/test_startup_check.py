@@ -11,10 +11,10 @@ from django.utils import timezone
 from lockstep.directory.actors import Actor
 from lockstep.directory.services import groups
 from lockstep.m365 import startup_check, sync_loop
-from lockstep.m365.drift import GROUP_DELETED_WORDS
-from lockstep.m365.engine import REMOTE_DELETED_WORDS, REMOTE_PURGED_WORDS
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
+from lockstep.m365.remote_deletions import GROUP_DELETED_WORDS
 from lockstep.m365.services import bindings
+from lockstep.m365.sync_pass import REMOTE_DELETED_WORDS, REMOTE_PURGED_WORDS
 from lockstep.testing.m365 import wait_for_replication
 from m365sim.testing import SimServer
 

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, DateTimeField, F, PositiveBigIntegerField, Q, Value, When
+from django.db.models import Case, DateTimeField, F, PositiveBigIntegerField, Value, When
 from django.utils import timezone
 
 from lockstep.m365 import drift_audit, mapping, reconcile, replication
@@ -43,10 +43,8 @@ from lockstep.m365.graph.delta import removed_reason
 from lockstep.m365.graph.errors import AccessDenied, DeltaReset, FatalForDirectory
 from lockstep.m365.group_engine import _member_remote_ids
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
+from lockstep.m365.remote_deletions import free_of_lease, mark_group_deleted, mark_user_deleted
 from lockstep.m365.sync_pass import (
-    PARK_FOR,
-    REMOTE_DELETED_WORDS,
-    REMOTE_PURGED_WORDS,
     federated_domains,
     verified_domains,
 )
@@ -57,10 +55,6 @@ log = logging.getLogger(__name__)
 # Read in every users round besides the managed attributes: what the engine always asserts.
 USER_IDENTITY = ("accountEnabled", "userPrincipalName", "onPremisesImmutableId")
 GROUP_TRACKED = ("displayName", "description", "members")
-GROUP_DELETED_WORDS = (
-    "Deleted in Microsoft 365. Security groups cannot be restored from the recycle bin: unbind the "
-    "group and bind it again to create it anew."
-)
 
 
 def user_select(directory: Directory) -> list[str]:
@@ -83,10 +77,6 @@ class DriftResult:
     deferred: int = 0  # leased bindings left for the next round
     paused: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-def free_of_lease(now: datetime) -> Q:
-    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 
 
 def _bump(now: datetime) -> dict[str, Any]:
@@ -257,26 +247,6 @@ def _apply_user(
     return True
 
 
-def mark_user_deleted(free: Any, binding: UserBinding, reason: str, now: datetime) -> bool:
-    words, code = (
-        (REMOTE_DELETED_WORDS, "deleted_in_m365")
-        if reason == "changed"
-        else (REMOTE_PURGED_WORDS, "purged_in_m365")
-    )
-    if binding.unbound or binding.user_id is None:
-        # only a sign-in block was pending: the engine now just forgets the binding
-        return bool(free.update(remote_deleted_at=now, retry_at=None))
-    return bool(
-        free.update(
-            remote_deleted_at=now,
-            status=SyncStatus.ERROR,
-            last_error=words,
-            last_error_code=code,
-            retry_at=now + PARK_FOR,
-        )
-    )
-
-
 def _missing_users(bound: Any, seen: set[str], started: datetime, result: DriftResult) -> None:
     """After a full listing: bound accounts it did not contain were deleted in Microsoft 365.
 
@@ -297,17 +267,6 @@ def _missing_users(bound: Any, seen: set[str], started: datetime, result: DriftR
 
 
 # --- groups -----------------------------------------------------------------------------------
-
-
-def mark_group_deleted(free: Any, now: datetime) -> bool:
-    """A bound group deleted in Microsoft 365: error in plain words, never re-created on its own."""
-    updated = free.update(
-        status=SyncStatus.ERROR,
-        last_error=GROUP_DELETED_WORDS,
-        last_error_code="deleted_in_m365",
-        retry_at=now + PARK_FOR,
-    )
-    return bool(updated)
 
 
 @dataclass

@@ -6,8 +6,8 @@ shows the deletion, which a restarted tenant never does. So each worker's sync l
 first pass, reads every bound user and group of each active directory once: `GET /users/{id}`
 and `GET /groups/{id}` (`$select=id`), 20 to a `$batch` request, paced by the tenant's budget.
 
-A 404 is treated exactly as drift treats a deletion it sees (`drift.mark_user_deleted`,
-`drift.mark_group_deleted`): the binding turns to error with plain words and is never re-created
+A 404 is treated exactly as drift treats a deletion it sees (`remote_deletions.mark_user_deleted`,
+`remote_deletions.mark_group_deleted`): the binding turns to error with plain words and is never re-created
 on its own. A user found in the recycle bin (one `deletedItems` listing, only when some are
 missing) is "deleted"; one that is nowhere is "deleted permanently". Not read: objects Lockstep
 created or restored within `replication.GRACE` (a 404 then is replication lag), bindings a
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from lockstep.m365 import drift, replication
+from lockstep.m365 import remote_deletions, replication
 from lockstep.m365.graph.batch import BatchRequest
 from lockstep.m365.graph.client import GraphClient, segment
 from lockstep.m365.graph.errors import GraphError
@@ -77,9 +77,9 @@ def check_directory(directory: Directory, client: GraphClient) -> StartupCheck:
         recycled = {str(item.get("id")) for item in client.list_deleted_users(select=["id"])}
         now = timezone.now()
         for user_binding in users.filter(remote_id__in=gone_users).select_related("user"):
-            free = UserBinding.objects.filter(drift.free_of_lease(now), pk=user_binding.pk)
+            free = UserBinding.objects.filter(remote_deletions.free_of_lease(now), pk=user_binding.pk)
             reason = "changed" if user_binding.remote_id in recycled else "deleted"
-            result.users_missing += int(drift.mark_user_deleted(free, user_binding, reason, now))
+            result.users_missing += int(remote_deletions.mark_user_deleted(free, user_binding, reason, now))
 
     groups = (
         GroupBinding.objects.filter(directory=directory, group__isnull=False)
@@ -92,8 +92,8 @@ def check_directory(directory: Directory, client: GraphClient) -> StartupCheck:
     gone_groups = missing_ids(client, "groups", group_ids)
     now = timezone.now()
     for group_binding in groups.filter(remote_id__in=gone_groups):
-        free_group = GroupBinding.objects.filter(drift.free_of_lease(now), pk=group_binding.pk)
-        result.groups_missing += int(drift.mark_group_deleted(free_group, now))
+        free_group = GroupBinding.objects.filter(remote_deletions.free_of_lease(now), pk=group_binding.pk)
+        result.groups_missing += int(remote_deletions.mark_group_deleted(free_group, now))
     return result
 
 
