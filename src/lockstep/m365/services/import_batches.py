@@ -16,7 +16,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from lockstep.directory.models import ActorKind, Administrator, User, UserState
 from lockstep.directory.services import users as user_service
-from lockstep.m365 import immutable_ids, takeover, wakeup
+from lockstep.m365 import immutable_ids, takeover, takeover_values, wakeup
 from lockstep.m365.jobs import enqueue_on_commit
 from lockstep.m365.models import (
     Directory,
@@ -88,6 +88,7 @@ def start_import(
     confirm_admins: bool = False,
     include_unlicensed: bool = False,
     include_disabled: bool = False,
+    fill_from_m365: bool = True,
     wait: bool = False,
 ) -> ImportBatch:
     """Import a selection of candidates, or every candidate matching `filter`, as a batch.
@@ -95,12 +96,14 @@ def start_import(
     Creates missing Lockstep users (in `state`; a disabled account's user is suspended),
     binds every account (adopted: no password is dispatched) and records the batch.
     Admin-role holders are skipped unless `confirm_admins`; unlicensed and disabled accounts
-    unless included. Runs as a background job unless `wait`; the returned `ImportBatch` is
+    unless included. With `fill_from_m365` (the default), empty Lockstep fields of matched
+    users get the account's values before binding, so the takeover clears nothing in Microsoft
+    365. Runs as a background job unless `wait`; the returned `ImportBatch` is
     the progress row (`requested`, `processed`, `created_users`, `bound_existing`,
     `skipped`, `failed`, `state` running -> done/failed). Importing twice creates nothing twice.
     """
     actor.require_write()
-    options = clean_options(state, confirm_admins, include_unlicensed, include_disabled)
+    options = clean_options(state, confirm_admins, include_unlicensed, include_disabled, fill_from_m365)
     directory = get_directory(actor=actor, directory_id=directory_id)
     with transaction.atomic():
         Directory.objects.select_for_update().filter(pk=directory.pk).first()  # one import at a time
@@ -148,6 +151,7 @@ def run_import(*, batch_id: int) -> ImportBatch:
         confirm_admins=bool(stored.get("confirm_admins")),
         include_unlicensed=bool(stored.get("include_unlicensed")),
         include_disabled=bool(stored.get("include_disabled")),
+        fill_from_m365=bool(stored.get("fill_from_m365", False)),  # batches from before the option: off
     )
     try:
         if batch.scan_id is None:
@@ -224,6 +228,9 @@ def _import_one(batch: ImportBatch, ctx: Context, actor: Actor, decision: Decisi
                 )
                 _, decision.known = takeover.plan_operations(c, ctx.directory, user, federated=ctx.federated)
                 item.created_user = True
+            elif decision.fills:  # before binding: the takeover then clears none of these values
+                user = user_service.update_user(actor=actor, user_id=user.pk, changes=decision.fills)
+            item.remote_before = takeover_values.remote_values(c, takeover.tracked_properties(ctx.directory))
             # the account's own immutable id stays (refused, and all undone, on a clash)
             replaced = immutable_ids.take_over(
                 actor=actor, user=user, directory=ctx.directory, account={**c.attributes, "id": c.remote_id}
@@ -299,7 +306,8 @@ def _bind(batch: ImportBatch, ctx: Context, actor: Actor, decision: Decision, us
             "remote_id": c.remote_id,
             "adopted": True,
             "import_batch": batch.pk,
-        },
+        }
+        | ({"filled_from_m365": decision.fills} if decision.fills else {}),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import User, UserState
-from lockstep.m365 import immutable_ids, importer, mapping, reconcile, takeover
+from lockstep.m365 import immutable_ids, importer, mapping, reconcile, takeover, takeover_values
 from lockstep.m365.models import Directory, ImportCandidate
 
 IMPORT_STATES = (UserState.STAGED, UserState.ACTIVE)
@@ -24,10 +24,15 @@ class ImportOptions:
     confirm_admins: bool = False
     include_unlicensed: bool = False
     include_disabled: bool = False
+    fill_from_m365: bool = True  # empty Lockstep fields of matched users take the account's values
 
 
 def clean_options(
-    state: Any, confirm_admins: Any, include_unlicensed: Any, include_disabled: Any
+    state: Any,
+    confirm_admins: Any,
+    include_unlicensed: Any,
+    include_disabled: Any,
+    fill_from_m365: Any = True,
 ) -> ImportOptions:
     errors: dict[str, list[str]] = {}
     if state not in IMPORT_STATES:
@@ -38,12 +43,13 @@ def clean_options(
         ("confirm_admins", confirm_admins),
         ("include_unlicensed", include_unlicensed),
         ("include_disabled", include_disabled),
+        ("fill_from_m365", fill_from_m365),
     ):
         if not isinstance(value, bool):
             errors[name] = ["Must be true or false."]
     if errors:
         raise ValidationFailed(errors)
-    return ImportOptions(str(state), confirm_admins, include_unlicensed, include_disabled)
+    return ImportOptions(str(state), confirm_admins, include_unlicensed, include_disabled, fill_from_m365)
 
 
 @dataclass
@@ -57,6 +63,8 @@ class Decision:
     user: User | None = None  # the Lockstep user (unsaved for `create`)
     operations: list[reconcile.Operation] = field(default_factory=list)
     known: dict[str, Any] = field(default_factory=dict)
+    fills: dict[str, str] = field(default_factory=dict)  # empty Lockstep field -> the account's value
+    lost: list[str] = field(default_factory=list)  # Graph properties the writes clear in Microsoft 365
 
 
 @dataclass
@@ -133,8 +141,14 @@ def _decide(
     kept_id_problem = check.problem(user, immutable_ids.account_value(candidate.attributes))
     if kept_id_problem:
         return Decision(candidate, "skip", match.status, kept_id_problem)
-    operations, known = takeover.plan_operations(candidate, ctx.directory, user, federated=ctx.federated)
-    return Decision(candidate, action, match.status, match.reason, user, operations, known)
+    fills: dict[str, str] = {}
+    planned = user
+    if action != "create" and ctx.options.fill_from_m365:
+        fills = takeover_values.fills(user, candidate.attributes, ctx.directory.managed())
+        planned = takeover_values.filled(user, fills)
+    operations, known = takeover.plan_operations(candidate, ctx.directory, planned, federated=ctx.federated)
+    lost = takeover_values.lost_properties(candidate.attributes, operations)
+    return Decision(candidate, action, match.status, match.reason, user, operations, known, fills, lost)
 
 
 @dataclass(frozen=True)

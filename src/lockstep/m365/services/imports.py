@@ -62,8 +62,12 @@ from lockstep.m365.services.import_scans import (
 )
 from lockstep.m365.services.import_undo import (
     UNDO_WINDOW,
+    AccountEffect,
     DirectoryUsage,
+    UndoEffects,
     UsageReport,
+    restores_of,
+    undo_effects,
     undo_import,
     usage_report,
 )
@@ -71,6 +75,7 @@ from lockstep.m365.services.import_undo import (
 __all__ = [
     "MAX_SELECTION",
     "UNDO_WINDOW",
+    "AccountEffect",
     "CandidateFilter",
     "CandidatePage",
     "CandidatePlan",
@@ -82,6 +87,7 @@ __all__ = [
     "PlannedWrite",
     "RemoteGroup",
     "SkippedCandidate",
+    "UndoEffects",
     "UsageReport",
     "get_candidate",
     "get_import",
@@ -97,10 +103,12 @@ __all__ = [
     "plans_for",
     "preview_group_import",
     "preview_import",
+    "restores_of",
     "run_import",
     "run_scan",
     "scan_candidates",
     "start_import",
+    "undo_effects",
     "undo_import",
     "usage_report",
 ]
