@@ -59,7 +59,7 @@ def test_fill_is_on_by_default_and_keeps_the_remote_values(
     preview = imports.preview_import(actor=actor, directory_id=directory.pk, candidate_ids=selection())
     assert preview.losses == {} and preview.loss_words == ""
     assert preview.fills == {"Job title": 1, "Mobile phone": 1} and preview.accounts_filled == 1
-    assert preview.fill_words.startswith("1 account keep their Job title, 1 their Mobile phone")
+    assert preview.fill_words.startswith("1 account keeps their Job title, 1 their Mobile phone")
     assert not any("jobTitle" in (w.body or {}) for w in preview.writes)
 
     batch = run(actor, directory)
@@ -81,7 +81,9 @@ def test_with_fill_off_the_preview_lists_what_would_be_lost_and_undo_can_put_it_
         actor=actor, directory_id=directory.pk, candidate_ids=selection(), fill_from_m365=False
     )
     assert preview.losses == {"Job title": 1, "Mobile phone": 1} and preview.accounts_losing == 1
-    assert preview.loss_words == "1 account would lose their Job title, 1 their Mobile phone in Microsoft 365."
+    assert (
+        preview.loss_words == "1 account would lose their Job title, 1 their Mobile phone in Microsoft 365."
+    )
     assert preview.fills == {}
 
     batch = run(actor, directory, fill_from_m365=False)

@@ -122,6 +122,12 @@ class ImportIn(Schema):
     confirm_admins: bool = Field(False, description="Import accounts holding Entra admin roles too.")
     include_unlicensed: bool = False
     include_disabled: bool = False
+    fill_from_m365: bool = Field(
+        True,
+        description="Matched users: empty Lockstep fields take the Microsoft 365 values before binding "
+        "(audited per user), so the takeover clears nothing. Off: those values are cleared "
+        "(the preview's `losses`).",
+    )
 
 
 class PreviewIn(ImportIn):
@@ -143,6 +149,10 @@ class PreviewOut(Schema):
     writes: list[WriteOut]
     write_count: int
     truncated: bool
+    losses: dict[str, int] = Field(description="Value (e.g. Job title) -> accounts that would lose it.")
+    loss_words: str = Field(description="The same in words, e.g. '12 accounts would lose their Job title'.")
+    fills: dict[str, int] = Field(description="Value -> Lockstep users whose empty field is filled from it.")
+    fill_words: str
 
 
 class BatchOut(Schema):
@@ -293,6 +303,7 @@ def _arguments(payload: ImportIn) -> dict[str, Any]:
         "confirm_admins": payload.confirm_admins,
         "include_unlicensed": payload.include_unlicensed,
         "include_disabled": payload.include_disabled,
+        "fill_from_m365": payload.fill_from_m365,
     }
     if payload.filter is not None:
         values["filter"] = imports.CandidateFilter(**payload.filter.model_dump())
@@ -367,14 +378,54 @@ def batch_items(
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
+class RemoteChangeOut(Schema):
+    attribute: str
+    label: str
+    before: Any
+    now: Any
+    words: str = Field(description="e.g. 'Job title: Manager → (cleared)'.")
+    restorable: bool
+    why_not: str
+
+
+class AccountEffectOut(Schema):
+    remote_id: str
+    upn: str
+    user_label: str
+    changes: list[RemoteChangeOut]
+
+
+class UndoEffectsOut(Schema):
+    users_removed: int
+    bindings_removed: int
+    unsent: int = Field(description="Accounts whose queued writes the undo cancels.")
+    accounts: list[AccountEffectOut] = Field(
+        description="Accounts Lockstep changed: these values stay unless the undo puts the old ones back."
+    )
+    restorable: int = Field(description="Accounts whose old values `restore_remote` puts back.")
+    unknown_before: int = Field(description="Accounts imported before Lockstep kept old values.")
+
+
+@router.get(
+    "/imports/{int:batch_id}/undo",
+    response={200: UndoEffectsOut, **error_responses(404, 409)},
+    summary="What undoing the import would do, in Lockstep and in Microsoft 365 (ask before undoing)",
+)
+def undo_preview(request: HttpRequest, batch_id: int) -> Any:
+    return imports.undo_effects(actor=actor_of(request), batch_id=batch_id)
+
+
 @router.post(
     "/imports/{int:batch_id}/undo",
     response={200: BatchOut, **error_responses(403, 404, 409)},
-    summary="Undo an import (within 48 hours; Microsoft 365 is left untouched)",
+    summary="Undo an import (within 48 hours); restore_remote=true puts the accounts' old values back",
+    description="Removes the users the import created and its bindings. What Lockstep wrote to the "
+    "accounts stays in Microsoft 365 (see GET .../undo) unless restore_remote is true: then the sync "
+    "loop writes the values from before the import back, except values changed in Microsoft 365 since.",
 )
-def undo(request: HttpRequest, batch_id: int) -> ImportBatch:
+def undo(request: HttpRequest, batch_id: int, restore_remote: bool = False) -> ImportBatch:
     actor = writer(request)
-    return imports.undo_import(actor=actor, batch_id=batch_id)
+    return imports.undo_import(actor=actor, batch_id=batch_id, restore_remote=restore_remote)
 
 
 # --- usage ----------------------------------------------------------------------------------------------

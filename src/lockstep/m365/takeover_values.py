@@ -129,11 +129,12 @@ def lost_properties(attributes: Mapping[str, Any], operations: Iterable[Operatio
     return lost
 
 
-def count_words(counts: Mapping[str, int], verb: str) -> str:
+def count_words(counts: Mapping[str, int], verb: str, verb_one: str = "") -> str:
     """ "12 accounts would lose their Job title, 3 their Mobile phone" (largest first; "" if none)."""
     parts = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     words = [
-        f"{count} {'account' if count == 1 else 'accounts'} {verb} their {prop_label}"
+        f"{count} {'account' if count == 1 else 'accounts'} {(verb_one or verb) if count == 1 else verb} "
+        f"their {prop_label}"
         if n == 0
         else f"{count} their {prop_label}"
         for n, (prop_label, count) in enumerate(parts)

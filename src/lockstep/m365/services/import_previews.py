@@ -154,7 +154,7 @@ class ImportPreview:
 
     @property
     def fill_words(self) -> str:
-        words = takeover_values.count_words(self.fills, "keep")
+        words = takeover_values.count_words(self.fills, "keep", "keeps")
         return f"{words}: the empty Lockstep field is filled from Microsoft 365." if words else ""
 
     def count(self, decision: Decision) -> None:
