@@ -19,7 +19,7 @@ from lockstep.directory.models import AdminRole
 from lockstep.directory.services import admins, organizations, users
 from lockstep.m365.models import ImportBatch
 from lockstep.m365.services import directories, imports
-from lockstep.testing.browser import CSP_PROBE
+from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
 from lockstep.testing.m365 import directory_fields, sync_until_settled
 from m365sim.testing import SimServer
 
@@ -79,6 +79,7 @@ def test_a_takeover_keeps_the_remote_value_and_undo_puts_the_old_one_back(
     page.get_by_role("button", name="Preview the import").click()
     warning = page.locator("#takeover-losses")
     expect(warning).to_contain_text("1 account would lose their Job title in Microsoft 365")
+    page.screenshot(path=str(SCREENSHOTS / "lockstep-import-preview-losses.png"), full_page=True)
     page.get_by_role("link", name="Back").click()
 
     # With the default, nothing is lost: the empty field is filled before binding.
@@ -102,6 +103,7 @@ def test_a_takeover_keeps_the_remote_value_and_undo_puts_the_old_one_back(
     expect(page.get_by_role("heading", name="Undo import")).to_be_visible()
     expect(page.get_by_text("Job title: Manager → CTO")).to_be_visible()
     expect(page.get_by_label("Put the old values back in Microsoft 365")).to_be_checked()
+    page.screenshot(path=str(SCREENSHOTS / "lockstep-import-undo.png"), full_page=True)
     page.get_by_role("button", name="Undo the import").click()
     expect(page.get_by_text("The old values of 1 account(s) are being put back")).to_be_visible()
     sync_until_settled()
