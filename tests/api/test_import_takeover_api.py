@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.test import Client
+from tests.api.conftest import JsonClient
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import User
@@ -14,7 +15,6 @@ from lockstep.m365.models import ImportRestore
 from lockstep.m365.services import directories, imports
 from lockstep.testing.m365 import directory_fields, sync_until_settled
 from m365sim.testing import SimServer
-from tests.api.conftest import JsonClient
 
 UPN = "nestor.wilke@contoso.com"
 

@@ -260,7 +260,9 @@ def batch_undo(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     batch = _batch_for(actor, directory, batch_pk)
-    form = UndoImportForm(request.POST if request.method == "POST" else None, initial={"restore_remote": True})
+    form = UndoImportForm(
+        request.POST if request.method == "POST" else None, initial={"restore_remote": True}
+    )
     try:
         effects = imports.undo_effects(actor=actor, batch_id=batch.pk)
         if request.method == "POST" and form.is_valid():
