@@ -290,8 +290,12 @@ def candidates(
     response={200: CandidatePlanOut, **error_responses(404, 422)},
     summary="What taking over one account changes, attribute by attribute",
 )
-def candidate_plan(request: HttpRequest, candidate_id: int, state: ImportState = "staged") -> Any:
-    return imports.plan_for(actor=actor_of(request), candidate_id=candidate_id, state=state)
+def candidate_plan(
+    request: HttpRequest, candidate_id: int, state: ImportState = "staged", fill_from_m365: bool = True
+) -> Any:
+    return imports.plan_for(
+        actor=actor_of(request), candidate_id=candidate_id, state=state, fill_from_m365=fill_from_m365
+    )
 
 
 # --- preview, import, batches, undo --------------------------------------------------------------------

@@ -47,19 +47,26 @@ class CandidatePlan:
     writes: list[PlannedWrite]
 
 
-def plan_for(*, actor: Actor, candidate_id: int, state: str = UserState.STAGED) -> CandidatePlan:
+def plan_for(
+    *, actor: Actor, candidate_id: int, state: str = UserState.STAGED, fill_from_m365: bool = True
+) -> CandidatePlan:
     """The attribute-by-attribute plan of taking over one candidate (nothing is written).
 
     A `new` candidate's user is created from the remote values, so mostly nothing changes
     except `onPremisesImmutableId`; for a `matched` one Lockstep's values win. Admin,
     licence and disabled flags are shown as if confirmed/included (the plan is per account).
+    With `fill_from_m365` (the import's default) empty Lockstep fields keep the account's values.
     """
     candidate = get_candidate(actor=actor, candidate_id=candidate_id)
-    return _plans(actor, candidate.scan.directory, [candidate], state)[0]
+    return _plans(actor, candidate.scan.directory, [candidate], state, fill_from_m365)[0]
 
 
 def plans_for(
-    *, actor: Actor, candidate_ids: Sequence[int], state: str = UserState.STAGED
+    *,
+    actor: Actor,
+    candidate_ids: Sequence[int],
+    state: str = UserState.STAGED,
+    fill_from_m365: bool = True,
 ) -> list[CandidatePlan]:
     """`plan_for` for a page of candidates (at most 500) in a few queries, in the order given."""
     ids = list(candidate_ids)
@@ -80,13 +87,13 @@ def plans_for(
     if not ids:
         return []
     candidates = [found[i] for i in ids]
-    return _plans(actor, candidates[0].scan.directory, candidates, state)
+    return _plans(actor, candidates[0].scan.directory, candidates, state, fill_from_m365)
 
 
 def _plans(
-    actor: Actor, directory: Directory, candidates: list[ImportCandidate], state: str
+    actor: Actor, directory: Directory, candidates: list[ImportCandidate], state: str, fill: bool
 ) -> list[CandidatePlan]:
-    options = clean_options(state, True, True, True)
+    options = clean_options(state, True, True, True, fill)
     plans = []
     for decision in decide_all(context(directory, options), candidates):
         candidate, user = decision.candidate, decision.user
