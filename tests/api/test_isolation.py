@@ -550,6 +550,7 @@ M365_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/api/v1/directories/{directory_id}/imports"): directory_route("GET", "/imports"),
     ("GET", "/api/v1/imports/{batch_id}"): batch_route("GET"),
     ("GET", "/api/v1/imports/{batch_id}/items"): batch_route("GET", "/items"),
+    ("GET", "/api/v1/imports/{batch_id}/undo"): batch_route("GET", "/undo"),
     ("POST", "/api/v1/imports/{batch_id}/undo"): batch_route("POST", "/undo"),
     ("GET", "/api/v1/directories/{directory_id}/remote-groups"): directory_route("GET", "/remote-groups"),
     ("POST", "/api/v1/directories/{directory_id}/remote-groups/import"): directory_route(

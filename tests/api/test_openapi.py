@@ -54,7 +54,7 @@ EXPECTED_PATHS = {
     "/api/v1/directories/{directory_id}/imports": {"get", "post"},
     "/api/v1/imports/{batch_id}": {"get"},
     "/api/v1/imports/{batch_id}/items": {"get"},
-    "/api/v1/imports/{batch_id}/undo": {"post"},
+    "/api/v1/imports/{batch_id}/undo": {"get", "post"},
     "/api/v1/usage-report": {"get"},
     "/api/v1/directories/{directory_id}/remote-groups": {"get"},
     "/api/v1/directories/{directory_id}/remote-groups/import": {"post"},

@@ -10,7 +10,7 @@ from typing import Any
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import AuditEvent
 from lockstep.directory.services import groups, users
-from lockstep.m365 import importer, mapping, reconcile
+from lockstep.m365 import importer, mapping, reconcile, takeover
 from lockstep.m365.models import (
     Directory,
     GroupBinding,
@@ -49,7 +49,7 @@ def test_scan_flags_synced_accounts_with_the_reason(directory: Directory, actor:
     assert importer.synced(synced)
     assert not importer.synced(ImportCandidate.objects.get(upn="adele.vance@contoso.com"))
     # no option makes it importable: the reason stays with every flag set
-    why = importer.eligibility(synced, confirm_admins=True, include_unlicensed=True, include_disabled=True)
+    why = takeover.eligibility(synced, confirm_admins=True, include_unlicensed=True, include_disabled=True)
     assert not why.ok and why.reasons == [mapping.SYNCED_FROM_ON_PREMISES]
 
 

@@ -11,7 +11,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.services import users
 from lockstep.directory.validation import clean_user_fields
-from lockstep.m365 import drift, importer
+from lockstep.m365 import drift, import_scan
 from lockstep.m365.models import Directory, UserBinding
 from lockstep.m365.services import bindings, imports
 from lockstep.testing.m365 import wait_for_replication
@@ -116,7 +116,7 @@ def test_an_incremental_round_reads_an_explicit_null(
 
 @pytest.mark.parametrize("content", [b"\xef\xbb\xbf49", b"49", b" 49\r\n", b"\xef\xbb\xbf49\n"])
 def test_parse_count_tolerates_a_byte_order_mark(content: bytes) -> None:
-    assert importer.parse_count(content) == 49
+    assert import_scan.parse_count(content) == 49
 
 
 def test_scan_reads_the_user_count_behind_a_byte_order_mark(

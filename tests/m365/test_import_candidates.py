@@ -271,13 +271,18 @@ def test_plan_of_a_matched_account_shows_lockstep_values_winning(
     kept = {c.property: (c.current, c.planned) for c in plan.changes}["onPremisesImmutableId"]
     assert kept == (remote["onPremisesImmutableId"], remote["onPremisesImmutableId"])
     assert exact["jobTitle"] == ("Designer", "Chief Designer")
-    assert exact["surname"] == ("Vance", None) and exact["displayName"] == ("Adele Vance", "Adele")
+    assert exact["displayName"] == ("Adele Vance", "Adele")
+    assert "surname" not in exact  # empty in Lockstep: filled from Microsoft 365 (the default)
     assert "usageLocation" not in exact  # Graph cannot clear it: Lockstep leaves it
     assert "userPrincipalName" not in exact and "accountEnabled" not in exact
     [write] = plan.writes
     assert write.method == "PATCH" and write.url == f"/users/{remote['id']}"
     assert write.body == {k: planned for k, (_, planned) in exact.items()}
     assert "passwordProfile" not in str(plan.writes)
+    unfilled = imports.plan_for(
+        actor=actor, candidate_id=by_upn("adele.vance@contoso.com").pk, fill_from_m365=False
+    )
+    assert changes_of(unfilled)["surname"] == ("Vance", None)  # the loss the preview then states
 
 
 def test_plans_of_bound_and_ambiguous_accounts_change_nothing(

@@ -25,7 +25,7 @@ from lockstep.m365.models import (
     SyncStatus,
     UserBinding,
 )
-from lockstep.m365.services import bindings, imports
+from lockstep.m365.services import bindings, import_batches, imports
 from m365sim.testing import SimServer
 
 from .test_import_batches import ids, outcomes, run, scan, sync, writes_since
@@ -146,14 +146,14 @@ def test_a_clash_found_while_importing_undoes_the_whole_takeover(
     remote = anchored_account(sim)
     anchor = remote["onPremisesImmutableId"]
     holder = users.create_user(actor=actor, fields={"username": "holder", "email": "holder@contoso.com"})
-    real_create = imports.user_service.create_user
+    real_create = import_batches.user_service.create_user
 
     def create_then_race(**kwargs: Any) -> User:
         created = real_create(**kwargs)
         User.objects.filter(pk=holder.pk).update(immutable_id=anchor)
         return created
 
-    monkeypatch.setattr(imports.user_service, "create_user", create_then_race)
+    monkeypatch.setattr(import_batches.user_service, "create_user", create_then_race)
     scan(actor, directory)
     batch = run(actor, directory, candidate_ids=ids(remote["userPrincipalName"]))
     outcome, reason = outcomes(batch)[remote["userPrincipalName"]]

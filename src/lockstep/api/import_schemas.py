@@ -110,6 +110,12 @@ class ImportIn(Schema):
     confirm_admins: bool = Field(False, description="Import accounts holding Entra admin roles too.")
     include_unlicensed: bool = False
     include_disabled: bool = False
+    fill_from_m365: bool = Field(
+        True,
+        description="Matched users: empty Lockstep fields take the Microsoft 365 values before binding "
+        "(audited per user), so the takeover clears nothing. Off: those values are cleared "
+        "(the preview's `losses`).",
+    )
 
 
 class PreviewIn(ImportIn):
@@ -131,6 +137,10 @@ class PreviewOut(Schema):
     writes: list[WriteOut]
     write_count: int
     truncated: bool
+    losses: dict[str, int] = Field(description="Value (e.g. Job title) -> accounts that would lose it.")
+    loss_words: str = Field(description="The same in words, e.g. '12 accounts would lose their Job title'.")
+    fills: dict[str, int] = Field(description="Value -> Lockstep users whose empty field is filled from it.")
+    fill_words: str
 
 
 class BatchOut(Schema):
@@ -220,3 +230,31 @@ class UsageOut(Schema):
     )
     removed_by_undo: int
     directories: list[DirectoryUsageOut]
+
+
+class RemoteChangeOut(Schema):
+    attribute: str
+    label: str
+    before: Any
+    now: Any
+    words: str = Field(description="e.g. 'Job title: Manager → (cleared)'.")
+    restorable: bool
+    why_not: str
+
+
+class AccountEffectOut(Schema):
+    remote_id: str
+    upn: str
+    user_label: str
+    changes: list[RemoteChangeOut]
+
+
+class UndoEffectsOut(Schema):
+    users_removed: int
+    bindings_removed: int
+    unsent: int = Field(description="Accounts whose queued writes the undo cancels.")
+    accounts: list[AccountEffectOut] = Field(
+        description="Accounts Lockstep changed: these values stay unless the undo puts the old ones back."
+    )
+    restorable: int = Field(description="Accounts whose old values `restore_remote` puts back.")
+    unknown_before: int = Field(description="Accounts imported before Lockstep kept old values.")

@@ -31,6 +31,7 @@ from lockstep.api.import_schemas import (
     RemoteGroupOut,
     RemoteIds,
     ScanOut,
+    UndoEffectsOut,
     UsageOut,
 )
 from lockstep.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, NEWEST_CREATED_FIRST, paginate
@@ -105,8 +106,12 @@ def candidates(
     response={200: CandidatePlanOut, **error_responses(404, 422)},
     summary="What taking over one account changes, attribute by attribute",
 )
-def candidate_plan(request: HttpRequest, candidate_id: int, state: ImportState = "staged") -> Any:
-    return imports.plan_for(actor=actor_of(request), candidate_id=candidate_id, state=state)
+def candidate_plan(
+    request: HttpRequest, candidate_id: int, state: ImportState = "staged", fill_from_m365: bool = True
+) -> Any:
+    return imports.plan_for(
+        actor=actor_of(request), candidate_id=candidate_id, state=state, fill_from_m365=fill_from_m365
+    )
 
 
 # --- preview, import, batches, undo --------------------------------------------------------------------
@@ -118,6 +123,7 @@ def _arguments(payload: ImportIn) -> dict[str, Any]:
         "confirm_admins": payload.confirm_admins,
         "include_unlicensed": payload.include_unlicensed,
         "include_disabled": payload.include_disabled,
+        "fill_from_m365": payload.fill_from_m365,
     }
     if payload.filter is not None:
         values["filter"] = imports.CandidateFilter(**payload.filter.model_dump())
@@ -192,14 +198,26 @@ def batch_items(
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
+@router.get(
+    "/imports/{int:batch_id}/undo",
+    response={200: UndoEffectsOut, **error_responses(404, 409)},
+    summary="What undoing the import would do, in Lockstep and in Microsoft 365 (ask before undoing)",
+)
+def undo_preview(request: HttpRequest, batch_id: int) -> Any:
+    return imports.undo_effects(actor=actor_of(request), batch_id=batch_id)
+
+
 @router.post(
     "/imports/{int:batch_id}/undo",
     response={200: BatchOut, **error_responses(403, 404, 409)},
-    summary="Undo an import (within 48 hours; Microsoft 365 is left untouched)",
+    summary="Undo an import (within 48 hours); restore_remote=true puts the accounts' old values back",
+    description="Removes the users the import created and its bindings. What Lockstep wrote to the "
+    "accounts stays in Microsoft 365 (see GET .../undo) unless restore_remote is true: then the sync "
+    "loop writes the values from before the import back, except values changed in Microsoft 365 since.",
 )
-def undo(request: HttpRequest, batch_id: int) -> ImportBatch:
+def undo(request: HttpRequest, batch_id: int, restore_remote: bool = False) -> ImportBatch:
     actor = writer(request)
-    return imports.undo_import(actor=actor, batch_id=batch_id)
+    return imports.undo_import(actor=actor, batch_id=batch_id, restore_remote=restore_remote)
 
 
 # --- usage ----------------------------------------------------------------------------------------------

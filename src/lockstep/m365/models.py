@@ -283,11 +283,36 @@ class ImportedAccount(models.Model):
     outcome = models.CharField(max_length=16)  # created, bound, already_bound, skipped, error
     reason = models.TextField(blank=True, default="")
     at = models.DateTimeField(default=timezone.now)
+    # the account's values before the takeover (sign-in name, anchor, managed attributes): an undo
+    # can put them back
+    remote_before = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes: ClassVar[list[Any]] = [
             models.Index(fields=["batch", "remote_id"], name="imported_account_remote"),
         ]
+
+
+class ImportRestore(models.Model):
+    """An undo's write-back of one account's pre-takeover values, sent by the sync loop.
+
+    `values` are the old values to write back; `written` the values Lockstep had written, so a
+    value changed in Microsoft 365 since (by someone else) is left as it is.
+    """
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="restores")
+    directory = models.ForeignKey(Directory, on_delete=models.CASCADE, related_name="+")
+    remote_id = models.CharField(max_length=64)
+    upn = models.CharField(max_length=113, blank=True, default="")
+    user_ref = models.BigIntegerField(null=True, blank=True)
+    values = models.JSONField(default=dict)
+    written = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, default="pending")  # pending, done, failed
+    result = models.TextField(blank=True, default="")  # plain words: what was put back, or why not
+    attempts = models.PositiveSmallIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
 
 class HeldWrite(models.Model):

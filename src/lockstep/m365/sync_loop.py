@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from lockstep.m365 import drift, reachability, startup_check, wakeup
+from lockstep.m365 import drift, import_restore, reachability, startup_check, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.engine import run_user_pass
@@ -122,6 +122,8 @@ def run_once(*, worker: str = "worker", ports: PortCache = PORTS) -> int:
             groups = run_group_pass(directory, port, worker=worker)
             claimed = users.claimed + groups.claimed
             handled += claimed
+            if not (users.paused or groups.paused):  # an undone import's old values, put back
+                handled += import_restore.run_restore_pass(directory, port)
             if not (users.paused or groups.paused) and claim_drift(directory, busy=claimed > 0):
                 drift.run_drift(directory, port.client)
         except Exception:

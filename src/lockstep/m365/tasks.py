@@ -1,25 +1,24 @@
 """Background jobs of the Microsoft 365 integration: the import listing and the import itself.
 
 Both bodies are resumable: a job re-run after its worker died (the reaper re-queues it)
-starts the listing again, or continues the import where it stopped.
+starts the listing again, or continues the import where it stopped. The services start these
+jobs by name (`lockstep.m365.jobs.enqueue_on_commit`), so only this module imports the other.
 """
 
 from __future__ import annotations
 
+from lockstep.m365.services.import_batches import run_import
+from lockstep.m365.services.import_scans import run_scan
 from lockstep.ops.background import background
 
 
 @background()
 def scan_directory(*, scan_id: int) -> None:
     """List a directory's users into import candidates (`services.imports.scan_candidates`)."""
-    from lockstep.m365.services import imports
-
-    imports.run_scan(scan_id=scan_id)
+    run_scan(scan_id=scan_id)
 
 
 @background()
 def import_accounts(*, batch_id: int) -> None:
     """Run an import batch (`services.imports.start_import`)."""
-    from lockstep.m365.services import imports
-
-    imports.run_import(batch_id=batch_id)
+    run_import(batch_id=batch_id)

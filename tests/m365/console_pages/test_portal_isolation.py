@@ -150,7 +150,7 @@ CATALOGUE: dict[str, Route] = {
     "import_start": Route(args=d, post_only=True, post=lambda ids: IMPORT_FORM),
     "batch": Route(args=lambda ids: [ids["directory"], ids["batch"]]),
     "batch_progress": Route(args=lambda ids: [ids["directory"], ids["batch"]]),
-    "batch_undo": Route(args=lambda ids: [ids["directory"], ids["batch"]], post_only=True),
+    "batch_undo": Route(args=lambda ids: [ids["directory"], ids["batch"]], write_page=True),
     "groups": Route(args=d),
     "groups_import": Route(args=d, post_only=True, post=lambda ids: {"remote_ids": ["g-x"]}),
     "plan": Route(args=d),

@@ -135,6 +135,22 @@ class ImportOptionsForm(ConsoleForm):
     confirm_admins = forms.BooleanField(
         label="I confirm taking over accounts that hold Entra admin roles", required=False
     )
+    fill_from_m365 = forms.BooleanField(
+        label="Fill empty Lockstep fields from Microsoft 365",
+        help_text="For accounts matched to existing Lockstep users: an empty Lockstep field takes the "
+        "Microsoft 365 value, so the takeover clears nothing there.",
+        required=False,
+        initial=True,
+    )
+
+
+class UndoImportForm(ConsoleForm):
+    restore_remote = forms.BooleanField(
+        label="Put the old values back in Microsoft 365",
+        help_text="Writes each account's values from before the import back, except values changed in "
+        "Microsoft 365 since.",
+        required=False,
+    )
 
 
 class DecideForm(ConsoleForm):

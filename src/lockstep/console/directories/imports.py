@@ -21,6 +21,7 @@ from lockstep.console.directories.common import (
 from lockstep.console.directories.forms import (
     CandidateSearchForm,
     ImportOptionsForm,
+    UndoImportForm,
     flag,
 )
 from lockstep.console.forms import show_service_error
@@ -90,6 +91,7 @@ def import_page(request: HttpRequest, pk: int) -> HttpResponse:
             "q": request.GET.get("q", ""),
             "status": request.GET.get("status", ""),
             "admin": request.GET.get("admin", ""),
+            "fill_from_m365": True,
         }
     )
     batches = imports.list_imports(actor=actor, directory_id=directory.pk)[:20]
@@ -172,6 +174,7 @@ def _import_arguments(form: ImportOptionsForm, request: HttpRequest) -> dict[str
         "confirm_admins": bool(data.get("confirm_admins")),
         "include_unlicensed": bool(data.get("include_unlicensed")),
         "include_disabled": bool(data.get("include_disabled")),
+        "fill_from_m365": bool(data.get("fill_from_m365")),
     }
     if data["scope"] == "filter":
         arguments["filter"] = imports.CandidateFilter(
@@ -257,10 +260,11 @@ def batch_detail(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse:
     directory = get_directory(actor=actor, directory_id=pk)
     batch = _batch_for(actor, directory, batch_pk)
     items = imports.list_import_items(actor=actor, batch_id=batch.pk)[:500]
+    restores = imports.restores_of(actor=actor, batch_id=batch.pk)
     return render(
         request,
         "console/directories/batch.html",
-        {**_batch_context(request, directory, batch), "items": items},
+        {**_batch_context(request, directory, batch), "items": items, "restores": restores},
     )
 
 
@@ -277,21 +281,38 @@ def batch_progress(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse
     )
 
 
-@portal_view(post_only=True)
+@portal_view(write_page=True)
 def batch_undo(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse:
+    """The undo's confirmation (what stays in Microsoft 365, the offer to put old values back), then the undo."""
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     batch = _batch_for(actor, directory, batch_pk)
+    form = UndoImportForm(
+        request.POST if request.method == "POST" else None, initial={"restore_remote": True}
+    )
     try:
-        imports.undo_import(actor=actor, batch_id=batch.pk)
+        effects = imports.undo_effects(actor=actor, batch_id=batch.pk)
+        if request.method == "POST" and form.is_valid():
+            restore = bool(form.cleaned_data.get("restore_remote"))
+            imports.undo_import(actor=actor, batch_id=batch.pk, restore_remote=restore)
+            messages.success(request, _undone_words(effects, restore))
+            return redirect("directories:batch", pk=directory.pk, batch_pk=batch.pk)
     except Conflict as conflict:
         messages.error(request, conflict.message)
-    else:
-        messages.success(
-            request,
-            "Import undone: the users it created and its bindings are removed; Microsoft 365 is untouched.",
+        return redirect("directories:batch", pk=directory.pk, batch_pk=batch.pk)
+    context = {**_batch_context(request, directory, batch), "effects": effects, "form": form}
+    return render(request, "console/directories/undo.html", context)
+
+
+def _undone_words(effects: imports.UndoEffects, restore: bool) -> str:
+    words = "Import undone: the users it created and its bindings are removed."
+    if restore and effects.restorable:
+        return (
+            f"{words} The old values of {effects.restorable} account(s) are being put back in Microsoft 365."
         )
-    return redirect("directories:batch", pk=directory.pk, batch_pk=batch.pk)
+    if effects.accounts:
+        return f"{words} What Lockstep wrote to {len(effects.accounts)} account(s) stays in Microsoft 365."
+    return f"{words} Microsoft 365 is untouched."
 
 
 # --- remote groups ---------------------------------------------------------------------------------

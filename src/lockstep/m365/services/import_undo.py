@@ -1,11 +1,17 @@
 """Undo an import within 48 hours, and the usage report that leaves undone users out (SPEC 2.2).
 
+An undo removes the users the batch created and the bindings it made. What Lockstep already wrote
+to the accounts stays in Microsoft 365 unless the admin asks to put the old values back: the batch
+kept each account's values from before the takeover (`ImportedAccount.remote_before`), and the
+undo queues them as `ImportRestore` rows that the sync loop writes back (`m365.import_restore`).
+`undo_effects` says all this before the undo, for its confirmation.
+
 Re-exported by `lockstep.m365.services.imports`, the import wizard's service module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -16,8 +22,9 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import AuditEvent, User
 from lockstep.directory.services import users as user_service
-from lockstep.m365 import immutable_ids
-from lockstep.m365.models import Directory, ImportBatch, ImportedAccount, UserBinding
+from lockstep.m365 import immutable_ids, wakeup
+from lockstep.m365.models import Directory, ImportBatch, ImportedAccount, ImportRestore, UserBinding
+from lockstep.m365.takeover_values import RemoteChange, changed_properties, restore_body
 
 UNDO_WINDOW = timedelta(hours=48)
 STALE_AFTER = timedelta(hours=6)  # a batch still "running" after this: its worker died
@@ -32,17 +39,37 @@ def _batch(actor: Actor, batch_id: int) -> ImportBatch:
         raise NotFound("import", batch_id) from None
 
 
-@transaction.atomic
-def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
-    """Remove the users a batch created and the bindings it made; Microsoft 365 stays as it is.
+@dataclass(frozen=True)
+class AccountEffect:
+    """One account of the batch: what Lockstep changed in it, and what an undo can put back."""
 
-    Allowed for 48 hours after the import. The bindings go first, so deleting the users
-    queues no sign-in block (a normal user deletion blocks the Microsoft 365 account).
-    Writes the sync engine already made to the accounts are not reverted.
-    """
-    actor.require_write()
-    batch = _batch(actor, batch_id)
-    now = timezone.now()
+    remote_id: str
+    upn: str
+    user_ref: int | None
+    user_label: str
+    changes: list[RemoteChange]
+
+    @property
+    def restorable(self) -> list[RemoteChange]:
+        return [c for c in self.changes if c.restorable]
+
+
+@dataclass
+class UndoEffects:
+    """What undoing a batch does, in Lockstep and in Microsoft 365 (for the confirmation)."""
+
+    users_removed: int = 0
+    bindings_removed: int = 0
+    accounts: list[AccountEffect] = field(default_factory=list)  # accounts Lockstep changed
+    unknown_before: int = 0  # accounts whose old values the batch did not keep (imported before that)
+    unsent: int = 0  # accounts with writes still queued: the undo cancels them
+
+    @property
+    def restorable(self) -> int:
+        return sum(1 for a in self.accounts if a.restorable)
+
+
+def _check_undoable(batch: ImportBatch, now: datetime) -> None:
     if batch.state == "undone":
         raise Conflict("batch_id", f"This import was already undone on {batch.undone_at:%Y-%m-%d %H:%M} UTC.")
     if batch.state == "running" and batch.created_at > now - STALE_AFTER:
@@ -55,6 +82,55 @@ def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
             f"({batch.created_at:%Y-%m-%d %H:%M} UTC). Delete or unbind its users one by one instead "
             "(that blocks their Microsoft 365 sign-in).",
         )
+
+
+def _effects(batch: ImportBatch) -> UndoEffects:
+    effects = UndoEffects()
+    bindings = {b.remote_id: b for b in UserBinding.objects.filter(import_batch=batch).select_related("user")}
+    effects.bindings_removed = len(bindings)
+    items = ImportedAccount.objects.filter(batch=batch, outcome__in=("created", "bound")).order_by("id")
+    for item in items:
+        effects.users_removed += bool(item.created_user and item.user_id)
+        binding = bindings.get(item.remote_id)
+        if binding is None:
+            continue  # a binding made before the import (linked): the undo leaves it, and its writes
+        effects.unsent += binding.desired_version > binding.applied_version
+        if not item.remote_before:
+            effects.unknown_before += 1
+            continue
+        changes = changed_properties(item.remote_before, binding.last_applied or {})
+        if changes:
+            label = binding.user.username if binding.user else item.upn
+            effects.accounts.append(AccountEffect(item.remote_id, item.upn, item.user_ref, label, changes))
+    return effects
+
+
+def undo_effects(*, actor: Actor, batch_id: int) -> UndoEffects:
+    """What `undo_import` would do now: users and bindings removed, and the Microsoft 365 values
+    Lockstep changed, which stay unless the undo puts the old values back. Raises `Conflict` when
+    the batch cannot be undone (any more)."""
+    with transaction.atomic():
+        batch = _batch(actor, batch_id)
+        _check_undoable(batch, timezone.now())
+        return _effects(batch)
+
+
+@transaction.atomic
+def undo_import(*, actor: Actor, batch_id: int, restore_remote: bool = False) -> ImportBatch:
+    """Remove the users a batch created and the bindings it made.
+
+    Allowed for 48 hours after the import. The bindings go first, so deleting the users
+    queues no sign-in block (a normal user deletion blocks the Microsoft 365 account).
+    Writes the sync engine already made to the accounts stay, unless `restore_remote`: then the
+    accounts' values from before the takeover are queued to be written back by the sync loop
+    (a value changed in Microsoft 365 since is left as it is).
+    """
+    actor.require_write()
+    if not isinstance(restore_remote, bool):
+        raise ValidationFailed({"restore_remote": ["Must be true or false."]})
+    batch = _batch(actor, batch_id)
+    now = timezone.now()
+    _check_undoable(batch, now)
     bindings = UserBinding.objects.filter(import_batch=batch)
     # Locked: a sync worker (SKIP LOCKED) cannot claim them between this check and the delete.
     leases = list(bindings.select_for_update().values_list("lease_until", flat=True))
@@ -63,6 +139,7 @@ def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
             "batch_id",
             "The sync engine is writing to some of these accounts right now; try again in two minutes.",
         )
+    effects = _effects(batch)
     created = list(
         ImportedAccount.objects.filter(batch=batch, created_user=True, user__isnull=False).values_list(
             "user_id", flat=True
@@ -77,6 +154,7 @@ def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
             immutable_ids.give_back(actor=actor, user=item.user, own=item.replaced_immutable_id)
     for user_id in created:
         user_service.delete_user(actor=actor, user_id=user_id)
+    restores = _queue_restores(batch, effects) if restore_remote else 0
     batch.state = "undone"
     batch.undone_at = now
     batch.save(update_fields=["state", "undone_at"])
@@ -86,9 +164,43 @@ def undo_import(*, actor: Actor, batch_id: int) -> ImportBatch:
         target_type="directory",
         target_id=batch.directory_id,
         target_label=batch.directory.name,
-        after={"batch": batch.pk, "users_removed": len(created), "bindings_removed": removed_bindings},
+        after={
+            "batch": batch.pk,
+            "users_removed": len(created),
+            "bindings_removed": removed_bindings,
+            "accounts_changed_in_m365": len(effects.accounts),
+            "old_values_put_back": restores,
+        },
     )
+    if restores:
+        transaction.on_commit(wakeup.notify)
     return batch
+
+
+def _queue_restores(batch: ImportBatch, effects: UndoEffects) -> int:
+    rows = [
+        ImportRestore(
+            batch=batch,
+            directory_id=batch.directory_id,
+            remote_id=account.remote_id,
+            upn=account.upn,
+            user_ref=account.user_ref,
+            values=restore_body(account.restorable),
+            written={c.attribute: c.now for c in account.restorable},
+        )
+        for account in effects.accounts
+        if account.restorable
+    ]
+    ImportRestore.objects.bulk_create(rows)
+    return len(rows)
+
+
+def restores_of(*, actor: Actor, batch_id: int) -> list[ImportRestore]:
+    """The write-backs an undo queued for the batch, with their state and result in words."""
+    batch = ImportBatch.objects.filter(pk=batch_id, directory__organization_id=actor.organization_id).first()
+    if batch is None:
+        raise NotFound("import", batch_id)
+    return list(ImportRestore.objects.filter(batch=batch).order_by("id"))
 
 
 @dataclass(frozen=True)
