@@ -5,7 +5,13 @@ from __future__ import annotations
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Group
 from lockstep.directory.services.bulk import BulkPlan
-from lockstep.m365.bulk_effects import DirectoryShare, bound_shares, brake_words, directory_label, group_shares
+from lockstep.m365.bulk_effects import (
+    DirectoryShare,
+    bound_shares,
+    brake_words,
+    directory_label,
+    group_shares,
+)
 from lockstep.m365.models import Directory
 
 
@@ -41,10 +47,16 @@ def state_words(actor: Actor, to_state: str, plan: BulkPlan) -> list[str]:
         whose = "their" if not others else f"the {bound:,} bound ones'"
         lead = f"Activating {people(count)} enables {whose} Microsoft 365 accounts ({_where(shares)}) within seconds"
     if bound:
-        lead += f"; {others:,} {_are(others)} not bound and {_are(others)} only {only} in Lockstep." if others else "."
+        lead += (
+            f"; {others:,} {_are(others)} not bound and {_are(others)} only {only} in Lockstep."
+            if others
+            else "."
+        )
     words = [lead]
     if suspend:
-        words.append("Suspended users cannot sign in to the User Portal or through Lockstep's single sign-on.")
+        words.append(
+            "Suspended users cannot sign in to the User Portal or through Lockstep's single sign-on."
+        )
         words += [w for s in shares if (w := brake_words(s.directory, s.users))]
     else:
         words.append("They can sign in to the User Portal once they have a password; no email is sent.")
@@ -65,7 +77,11 @@ def group_words(actor: Actor, group: Group, plan: BulkPlan) -> list[str]:
         words.append(
             f"In Microsoft 365 ({share.label}) the {share.users:,} of them bound there join the security group "
             f"{group.name} within seconds"
-            + (f"; the other {rest:,} {_are(rest)} not bound there and join in Lockstep only." if rest else ".")
+            + (
+                f"; the other {rest:,} {_are(rest)} not bound there and join in Lockstep only."
+                if rest
+                else "."
+            )
         )
     return words
 

@@ -148,7 +148,9 @@ def parse(data: bytes) -> ParsedCsv:
             if not any(cell.strip() for cell in cells):
                 continue
             if len(rows) == MAX_ROWS:
-                raise refuse(f"The file has more than {MAX_ROWS:,} users; import at most {MAX_ROWS:,} at a time.")
+                raise refuse(
+                    f"The file has more than {MAX_ROWS:,} users; import at most {MAX_ROWS:,} at a time."
+                )
             problem = ""
             if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
                 problem = f"row: has {len(cells)} cells but the header has {len(columns)} columns."
@@ -159,6 +161,10 @@ def parse(data: bytes) -> ParsedCsv:
             }
             rows.append(CsvRow(line=reader.line_num, values=values, problem=problem))
     except csv.Error as error:
+        if "field limit" in str(error):
+            raise refuse(
+                f"Line {reader.line_num}: a cell is far longer than any user field allows."
+            ) from None
         raise refuse(f"Line {reader.line_num}: the file is not valid CSV ({error}).") from None
     if not rows:
         raise refuse("The file has a header but no users.")

@@ -27,7 +27,9 @@ class DirectoryShare:
 
 def directory_label(directory: Directory) -> str:
     """The directory's name and the domain an admin recognises it by (its default domain)."""
-    domains = DirectoryDomain.objects.filter(directory=directory).order_by("-is_default", "-is_initial", "name")
+    domains = DirectoryDomain.objects.filter(directory=directory).order_by(
+        "-is_default", "-is_initial", "name"
+    )
     first = domains.values_list("name", flat=True).first()
     return f"{directory.name}, {first}" if first else directory.name
 

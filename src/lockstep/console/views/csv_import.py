@@ -138,7 +138,11 @@ def confirm(request: HttpRequest) -> HttpResponse:
         request,
         f"Imported: {len(result.created):,} user{'s' if len(result.created) != 1 else ''} created, "
         f"{len(result.updated):,} updated"
-        + (f", {result.errors:,} row{'s' if result.errors != 1 else ''} with errors left out." if result.errors else "."),
+        + (
+            f", {result.errors:,} row{'s' if result.errors != 1 else ''} with errors left out."
+            if result.errors
+            else "."
+        ),
     )
     return render(request, "console/users/csv_result.html", {"result": result})
 
@@ -154,7 +158,7 @@ def _csv_response(rows: Iterator[list[str]], filename: str) -> StreamingHttpResp
 
 
 @write_page
-def errors_csv(request: HttpRequest) -> HttpResponse:
+def errors_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The rows with errors, as uploaded plus an `error` column, to fix and upload again."""
     found = _draft(request)
     if found is None:
@@ -172,6 +176,6 @@ def errors_csv(request: HttpRequest) -> HttpResponse:
     return _csv_response(lines(), "lockstep-import-errors.csv")
 
 
-def template_csv(request: HttpRequest) -> HttpResponse:
+def template_csv(request: HttpRequest) -> StreamingHttpResponse:
     """An example file with the usual columns."""
     return _csv_response(iter(TEMPLATE_ROWS), "lockstep-users-template.csv")

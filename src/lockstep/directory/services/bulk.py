@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -58,7 +59,10 @@ class BulkResult:
     skipped: list[Skipped]
 
 
-def chunks(ids: Sequence[int], size: int = ID_CHUNK) -> Iterator[Sequence[int]]:
+Item = TypeVar("Item")
+
+
+def chunks(ids: Sequence[Item], size: int = ID_CHUNK) -> Iterator[Sequence[Item]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
@@ -96,9 +100,7 @@ def resolve_users(*, actor: Actor, user_ids: Sequence[object], lock: bool = Fals
     for chunk in chunks(ids):
         queryset: QuerySet[User] = User.objects.filter(
             organization_id=actor.organization_id, pk__in=chunk
-        ).only(
-            "id", "organization_id", "username", "email", "state", "password_setup"
-        )
+        ).only("id", "organization_id", "username", "email", "state", "password_setup")
         if lock:
             queryset = queryset.select_for_update()
         found.extend(queryset)

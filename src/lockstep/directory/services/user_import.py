@@ -73,8 +73,8 @@ def _existing(actor: Actor, rows: Sequence[CsvRow]) -> tuple[dict[str, User], di
     by_name: dict[str, User] = {}
     by_email: dict[str, User] = {}
     for chunk in chunks(names):
-        for user in mine.annotate(lower_name=Lower("username")).filter(lower_name__in=chunk):
-            by_name[user.username.lower()] = user
+        for found in mine.annotate(lower_name=Lower("username")).filter(lower_name__in=chunk):
+            by_name[found.username.lower()] = found
     for chunk in chunks(emails):
         for user in mine.filter(email__in=chunk):
             by_email[user.email] = user
@@ -217,7 +217,9 @@ def apply_import(*, actor: Actor, rows: Sequence[CsvRow], expected_lines: Sequen
     if created:
         events.emit(events.users_changed, organization_id=organization.pk, user_ids=created, fields=["*"])
     for names, user_ids in fields_changed.items():
-        events.emit(events.users_changed, organization_id=organization.pk, user_ids=user_ids, fields=list(names))
+        events.emit(
+            events.users_changed, organization_id=organization.pk, user_ids=user_ids, fields=list(names)
+        )
     if any(row.status == ERROR for row in plan.rows) and not (creates or updates):
         raise ValidationFailed({"file": ["No row can be imported: fix the errors shown and upload again."]})
     return ImportResult(
