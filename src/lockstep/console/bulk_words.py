@@ -78,7 +78,7 @@ def group_words(actor: Actor, group: Group, plan: BulkPlan) -> list[str]:
             f"In Microsoft 365 ({share.label}) the {share.users:,} of them bound there join the security group "
             f"{group.name} within seconds"
             + (
-                f"; the other {rest:,} {_are(rest)} not bound there and join in Lockstep only."
+                f"; the other {rest:,} {_are(rest)} not bound there and join{'s' if rest == 1 else ''} in Lockstep only."
                 if rest
                 else "."
             )

@@ -70,8 +70,9 @@ def _draft(request: HttpRequest) -> tuple[dict[str, Any], list[CsvRow]] | None:
 
 @write_page
 def upload(request: HttpRequest) -> HttpResponse:
-    form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = UploadForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and form.is_valid():
         uploaded = form.cleaned_data["file"]
         try:
             if uploaded is None:
