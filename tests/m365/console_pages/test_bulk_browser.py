@@ -1,6 +1,6 @@
 """A bulk suspend in a real browser (Playwright, Debian's Chromium, production CSP).
 
-Tick three users on the Users list (two bound to the m365sim tenant, one not), press Suspend,
+Tick three users on the Users list (the header box, then untick one) (two bound to the m365sim tenant, one not), press Suspend,
 read the one confirmation stating the Microsoft 365 effect, confirm, and see the users suspended,
 one audit row each, and their Microsoft 365 sign-in blocked after the sync.
 """
@@ -68,8 +68,10 @@ def test_bulk_suspend_states_the_microsoft_365_effect(
 
     context, page, problems = signed_in_page(browser, live_server, owner)
     page.goto(f"{live_server.url}/users/")
-    for name in ("kim", "lee", "max"):
-        page.get_by_label(f"Select {name}").check()
+    page.get_by_label("Select every user on this page").check()  # ticks all four
+    expect(page.get_by_label("Select zed")).to_be_checked()
+    page.get_by_label("Select zed").uncheck()
+    page.screenshot(path=str(SCREENSHOTS / "lockstep-users-bulk-bar.png"), full_page=True)
     page.get_by_role("button", name="Suspend", exact=True).click()
 
     expect(page.get_by_role("heading", name="Suspend: 3 users selected")).to_be_visible()

@@ -29,6 +29,7 @@ from lockstep.directory.services import user_import
 from lockstep.directory.user_csv import CsvRow, ParsedCsv
 
 SESSION_KEY = "user_import"
+PREVIEW_ROWS = 1000  # rows without errors listed on the preview (all rows with errors are)
 DELIMITER_WORDS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 TEMPLATE_ROWS = [
     ["username", "email", "first_name", "last_name", "job_title", "department", "usage_location", "state"],
@@ -101,13 +102,15 @@ def preview(request: HttpRequest) -> HttpResponse:
     draft, rows = found
     plan = user_import.plan_import(actor=actor_for(request), rows=rows)
     errors = [row for row in plan.rows if row.status == user_import.ERROR]
+    others = [row for row in plan.rows if row.status != user_import.ERROR]
     context = {
         "draft": draft,
         "delimiter_words": DELIMITER_WORDS.get(draft["delimiter"], "commas"),
         "plan": plan,
         "columns": draft["columns"],
         "error_rows": errors,
-        "other_rows": [row for row in plan.rows if row.status != user_import.ERROR][:1000],
+        "other_rows": others[:PREVIEW_ROWS],
+        "truncated": len(others) > PREVIEW_ROWS,
         "counts": {
             "create": plan.count(user_import.CREATE),
             "update": plan.count(user_import.UPDATE),
