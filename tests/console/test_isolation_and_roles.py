@@ -91,6 +91,15 @@ CATALOGUE: dict[str, Route] = {
     "users": Route(),
     "users_export": Route(),
     "user_new": Route(creates=True, write_page=True, post=user_fields),
+    "users_bulk": Route(post_only=True, post=lambda ids: {"action": "suspend", "user_ids": [ids["user"]]}),
+    "users_bulk_apply": Route(
+        post_only=True, post=lambda ids: {"action": "suspend", "user_ids_csv": str(ids["user"])}
+    ),
+    "users_import": Route(write_page=True),
+    "users_import_preview": Route(write_page=True),
+    "users_import_confirm": Route(post_only=True),
+    "users_import_errors": Route(write_page=True),
+    "users_import_template": Route(),
     "user_detail": Route(args=lambda ids: [ids["user"]]),
     "user_edit": Route(
         write_page=True,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from lockstep.console.views import audit, auth, dashboard, groups, settings, users
+from lockstep.console.views import audit, auth, bulk, csv_import, dashboard, groups, settings, users
 
 app_name = "console"
 urlpatterns = [
@@ -14,6 +14,13 @@ urlpatterns = [
     path("users/", users.user_list, name="users"),
     path("users/export.csv", users.user_export, name="users_export"),
     path("users/new/", users.user_new, name="user_new"),
+    path("users/bulk/", bulk.bulk_confirm, name="users_bulk"),
+    path("users/bulk/apply/", bulk.bulk_apply, name="users_bulk_apply"),
+    path("users/import/", csv_import.upload, name="users_import"),
+    path("users/import/preview/", csv_import.preview, name="users_import_preview"),
+    path("users/import/confirm/", csv_import.confirm, name="users_import_confirm"),
+    path("users/import/errors.csv", csv_import.errors_csv, name="users_import_errors"),
+    path("users/import/template.csv", csv_import.template_csv, name="users_import_template"),
     path("users/<int:pk>/", users.user_detail, name="user_detail"),
     path("users/<int:pk>/edit/", users.user_edit, name="user_edit"),
     path("users/<int:pk>/state/", users.user_state, name="user_state"),

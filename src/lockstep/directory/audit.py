@@ -19,6 +19,36 @@ def scrub(values: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in values.items() if k not in SECRET_KEYS}
 
 
+def build(
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str = "",
+    target_id: object = "",
+    target_label: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An unsaved audit row, for `record_many`."""
+    return AuditEvent(
+        organization_id=actor.organization_id,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        target_label=target_label[:300],
+        before=scrub(before),
+        after=scrub(after),
+    )
+
+
+def record_many(rows: list[AuditEvent]) -> None:
+    """Save many audit rows in as few INSERTs as the database allows (bulk actions)."""
+    AuditEvent.objects.bulk_create(rows, batch_size=500)
+
+
 def record(
     *,
     actor: Actor,

@@ -14,6 +14,9 @@ from typing import Any
 from django.dispatch import Signal
 
 user_changed = Signal()  # kwargs: organization_id, user_id, fields (list[str]; ["*"] on create)
+# The same for many users at once (bulk actions, CSV import): one delivery instead of one per user.
+# A subscriber of user_changed must subscribe to this too.
+users_changed = Signal()  # kwargs: organization_id, user_ids (list[int]), fields (list[str])
 user_deleting = Signal()  # kwargs: organization_id, user_id, immutable_id (sent before the row goes)
 password_set = Signal()  # kwargs: organization_id, user_id, password (plaintext, in memory only)
 group_changed = Signal()  # kwargs: organization_id, group_id, fields

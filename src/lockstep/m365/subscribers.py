@@ -37,6 +37,9 @@ USER_FIELDS_SYNCED = {
 }
 
 
+ID_CHUNK = 500  # ids per IN (...) list: well under every database's parameter limit
+
+
 def password_context(user_id: int) -> str:
     return f"user:{user_id}:pending-password"
 
@@ -77,6 +80,20 @@ def on_user_changed(*, user_id: int, fields: list[str], **_: Any) -> None:
         bump_user_bindings(user_id)
 
 
+def on_users_changed(*, user_ids: list[int], fields: list[str], **_: Any) -> None:
+    """Many users changed at once: one UPDATE per chunk of ids instead of one per user."""
+    if not USER_FIELDS_SYNCED.intersection(fields):
+        return
+    now = timezone.now()
+    count = 0
+    for start in range(0, len(user_ids), ID_CHUNK):
+        count += UserBinding.objects.filter(
+            user_id__in=user_ids[start : start + ID_CHUNK], unbound=False
+        ).update(desired_version=F("desired_version") + 1, changed_at=now, retry_at=None, attempts=0)
+    if count:
+        transaction.on_commit(wakeup.notify)
+
+
 def on_password_set(*, user_id: int, password: str, **_: Any) -> None:
     hold_password(user_id, password)
     bump_user_bindings(user_id)
@@ -113,6 +130,7 @@ def on_group_deleting(*, group_id: int, **_: Any) -> None:
 
 def connect() -> None:
     events.user_changed.connect(on_user_changed, dispatch_uid="m365.user_changed")
+    events.users_changed.connect(on_users_changed, dispatch_uid="m365.users_changed")
     events.password_set.connect(on_password_set, dispatch_uid="m365.password_set")
     events.user_deleting.connect(on_user_deleting, dispatch_uid="m365.user_deleting")
     events.group_changed.connect(on_group_changed, dispatch_uid="m365.group_changed")

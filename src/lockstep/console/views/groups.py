@@ -1,4 +1,4 @@
-"""Groups: list, create, edit, delete, members."""
+"""Groups: list, create, edit, delete, members (several added at once)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from django.views.decorators.http import require_POST
 from lockstep.console.access import actor_for, write_page
 from lockstep.console.directories.context import group_directories_context
 from lockstep.console.forms import GroupForm, MemberSearchForm, show_service_error
-from lockstep.directory.errors import Conflict, ValidationFailed
-from lockstep.directory.services import groups, users
+from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
+from lockstep.directory.models import GroupMembership
+from lockstep.directory.services import bulk, groups, users
 
 MEMBERS_PAGE = 100
 CANDIDATES = 20
+CHOSEN_MAX = 200  # users ticked across searches before pressing "Add"
 
 
 def group_list(request: HttpRequest) -> HttpResponse:
@@ -76,14 +78,25 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationFailed:
         page = users.list_users(actor=actor, group_id=group.pk, limit=MEMBERS_PAGE)
     search = MemberSearchForm(request.GET or None)
+    # Users ticked before this search (HTMX sends them along), kept ticked at the top.
+    chosen_ids = [int(v) for v in request.GET.getlist("user_ids") if v.isdigit()][:CHOSEN_MAX]
+    chosen = list(users.filter_users(actor=actor).filter(pk__in=chosen_ids).order_by("username"))
     candidates = []
     if search.is_valid() and search.cleaned_data["q"].strip():
-        candidates = users.list_users(actor=actor, search=search.cleaned_data["q"], limit=CANDIDATES).items
+        found = users.list_users(actor=actor, search=search.cleaned_data["q"], limit=CANDIDATES).items
+        candidates = [person for person in found if person.pk not in set(chosen_ids)]
+    member_ids = set(
+        GroupMembership.objects.filter(group=group, user_id__in=[p.pk for p in candidates]).values_list(
+            "user_id", flat=True
+        )
+    )
     context = {
         "group": group,
         "page": page,
         "search": search,
         "candidates": candidates,
+        "chosen": chosen,
+        "member_ids": member_ids,
         **group_directories_context(actor, group),
     }
     htmx = getattr(request, "htmx", None)
@@ -94,14 +107,27 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def member_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add the ticked users (or the one `user_id`) to the group: one audit row per new member."""
     actor = actor_for(request)
     group = groups.get_group(actor=actor, group_id=pk)
-    user = users.get_user(actor=actor, user_id=request.POST.get("user_id", ""))  # type: ignore[arg-type]
-    added = groups.add_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
-    if added:
-        messages.success(request, f"{user.username} added to {group.name}.")
-    else:
-        messages.info(request, f"{user.username} is already a member of {group.name}.")
+    raw = request.POST.getlist("user_ids") or [v for v in [request.POST.get("user_id", "")] if v]
+    if not raw:
+        messages.error(request, "Tick at least one user to add.")
+        return redirect("console:group_detail", pk=group.pk)
+    try:
+        result = bulk.add_users_to_group(actor=actor, user_ids=raw, group_id=group.pk)
+    except ValidationFailed:
+        raise NotFound("user", ", ".join(raw)) from None  # not a user of this organization
+    names = dict(users.filter_users(actor=actor).filter(pk__in=result.changed).values_list("pk", "username"))
+    added = [names[user_id] for user_id in result.changed]
+    if len(added) == 1:
+        messages.success(request, f"{added[0]} added to {group.name}.")
+    elif added:
+        messages.success(request, f"{len(added)} users added to {group.name}: {', '.join(sorted(added))}.")
+    if result.skipped:
+        already = ", ".join(s.username for s in result.skipped)
+        verb = "is already a member" if len(result.skipped) == 1 else "are already members"
+        messages.info(request, f"{already} {verb} of {group.name}.")
     return redirect("console:group_detail", pk=group.pk)
 
 

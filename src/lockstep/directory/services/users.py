@@ -169,7 +169,7 @@ def change_state(*, actor: Actor, user_id: int, to_state: str) -> User:
     user.save(update_fields=["state", "updated_at"])
     audit.record(
         actor=actor,
-        action=f"user.{_transition_verb(before, to_state)}",
+        action=f"user.{transition_verb(before, to_state)}",
         target_type="user",
         target_id=user.pk,
         target_label=user.username,
@@ -180,7 +180,7 @@ def change_state(*, actor: Actor, user_id: int, to_state: str) -> User:
     return user
 
 
-def _transition_verb(before: str, after: str) -> str:
+def transition_verb(before: str, after: str) -> str:
     if after == UserState.SUSPENDED:
         return "suspend"
     if before == UserState.SUSPENDED:

@@ -23,6 +23,21 @@ def get_directory(*, actor: Actor, directory_id: int) -> Directory:
         raise NotFound("directory", directory_id) from None
 
 
+def verified_domains(directory: Directory) -> list[str]:
+    return sorted(directory.domains.filter(is_verified=True).values_list("name", flat=True))
+
+
+def domain_refusal(directory: Directory, domain: str, verified: list[str]) -> str:
+    """Why a user whose company email is on `domain` cannot be bound to this directory."""
+    shown = ", ".join(verified) or "none yet (verify the directory first)"
+    if not verified and "Domain.Read.All" in (directory.verification or {}).get("missing_permissions", []):
+        shown = "none readable: Lockstep's app lacks Domain.Read.All (grant it, then verify again)"
+    return (
+        f"The company email's domain {domain} is not a verified domain of {directory.name}. "
+        f"Verified domains: {shown}."
+    )
+
+
 @transaction.atomic
 def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
     """Bind a user; refused unless the company email is on a verified domain of the tenant."""
@@ -30,18 +45,9 @@ def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
     user = get_user(actor=actor, user_id=user_id)
     directory = get_directory(actor=actor, directory_id=directory_id)
     domain = mapping.email_domain(user.email)
-    verified = sorted(directory.domains.filter(is_verified=True).values_list("name", flat=True))
+    verified = verified_domains(directory)
     if domain not in verified:
-        shown = ", ".join(verified) or "none yet (verify the directory first)"
-        if not verified and "Domain.Read.All" in (directory.verification or {}).get(
-            "missing_permissions", []
-        ):
-            shown = "none readable: Lockstep's app lacks Domain.Read.All (grant it, then verify again)"
-        raise Conflict(
-            "email",
-            f"The company email's domain {domain} is not a verified domain of {directory.name}. "
-            f"Verified domains: {shown}.",
-        )
+        raise Conflict("email", domain_refusal(directory, domain, verified))
     binding = UserBinding.objects.select_for_update().filter(directory=directory, user=user).first()
     if binding is not None and not binding.unbound:
         raise Conflict("directory_id", f"{user.username} is already bound to {directory.name}.")
