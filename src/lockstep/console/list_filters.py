@@ -61,10 +61,12 @@ def _by_status(queryset: QuerySet[Any], actor: Actor, data: dict[str, Any], kind
     )
 
 
-def matching_users(actor: Actor, form: UserFilterForm) -> QuerySet[User]:
-    """The users the (valid) form's filters select, A to Z; raises ValidationFailed."""
+def matching_users(actor: Actor, form: UserFilterForm, *, many: bool = False) -> QuerySet[User]:
+    """The users the (valid) form's filters select, A to Z; raises ValidationFailed. `many`: the
+    count said thousands match (the search then reads the page in order rather than sorting)."""
     data = form.cleaned_data
     queryset = user_queries.filter_users(
+        many=many,
         actor=actor,
         search=data["q"] or None,
         state=data["state"] or None,

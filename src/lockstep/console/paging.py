@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.db.models import QuerySet
 
 AROUND = 2  # page links shown either side of the current one
+MANY = 1000  # from this many rows on, a page is read with the `many` queryset when one is given
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,21 @@ def page_numbers(current: int, pages: int) -> list[int | None]:
     return numbers
 
 
-def numbered_page(queryset: QuerySet[Any], *, number: int, size: int, query: dict[str, Any]) -> NumberedPage:
-    """Page `number` (past the last: the last) of `queryset`, already ordered, with links that keep `query`."""
+def numbered_page(
+    queryset: QuerySet[Any],
+    *,
+    number: int,
+    size: int,
+    query: dict[str, Any],
+    many: Callable[[], QuerySet[Any]] | None = None,
+) -> NumberedPage:
+    """Page `number` (past the last: the last) of `queryset`, already ordered, with links that keep
+    `query`; `many` gives the same rows planned for a large result (used from MANY rows on)."""
     total = queryset.count()
     pages = max(1, -(-total // size))
     number = min(max(1, number), pages)
-    items = list(queryset[(number - 1) * size : number * size]) if total else []
+    rows = many() if many is not None and total >= MANY else queryset
+    items = list(rows[(number - 1) * size : number * size]) if total else []
     links = [
         PageLink(n)
         if n is None

@@ -8,6 +8,8 @@ answers with the query for the page; the column costs one query per page. Read-o
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,17 +38,15 @@ def _dirty() -> Q:
 
 def category_q(status: str) -> Q:
     """The bindings in a category, as a filter on UserBinding or GroupBinding."""
-    synced = Q(status=SyncStatus.SYNCED)
-    not_synced = Q(status=SyncStatus.NOT_SYNCED)
-    return {
+    settled = {
         ListStatus.HELD: Q(status=SyncStatus.HELD),
         ListStatus.ERROR: Q(status__in=[SyncStatus.ERROR, SyncStatus.RESTORE_OFFERED]),
-        ListStatus.NOT_SYNCED: not_synced & Q(unbound=False),
-        ListStatus.PENDING: Q(status=SyncStatus.PENDING)
-        | (synced & (_dirty() | Q(unbound=True)))
-        | (not_synced & Q(unbound=True)),
-        ListStatus.SYNCED: synced & ~_dirty() & Q(unbound=False),
-    }[ListStatus(status)]
+        ListStatus.NOT_SYNCED: Q(status=SyncStatus.NOT_SYNCED, unbound=False),
+        ListStatus.SYNCED: Q(status=SyncStatus.SYNCED, unbound=False) & ~_dirty(),
+    }
+    if status == ListStatus.PENDING:  # everything else: a write or an unbind still to go out
+        return ~functools.reduce(operator.or_, settled.values())
+    return settled[ListStatus(status)]
 
 
 def category(status: str, *, dirty: bool, unbound: bool) -> str:

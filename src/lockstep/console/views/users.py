@@ -64,7 +64,13 @@ def user_list(request: HttpRequest) -> HttpResponse:
     query = list_filters.query_of(form, list_filters.USER_FILTERS)
     page = None
     if queryset is not None:
-        page = numbered_page(queryset, number=form.cleaned_data["page"] or 1, size=PAGE_SIZE, query=query)
+        page = numbered_page(
+            queryset,
+            number=form.cleaned_data["page"] or 1,
+            size=PAGE_SIZE,
+            query=query,
+            many=lambda: list_filters.matching_users(actor_for(request), form, many=True),
+        )
         list_filters.with_status(page.items, form, "user")
     context = {
         "form": form,

@@ -54,8 +54,10 @@ def filter_users(
     search: str | None = None,
     department: str | None = None,
     domain: str | None = None,
+    many: bool = False,
 ) -> QuerySet[User]:
-    """The actor's users matching every filter given.
+    """The actor's users matching every filter given (`many`: thousands are known to match, see
+    `search_index.matching`).
 
     `search` matches any part of the username, display, first or last name or company email,
     whatever the case ("owen" finds Megan Bowen); `department` is the exact department;
@@ -80,7 +82,7 @@ def filter_users(
     if search and search.strip():
         if len(search.strip()) > SEARCH_MAX:
             errors["search"] = [f"At most {SEARCH_MAX} characters."]
-        queryset = search_index.matching(queryset, search)
+        queryset = search_index.matching(queryset, search, many=many)
     if errors:
         raise ValidationFailed(errors)
     return queryset
