@@ -268,7 +268,8 @@ def test_pages_never_show_another_organizations_data(
             continue
         for params in queries:
             response = client_a.get(reverse(f"console:{name}"), params)
-            assert response.status_code in (200, 302), name
+            refused = name == "users_export" and response.status_code == 400  # B's group is no filter of A's
+            assert response.status_code in (200, 302) or refused, name
             body = b"".join(response.streaming_content) if response.streaming else response.content  # type: ignore[attr-defined]
             for text in foreign:
                 assert text.encode() not in body, (name, params, text)

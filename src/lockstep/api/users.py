@@ -16,11 +16,17 @@ from lockstep.api.errors import error_responses
 from lockstep.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, check_user_cursor
 from lockstep.directory import models as m
 from lockstep.directory.models import Group, User
+from lockstep.directory.services import user_queries
 from lockstep.directory.services import users as user_services
+from lockstep.m365 import list_status
 
 router = Router(tags=["users"])
 
 StateName = Literal["staged", "active", "suspended"]
+M365StatusName = Literal["unbound", "pending", "synced", "error", "held", "not_synced"]
+M365_STATUS_QUERY = Query(
+    None, description="Microsoft 365 status of any of the user's bindings (in `directory_id` if given)."
+)
 
 
 def _limit(n: int) -> Any:
@@ -142,20 +148,32 @@ def list_users(
     state: StateName | None = None,
     email: str | None = Query(None, description="Exact company email."),
     group_id: int | None = Query(None, ge=1, description="Only members of this group."),
-    search: str | None = Query(None, description="Prefix of username, email, display name or last name."),
+    search: str | None = Query(
+        None, description="Any part of the username, display, first or last name or email, any case."
+    ),
+    department: str | None = Query(None, description="Exact department."),
+    domain: str | None = Query(None, description="Company email domain, e.g. contoso.com."),
+    m365_status: M365StatusName | None = M365_STATUS_QUERY,
+    directory_id: int | None = Query(None, ge=1, description="With `m365_status`: in this directory only."),
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> dict[str, Any]:
     check_user_cursor(cursor)
-    page = user_services.list_users(
-        actor=actor_of(request),
+    actor = actor_of(request)
+    queryset = user_queries.filter_users(
+        actor=actor,
         state=state,
         email=email,
         group_id=group_id,
         search=search,
-        cursor=cursor or None,
-        limit=limit,
+        department=department,
+        domain=domain,
     )
+    if m365_status or directory_id is not None:
+        queryset = list_status.filter_users(
+            queryset, organization_id=actor.organization_id, status=m365_status, directory_id=directory_id
+        )
+    page = user_queries.page_after(queryset, cursor=cursor or None, limit=limit)
     return {"items": with_group_ids(page.items), "next_cursor": page.next_cursor}
 
 

@@ -157,15 +157,61 @@ class GroupForm(ConsoleForm):
     )
 
 
-class UserFilterForm(ConsoleForm):
-    q = forms.CharField(label="Search", required=False)
+def _any(label: str, values: list[str], current: object) -> list[tuple[str, str]]:
+    """Choices of a free-valued filter: the values in use, and the current one even if gone."""
+    shown = list(values)
+    if current and str(current) not in shown:
+        shown.append(str(current))
+    return [("", label), *((value, value) for value in shown)]
+
+
+class ListFilterForm(ConsoleForm):
+    """Search, the Microsoft 365 status filter (with its directory when several) and the page."""
+
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    m365_status = forms.ChoiceField(label="Microsoft 365", required=False)
+    directory = forms.TypedChoiceField(label="Directory", required=False, coerce=int, empty_value=None)
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        statuses: list[tuple[str, str]],
+        directories: list[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["m365_status"].choices = [("", "Any status"), *statuses]  # type: ignore[attr-defined]
+        self.fields["directory"].choices = [("", "Any directory"), *directories]  # type: ignore[attr-defined]
+        self.directory_choices = directories
+        self.several_directories = len(directories) > 1
+
+
+class UserFilterForm(ListFilterForm):
+    q = forms.CharField(
+        label="Search", required=False, max_length=200, help_text="Any part of a name or an email."
+    )
     state = forms.ChoiceField(label="State", required=False, choices=[("", "Any state"), *UserState.choices])
     group = forms.TypedChoiceField(label="Group", required=False, coerce=int, empty_value=None)
-    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+    department = forms.CharField(label="Department", required=False, max_length=64)
+    domain = forms.CharField(label="Email domain", required=False, max_length=255)
+    field_order = ("q", "state", "group", "department", "domain", "m365_status", "directory", "page")
 
-    def __init__(self, *args: Any, groups: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        groups: list[tuple[int, str]],
+        departments: list[str],
+        domains: list[str],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["group"].choices = [("", "Any group"), *groups]  # type: ignore[attr-defined]
+        data = self.data if self.is_bound else {}
+        self.fields["department"].widget = forms.Select(
+            choices=_any("Any department", departments, data.get("department"))
+        )
+        self.fields["domain"].widget = forms.Select(choices=_any("Any domain", domains, data.get("domain")))
 
 
 class MemberSearchForm(ConsoleForm):

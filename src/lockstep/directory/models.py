@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models.functions import Concat, Lower, StrIndex, Substr
 from django.utils import timezone
 
 # Limits no looser than Microsoft Graph's (graph-facts §1.3).
@@ -107,6 +108,14 @@ class IssuedImmutableId(models.Model):
     issued_at = models.DateTimeField(default=timezone.now)
 
 
+def _joined(*fields: str) -> list[Any]:
+    """The fields with a line break between them, so a search never matches across two of them."""
+    parts: list[Any] = []
+    for field in fields:
+        parts += [models.Value("\n"), field] if parts else [field]
+    return parts
+
+
 class User(models.Model):
     """A managed identity (SPEC 1)."""
 
@@ -134,6 +143,18 @@ class User(models.Model):
     totp_enabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Computed by the database on every write (bulk ones included): what the Users search matches
+    # inside (`directory.search_index`), and the company email's domain for the domain filter.
+    search_text = models.GeneratedField(
+        expression=Lower(Concat(*_joined("username", "display_name", "first_name", "last_name", "email"))),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
+    email_domain = models.GeneratedField(
+        expression=Substr("email", StrIndex("email", models.Value("@")) + 1),
+        output_field=models.CharField(max_length=EMAIL_MAX),
+        db_persist=True,
+    )
 
     class Meta:
         constraints: ClassVar[list[Any]] = [
@@ -145,6 +166,9 @@ class User(models.Model):
             models.Index(fields=["organization", "display_name"], name="user_org_display_name"),
             # Exactly the keyset order of the Users list and API: (username, id) within an organization.
             models.Index(fields=["organization", "username", "id"], name="user_org_username_id"),
+            # The department and domain filters and their lists of values.
+            models.Index(fields=["organization", "department"], name="user_org_department"),
+            models.Index(fields=["organization", "email_domain"], name="user_org_email_domain"),
         ]
 
     def __str__(self) -> str:

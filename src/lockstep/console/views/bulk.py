@@ -18,9 +18,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from lockstep.console import bulk_words
+from lockstep.console import bulk_words, list_filters
 from lockstep.console.access import actor_for
-from lockstep.console.views import users as user_views
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.services import bulk, groups, users
@@ -53,10 +52,10 @@ def _matching_ids(request: HttpRequest, query: str) -> list[int]:
     """Every user the Users list shows for this query string (all pages), through the list's own filters."""
     listing = copy.copy(request)
     listing.GET = QueryDict(query)
-    form, values = user_views._filters(listing)
+    form = list_filters.user_filter_form(listing, with_choices=False)
     if not form.is_valid():
         raise ValidationFailed({"query": ["The search or filters are not valid: search again."]})
-    queryset = users.filter_users(actor=actor_for(request), **values).order_by("username", "id")
+    queryset = list_filters.matching_users(actor_for(request), form)
     return list(queryset.values_list("id", flat=True)[: BULK_LIMIT + 1])
 
 

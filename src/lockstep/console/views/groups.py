@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from lockstep.console import list_filters
 from lockstep.console.access import actor_for, write_page
 from lockstep.console.directories.context import group_directories_context
 from lockstep.console.forms import GroupForm, MemberSearchForm, show_service_error
+from lockstep.console.paging import numbered_page
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import GroupMembership
 from lockstep.directory.services import bulk, groups, users
 
+PAGE_SIZE = 50
 MEMBERS_PAGE = 100
 CANDIDATES = 20
 CHOSEN_MAX = 200  # users ticked across searches before pressing "Add"
 
 
 def group_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()
-    rows = groups.list_groups(actor=actor_for(request), search=search or None)
-    rows = rows.annotate(member_count=Count("members"))[:500]
-    return render(request, "console/groups/list.html", {"groups": rows, "q": search})
+    form = list_filters.group_filter_form(request)
+    query = list_filters.query_of(form, list_filters.GROUP_FILTERS)
+    page = None
+    if form.is_valid():
+        try:
+            queryset = list_filters.matching_groups(actor_for(request), form)
+        except ValidationFailed as failed:
+            show_service_error(form, failed, list_filters.ERROR_FIELDS)
+        else:
+            page = numbered_page(queryset, number=form.cleaned_data["page"] or 1, size=PAGE_SIZE, query=query)
+            list_filters.with_status(page.items, form, "group")
+    context = {
+        "form": form,
+        "page": page,
+        "total_words": f"{page.total:,} group{'' if page.total == 1 else 's'}" if page else "",
+        "m365_column": bool(form.directory_choices),
+        "filtered": bool(query),
+    }
+    return render(request, "console/groups/list.html", context)
 
 
 @write_page

@@ -1,20 +1,21 @@
-"""Users: list (search, filters, keyset pages, HTMX live search), CSV export, entry, detail, edit."""
+"""Users: list (search, filters, numbered pages, HTMX live search), CSV export, entry, detail, edit."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from lockstep.console import list_filters
 from lockstep.console.access import actor_for, write_page
 from lockstep.console.directories.context import user_directories_context
 from lockstep.console.effects import bound_directories, password_set, state_changed, sync_note
@@ -26,10 +27,11 @@ from lockstep.console.forms import (
     UserFilterForm,
     show_service_error,
 )
+from lockstep.console.paging import numbered_page
 from lockstep.directory.errors import Conflict, ValidationFailed
-from lockstep.directory.models import ALLOWED_TRANSITIONS, UserState
+from lockstep.directory.models import ALLOWED_TRANSITIONS, User, UserState
 from lockstep.directory.password_policy import describe_policy
-from lockstep.directory.services import groups, organizations, passwords, users
+from lockstep.directory.services import organizations, passwords, users
 from lockstep.m365.services import bindings, directories
 
 PAGE_SIZE = 50
@@ -44,53 +46,42 @@ CSV_COLUMNS = (
 )
 
 
-def _filters(request: HttpRequest) -> tuple[UserFilterForm, dict[str, Any]]:
-    actor = actor_for(request)
-    choices = list(groups.list_groups(actor=actor).values_list("id", "name"))
-    form = UserFilterForm(request.GET, groups=choices)
-    values: dict[str, Any] = {}
-    if form.is_valid():
-        values = {
-            "search": form.cleaned_data["q"] or None,
-            "state": form.cleaned_data["state"] or None,
-            "group_id": form.cleaned_data["group"],
-        }
-    return form, values
-
-
-def _query(form: UserFilterForm, **extra: str) -> str:
-    data = form.cleaned_data if form.is_bound and hasattr(form, "cleaned_data") else {}
-    params = {k: data.get(k) for k in ("q", "state", "group") if data.get(k) not in (None, "")}
-    params.update(extra)
-    return urlencode(params)
+def _matching(request: HttpRequest, form: UserFilterForm) -> QuerySet[User] | None:
+    """The users the filters select, or None (the errors are shown beside the fields)."""
+    if not form.is_valid():
+        return None
+    try:
+        return list_filters.matching_users(actor_for(request), form)
+    except ValidationFailed as failed:
+        show_service_error(form, failed, list_filters.ERROR_FIELDS)
+        return None
 
 
 def user_list(request: HttpRequest) -> HttpResponse:
-    form, values = _filters(request)
+    htmx = getattr(request, "htmx", None)
+    live = bool(htmx and not htmx.history_restore_request)  # the live search wants the table only
+    form = list_filters.user_filter_form(request, with_choices=not live)
+    queryset = _matching(request, form)
+    query = list_filters.query_of(form, list_filters.USER_FILTERS)
     page = None
-    if form.is_valid():
-        try:
-            page = users.list_users(
-                actor=actor_for(request),
-                cursor=form.cleaned_data["cursor"] or None,
-                limit=PAGE_SIZE,
-                **values,
-            )
-        except ValidationFailed as failed:
-            show_service_error(form, failed, {"cursor": "q"})
+    if queryset is not None:
+        page = numbered_page(
+            queryset,
+            number=form.cleaned_data["page"] or 1,
+            size=PAGE_SIZE,
+            query=query,
+            many=lambda: list_filters.matching_users(actor_for(request), form, many=True),
+        )
+        list_filters.with_status(page.items, form, "user")
     context = {
         "form": form,
         "page": page,
-        "first_url": f"?{_query(form)}",
-        "next_url": f"?{_query(form, cursor=page.next_cursor)}" if page and page.next_cursor else "",
-        "export_url": f"{reverse('console:users_export')}?{_query(form)}",
-        "paged": bool(request.GET.get("cursor")),
+        "total_words": f"{page.total:,} user{'' if page.total == 1 else 's'}" if page else "",
+        "export_url": f"{reverse('console:users_export')}?{urlencode(query)}",
+        "m365_column": bool(form.directory_choices),
     }
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.history_restore_request:
-        response = render(request, "console/users/_table.html", context)
-    else:
-        response = render(request, "console/users/list.html", context)
+    template = "console/users/_table.html" if live else "console/users/list.html"
+    response = render(request, template, context)
     response["Vary"] = "HX-Request"
     return response
 
@@ -106,11 +97,15 @@ def _cell(value: object) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def user_export(request: HttpRequest) -> StreamingHttpResponse:
-    form, values = _filters(request)
-    if not form.is_valid():
-        values = {}
-    queryset = users.filter_users(actor=actor_for(request), **values).order_by("username", "id")
+def user_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The users the list's filters select, as CSV; filters it cannot use are said, not ignored."""
+    form = list_filters.user_filter_form(request, with_choices=False)
+    queryset = _matching(request, form)
+    if queryset is None:
+        errors = "; ".join(
+            f"{name}: {' '.join(map(str, messages))}" for name, messages in form.errors.items()
+        )
+        return HttpResponse(f"Cannot export: {errors}", status=400, content_type="text/plain; charset=utf-8")
 
     def rows() -> Iterator[str]:
         writer = csv.writer(_Echo())

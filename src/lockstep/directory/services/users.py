@@ -1,15 +1,11 @@
-"""User services: create, update, state transitions, passwords, delete, queries."""
+"""User services: create, update, state transitions, passwords, delete (queries: `user_queries`)."""
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from lockstep.directory import audit, events
@@ -24,6 +20,11 @@ from lockstep.directory.models import (
     UserState,
 )
 from lockstep.directory.services.passwords import hash_password, require_acceptable
+from lockstep.directory.services.user_queries import UserPage as UserPage
+from lockstep.directory.services.user_queries import decode_cursor as decode_cursor
+from lockstep.directory.services.user_queries import encode_cursor as encode_cursor
+from lockstep.directory.services.user_queries import filter_users as filter_users
+from lockstep.directory.services.user_queries import list_users as list_users
 from lockstep.directory.validation import USER_TEXT_FIELDS, clean_user_fields
 
 AUDITED_FIELDS = (*USER_TEXT_FIELDS, "state")
@@ -237,82 +238,3 @@ def delete_user(*, actor: Actor, user_id: int) -> None:
         immutable_id=user.immutable_id,
     )
     user.delete()
-
-
-@dataclass(frozen=True)
-class UserPage:
-    items: list[User]
-    next_cursor: str | None
-
-
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> list[Any]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, TypeError):
-        raise ValidationFailed({"cursor": ["Not a cursor this API returned."]}) from None
-    if not isinstance(values, list) or len(values) != 2:
-        raise ValidationFailed({"cursor": ["Not a cursor this API returned."]})
-    return values
-
-
-def filter_users(
-    *,
-    actor: Actor,
-    state: str | None = None,
-    email: str | None = None,
-    group_id: int | None = None,
-    search: str | None = None,
-) -> QuerySet[User]:
-    errors: dict[str, list[str]] = {}
-    queryset = User.objects.filter(organization_id=actor.organization_id)
-    if state:
-        if state not in UserState.values:
-            errors["state"] = [f"Must be one of: {', '.join(UserState.values)}."]
-        queryset = queryset.filter(state=state)
-    if email:
-        queryset = queryset.filter(email=email.strip().lower())
-    if group_id is not None:
-        queryset = queryset.filter(
-            groupmembership__group_id=group_id, groupmembership__group__organization_id=actor.organization_id
-        )
-    if search:
-        term = search.strip()
-        queryset = queryset.filter(
-            Q(username__istartswith=term)
-            | Q(email__istartswith=term.lower())
-            | Q(display_name__istartswith=term)
-            | Q(last_name__istartswith=term)
-        )
-    if errors:
-        raise ValidationFailed(errors)
-    return queryset
-
-
-def list_users(
-    *,
-    actor: Actor,
-    state: str | None = None,
-    email: str | None = None,
-    group_id: int | None = None,
-    search: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> UserPage:
-    """Keyset pagination ordered by username: constant cost per page at any size."""
-    if not 1 <= limit <= 500:
-        raise ValidationFailed({"limit": ["Must be between 1 and 500."]})
-    queryset = filter_users(actor=actor, state=state, email=email, group_id=group_id, search=search)
-    if cursor:
-        last_username, last_id = decode_cursor(cursor)
-        queryset = queryset.filter(Q(username__gt=last_username) | Q(username=last_username, id__gt=last_id))
-    items = list(queryset.order_by("username", "id")[: limit + 1])
-    next_cursor = None
-    if len(items) > limit:
-        items = items[:limit]
-        next_cursor = encode_cursor([items[-1].username, items[-1].pk])
-    return UserPage(items=items, next_cursor=next_cursor)
