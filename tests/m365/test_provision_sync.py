@@ -236,3 +236,21 @@ def test_address_taken_by_another_kind_of_object_is_a_clear_error(
     assert "already uses" in failed.last_error
     assert remote(sim, "fine@contoso.com") is not None
     assert remote(sim, "allcompany@contoso.com") is None
+
+
+def test_audit_row_of_an_update_keeps_the_value_microsoft_365_held(
+    directory: Directory, actor: Actor
+) -> None:
+    """The audit log reads "Job title: Manager → CTO", not "Job title: CTO" (issue 8, plain words)."""
+    from lockstep.console.plain_writes import audit_write
+
+    person = new_user(actor, "rowan", fields={"job_title": "Manager"})
+    bindings.bind_user(actor=actor, user_id=person.pk, directory_id=directory.pk)
+    sync()
+    users.update_user(actor=actor, user_id=person.pk, changes={"job_title": "CTO"})
+    sync()
+    row = AuditEvent.objects.filter(action="m365.update_user", target_id=str(person.pk)).latest("id")
+    assert row.before == {"jobTitle": "Manager"}
+    plain = audit_write(row)
+    assert plain is not None
+    assert [c.text for c in plain.changes] == ["Job title: Manager → CTO"]

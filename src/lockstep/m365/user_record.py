@@ -73,6 +73,7 @@ def _record(
 ) -> None:
     binding = work.binding
     actor = Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})")
+    known_before = dict(binding.last_applied or {})  # the last known remote values, for the audit row
     if outcome.ok:
         result.writes += 1
         if operation.kind == "create_user":
@@ -93,7 +94,7 @@ def _record(
                 binding.remote_upn = str((operation.body or {})["userPrincipalName"])
         elif operation.kind == "revoke_sessions":
             binding.last_applied = {**binding.last_applied, "accountEnabled": False}
-        _audit_write(actor, binding, operation)
+        _audit_write(actor, binding, operation, known_before)
         return
     if outcome.error_kind == "conflict" and operation.kind == "create_user":
         found = port.find_user(str((operation.body or {}).get("userPrincipalName", "")))
@@ -199,7 +200,11 @@ def _healthy(port: GraphPort, result: PassResult) -> bool:
     return result.healthy
 
 
-def _audit_write(actor: Actor, binding: UserBinding, operation: reconcile.Operation) -> None:
+def _audit_write(
+    actor: Actor, binding: UserBinding, operation: reconcile.Operation, known_before: dict[str, Any]
+) -> None:
+    """The write's audit row; for an update, `before` holds the values Microsoft 365 was last
+    known to hold for the properties it changes (so the log reads "Job title: Manager → CTO")."""
     after = None
     if operation.body is not None:
         after = {k: v for k, v in operation.body.items() if k != "passwordProfile"}
@@ -209,10 +214,19 @@ def _audit_write(actor: Actor, binding: UserBinding, operation: reconcile.Operat
             after["passwordProfile"] = (
                 "a random password known to nobody, until the user sets one in Lockstep"
             )
-    _audit(actor, binding, f"m365.{operation.kind}", after)
+    before = None
+    if operation.kind == "update_user" and after:
+        before = {k: known_before[k] for k in after if k in known_before}
+    _audit(actor, binding, f"m365.{operation.kind}", after, before or None)
 
 
-def _audit(actor: Actor, binding: UserBinding, action: str, after: dict[str, Any] | None) -> None:
+def _audit(
+    actor: Actor,
+    binding: UserBinding,
+    action: str,
+    after: dict[str, Any] | None,
+    before: dict[str, Any] | None = None,
+) -> None:
     label = binding.user.username if binding.user else binding.remote_upn
     audit.record(
         actor=actor,
@@ -220,6 +234,7 @@ def _audit(actor: Actor, binding: UserBinding, action: str, after: dict[str, Any
         target_type="user",
         target_id=binding.user_id or "",
         target_label=label,
+        before=before,
         after={"directory": binding.directory_id, **(after or {})},
     )
 
