@@ -460,6 +460,17 @@ def group_bindings_list(w: World) -> None:
     same_as_missing(w, "GET", f"groups/{w.group_b.pk}/bindings", f"groups/{MISSING}/bindings")
 
 
+def group_unbind(w: World) -> None:
+    """B's group, and A's group with B's directory: both answer as for an unknown id."""
+    b_group, a_group = w.group_b.pk, w.group_a.pk
+    same_as_missing(
+        w, "DELETE", f"groups/{b_group}/bindings/{dir_b(w)}", f"groups/{MISSING}/bindings/{dir_b(w)}"
+    )
+    same_as_missing(
+        w, "DELETE", f"groups/{a_group}/bindings/{dir_b(w)}", f"groups/{a_group}/bindings/{MISSING}"
+    )
+
+
 def group_bind(w: World) -> None:
     same_as_missing(
         w,
@@ -537,6 +548,7 @@ M365_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
     ),
     ("GET", "/api/v1/groups/{group_id}/bindings"): group_bindings_list,
     ("POST", "/api/v1/groups/{group_id}/bindings"): group_bind,
+    ("DELETE", "/api/v1/groups/{group_id}/bindings/{directory_id}"): group_unbind,
     ("POST", "/api/v1/directories/{directory_id}/scans"): directory_route("POST", "/scans"),
     ("GET", "/api/v1/directories/{directory_id}/scans/latest"): directory_route("GET", "/scans/latest"),
     ("GET", "/api/v1/directories/{directory_id}/candidates"): candidates_list,

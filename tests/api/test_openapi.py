@@ -46,6 +46,7 @@ EXPECTED_PATHS = {
     "/api/v1/users/{user_id}/bindings/{directory_id}/delete-account": {"post"},
     "/api/v1/users/{user_id}/bindings/{directory_id}/restore": {"post"},
     "/api/v1/groups/{group_id}/bindings": {"get", "post"},
+    "/api/v1/groups/{group_id}/bindings/{directory_id}": {"delete"},
     "/api/v1/directories/{directory_id}/scans": {"post"},
     "/api/v1/directories/{directory_id}/scans/latest": {"get"},
     "/api/v1/directories/{directory_id}/candidates": {"get"},

@@ -3,6 +3,8 @@ Microsoft 365 as it is, members included (a deleted security group cannot be res
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lockstep.directory.actors import Actor
@@ -55,3 +57,14 @@ def test_unbinding_needs_write_access(directory: Directory, actor: Actor, read_o
     with pytest.raises(PermissionDenied):
         bindings.unbind_group(actor=read_only_actor, group_id=group.pk, directory_id=directory.pk)
     assert GroupBinding.objects.filter(group=group).exists()
+
+
+def test_unbinding_a_group_over_the_api(directory: Directory, actor: Actor, api: Any) -> None:
+    group = groups.create_group(actor=actor, fields={"name": "Pilots"})
+    bindings.bind_group(actor=actor, group_id=group.pk, directory_id=directory.pk)
+    url = f"/api/v1/groups/{group.pk}/bindings/{directory.pk}"
+    assert api.delete(url).status_code == 204
+    assert not GroupBinding.objects.filter(group=group).exists()
+    assert AuditEvent.objects.filter(action="group.unbind", target_id=str(group.pk)).count() == 1
+    again = api.delete(url)
+    assert again.status_code == 404

@@ -21,7 +21,7 @@ from lockstep.m365 import health as sync_health
 from lockstep.m365 import overview
 from lockstep.m365.models import GroupBinding, SyncStatus, UserBinding
 from lockstep.m365.services import accounts
-from lockstep.m365.services.bindings import bind_group, bind_user, get_directory, unbind_user
+from lockstep.m365.services.bindings import bind_group, bind_user, get_directory, unbind_group, unbind_user
 
 router = Router(tags=["directories"])
 
@@ -201,3 +201,16 @@ def bind_a_group(request: HttpRequest, group_id: int, payload: DirectoryRef) -> 
     actor = writer(request)
     binding = bind_group(actor=actor, group_id=group_id, directory_id=payload.directory_id)
     return Status(201, GroupBinding.objects.select_related("directory").get(pk=binding.pk))
+
+
+@router.delete(
+    "/groups/{int:group_id}/bindings/{int:directory_id}",
+    response={204: None, **error_responses(403, 404, 409)},
+    summary="Unbind a group (Lockstep stops managing it; the security group stays in Microsoft 365)",
+    description="Security groups deleted in Microsoft 365 cannot be restored, so unbinding never "
+    "deletes the group or changes its members there. 409 while a worker is syncing the group.",
+)
+def unbind_a_group(request: HttpRequest, group_id: int, directory_id: int) -> HttpResponse:
+    actor = writer(request)
+    unbind_group(actor=actor, group_id=group_id, directory_id=directory_id)
+    return HttpResponse(status=204)
