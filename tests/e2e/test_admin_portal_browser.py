@@ -115,7 +115,7 @@ def test_admin_creates_a_user_and_finds_it(browser: Any, live_server: Any) -> No
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     table = page.locator("table.users tbody")
     expect(table.get_by_role("link", name="adele")).to_be_visible()
-    page.get_by_label("Search").press_sequentially("OWEN", delay=40)
+    page.get_by_role("textbox", name="Search").press_sequentially("OWEN", delay=40)
     expect(table.get_by_role("link", name="adele")).to_have_count(0)
     expect(table.get_by_role("link", name="megan")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("1 user")
