@@ -152,7 +152,26 @@ def test_lockstep_notices_at_start_that_m365sim_lost_the_account(
     assert (error, code) == (REMOTE_PURGED_WORDS, "purged_in_m365")
 
     status = installation.lockstep("m365", "status", "Contoso 365")
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == 0, status.stderr  # amber: needs attention, not down
     assert "Deleted permanently in Microsoft 365" in status.stdout
+    assert "state: Needs attention: 1 user or group could not be synced" in status.stdout
     with sim.client() as http:  # never re-created on its own
         assert http.get("/users/nina@contoso.com").status_code == 404
+
+
+MARK_UNREACHABLE = """
+from django.utils import timezone
+from lockstep.m365.models import Directory
+Directory.objects.update(unreachable_since=timezone.now(), unreachable_reason="Connection refused.")
+"""
+
+
+def test_status_fails_while_microsoft_365_cannot_be_reached(installation: Scratch) -> None:
+    """`lockstep m365 status` says what the dashboard says, and exits 1 while a directory is red."""
+    healthy = installation.lockstep("m365", "status")
+    assert healthy.returncode == 0, healthy.stderr
+    marked = installation.python(MARK_UNREACHABLE)
+    assert marked.returncode == 0, marked.stderr
+    down = installation.lockstep("m365", "status")
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert "state: Cannot reach Microsoft 365: Connection refused." in down.stdout

@@ -315,7 +315,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from lockstep.m365 import overview
+    from lockstep.m365 import directory_status, overview
     from lockstep.m365.models import Directory, Health
 
     actor, organization = context(args)
@@ -326,11 +326,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not chosen:
         _out(f"No directories in {organization.name}.")
         return 0
+    down = False
     for directory in chosen:
         summary = overview.summary(directory)
         health = summary.health
+        state = directory_status.state_of_directory(directory)  # what the dashboard shows
+        down = down or state.level == directory_status.DOWN
         label = Health(health.health).label + ("" if health.sync_enabled else " (sync off)")
         _out(f"{directory.name} (id {directory.pk}): {label}")
+        _out(f"  state: {state.label}{': ' + state.words if state.words else ''}")
         if health.health_reason:
             _out(f"  reason: {health.health_reason}")
         _out(f"  bound: {summary.users_bound} users, {summary.groups_bound} groups")
@@ -344,7 +348,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for row in overview.recent_errors(directory, limit=10 if args.directory else 3):
             _out(f"  error {row.kind} {row.label}: {row.message} {row.advice}".rstrip())
-    return 0
+    return 1 if down else 0  # 1: a directory is broken or Microsoft 365 cannot be reached
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
