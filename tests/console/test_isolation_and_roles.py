@@ -128,7 +128,6 @@ CATALOGUE: dict[str, Route] = {
         args=lambda ids: [ids["group"]], post=lambda ids: {"user_id": ids["user"]}, post_only=True
     ),
     "group_member_remove": Route(args=lambda ids: [ids["group"], ids["user"]], post_only=True),
-    "directories": Route(),
     "settings": Route(
         creates=True,
         post=lambda ids: {"name": "Renamed Org", "password_min_length": "8", "password_min_classes": "3"},

@@ -39,13 +39,6 @@ def test_dashboard_counts_by_state_in_one_query(
     assert "Contoso Ltd" in html and "owner@contoso.com" in html
 
 
-def test_directories_placeholder(admin_client: Client) -> None:
-    assert (
-        b"No Microsoft 365 directories are connected yet"
-        in admin_client.get(reverse("console:directories")).content
-    )
-
-
 def test_audit_log_newest_first_with_filters_and_pages(
     admin_client: Client, actor: Actor, make_user: MakeUser
 ) -> None:
@@ -87,7 +80,7 @@ def test_pages_follow_the_content_security_policy(
                 "console:user_new",
                 "console:groups",
                 "console:group_new",
-                "console:directories",
+                "directories:list",
                 "console:settings",
                 "console:administrators",
                 "console:api_keys",

@@ -33,7 +33,6 @@ urlpatterns = [
     path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
     path("groups/<int:pk>/members/add/", groups.member_add, name="group_member_add"),
     path("groups/<int:pk>/members/<int:user_pk>/remove/", groups.member_remove, name="group_member_remove"),
-    path("directories/", dashboard.directories, name="directories"),
     path("settings/", settings.organization_settings, name="settings"),
     path("settings/administrators/", settings.administrators, name="administrators"),
     path("settings/administrators/<int:pk>/role/", settings.administrator_role, name="administrator_role"),

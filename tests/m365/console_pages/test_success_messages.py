@@ -158,7 +158,7 @@ EXEMPT = {
 
 READ_ONLY = {  # GET pages and downloads
     "console:index", "console:users", "console:users_export", "console:user_detail", "console:groups",
-    "console:group_detail", "console:directories", "console:audit", "console:audit_export",
+    "console:group_detail", "console:audit", "console:audit_export",
     "directories:list", "directories:detail", "directories:settings", "directories:held",
     "directories:import", "directories:import_progress", "directories:candidate", "directories:batch",
     "directories:batch_progress", "directories:groups", "directories:plan", "directories:export",

@@ -20,7 +20,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     states = [(state, label, counts[state]) for state, label in UserState.choices]
     context = {"total": counts["total"], "states": states, **cards_context(actor_for(request))}
     return render(request, "console/dashboard.html", context)
-
-
-def directories(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/directories.html")
