@@ -264,7 +264,12 @@ def batch_detail(request: HttpRequest, pk: int, batch_pk: int) -> HttpResponse:
     return render(
         request,
         "console/directories/batch.html",
-        {**_batch_context(request, directory, batch), "items": items, "restores": restores},
+        {
+            **_batch_context(request, directory, batch),
+            "items": items,
+            "restores": restores,
+            "restores_pending": any(r.state == "pending" for r in restores),
+        },
     )
 
 
