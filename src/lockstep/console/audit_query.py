@@ -208,9 +208,3 @@ def rows(events: list[AuditEvent]) -> list[AuditRow]:
             )
         )
     return out
-
-
-def csv_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula: a leading = + - @ (or tab, CR) gets a '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -67,10 +67,13 @@ def delete_user(user: User) -> str:
     )
 
 
+_GROUP_LEFT_AS_IS = "members included; Lockstep stops changing it. Its members' accounts are not affected."
+
+
 def unbind_group(group: Group, directory: str) -> str:
     return (
         f"Unbinding {group.name} from {directory} leaves the security group in Microsoft 365 as it is, "
-        f"members included; Lockstep stops changing it. Its members' accounts are not affected."
+        f"{_GROUP_LEFT_AS_IS}"
     )
 
 
@@ -78,10 +81,7 @@ def delete_group(group: Group) -> str:
     names = group_directories(group)
     if not names:
         return f"{group.name} is not bound to a Microsoft 365 directory: nothing changes there."
-    return (
-        f"The security group stays in Microsoft 365 ({_names(names)}) as it is, members included; "
-        f"Lockstep stops changing it. Its members' accounts are not affected."
-    )
+    return f"The security group stays in Microsoft 365 ({_names(names)}) as it is, {_GROUP_LEFT_AS_IS}"
 
 
 # --- success messages ---------------------------------------------------------------------------

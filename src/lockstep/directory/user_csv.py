@@ -15,13 +15,13 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from lockstep.directory.csv_cells import FORMULA_STARTS
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.validation import USER_TEXT_FIELDS
 
 MAX_BYTES = 1024 * 1024  # 1 MiB
 MAX_ROWS = 5000
 DELIMITERS = (",", ";", "\t", "|")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 IMPORT_FIELDS = (*USER_TEXT_FIELDS, "state")
 # The export's columns that an import does not set.
 IGNORED_COLUMNS = frozenset({"immutable_id", "password_setup", "has_password", "created_at", "updated_at"})

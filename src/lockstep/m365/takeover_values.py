@@ -17,6 +17,7 @@ from typing import Any
 
 from lockstep.directory.models import User
 from lockstep.directory.validation import clean_user_fields
+from lockstep.m365 import write_words
 from lockstep.m365.models import ImportCandidate
 from lockstep.m365.reconcile import NOT_CLEARABLE, Operation
 
@@ -33,20 +34,9 @@ USER_FIELDS: dict[str, str] = {
 }
 """Graph property -> the Lockstep user field it is written from (`mapping.desired_user`)."""
 
-LABELS: dict[str, str] = {
-    "displayName": "Display name",
-    "givenName": "First name",
-    "surname": "Last name",
-    "jobTitle": "Job title",
-    "department": "Department",
-    "businessPhones": "Business phone",
-    "mobilePhone": "Mobile phone",
-    "employeeId": "Employee ID",
-    "usageLocation": "Usage location",
-    "userPrincipalName": "Sign-in name",
-    "onPremisesImmutableId": "Immutable ID",
-    "accountEnabled": "Sign-in allowed",
-}
+LABELS: dict[str, str] = {**write_words.LABELS, "accountEnabled": "Sign-in allowed"}
+"""Graph property -> what an admin calls it (`write_words.LABELS`); here `accountEnabled` reads
+"Sign-in allowed", as its values show as Yes/No."""
 
 
 def label_of(prop: str) -> str:

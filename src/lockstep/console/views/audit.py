@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from lockstep.console import audit_query
 from lockstep.console.access import current_admin
 from lockstep.console.audit_query import AuditFilterForm
+from lockstep.directory.csv_cells import Echo, safe_cell
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import AuditEvent
 from lockstep.directory.services.users import decode_cursor, encode_cursor
@@ -76,11 +77,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     """Every event the filters match (not only one page) as CSV, newest first."""
     admin = current_admin(request)
@@ -88,7 +84,7 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     events = audit_query.filtered(admin.organization_id, data).order_by("-at", "-id")
 
     def lines() -> Iterator[str]:
-        writer = csv.writer(_Echo())
+        writer = csv.writer(Echo())
         yield writer.writerow(CSV_HEADER)
         chunk: list[AuditEvent] = []
         for event in events.iterator(chunk_size=EXPORT_CHUNK):
@@ -110,7 +106,7 @@ def _write_rows(writer: Any, events: list[AuditEvent]) -> Iterator[str]:
         event = row.event
         yield writer.writerow(
             [
-                audit_query.csv_cell(value)
+                safe_cell(value)
                 for value in (
                     event.at.strftime("%Y-%m-%d %H:%M:%S"),
                     event.actor_label or event.actor_kind,

@@ -28,6 +28,7 @@ from lockstep.console.forms import (
     show_service_error,
 )
 from lockstep.console.paging import numbered_page
+from lockstep.directory.csv_cells import Echo, safe_cell
 from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.models import ALLOWED_TRANSITIONS, User, UserState
 from lockstep.directory.password_policy import describe_policy
@@ -86,17 +87,6 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: object) -> str:
-    """Text for a CSV cell; a leading = + - @ is neutralised so spreadsheets do not run it."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def user_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The users the list's filters select, as CSV; filters it cannot use are said, not ignored."""
     form = list_filters.user_filter_form(request, with_choices=False)
@@ -108,10 +98,10 @@ def user_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         return HttpResponse(f"Cannot export: {errors}", status=400, content_type="text/plain; charset=utf-8")
 
     def rows() -> Iterator[str]:
-        writer = csv.writer(_Echo())
+        writer = csv.writer(Echo())
         yield writer.writerow(CSV_COLUMNS)
         for user in queryset.iterator(chunk_size=2000):
-            yield writer.writerow([_cell(getattr(user, column)) for column in CSV_COLUMNS])
+            yield writer.writerow([safe_cell(getattr(user, column)) for column in CSV_COLUMNS])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
 
 from django.db import transaction
 
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
+from lockstep.directory.csv_cells import safe_cell
 from lockstep.directory.errors import ValidationFailed
 from lockstep.m365.models import Directory, GraphBudget, PendingPassword, UserBinding
 from lockstep.m365.services.bindings import get_directory
@@ -38,12 +38,6 @@ REACTIVATION_NOTE = (
 )
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell that spreadsheets will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def export_bindings(*, actor: Actor, directory_id: int) -> str:
     """The directory's user and group bindings as CSV (offered before deactivating)."""
     directory = get_directory(actor=actor, directory_id=directory_id)
@@ -54,7 +48,7 @@ def export_bindings(*, actor: Actor, directory_id: int) -> str:
     for b in users.iterator():
         writer.writerow(
             [
-                _cell(v)
+                safe_cell(v)
                 for v in (
                     "user",
                     b.user.username if b.user else "",
@@ -70,7 +64,7 @@ def export_bindings(*, actor: Actor, directory_id: int) -> str:
     for g in directory.group_bindings.select_related("group").order_by("id").iterator():
         writer.writerow(
             [
-                _cell(v)
+                safe_cell(v)
                 for v in (
                     "group",
                     g.group.name if g.group else "",

@@ -1,4 +1,8 @@
-"""CSV cells the Admin Portal sends out, safe to open in a spreadsheet."""
+"""CSV cells Lockstep sends out (user, audit and binding exports), safe to open in a spreadsheet.
+
+The one formula guard: `safe_cell` protects a cell, `lockstep.directory.user_csv.unprotect` reads
+a protected cell back as typed.
+"""
 
 from __future__ import annotations
 
