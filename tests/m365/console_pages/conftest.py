@@ -8,19 +8,11 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from lockstep.directory.models import Administrator, AdminRole, Organization
+from lockstep.directory.models import AdminRole, Organization
 from lockstep.directory.services import admins
+from lockstep.testing.sessions import signed_in_client as signed_in
 
 PASSWORD = "Correct-Horse-Battery-9"
-
-
-def signed_in(admin: Administrator) -> Client:
-    client = Client()
-    client.force_login(admin)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    return client
 
 
 @pytest.fixture(autouse=True)
