@@ -11,9 +11,8 @@ from django.test import Client
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, AdminRole, Organization, User
-from lockstep.directory.services import admins
+from lockstep.directory.services import admins, users
 from lockstep.testing.sessions import signed_in_client as signed_in
-from lockstep.testing.sessions import users
 
 ADMIN_PASSWORD = "Correct-Horse-Battery-9"  # as in tests/conftest.py
 

@@ -19,12 +19,10 @@ from lockstep.directory.services import users
 from lockstep.m365.models import ImportBatch
 from lockstep.m365.services import directories, imports
 from lockstep.testing.browser import SCREENSHOTS, admin_page
-from lockstep.testing.m365 import directory_fields, sync_until_settled
+from lockstep.testing.m365 import TAKEOVER_UPN, directory_fields, sync_until_settled, takeover_pair
 from m365sim.testing import SimServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-UPN = "nestor.wilke@contoso.com"
 
 
 def test_a_takeover_keeps_the_remote_value_and_undo_puts_the_old_one_back(
@@ -34,20 +32,7 @@ def test_a_takeover_keeps_the_remote_value_and_undo_puts_the_old_one_back(
 
     actor = Actor.for_admin(owner)
     directory, _ = directories.add_directory(actor=actor, fields=directory_fields(sim))
-    account = sim.sim.tenant.find_user(UPN)
-    assert account is not None
-    account["jobTitle"] = "Manager"
-    nestor = users.create_user(
-        actor=actor,
-        fields={
-            "username": "nestor",
-            "email": UPN,
-            "first_name": "Nestor",
-            "last_name": account["surname"],
-            "department": account["department"],
-            "usage_location": "US",
-        },
-    )
+    account, nestor = takeover_pair(actor, sim)
     assert imports.scan_candidates(actor=actor, directory_id=directory.pk, wait=True).state == "done"
 
     with admin_page(browser, live_server, owner, console=()) as watched:
@@ -57,7 +42,7 @@ def test_a_takeover_keeps_the_remote_value_and_undo_puts_the_old_one_back(
         page.goto(f"{base}/directories/{directory.pk}/import/?q=nestor")
         fill = page.get_by_label("Fill empty Lockstep fields from Microsoft 365")
         expect(fill).to_be_checked()
-        page.get_by_label(f"Select {UPN}").check()
+        page.get_by_label(f"Select {TAKEOVER_UPN}").check()
         fill.uncheck()
         page.get_by_role("button", name="Preview the import").click()
         warning = page.locator("#takeover-losses")
@@ -67,7 +52,7 @@ def test_a_takeover_keeps_the_remote_value_and_undo_puts_the_old_one_back(
 
         # With the default, nothing is lost: the empty field is filled before binding.
         expect(page.get_by_label("Fill empty Lockstep fields from Microsoft 365")).to_be_checked()
-        page.get_by_label(f"Select {UPN}").check()
+        page.get_by_label(f"Select {TAKEOVER_UPN}").check()
         page.get_by_role("button", name="Preview the import").click()
         expect(page.locator("#takeover-fills")).to_contain_text("1 account keeps their Job title:")
         expect(page.locator("#takeover-losses")).to_have_count(0)
