@@ -22,6 +22,8 @@ from lockstep.m365.services import bindings
 from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS, admin_page, browser_context
 from lockstep.testing.m365 import sync_until_settled
 
+from .conftest import active_megan
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 OVERFLOW = """() => {
@@ -72,16 +74,8 @@ def _pages(directory: Directory, user_id: int, group_id: int) -> list[tuple[str,
 def test_pages_fit_1366_and_390_with_one_highlighted_menu_item(
     browser: Any, live_server: Any, directory: Directory, actor: Actor, owner: Administrator
 ) -> None:
-    megan = users.create_user(
-        actor=actor,
-        fields={
-            "username": "megan.bowen-with-a-rather-long-username",
-            "email": "megan@contoso.com",
-            "first_name": "Megan",
-            "last_name": "Bowen",
-            "job_title": "Marketing Manager",
-        },
-        state=UserState.ACTIVE,
+    megan = active_megan(
+        actor, username="megan.bowen-with-a-rather-long-username", job_title="Marketing Manager"
     )
     group = groups.create_group(
         actor=actor, fields={"name": "Marketing", "description": "Everyone in marketing"}
@@ -125,16 +119,7 @@ def test_suspend_confirmation_states_the_microsoft_365_effect(
 ) -> None:
     from playwright.sync_api import expect
 
-    megan = users.create_user(
-        actor=actor,
-        fields={
-            "username": "megan",
-            "email": "megan@contoso.com",
-            "first_name": "Megan",
-            "last_name": "Bowen",
-        },
-        state=UserState.ACTIVE,
-    )
+    megan = active_megan(actor)
     bindings.bind_user(actor=actor, user_id=megan.pk, directory_id=directory.pk)
     with admin_page(browser, live_server, owner, viewport={"width": 390, "height": 800}) as watched:
         page, base = watched.page, watched.base
