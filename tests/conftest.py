@@ -11,6 +11,7 @@ from django.test import Client
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, AdminRole, Organization
 from lockstep.directory.services import admins, api_keys, organizations
+from lockstep.testing.sessions import signed_in_client
 
 ADMIN_PASSWORD = "Correct-Horse-Battery-9"
 
@@ -59,12 +60,7 @@ def api(api_key_secret: str) -> Client:
 
 @pytest.fixture
 def admin_client(owner: Administrator) -> Client:
-    client = Client()
-    client.force_login(owner)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    return client
+    return signed_in_client(owner)
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.test import Client
 
 from lockstep.directory.models import Administrator, Group
-from lockstep.testing.browser import CSP_PROBE
+from lockstep.testing.browser import watch
+from lockstep.testing.sessions import signed_in_client
 
 pytestmark = [
     pytest.mark.browser,
@@ -19,11 +20,8 @@ pytestmark = [
 
 
 def open_docs(browser: Any, live_server: Any) -> tuple[Any, list[str]]:
-    page = browser.new_context().new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.add_init_script(CSP_PROBE)
+    watched = watch(browser.new_context().new_page(), live_server.url, console=("error",))
+    page, errors = watched.page, watched.problems
     page.goto(f"{live_server.url}/api/v1/docs")
     page.wait_for_selector(".opblock", timeout=20_000)
     return page, errors
@@ -41,11 +39,7 @@ def test_docs_render_offline_under_the_csp(browser: Any, live_server: Any) -> No
 def test_signed_in_admin_can_try_a_write_from_the_docs(
     browser: Any, live_server: Any, owner: Administrator
 ) -> None:
-    client = Client()
-    client.force_login(owner)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
+    client = signed_in_client(owner)
     cookie = {
         "name": settings.SESSION_COOKIE_NAME,
         "value": client.cookies[settings.SESSION_COOKIE_NAME].value,

@@ -3,38 +3,21 @@ effects (GET .../undo) and `restore_remote`, against m365sim."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.test import Client
 from tests.api.conftest import JsonClient
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import User
-from lockstep.directory.services import users
 from lockstep.m365.models import ImportRestore
 from lockstep.m365.services import directories, imports
-from lockstep.testing.m365 import directory_fields, sync_until_settled
+from lockstep.testing.m365 import directory_fields, sync_until_settled, takeover_pair
 from m365sim.testing import SimServer
-
-UPN = "nestor.wilke@contoso.com"
 
 
 def test_preview_fill_option_and_undo_with_restore(api: Client, actor: Actor, sim: SimServer) -> None:
     client = JsonClient(api)
     directory, _ = directories.add_directory(actor=actor, fields=directory_fields(sim))
-    account: dict[str, Any] = sim.sim.tenant.find_user(UPN) or {}
-    account["jobTitle"] = "Manager"
-    users.create_user(
-        actor=actor,
-        fields={
-            "username": "nestor",
-            "email": UPN,
-            "first_name": "Nestor",
-            "last_name": account["surname"],
-            "department": account["department"],
-            "usage_location": "US",
-        },
-    )
+    account, _ = takeover_pair(actor, sim)
     imports.scan_candidates(actor=actor, directory_id=directory.pk, wait=True)
     [candidate] = client.get(f"directories/{directory.pk}/candidates?search=nestor.wilke").data["items"]
     body = {"candidate_ids": [candidate["id"]]}

@@ -12,6 +12,7 @@ from django.test import Client
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, AdminRole, Organization, User
 from lockstep.directory.services import admins, users
+from lockstep.testing.sessions import signed_in_client as signed_in
 
 ADMIN_PASSWORD = "Correct-Horse-Battery-9"  # as in tests/conftest.py
 
@@ -22,15 +23,6 @@ def _fresh_throttle() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-def signed_in(admin: Administrator) -> Client:
-    client = Client()
-    client.force_login(admin)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    return client
 
 
 @pytest.fixture

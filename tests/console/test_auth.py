@@ -15,26 +15,13 @@ from django.utils import timezone
 from lockstep.console import throttle
 from lockstep.directory.models import Administrator, AuditEvent, Organization
 from lockstep.directory.services import admins
+from lockstep.testing.sessions import enrol_totp, next_totp_code
 
 PASSWORD = "Correct-Horse-Battery-9"
 
 
 def login(client: Client, email: str = "owner@contoso.com", password: str = PASSWORD, **extra: str):
     return client.post(reverse("console:login"), {"email": email, "password": password}, **extra)
-
-
-def enrol(admin: Administrator) -> str:
-    secret = admins.begin_totp_enrolment(admin)
-    admins.confirm_totp_enrolment(admin=admin, secret=secret, code=pyotp.TOTP(secret).now())
-    admin.refresh_from_db()
-    return secret
-
-
-def next_code(secret: str, admin: Administrator) -> str:
-    """A valid code that the replay protection has not seen yet (the next time step)."""
-    totp = pyotp.TOTP(secret)
-    counter = max(int(timezone.now().timestamp()) // totp.interval, admin.totp_last_counter + 1)
-    return totp.generate_otp(counter)
 
 
 def test_login_page_renders(client: Client) -> None:
@@ -80,7 +67,7 @@ def test_next_is_followed_only_within_the_site(client: Client, owner: Administra
 
 
 def test_totp_admin_needs_the_code(client: Client, owner: Administrator) -> None:
-    secret = enrol(owner)
+    secret = enrol_totp(owner)
     response = login(client)
     assert response["Location"] == reverse("console:mfa")
     assert client.session["mfa_passed"] is False
@@ -91,15 +78,15 @@ def test_totp_admin_needs_the_code(client: Client, owner: Administrator) -> None
     assert client.post(reverse("console:user_new"), {}).status_code == 302
     wrong = client.post(reverse("console:mfa"), {"code": "000000"})
     assert wrong.status_code == 200 and b"That code is not right" in wrong.content
-    right = client.post(reverse("console:mfa"), {"code": next_code(secret, owner)})
+    right = client.post(reverse("console:mfa"), {"code": next_totp_code(secret, owner)})
     assert right.status_code == 302 and right["Location"] == reverse("console:index")
     assert client.session["mfa_passed"] is True
     assert client.get(reverse("console:users")).status_code == 200
 
 
 def test_a_totp_code_works_once(client: Client, owner: Administrator) -> None:
-    secret = enrol(owner)
-    code = next_code(secret, owner)
+    secret = enrol_totp(owner)
+    code = next_totp_code(secret, owner)
     login(client)
     assert client.post(reverse("console:mfa"), {"code": code}).status_code == 302
     other = Client()
@@ -134,7 +121,7 @@ def test_required_mfa_forces_enrolment(client: Client, org: Organization, owner:
 
 
 def test_enrolment_page_is_not_a_way_around_the_code(client: Client, owner: Administrator) -> None:
-    enrol(owner)
+    enrol_totp(owner)
     login(client)
     response = client.get(reverse("console:mfa_enrol"))
     assert response.status_code == 302 and response["Location"] == reverse("console:mfa")
@@ -173,11 +160,11 @@ def test_source_throttle_stops_spraying_many_accounts(client: Client, owner: Adm
 
 
 def test_totp_guessing_is_throttled_and_ends_the_session(client: Client, owner: Administrator) -> None:
-    secret = enrol(owner)
+    secret = enrol_totp(owner)
     login(client)
     for _ in range(throttle.ACCOUNT_LIMIT):
         assert client.post(reverse("console:mfa"), {"code": "000000"}).status_code == 200
-    response = client.post(reverse("console:mfa"), {"code": next_code(secret, owner)})
+    response = client.post(reverse("console:mfa"), {"code": next_totp_code(secret, owner)})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
 
@@ -216,11 +203,11 @@ def test_login_rotates_the_session_key(client: Client, owner: Administrator) -> 
 def test_secrets_are_not_logged(
     client: Client, owner: Administrator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    secret = enrol(owner)
+    secret = enrol_totp(owner)
     login(client, password="Wrong-Guess-42")
     login(client)
     client.post(reverse("console:mfa"), {"code": "000000"})
-    client.post(reverse("console:mfa"), {"code": next_code(secret, owner)})
+    client.post(reverse("console:mfa"), {"code": next_totp_code(secret, owner)})
     text = caplog.text
     assert "Wrong-Guess-42" not in text and PASSWORD not in text and secret not in text
     assert not re.search(r"\b000000\b", text)

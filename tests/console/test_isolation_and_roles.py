@@ -12,9 +12,8 @@ escape these tests.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -34,6 +33,7 @@ from lockstep.directory.models import (
     User,
 )
 from lockstep.directory.services import admins, api_keys, groups, users
+from lockstep.testing.url_catalogue import Route, post_form_actions
 
 PASSWORD = "Tr1cky-Kangaroo-Lamp"
 
@@ -64,18 +64,6 @@ def build_world(org: Organization, slug: str) -> World:
     groups.add_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
     key, _secret = api_keys.create_api_key(actor=actor, name=f"{slug}-key")
     return World(org, owner, user, group, key)
-
-
-@dataclass(frozen=True)
-class Route:
-    """How to call one URL pattern: its URL arguments (from a World's ids) and a valid POST body."""
-
-    args: Callable[[dict[str, int]], list[int]] | None = None
-    post: Callable[[dict[str, int]], dict[str, Any]] = field(default=lambda ids: {})
-    post_only: bool = False
-    sign_in: bool = False  # part of signing in / out: not an object, not a write
-    write_page: bool = False  # an entry form: read-only admins get 403 even on GET
-    creates: bool = False  # a POST here creates or changes something of the caller's organization
 
 
 def user_fields(ids: dict[str, int]) -> dict[str, Any]:
@@ -313,8 +301,7 @@ def test_read_only_admin_sees_every_page_without_write_forms(world_a: World, rea
         if response.streaming:
             continue
         html = response.content.decode()
-        actions = re.findall(r'<form\b[^>]*method="post"[^>]*action="([^"]*)"', html)
-        actions += re.findall(r'<form\b[^>]*action="([^"]*)"[^>]*method="post"', html)
+        actions = post_form_actions(html)
         assert set(actions) <= {reverse("console:logout")}, (name, actions)
         assert "(+) Manual user entry" not in html
 

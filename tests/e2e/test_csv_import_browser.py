@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import AdminRole, AuditEvent, User
-from lockstep.directory.services import admins, organizations, users
-from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
+from lockstep.directory.models import Administrator, AuditEvent, User
+from lockstep.directory.services import users
+from lockstep.testing.browser import SCREENSHOTS, admin_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,72 +26,47 @@ FILE = (
 ).encode("utf-8-sig")
 
 
-def test_csv_import_preview_then_confirm(browser: Any, live_server: Any) -> None:
+def test_csv_import_preview_then_confirm(browser: Any, live_server: Any, owner: Administrator) -> None:
     from playwright.sync_api import expect
 
-    org = organizations.create_organization(name="Contoso Ltd")
-    owner = admins.create_admin(
-        organization=org, email="owner@contoso.com", password="Correct-Horse-Battery-9", role=AdminRole.OWNER
-    )
     users.create_user(
         actor=Actor.for_admin(owner),
         fields={"username": "adele", "email": "adele@contoso.com", "job_title": "Clerk"},
     )
-    client = Client()
-    client.force_login(owner)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": live_server.url}]
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
-        ),
-    )
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.add_init_script(CSP_PROBE)
+    with admin_page(browser, live_server, owner) as watched:
+        page = watched.page
+        page.goto(f"{live_server.url}/users/")
+        page.get_by_role("link", name="Import CSV").click()
+        expect(page.get_by_role("heading", name="Import users from CSV")).to_be_visible()
+        page.get_by_label("CSV file").set_input_files(
+            {"name": "people.csv", "mimeType": "text/csv", "buffer": FILE}
+        )
+        page.get_by_role("button", name="Upload and preview").click()
 
-    page.goto(f"{live_server.url}/users/")
-    page.get_by_role("link", name="Import CSV").click()
-    expect(page.get_by_role("heading", name="Import users from CSV")).to_be_visible()
-    page.get_by_label("CSV file").set_input_files(
-        {"name": "people.csv", "mimeType": "text/csv", "buffer": FILE}
-    )
-    page.get_by_role("button", name="Upload and preview").click()
+        expect(page.get_by_role("heading", name="Import preview")).to_be_visible()
+        expect(page.get_by_text("people.csv: 3 rows, read as UTF-8, separated by commas.")).to_be_visible()
+        errors = page.locator("table.import-preview").first
+        expect(errors.get_by_role("row", name="4 yan yan@contoso")).to_contain_text(
+            "error: email: The domain must be a valid domain name of at most 48 characters."
+        )
+        rows = page.locator("table.import-preview").nth(1)
+        expect(rows.get_by_role("row", name="2 zoe zoe.ng@contoso.com")).to_contain_text("will create")
+        expect(rows.get_by_role("row", name="3 adele")).to_contain_text("will update: job_title")
+        assert not User.objects.filter(username="zoe").exists()  # nothing written before the confirmation
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-csv-preview.png"), full_page=True)
 
-    expect(page.get_by_role("heading", name="Import preview")).to_be_visible()
-    expect(page.get_by_text("people.csv: 3 rows, read as UTF-8, separated by commas.")).to_be_visible()
-    errors = page.locator("table.import-preview").first
-    expect(errors.get_by_role("row", name="4 yan yan@contoso")).to_contain_text(
-        "error: email: The domain must be a valid domain name of at most 48 characters."
-    )
-    rows = page.locator("table.import-preview").nth(1)
-    expect(rows.get_by_role("row", name="2 zoe zoe.ng@contoso.com")).to_contain_text("will create")
-    expect(rows.get_by_role("row", name="3 adele")).to_contain_text("will update: job_title")
-    assert not User.objects.filter(username="zoe").exists()  # nothing written before the confirmation
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-csv-preview.png"), full_page=True)
-
-    page.get_by_role("button", name="Import 2 users (leave out 1 with errors)").click()
-    expect(page.get_by_role("heading", name="Import done")).to_be_visible()
-    expect(
-        page.get_by_text("Imported: 1 user created, 1 updated, 1 row with errors left out.")
-    ).to_be_visible()
-    zoe = User.objects.get(username="zoe")
-    assert (zoe.email, zoe.display_name, zoe.job_title, zoe.state) == (
-        "zoe.ng@contoso.com",
-        "Zoe Ng",
-        "Engineer",
-        "staged",
-    )
-    assert User.objects.get(username="adele").job_title == "Retail Manager"
-    assert not User.objects.filter(username="yan").exists()
-    assert AuditEvent.objects.filter(action="user.create", target_label="zoe").count() == 1
-    assert page.evaluate("window.__csp") == []
-    assert problems == []
-    context.close()
+        page.get_by_role("button", name="Import 2 users (leave out 1 with errors)").click()
+        expect(page.get_by_role("heading", name="Import done")).to_be_visible()
+        expect(
+            page.get_by_text("Imported: 1 user created, 1 updated, 1 row with errors left out.")
+        ).to_be_visible()
+        zoe = User.objects.get(username="zoe")
+        assert (zoe.email, zoe.display_name, zoe.job_title, zoe.state) == (
+            "zoe.ng@contoso.com",
+            "Zoe Ng",
+            "Engineer",
+            "staged",
+        )
+        assert User.objects.get(username="adele").job_title == "Retail Manager"
+        assert not User.objects.filter(username="yan").exists()
+        assert AuditEvent.objects.filter(action="user.create", target_label="zoe").count() == 1

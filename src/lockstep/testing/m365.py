@@ -128,3 +128,28 @@ def wait_for_replication(sim: Any) -> None:
     replication = getattr(sim.sim.tenant, "replication", None)
     if replication is not None:
         time.sleep(replication.pending_seconds())
+
+
+TAKEOVER_UPN = "nestor.wilke@contoso.com"
+
+
+def takeover_pair(actor: Any, sim: Any) -> tuple[dict[str, Any], Any]:
+    """m365sim's account TAKEOVER_UPN, given the job title "Manager", and the Lockstep user
+    nestor matching it (same UPN, name, department) without one: the case of a safe takeover."""
+    from lockstep.directory.services import users
+
+    account: dict[str, Any] | None = sim.sim.tenant.find_user(TAKEOVER_UPN)
+    assert account is not None, f"m365sim's demo tenant has no account {TAKEOVER_UPN}"
+    account["jobTitle"] = "Manager"
+    user = users.create_user(
+        actor=actor,
+        fields={
+            "username": "nestor",
+            "email": TAKEOVER_UPN,
+            "first_name": "Nestor",
+            "last_name": account["surname"],
+            "department": account["department"],
+            "usage_location": "US",
+        },
+    )
+    return account, user

@@ -8,19 +8,27 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from lockstep.directory.models import Administrator, AdminRole, Organization
-from lockstep.directory.services import admins
+from lockstep.directory.actors import Actor
+from lockstep.directory.models import AdminRole, Organization, User, UserState
+from lockstep.directory.services import admins, users
+from lockstep.testing.sessions import signed_in_client as signed_in
 
 PASSWORD = "Correct-Horse-Battery-9"
 
 
-def signed_in(admin: Administrator) -> Client:
-    client = Client()
-    client.force_login(admin)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    return client
+def active_megan(actor: Actor, **fields: str) -> User:
+    """The active user Megan Bowen (megan@contoso.com), with `fields` changed or added."""
+    return users.create_user(
+        actor=actor,
+        fields={
+            "username": "megan",
+            "email": "megan@contoso.com",
+            "first_name": "Megan",
+            "last_name": "Bowen",
+            **fields,
+        },
+        state=UserState.ACTIVE,
+    )
 
 
 @pytest.fixture(autouse=True)

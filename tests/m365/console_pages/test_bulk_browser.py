@@ -10,42 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, AuditEvent, User
 from lockstep.directory.services import users
 from lockstep.m365.models import Directory
 from lockstep.m365.services import bulk_bindings
-from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
+from lockstep.testing.browser import SCREENSHOTS, admin_page
 from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def signed_in_page(browser: Any, live_server: Any, admin: Administrator) -> tuple[Any, Any, list[str]]:
-    client = Client()
-    client.force_login(admin)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": live_server.url}]
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
-        ),
-    )
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.add_init_script(CSP_PROBE)
-    return context, page, problems
 
 
 def test_bulk_suspend_states_the_microsoft_365_effect(
@@ -66,40 +41,38 @@ def test_bulk_suspend_states_the_microsoft_365_effect(
     )
     sync_until_settled()
 
-    context, page, problems = signed_in_page(browser, live_server, owner)
-    page.goto(f"{live_server.url}/users/")
-    page.get_by_label("Select every user on this page").check()  # ticks all four
-    expect(page.get_by_label("Select zed")).to_be_checked()
-    page.get_by_label("Select zed").uncheck()
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-users-bulk-bar.png"), full_page=True)
-    page.get_by_role("button", name="Suspend", exact=True).click()
+    with admin_page(browser, live_server, owner) as watched:
+        page = watched.page
+        page.goto(f"{live_server.url}/users/")
+        page.get_by_label("Select every user on this page").check()  # ticks all four
+        expect(page.get_by_label("Select zed")).to_be_checked()
+        page.get_by_label("Select zed").uncheck()
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-users-bulk-bar.png"), full_page=True)
+        page.get_by_role("button", name="Suspend", exact=True).click()
 
-    expect(page.get_by_role("heading", name="Suspend: 3 users selected")).to_be_visible()
-    expect(
-        page.get_by_text(
-            "Suspending 3 users blocks the 2 bound ones' sign-in to Microsoft 365 (Contoso 365, contoso.com) "
-            "within seconds and revokes their sessions; 1 is not bound and is only suspended in Lockstep."
-        )
-    ).to_be_visible()
-    assert User.objects.filter(state="suspended").count() == 0  # nothing before the confirmation
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-bulk-confirm.png"), full_page=True)
-    page.get_by_role("button", name="Suspend 3 users").click()
+        expect(page.get_by_role("heading", name="Suspend: 3 users selected")).to_be_visible()
+        expect(
+            page.get_by_text(
+                "Suspending 3 users blocks the 2 bound ones' sign-in to Microsoft 365 (Contoso 365, contoso.com) "
+                "within seconds and revokes their sessions; 1 is not bound and is only suspended in Lockstep."
+            )
+        ).to_be_visible()
+        assert User.objects.filter(state="suspended").count() == 0  # nothing before the confirmation
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-bulk-confirm.png"), full_page=True)
+        page.get_by_role("button", name="Suspend 3 users").click()
 
-    expect(page.get_by_text("3 users suspended.")).to_be_visible()
-    assert dict(User.objects.values_list("username", "state")) == {
-        "kim": "suspended",
-        "lee": "suspended",
-        "max": "suspended",
-        "zed": "active",
-    }
-    audit = AuditEvent.objects.filter(action="user.suspend").values_list("target_label", flat=True)
-    assert sorted(audit) == ["kim", "lee", "max"]
-    sync_until_settled()
-    for name in ("kim", "lee"):
-        account = sim.sim.tenant.find_user(f"{name}@contoso.com")
-        assert account is not None and account["accountEnabled"] is False
-    page.get_by_role("link", name="Back to the users").click()
-    expect(page.locator("table.users")).to_be_visible()
-    assert page.evaluate("window.__csp") == []
-    assert problems == []
-    context.close()
+        expect(page.get_by_text("3 users suspended.")).to_be_visible()
+        assert dict(User.objects.values_list("username", "state")) == {
+            "kim": "suspended",
+            "lee": "suspended",
+            "max": "suspended",
+            "zed": "active",
+        }
+        audit = AuditEvent.objects.filter(action="user.suspend").values_list("target_label", flat=True)
+        assert sorted(audit) == ["kim", "lee", "max"]
+        sync_until_settled()
+        for name in ("kim", "lee"):
+            account = sim.sim.tenant.find_user(f"{name}@contoso.com")
+            assert account is not None and account["accountEnabled"] is False
+        page.get_by_role("link", name="Back to the users").click()
+        expect(page.locator("table.users")).to_be_visible()

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from django.urls import reverse
 
 from lockstep.directory.actors import Actor
@@ -21,8 +19,10 @@ from lockstep.directory.models import Administrator, UserState
 from lockstep.directory.services import groups, users
 from lockstep.m365.models import Directory
 from lockstep.m365.services import bindings
-from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
+from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS, admin_page, browser_context
 from lockstep.testing.m365 import sync_until_settled
+
+from .conftest import active_megan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,15 +39,6 @@ OVERFLOW = """() => {
   }).slice(0, 3).map(el => el.tagName + '.' + el.className + ' ' + (el.textContent || '').trim().slice(0, 40));
   return {scroll: doc.scrollWidth, client: doc.clientWidth, wide};
 }"""
-
-
-def _session(owner: Administrator) -> str:
-    client = Client()
-    client.force_login(owner)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    return str(session.session_key)
 
 
 def _pages(directory: Directory, user_id: int, group_id: int) -> list[tuple[str, str]]:
@@ -83,16 +74,8 @@ def _pages(directory: Directory, user_id: int, group_id: int) -> list[tuple[str,
 def test_pages_fit_1366_and_390_with_one_highlighted_menu_item(
     browser: Any, live_server: Any, directory: Directory, actor: Actor, owner: Administrator
 ) -> None:
-    megan = users.create_user(
-        actor=actor,
-        fields={
-            "username": "megan.bowen-with-a-rather-long-username",
-            "email": "megan@contoso.com",
-            "first_name": "Megan",
-            "last_name": "Bowen",
-            "job_title": "Marketing Manager",
-        },
-        state=UserState.ACTIVE,
+    megan = active_megan(
+        actor, username="megan.bowen-with-a-rather-long-username", job_title="Marketing Manager"
     )
     group = groups.create_group(
         actor=actor, fields={"name": "Marketing", "description": "Everyone in marketing"}
@@ -106,30 +89,28 @@ def test_pages_fit_1366_and_390_with_one_highlighted_menu_item(
     base = live_server.url
     problems: list[str] = []
     for width in (1366, 390):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        context.add_cookies(
-            [{"name": django_settings.SESSION_COOKIE_NAME, "value": _session(owner), "url": base}]
-        )
-        page = context.new_page()
-        page.add_init_script(CSP_PROBE)
-        for path, section in _pages(directory, megan.pk, group.pk):
-            response = page.goto(base + path)
-            assert response is not None and response.status == 200, (path, response and response.status)
-            current = page.locator('nav[aria-label="Main"] [aria-current="page"]')
-            names = current.all_inner_texts()
-            if names != [section]:
-                problems.append(f"{width}px {path}: highlighted {names}, expected [{section!r}]")
-            fit = page.evaluate(OVERFLOW)
-            if fit["scroll"] > fit["client"] or fit["wide"]:
-                page.screenshot(
-                    path=str(SCREENSHOTS / f"overflow-{width}-{path.strip('/').replace('/', '-')}.png")
-                )
-                problems.append(
-                    f"{width}px {path}: scrollWidth {fit['scroll']} > {fit['client']} {fit['wide']}"
-                )
-            if page.evaluate("window.__csp.length"):
-                problems.append(f"{width}px {path}: CSP {page.evaluate('window.__csp')}")
-        context.close()
+        with browser_context(
+            browser, live_server, owner, viewport={"width": width, "height": 900}
+        ) as context:
+            page = context.new_page()
+            page.add_init_script(CSP_PROBE)
+            for path, section in _pages(directory, megan.pk, group.pk):
+                response = page.goto(base + path)
+                assert response is not None and response.status == 200, (path, response and response.status)
+                current = page.locator('nav[aria-label="Main"] [aria-current="page"]')
+                names = current.all_inner_texts()
+                if names != [section]:
+                    problems.append(f"{width}px {path}: highlighted {names}, expected [{section!r}]")
+                fit = page.evaluate(OVERFLOW)
+                if fit["scroll"] > fit["client"] or fit["wide"]:
+                    page.screenshot(
+                        path=str(SCREENSHOTS / f"overflow-{width}-{path.strip('/').replace('/', '-')}.png")
+                    )
+                    problems.append(
+                        f"{width}px {path}: scrollWidth {fit['scroll']} > {fit['client']} {fit['wide']}"
+                    )
+                if page.evaluate("window.__csp.length"):
+                    problems.append(f"{width}px {path}: CSP {page.evaluate('window.__csp')}")
     assert not problems, "\n".join(problems)
 
 
@@ -138,37 +119,23 @@ def test_suspend_confirmation_states_the_microsoft_365_effect(
 ) -> None:
     from playwright.sync_api import expect
 
-    megan = users.create_user(
-        actor=actor,
-        fields={
-            "username": "megan",
-            "email": "megan@contoso.com",
-            "first_name": "Megan",
-            "last_name": "Bowen",
-        },
-        state=UserState.ACTIVE,
-    )
+    megan = active_megan(actor)
     bindings.bind_user(actor=actor, user_id=megan.pk, directory_id=directory.pk)
-    context = browser.new_context(viewport={"width": 390, "height": 800})
-    base = live_server.url
-    context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": _session(owner), "url": base}]
-    )
-    page = context.new_page()
-    page.goto(base + reverse("console:user_detail", args=[megan.pk]))
-    confirm = page.get_by_role("button", name="Suspend Megan Bowen")
-    expect(confirm).to_be_hidden()  # nothing happens on the first click
-    page.get_by_text("Suspend…").click()
-    expect(
-        page.get_by_text(
-            f"Suspending Megan Bowen blocks sign-in to Microsoft 365 ({directory.name}) and ends the open "
-            "sessions there"
+    with admin_page(browser, live_server, owner, viewport={"width": 390, "height": 800}) as watched:
+        page, base = watched.page, watched.base
+        page.goto(base + reverse("console:user_detail", args=[megan.pk]))
+        confirm = page.get_by_role("button", name="Suspend Megan Bowen")
+        expect(confirm).to_be_hidden()  # nothing happens on the first click
+        page.get_by_text("Suspend…").click()
+        expect(
+            page.get_by_text(
+                f"Suspending Megan Bowen blocks sign-in to Microsoft 365 ({directory.name}) and ends the open "
+                "sessions there"
+            )
+        ).to_be_visible()
+        confirm.click()
+        expect(page.locator(".message.success")).to_contain_text(
+            f"Megan Bowen suspended: sign-in to Lockstep stopped. Microsoft 365 ({directory.name}) sign-in is blocked"
         )
-    ).to_be_visible()
-    confirm.click()
-    expect(page.locator(".message.success")).to_contain_text(
-        f"Megan Bowen suspended: sign-in to Lockstep stopped. Microsoft 365 ({directory.name}) sign-in is blocked"
-    )
-    megan.refresh_from_db()
-    assert megan.state == UserState.SUSPENDED
-    context.close()
+        megan.refresh_from_db()
+        assert megan.state == UserState.SUSPENDED

@@ -13,15 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import AdminRole
-from lockstep.directory.services import admins, organizations, users
+from lockstep.directory.models import Administrator
+from lockstep.directory.services import users
 from lockstep.m365.models import ImportScan, SyncStatus, UserBinding
 from lockstep.m365.services import imports
-from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
+from lockstep.testing.browser import SCREENSHOTS, admin_page
 from lockstep.testing.m365 import sync_until_settled
 from m365sim.testing import SimServer
 
@@ -32,13 +30,11 @@ def sync() -> None:
     sync_until_settled()
 
 
-def test_add_verify_list_and_bind_in_the_browser(browser: Any, live_server: Any, sim: SimServer) -> None:
+def test_add_verify_list_and_bind_in_the_browser(
+    browser: Any, live_server: Any, sim: SimServer, owner: Administrator
+) -> None:
     from playwright.sync_api import expect
 
-    org = organizations.create_organization(name="Contoso Ltd")
-    owner = admins.create_admin(
-        organization=org, email="owner@contoso.com", password="Correct-Horse-Battery-9", role=AdminRole.OWNER
-    )
     person = users.create_user(
         actor=Actor.for_admin(owner),
         fields={
@@ -51,87 +47,64 @@ def test_add_verify_list_and_bind_in_the_browser(browser: Any, live_server: Any,
         initial_password="Typed-By-Admin-42x",
     )
     # Signed in with MFA passed (the sign-in pages have their own browser test in tests/e2e/).
-    session_client = Client()
-    session_client.force_login(owner)
-    session = session_client.session
-    session["mfa_passed"] = True
-    session.save()
+    with admin_page(browser, live_server, owner, viewport={"width": 1280, "height": 900}) as watched:
+        page, base = watched.page, watched.base
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    base = live_server.url
-    context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": base}]
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(f"console {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
-        ),
-    )
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.add_init_script(CSP_PROBE)
+        # Add a directory: the secret field shows once "Client secret" is chosen, the endpoints once "Custom".
+        page.goto(f"{base}/directories/")
+        page.get_by_role("link", name="(+) Add directory").click()
+        expect(page.get_by_role("heading", name="Add a Microsoft 365 directory")).to_be_visible()
+        page.get_by_label("Name").fill("Contoso 365")
+        page.get_by_label("Tenant id").fill(sim.tenant_id)
+        page.get_by_label("Client id").fill(sim.client_id)
+        secret = page.locator("#id_client_secret")
+        expect(secret).to_be_hidden()
+        page.get_by_role("radio", name="Client secret").check()
+        expect(secret).to_be_visible()
+        secret.fill(sim.client_secret)
+        login_url = page.get_by_label("Login base URL")
+        expect(login_url).to_be_hidden()
+        page.get_by_label("Cloud").select_option("custom")
+        expect(login_url).to_be_visible()
+        login_url.fill(sim.login_base_url)
+        page.get_by_label("Graph base URL").fill(sim.graph_base_url)
+        page.get_by_role("button", name="Add and verify").click()
 
-    # Add a directory: the secret field shows once "Client secret" is chosen, the endpoints once "Custom".
-    page.goto(f"{base}/directories/")
-    page.get_by_role("link", name="(+) Add directory").click()
-    expect(page.get_by_role("heading", name="Add a Microsoft 365 directory")).to_be_visible()
-    page.get_by_label("Name").fill("Contoso 365")
-    page.get_by_label("Tenant id").fill(sim.tenant_id)
-    page.get_by_label("Client id").fill(sim.client_id)
-    secret = page.locator("#id_client_secret")
-    expect(secret).to_be_hidden()
-    page.get_by_role("radio", name="Client secret").check()
-    expect(secret).to_be_visible()
-    secret.fill(sim.client_secret)
-    login_url = page.get_by_label("Login base URL")
-    expect(login_url).to_be_hidden()
-    page.get_by_label("Cloud").select_option("custom")
-    expect(login_url).to_be_visible()
-    login_url.fill(sim.login_base_url)
-    page.get_by_label("Graph base URL").fill(sim.graph_base_url)
-    page.get_by_role("button", name="Add and verify").click()
+        # Verified: token, permissions, roles, and the domains with default / unverified.
+        expect(page.get_by_text("Directory Contoso 365 added and verified: Healthy.")).to_be_visible()
+        expect(page.get_by_text("Token obtained.")).to_be_visible()
+        domains = page.locator("table.data").first
+        expect(domains.get_by_role("row", name="contoso.com verified managed default")).to_be_visible()
+        expect(domains.get_by_role("row", name="northwind.example unverified managed")).to_be_visible()
+        expect(page.get_by_role("link", name="Download the bindings (CSV)")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-directory-detail.png"), full_page=True)
 
-    # Verified: token, permissions, roles, and the domains with default / unverified.
-    expect(page.get_by_text("Directory Contoso 365 added and verified: Healthy.")).to_be_visible()
-    expect(page.get_by_text("Token obtained.")).to_be_visible()
-    domains = page.locator("table.data").first
-    expect(domains.get_by_role("row", name="contoso.com verified managed default")).to_be_visible()
-    expect(domains.get_by_role("row", name="northwind.example unverified managed")).to_be_visible()
-    expect(page.get_by_role("link", name="Download the bindings (CSV)")).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-directory-detail.png"), full_page=True)
+        # Import tab: list the users; the progress poll (HTMX, every 2 s) stops once the scan is done.
+        page.get_by_role("navigation", name="Directory").get_by_role("link", name="Import").click()
+        page.get_by_role("button", name="List users").click()
+        expect(page.locator("#scan-progress[hx-trigger]")).to_be_visible()
+        imports.run_scan(scan_id=ImportScan.objects.get().pk)  # what a worker does
+        expect(page.get_by_text("Listed 49 accounts")).to_be_visible(timeout=10_000)
+        expect(page.locator("#scan-progress[hx-trigger]")).to_have_count(0)
+        expect(page.get_by_text("49 accounts match")).to_be_visible()  # the candidates came in, no reload
+        page.get_by_role("textbox", name="Search").press_sequentially("adele", delay=40)  # live search (HTMX)
+        expect(page.get_by_text("2 accounts match")).to_be_visible()
+        expect(page.get_by_role("cell", name="adele.vance@contoso.com", exact=True)).to_be_visible()
+        expect(page.get_by_role("cell", name="alex.braun@contoso.com", exact=True)).to_have_count(0)
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-import.png"), full_page=True)
 
-    # Import tab: list the users; the progress poll (HTMX, every 2 s) stops once the scan is done.
-    page.get_by_role("navigation", name="Directory").get_by_role("link", name="Import").click()
-    page.get_by_role("button", name="List users").click()
-    expect(page.locator("#scan-progress[hx-trigger]")).to_be_visible()
-    imports.run_scan(scan_id=ImportScan.objects.get().pk)  # what a worker does
-    expect(page.get_by_text("Listed 49 accounts")).to_be_visible(timeout=10_000)
-    expect(page.locator("#scan-progress[hx-trigger]")).to_have_count(0)
-    expect(page.get_by_text("49 accounts match")).to_be_visible()  # the candidates came in, no reload
-    page.get_by_role("textbox", name="Search").press_sequentially("adele", delay=40)  # live search (HTMX)
-    expect(page.get_by_text("2 accounts match")).to_be_visible()
-    expect(page.get_by_role("cell", name="adele.vance@contoso.com", exact=True)).to_be_visible()
-    expect(page.get_by_role("cell", name="alex.braun@contoso.com", exact=True)).to_have_count(0)
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-import.png"), full_page=True)
-
-    # Bind the user from the user's page, then see it synced.
-    page.goto(f"{base}/users/{person.pk}/")
-    section = page.get_by_role("region", name="Directories")
-    expect(section.get_by_text("Not bound")).to_be_visible()
-    section.get_by_label("Directory").select_option(label="Contoso 365")
-    section.get_by_role("button", name="Bind").click()
-    expect(page.get_by_text("nestor bound to Contoso 365")).to_be_visible()
-    sync()
-    assert UserBinding.objects.get(user=person).status == SyncStatus.SYNCED
-    page.reload()
-    section = page.get_by_role("region", name="Directories")
-    expect(section.get_by_text("Synced")).to_be_visible()
-    expect(section.get_by_text("as nestor@contoso.com")).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-user-directories.png"), full_page=True)
-    assert sim.sim.tenant.find_user("nestor@contoso.com") is not None
-
-    assert page.evaluate("window.__csp") == []
-    assert problems == []
-    context.close()
+        # Bind the user from the user's page, then see it synced.
+        page.goto(f"{base}/users/{person.pk}/")
+        section = page.get_by_role("region", name="Directories")
+        expect(section.get_by_text("Not bound")).to_be_visible()
+        section.get_by_label("Directory").select_option(label="Contoso 365")
+        section.get_by_role("button", name="Bind").click()
+        expect(page.get_by_text("nestor bound to Contoso 365")).to_be_visible()
+        sync()
+        assert UserBinding.objects.get(user=person).status == SyncStatus.SYNCED
+        page.reload()
+        section = page.get_by_role("region", name="Directories")
+        expect(section.get_by_text("Synced")).to_be_visible()
+        expect(section.get_by_text("as nestor@contoso.com")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-user-directories.png"), full_page=True)
+        assert sim.sim.tenant.find_user("nestor@contoso.com") is not None

@@ -12,9 +12,8 @@ not know fails `test_every_portal_url_is_in_the_catalogue`, so a new page cannot
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
@@ -37,6 +36,7 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.verification import VerificationReport
+from lockstep.testing.url_catalogue import Route, post_form_actions
 
 from .conftest import PASSWORD, signed_in
 
@@ -99,15 +99,6 @@ def build_world(org: Organization, slug: str) -> World:
     )
     batch = ImportBatch.objects.create(directory=directory, scan=scan, state="done", requested=1, processed=1)
     return World(org, owner, user, group, directory, binding, held, candidate, batch)
-
-
-@dataclass(frozen=True)
-class Route:
-    args: Callable[[dict[str, int]], list[int]] | None = None
-    post: Callable[[dict[str, int]], dict[str, Any]] = field(default=lambda ids: {})
-    post_only: bool = False
-    write_page: bool = False
-    creates: bool = False
 
 
 def d(ids: dict[str, int]) -> list[int]:
@@ -343,8 +334,7 @@ def test_read_only_admin_sees_every_page_without_write_forms(world_a: World, rea
         if response.streaming:
             continue
         html = response.content.decode()
-        actions = re.findall(r'<form\b[^>]*method="post"[^>]*action="([^"]*)"', html)
-        actions += re.findall(r'<form\b[^>]*action="([^"]*)"[^>]*method="post"', html)
+        actions = post_form_actions(html)
         assert set(actions) <= {reverse("console:logout")}, (name, actions)
 
 

@@ -14,16 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import Administrator, AdminRole, User
-from lockstep.directory.services import admins, organizations, users
+from lockstep.directory.models import Administrator, User
+from lockstep.directory.services import users
 from lockstep.m365 import sync_loop
 from lockstep.m365.models import Directory, HeldWrite, SyncStatus, UserBinding
 from lockstep.m365.services import directories
-from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
+from lockstep.testing.browser import SCREENSHOTS, admin_page
 from lockstep.testing.m365 import directory_fields, sync_until_settled
 from m365sim.testing import SimServer
 
@@ -31,39 +29,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def owner() -> Administrator:
-    org = organizations.create_organization(name="Contoso Ltd")
-    return admins.create_admin(
-        organization=org, email="owner@contoso.com", password="Correct-Horse-Battery-9", role=AdminRole.OWNER
-    )
-
-
-@pytest.fixture
 def signed_in_page(
     browser: Any, live_server: Any, owner: Administrator
 ) -> Iterator[tuple[Any, str, list[str]]]:
     """A page signed in as the owner (MFA passed), collecting console errors and CSP violations."""
-    client = Client()
-    client.force_login(owner)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    base = live_server.url
-    context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": base}]
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    page.on(
-        "console",
-        lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None,
-    )
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.add_init_script(CSP_PROBE)
-    yield page, base, problems
-    assert page.evaluate("window.__csp") == []
-    context.close()
+    with admin_page(browser, live_server, owner, console=("error",)) as watched:
+        yield watched.page, watched.base, watched.problems
 
 
 def connected(owner: Administrator, sim: SimServer) -> Directory:

@@ -16,10 +16,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import AdminRole, Organization, User, UserState
+from lockstep.directory.models import AdminRole, Organization
 from lockstep.directory.services import admins, api_keys, groups, users
 from lockstep.m365.models import Directory
 from lockstep.m365.services import bindings
+
+from .conftest import active_megan
 
 PASSWORD = "Correct-Horse-Battery-9"
 
@@ -185,16 +187,7 @@ def test_every_post_view_is_listed() -> None:
 
 @pytest.fixture
 def ids(directory: Directory, actor: Actor, org: Organization) -> dict[str, Any]:
-    megan: User = users.create_user(
-        actor=actor,
-        fields={
-            "username": "megan",
-            "email": "megan@contoso.com",
-            "first_name": "Megan",
-            "last_name": "Bowen",
-        },
-        state=UserState.ACTIVE,
-    )
+    megan = active_megan(actor)
     other = users.create_user(
         actor=actor, fields={"username": "alex", "email": "alex@contoso.com", "first_name": "Alex"}
     )

@@ -12,107 +12,70 @@ import re
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import AdminRole
-from lockstep.directory.services import admins, organizations, users
+from lockstep.directory.models import Administrator
+from lockstep.directory.services import users
 from lockstep.m365.models import ImportBatch
 from lockstep.m365.services import directories, imports
-from lockstep.testing.browser import CSP_PROBE, SCREENSHOTS
-from lockstep.testing.m365 import directory_fields, sync_until_settled
+from lockstep.testing.browser import SCREENSHOTS, admin_page
+from lockstep.testing.m365 import TAKEOVER_UPN, directory_fields, sync_until_settled, takeover_pair
 from m365sim.testing import SimServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-UPN = "nestor.wilke@contoso.com"
-
 
 def test_a_takeover_keeps_the_remote_value_and_undo_puts_the_old_one_back(
-    browser: Any, live_server: Any, sim: SimServer
+    browser: Any, live_server: Any, sim: SimServer, owner: Administrator
 ) -> None:
     from playwright.sync_api import expect
 
-    org = organizations.create_organization(name="Contoso Ltd")
-    owner = admins.create_admin(
-        organization=org, email="owner@contoso.com", password="Correct-Horse-Battery-9", role=AdminRole.OWNER
-    )
     actor = Actor.for_admin(owner)
     directory, _ = directories.add_directory(actor=actor, fields=directory_fields(sim))
-    account = sim.sim.tenant.find_user(UPN)
-    assert account is not None
-    account["jobTitle"] = "Manager"
-    nestor = users.create_user(
-        actor=actor,
-        fields={
-            "username": "nestor",
-            "email": UPN,
-            "first_name": "Nestor",
-            "last_name": account["surname"],
-            "department": account["department"],
-            "usage_location": "US",
-        },
-    )
+    account, nestor = takeover_pair(actor, sim)
     assert imports.scan_candidates(actor=actor, directory_id=directory.pk, wait=True).state == "done"
 
-    client = Client()
-    client.force_login(owner)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    base = live_server.url
-    context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": base}]
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.add_init_script(CSP_PROBE)
+    with admin_page(browser, live_server, owner, console=()) as watched:
+        page, base = watched.page, watched.base
 
-    # Fill is on by default; switched off, the preview warns which value would be lost.
-    page.goto(f"{base}/directories/{directory.pk}/import/?q=nestor")
-    fill = page.get_by_label("Fill empty Lockstep fields from Microsoft 365")
-    expect(fill).to_be_checked()
-    page.get_by_label(f"Select {UPN}").check()
-    fill.uncheck()
-    page.get_by_role("button", name="Preview the import").click()
-    warning = page.locator("#takeover-losses")
-    expect(warning).to_contain_text("1 account would lose their Job title in Microsoft 365")
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-import-preview-losses.png"), full_page=True)
-    page.get_by_role("link", name="Back").click()
+        # Fill is on by default; switched off, the preview warns which value would be lost.
+        page.goto(f"{base}/directories/{directory.pk}/import/?q=nestor")
+        fill = page.get_by_label("Fill empty Lockstep fields from Microsoft 365")
+        expect(fill).to_be_checked()
+        page.get_by_label(f"Select {TAKEOVER_UPN}").check()
+        fill.uncheck()
+        page.get_by_role("button", name="Preview the import").click()
+        warning = page.locator("#takeover-losses")
+        expect(warning).to_contain_text("1 account would lose their Job title in Microsoft 365")
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-import-preview-losses.png"), full_page=True)
+        page.get_by_role("link", name="Back").click()
 
-    # With the default, nothing is lost: the empty field is filled before binding.
-    expect(page.get_by_label("Fill empty Lockstep fields from Microsoft 365")).to_be_checked()
-    page.get_by_label(f"Select {UPN}").check()
-    page.get_by_role("button", name="Preview the import").click()
-    expect(page.locator("#takeover-fills")).to_contain_text("1 account keeps their Job title:")
-    expect(page.locator("#takeover-losses")).to_have_count(0)
-    page.get_by_role("button", name="Import 1 account").click()
-    imports.run_import(batch_id=ImportBatch.objects.get().pk)  # what a worker does
-    expect(page.get_by_text("Import done: 1 of 1 processed")).to_be_visible(timeout=10_000)
-    sync_until_settled()
-    assert sim.sim.tenant.users[account["id"]]["jobTitle"] == "Manager"
+        # With the default, nothing is lost: the empty field is filled before binding.
+        expect(page.get_by_label("Fill empty Lockstep fields from Microsoft 365")).to_be_checked()
+        page.get_by_label(f"Select {TAKEOVER_UPN}").check()
+        page.get_by_role("button", name="Preview the import").click()
+        expect(page.locator("#takeover-fills")).to_contain_text("1 account keeps their Job title:")
+        expect(page.locator("#takeover-losses")).to_have_count(0)
+        page.get_by_role("button", name="Import 1 account").click()
+        imports.run_import(batch_id=ImportBatch.objects.get().pk)  # what a worker does
+        expect(page.get_by_text("Import done: 1 of 1 processed")).to_be_visible(timeout=10_000)
+        sync_until_settled()
+        assert sim.sim.tenant.users[account["id"]]["jobTitle"] == "Manager"
 
-    # Lockstep changes the job title; the undo says so, asks, and puts the old value back.
-    users.update_user(actor=actor, user_id=nestor.pk, changes={"job_title": "CTO"})
-    sync_until_settled()
-    assert sim.sim.tenant.users[account["id"]]["jobTitle"] == "CTO"
-    page.reload()
-    page.get_by_role("link", name="Undo this import…").click()
-    expect(page.get_by_role("heading", name="Undo import")).to_be_visible()
-    expect(page.get_by_text("Job title: Manager → CTO")).to_be_visible()
-    expect(page.get_by_label("Put the old values back in Microsoft 365")).to_be_checked()
-    page.screenshot(path=str(SCREENSHOTS / "lockstep-import-undo.png"), full_page=True)
-    page.get_by_role("button", name="Undo the import").click()
-    expect(page.get_by_text("The old values of 1 account(s) are being put back")).to_be_visible()
-    sync_until_settled()
-    assert sim.sim.tenant.users[account["id"]]["jobTitle"] == "Manager"
-    # No reload: the write-back table polls while a write-back waits, then stops.
-    expect(page.get_by_role("cell", name="Job title: put back Manager")).to_be_visible(timeout=10_000)
-    expect(page.locator("#batch-restores")).not_to_have_attribute("hx-get", re.compile(".+"))
-
-    assert page.evaluate("window.__csp") == []
-    assert problems == []
-    context.close()
+        # Lockstep changes the job title; the undo says so, asks, and puts the old value back.
+        users.update_user(actor=actor, user_id=nestor.pk, changes={"job_title": "CTO"})
+        sync_until_settled()
+        assert sim.sim.tenant.users[account["id"]]["jobTitle"] == "CTO"
+        page.reload()
+        page.get_by_role("link", name="Undo this import…").click()
+        expect(page.get_by_role("heading", name="Undo import")).to_be_visible()
+        expect(page.get_by_text("Job title: Manager → CTO")).to_be_visible()
+        expect(page.get_by_label("Put the old values back in Microsoft 365")).to_be_checked()
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-import-undo.png"), full_page=True)
+        page.get_by_role("button", name="Undo the import").click()
+        expect(page.get_by_text("The old values of 1 account(s) are being put back")).to_be_visible()
+        sync_until_settled()
+        assert sim.sim.tenant.users[account["id"]]["jobTitle"] == "Manager"
+        # No reload: the write-back table polls while a write-back waits, then stops.
+        expect(page.get_by_role("cell", name="Job title: put back Manager")).to_be_visible(timeout=10_000)
+        expect(page.locator("#batch-restores")).not_to_have_attribute("hx-get", re.compile(".+"))
