@@ -30,7 +30,7 @@ from lockstep.api.errors import error_responses
 from lockstep.api.pagination import BY_NAME, DEFAULT_LIMIT, MAX_LIMIT, paginate
 from lockstep.directory.errors import ValidationFailed
 from lockstep.m365 import health as sync_health
-from lockstep.m365 import overview
+from lockstep.m365 import overview, write_plans
 from lockstep.m365.models import Directory
 from lockstep.m365.services import accounts, brake, deactivate, directories
 from lockstep.m365.services.bindings import get_directory
@@ -211,7 +211,7 @@ def preview_managed(
                 ]
             }
         )
-    writes, total = overview.managed_change_writes(directory, proposed, limit=limit)
+    writes, total = write_plans.managed_change_writes(directory, proposed, limit=limit)
     return {"total": total, "writes": writes}
 
 
@@ -224,7 +224,7 @@ def plan(
     request: HttpRequest, directory_id: int, limit: int = Query(1000, ge=1, le=10_000)
 ) -> dict[str, Any]:
     directory = get_directory(actor=actor_of(request), directory_id=directory_id)
-    writes, total = overview.pending_writes(directory, limit=limit)
+    writes, total = write_plans.pending_writes(directory, limit=limit)
     return {"total": total, "writes": writes}
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from lockstep.directory.models import AuditEvent
 from lockstep.m365 import write_words
 from lockstep.m365.models import ImportCandidate, UserBinding
-from lockstep.m365.overview import PendingWrite
+from lockstep.m365.write_plans import PendingWrite
 from lockstep.m365.write_words import PlainWrite
 
 

@@ -352,13 +352,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from lockstep.m365 import overview
+    from lockstep.m365 import write_plans
 
     actor, _ = context(args)
     directory = directory_named(actor, args.directory)
     if args.limit < 1:
         raise _failed("error: --limit must be at least 1.")
-    writes, total = overview.pending_writes(directory, limit=args.limit)
+    writes, total = write_plans.pending_writes(directory, limit=args.limit)
     _out(f"{directory.name}: {total} pending Microsoft 365 write{'s' if total != 1 else ''}.")
     for write in writes:
         _out(f"  {write.kind} {write.label}: {write.description}")

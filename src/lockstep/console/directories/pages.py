@@ -29,7 +29,7 @@ from lockstep.console.directories.forms import (
 )
 from lockstep.console.forms import show_service_error
 from lockstep.directory.errors import Conflict, ValidationFailed
-from lockstep.m365 import directory_status, overview
+from lockstep.m365 import directory_status, overview, write_plans
 from lockstep.m365.credentials import certificate_thumbprint
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, DirectoryDomain
@@ -136,7 +136,7 @@ def _settings_page(
     managed_form: ManagedAttributesForm | None = None,
     brake_form: BrakeForm | None = None,
     status: int = 200,
-    preview: tuple[list[overview.PendingWrite], int] | None = None,
+    preview: tuple[list[write_plans.PendingWrite], int] | None = None,
 ) -> HttpResponse:
     context = {
         **tab_context(request, directory, "settings"),
@@ -168,7 +168,7 @@ def directory_managed(request: HttpRequest, pk: int) -> HttpResponse:
     form = ManagedAttributesForm(request.POST)
     if form.is_valid() and request.POST.get("preview"):
         chosen = list(form.cleaned_data["managed_attributes"])
-        preview = overview.managed_change_writes(directory, chosen, limit=PLAN_WRITES)
+        preview = write_plans.managed_change_writes(directory, chosen, limit=PLAN_WRITES)
         return _settings_page(request, directory, managed_form=form, preview=preview)
     if form.is_valid():
         try:
@@ -249,7 +249,7 @@ def held_decide(request: HttpRequest, pk: int) -> HttpResponse:
 def pending_plan(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
-    writes, total = overview.pending_writes(directory, limit=PLAN_WRITES)
+    writes, total = write_plans.pending_writes(directory, limit=PLAN_WRITES)
     context = {**tab_context(request, directory, "plan"), "writes": writes, "total": total}
     return render(request, "console/directories/plan.html", context)
 

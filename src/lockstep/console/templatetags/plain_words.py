@@ -12,7 +12,7 @@ from typing import Any
 from django import template
 
 from lockstep.console import plain_writes
-from lockstep.m365.overview import PendingWrite
+from lockstep.m365.write_plans import PendingWrite
 from lockstep.m365.write_words import PlainWrite
 
 register = template.Library()
