@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lockstep_env import machine, organization_and_actor, setup_django, today
+from lockstep_env import bench_owner, machine, organization_and_actor, portal_client, setup_django, today
 
 OTHERS = 19_000
 NOTE = (
@@ -60,19 +60,13 @@ def main() -> None:
     args = parser.parse_args()
     setup_django(args.database_url)
     from django.db import connection
-    from django.test import Client
 
-    from lockstep.directory.models import AdminRole, User, UserState
-    from lockstep.directory.services import admins, bulk, users
+    from lockstep.directory.models import User, UserState
+    from lockstep.directory.services import bulk, users
     from lockstep.m365.models import Directory, DirectoryDomain, UserBinding
 
     organization, actor = organization_and_actor()
-    owner = admins.create_admin(
-        organization=organization,
-        email="bench@contoso.com",
-        password="Quartz-Lantern-Ripple-58",
-        role=AdminRole.OWNER,
-    )
+    owner = bench_owner(organization)
     started = time.monotonic()
     User.objects.bulk_create(
         (
@@ -104,11 +98,7 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
-    portal = Client(HTTP_HOST="127.0.0.1")
-    portal.force_login(owner)
-    session = portal.session
-    session["mfa_passed"] = True
-    session.save()
+    portal = portal_client(owner)
     ids_csv = ",".join(map(str, targets))
 
     def reset() -> None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lockstep_env import machine, organization_and_actor, setup_django, today
+from lockstep_env import bench_owner, machine, organization_and_actor, portal_client, setup_django, today
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -35,8 +35,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from lockstep.directory.models import AdminRole, Group, GroupMembership, User, UserState
-    from lockstep.directory.services import admins, api_keys
+    from lockstep.directory.models import Group, GroupMembership, User, UserState
+    from lockstep.directory.services import api_keys
 
     organization, actor = organization_and_actor()
     states = [UserState.STAGED, UserState.ACTIVE, UserState.SUSPENDED]
@@ -66,17 +66,8 @@ def main() -> None:
     with connection.cursor() as cursor:  # what autovacuum does soon after a bulk load
         cursor.execute("ANALYZE")
 
-    owner = admins.create_admin(
-        organization=organization,
-        email="bench@contoso.com",
-        password="Quartz-Lantern-Ripple-58",
-        role=AdminRole.OWNER,
-    )
-    portal = Client(HTTP_HOST="127.0.0.1")
-    portal.force_login(owner)
-    session = portal.session
-    session["mfa_passed"] = True
-    session.save()
+    owner = bench_owner(organization)
+    portal = portal_client(owner)
     _key, secret = api_keys.create_api_key(actor=actor, name="bench")
     api = Client(HTTP_HOST="127.0.0.1", headers={"Authorization": f"Bearer {secret}"})
 

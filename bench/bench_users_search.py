@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lockstep_env import machine, organization_and_actor, setup_django, today
+from lockstep_env import bench_owner, machine, organization_and_actor, portal_client, setup_django, today
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/lockstep_bench_search"
 SYLLABLES = [
@@ -144,28 +144,17 @@ def measure(database_url: str, users: int, requests: int) -> dict[str, Any]:
     """One database: fill it, then time each search (runs in a child process)."""
     setup_django(database_url)
     from django.db import connection
-    from django.test import Client, RequestFactory
+    from django.test import RequestFactory
 
     from lockstep.console import list_filters
     from lockstep.console.paging import numbered_page
-    from lockstep.directory.models import AdminRole
-    from lockstep.directory.services import admins
 
     organization, actor = organization_and_actor()
     fill_seconds = fill(organization, users)
     with connection.cursor() as cursor:  # what autovacuum does soon after a bulk load
         cursor.execute("ANALYZE")
-    owner = admins.create_admin(
-        organization=organization,
-        email="bench@contoso.com",
-        password="Quartz-Lantern-Ripple-58",
-        role=AdminRole.OWNER,
-    )
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(owner)
-    session = client.session
-    session["mfa_passed"] = True
-    session.save()
+    owner = bench_owner(organization)
+    client = portal_client(owner)
 
     def search(params: dict[str, str]) -> int:
         request = RequestFactory().get("/users/", params)

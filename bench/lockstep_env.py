@@ -33,6 +33,31 @@ def organization_and_actor() -> tuple[Any, Any]:
     return organization, Actor.system(organization.pk, "bench")
 
 
+def bench_owner(organization: Any) -> Any:
+    """The organization's owner the benchmarks sign in as."""
+    from lockstep.directory.models import AdminRole
+    from lockstep.directory.services import admins
+
+    return admins.create_admin(
+        organization=organization,
+        email="bench@contoso.com",
+        password="Quartz-Lantern-Ripple-58",
+        role=AdminRole.OWNER,
+    )
+
+
+def portal_client(owner: Any) -> Any:
+    """An in-process client signed in to the Admin Portal as `owner`, past the MFA step."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(owner)
+    session = client.session
+    session["mfa_passed"] = True
+    session.save()
+    return client
+
+
 def connect_directory(actor: Any, sim: Any) -> Any:
     from django.conf import settings
 
