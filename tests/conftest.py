@@ -96,3 +96,22 @@ def sim(sim_server: Any, settings: Any) -> Any:
     sim_server.reset("demo")
     settings.TRUSTED_CA_FILE = sim_server.ca_file
     return sim_server
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on loopback for the whole run."""
+    from lockstep.testing.smtp import smtp_server as start
+
+    with start() as server:
+        yield server
+
+
+@pytest.fixture
+def mailbox(smtp_server: Any, settings: Any) -> Any:
+    """Lockstep sends to the test SMTP server; the mailbox starts empty for each test."""
+    settings.EMAIL_HOST = smtp_server.host
+    settings.EMAIL_PORT = smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    smtp_server.mailbox.clear()
+    return smtp_server.mailbox

@@ -145,6 +145,26 @@ def test_the_microsoft_365_integration_holds_no_views(known: dict[str, Module], 
     assert not found, "\n".join(found)
 
 
+@pytest.mark.parametrize(
+    ("importer", "forbidden"),
+    [
+        # The core knows no adapter (DESIGN): it emits events, the adapters subscribe.
+        *[("lockstep.directory", a) for a in ("lockstep.mail", "lockstep.portal", "lockstep.m365")],
+        # The outbox renders and sends; which email a flow sends is decided by the flow.
+        *[("lockstep.mail", a) for a in ("lockstep.portal", "lockstep.m365", "lockstep.console")],
+        # Microsoft 365 learns of sign-ins and tells of bindings through events only.
+        ("lockstep.m365", "lockstep.portal"),
+        ("lockstep.m365", "lockstep.mail"),
+        # The User Portal and the Admin Portal are separate houses (SPEC 1).
+        ("lockstep.portal", "lockstep.console"),
+        ("lockstep.console", "lockstep.portal.views"),
+    ],
+)
+def test_the_layers_keep_apart(known: dict[str, Module], importer: str, forbidden: str) -> None:
+    found = _violations(known, importer, forbidden)
+    assert not found, "\n".join(found)
+
+
 def test_m365sim_never_imports_lockstep(known: dict[str, Module]) -> None:
     found = _violations(known, "m365sim", "lockstep")
     assert not found, "\n".join(found)

@@ -64,6 +64,32 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOCKSTEP_EMAIL_HOST", "127.0.0.1", "SMTP server host for outgoing mail."),
     Setting("LOCKSTEP_EMAIL_PORT", "25", "SMTP server port."),
     Setting(
+        "LOCKSTEP_EMAIL_SECURITY",
+        "none",
+        "`none`, `starttls` (upgrade a plain connection) or `tls` (implicit TLS, usually port 465).",
+    ),
+    Setting("LOCKSTEP_EMAIL_USER", "", "SMTP user name; empty: no authentication."),
+    Setting("LOCKSTEP_EMAIL_PASSWORD", "", "SMTP password (read from the environment, never stored)."),
+    Setting("LOCKSTEP_EMAIL_TIMEOUT_SECONDS", "20", "How long one SMTP conversation may take."),
+    Setting(
+        "LOCKSTEP_PORTAL_IDLE_SECONDS",
+        "900",
+        "User Portal sessions end after this much inactivity (shorter than the Admin Portal's).",
+    ),
+    Setting(
+        "LOCKSTEP_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed "
+        "(the client address used for sign-in throttling). Empty: REMOTE_ADDR is the client.",
+    ),
+    Setting(
+        "LOCKSTEP_PASSWORD_HOLD_HOURS",
+        "24",
+        "How long a password waits, encrypted, for delivery to Microsoft 365 before it is erased.",
+    ),
+    Setting("LOCKSTEP_ACTIVATION_LINK_HOURS", "168", "How long an activation link works (7 days)."),
+    Setting("LOCKSTEP_RESET_LINK_MINUTES", "60", "How long a password-reset link works."),
+    Setting(
         "LOCKSTEP_EMAIL_FROM", "lockstep@localhost", "Default sender address (organizations can override)."
     ),
     Setting(

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "lockstep.api",
     "lockstep.ops",
     "lockstep.m365",
+    "lockstep.mail",
+    "lockstep.portal",
 ]
 
 MIDDLEWARE = [
@@ -51,7 +53,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "lockstep.ops.middleware.ContentSecurityPolicyMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "lockstep.portal.sessions.SplitSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -136,7 +138,23 @@ TASKS = {
 
 EMAIL_HOST = env("LOCKSTEP_EMAIL_HOST")
 EMAIL_PORT = int(env("LOCKSTEP_EMAIL_PORT"))
+EMAIL_SECURITY = env("LOCKSTEP_EMAIL_SECURITY").strip().lower()
+if EMAIL_SECURITY not in {"none", "starttls", "tls"}:
+    raise ValueError(f"LOCKSTEP_EMAIL_SECURITY must be none, starttls or tls, not {EMAIL_SECURITY!r}")
+EMAIL_USE_TLS = EMAIL_SECURITY == "starttls"
+EMAIL_USE_SSL = EMAIL_SECURITY == "tls"
+EMAIL_HOST_USER = env("LOCKSTEP_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env("LOCKSTEP_EMAIL_PASSWORD")
+EMAIL_TIMEOUT = float(env("LOCKSTEP_EMAIL_TIMEOUT_SECONDS"))
 DEFAULT_FROM_EMAIL = env("LOCKSTEP_EMAIL_FROM")
+
+# User Portal (SPEC 4): its own session cookie (`lockstep.portal.sessions`), a shorter idle timeout.
+PORTAL_SESSION_COOKIE_NAME = "lockstep_portal"
+PORTAL_IDLE_SECONDS = int(env("LOCKSTEP_PORTAL_IDLE_SECONDS"))
+TRUSTED_PROXIES = [p.strip() for p in env("LOCKSTEP_TRUSTED_PROXIES").split(",") if p.strip()]
+PASSWORD_HOLD_HOURS = float(env("LOCKSTEP_PASSWORD_HOLD_HOURS"))
+ACTIVATION_LINK_HOURS = float(env("LOCKSTEP_ACTIVATION_LINK_HOURS"))
+RESET_LINK_MINUTES = float(env("LOCKSTEP_RESET_LINK_MINUTES"))
 
 LOG_FORMAT = env("LOCKSTEP_LOG_FORMAT")
 LOGGING = {
@@ -164,3 +182,4 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+PORTAL_LOGIN_PATH = "/portal/login/"

@@ -1,4 +1,4 @@
-"""Top-level URL map: Admin Portal, REST API and operations endpoints."""
+"""Top-level URL map: Admin Portal, User Portal, REST API and operations endpoints."""
 
 from django.urls import include, path
 
@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("lockstep.ops.urls")),
     path("directories/", include("lockstep.console.directories.urls")),
+    path("portal/", include("lockstep.portal.urls")),
     path("", include("lockstep.console.urls")),
 ]

@@ -14,10 +14,13 @@ POST /_sim/apps/{appId}/permissions    {"roles": [...], "directory_roles": [...]
 DELETE /_sim/apps/{appId}              delete the app registration and its service principal
 POST /_sim/delta/reset           {"kind": "user"|"group"} next delta call with a token answers 410
 POST /_sim/save                  {"path": "..."} (default: --state file)
+POST /_sim/password-check        {"user": id or UPN, "password": "..."} -> {"current": bool}
+                                 (is this the account's current password; no password is ever shown)
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -215,6 +218,17 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         sim.delta_reset_pending.add(b.get("kind", "user"))
         return Response(status_code=204)
 
+    async def password_check(request: Request) -> Response:
+        b = await body(request)
+        with sim.lock:
+            found = sim.tenant.find_user(str(b.get("user", "")))
+            if found is None:
+                return JSONResponse({"error": "unknown user"}, status_code=404)
+            stored = sim.tenant.passwords.get(found["id"])
+        given = str(b.get("password", ""))
+        current = stored is not None and hmac.compare_digest(stored.encode(), given.encode())
+        return JSONResponse({"current": current})
+
     async def save(request: Request) -> Response:
         b = await body(request)
         sim.save(b.get("path"))
@@ -231,6 +245,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         Route("/_sim/apps/{app_id}/{action}", app_action, methods=["POST"]),
         Route("/_sim/delta/reset", delta_reset, methods=["POST"]),
         Route("/_sim/save", save, methods=["POST"]),
+        Route("/_sim/password-check", password_check, methods=["POST"]),
     ]
     extra = getattr(sim.faults, "control_routes", None)
     if extra is not None:

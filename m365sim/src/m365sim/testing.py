@@ -267,6 +267,11 @@ class SimServer:
     def delete_app(self, client_id: str) -> None:
         self.control("DELETE", f"/apps/{client_id}")
 
+    def password_is_current(self, user: str, password: str) -> bool:
+        """Whether `password` is the account's current password (`user`: object id or UPN)."""
+        r = self.control("POST", "/password-check", json={"user": user, "password": password})
+        return bool(r.json()["current"])
+
     def update_settings(self, **values: Any) -> dict[str, Any]:
         return dict(self.control("PATCH", "/settings", json=values).json())
 

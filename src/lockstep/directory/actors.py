@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lockstep.directory.errors import PermissionDenied
-from lockstep.directory.models import ActorKind, Administrator, AdminRole, ApiKey
+from lockstep.directory.models import ActorKind, Administrator, AdminRole, ApiKey, User
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ class Actor:
     @classmethod
     def for_api_key(cls, key: ApiKey) -> Actor:
         return cls(ActorKind.API_KEY, key.organization_id, key.role, str(key.pk), f"API key {key.name}")
+
+    @classmethod
+    def for_user(cls, user: User) -> Actor:
+        """A directory user acting on their own account in the User Portal: read-only for
+        everything else (the services check the user id where a user may write)."""
+        return cls(ActorKind.USER, user.organization_id, AdminRole.READ_ONLY, str(user.pk), user.username)
 
     @classmethod
     def system(cls, organization_id: int, label: str = "Lockstep") -> Actor:

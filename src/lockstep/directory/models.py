@@ -36,6 +36,11 @@ class Organization(models.Model):
     password_banned_terms = models.TextField(blank=True, default="")
     email_sender_name = models.CharField(max_length=200, blank=True, default="")
     email_sender_address = models.EmailField(blank=True, default="")
+    # Email branding (SPEC 3): a colour for the header band and a line under every message.
+    email_brand_color = models.CharField(max_length=7, blank=True, default="")  # "#RRGGBB"
+    email_footer = models.CharField(max_length=500, blank=True, default="")
+    # User Portal self-service (SPEC 4): the attributes a user may edit, comma-separated names.
+    portal_editable_fields = models.CharField(max_length=300, blank=True, default="")
 
     def __str__(self) -> str:
         return self.name

@@ -117,7 +117,11 @@ def create_user(
     if initial_password is not None:
         plaintext = initial_password
         events.emit(
-            events.password_set, organization_id=user.organization_id, user_id=user.pk, password=plaintext
+            events.password_set,
+            organization_id=user.organization_id,
+            user_id=user.pk,
+            password=plaintext,
+            how="initial",
         )
     return user
 
@@ -190,8 +194,11 @@ def transition_verb(before: str, after: str) -> str:
 
 
 @transaction.atomic
-def set_password(*, actor: Actor, user_id: int, password: str) -> User:
-    """Set a user's password (admin or self-service); the plaintext leaves only in an event."""
+def set_password(*, actor: Actor, user_id: int, password: str, how: str = "") -> User:
+    """Set a user's password (admin or self-service); the plaintext leaves only in an event.
+
+    `how` says which flow set it (see `events.password_set`); default: "admin" for an
+    administrator or API key, "change" for the user themself."""
     if actor.kind != "user":
         actor.require_write()
     user = get_user(actor=actor, user_id=user_id)
@@ -214,7 +221,13 @@ def set_password(*, actor: Actor, user_id: int, password: str) -> User:
         target_id=user.pk,
         target_label=user.username,
     )
-    events.emit(events.password_set, organization_id=user.organization_id, user_id=user.pk, password=password)
+    events.emit(
+        events.password_set,
+        organization_id=user.organization_id,
+        user_id=user.pk,
+        password=password,
+        how=how or ("change" if actor.kind == "user" else "admin"),
+    )
     return user
 
 
