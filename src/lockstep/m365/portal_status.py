@@ -41,7 +41,7 @@ def _sign_in_url(binding: UserBinding) -> str:
     directory = binding.directory
     if directory.cloud == Cloud.CUSTOM and directory.login_base_url:
         return directory.login_base_url.rstrip("/") + "/"
-    return SIGN_IN_URLS.get(directory.cloud, SIGN_IN_URLS[Cloud.GLOBAL])
+    return SIGN_IN_URLS.get(Cloud(directory.cloud), SIGN_IN_URLS[Cloud.GLOBAL])
 
 
 def bound_directories(user: User) -> list[BoundDirectory]:
