@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import signal
+import smtplib
 import socket
 import sqlite3
 import ssl
@@ -367,10 +368,26 @@ def test_demo_creates_the_demo_owner_once_then_explains_how_to_get_in(scratch: S
 def test_demo_starts_m365sim_and_stops_it_too(scratch: Scratch) -> None:
     data_dir = Path(scratch.env.pop("LOCKSTEP_DATA_DIR"))
     sim_port = free_port()
-    demo = Server(scratch, "demo", "--data-dir", str(data_dir), "--m365sim-port", str(sim_port))
+    mail_port = free_port()
+    demo = Server(
+        scratch,
+        "demo",
+        *("--data-dir", str(data_dir), "--m365sim-port", str(sim_port), "--mail-port", str(mail_port)),
+    )
     try:
         demo.wait_for_line("Lockstep is running at")
+        portal = demo.wait_for_line("Your users sign in to the User Portal at").strip()
+        assert re.fullmatch(
+            r"Your users sign in to the User Portal at http://127\.0\.0\.1:\d+/portal/", portal
+        )
         shown = "".join(demo.lines)
+        # the demo mailbox keeps what is sent to it, so a newcomer can open activation emails
+        mail_dir = data_dir.resolve() / "mail"
+        assert f"Emails the demo sends are saved in {mail_dir} (open the .eml files)." in shown
+        with smtplib.SMTP("127.0.0.1", mail_port, timeout=10) as smtp:
+            smtp.sendmail("lockstep@localhost", ["megan@contoso.com"], b"Subject: hello\r\n\r\nbody\r\n")
+        (saved,) = list(mail_dir.glob("*.eml"))
+        assert "megan@contoso.com" in saved.name and b"Subject: hello" in saved.read_bytes()
         assert "m365sim: tenant " in shown and "(Contoso, seed demo)" in shown
         ca_file = data_dir.resolve() / "m365sim" / "ca.pem"
         assert f"CA certificate : {ca_file}" in shown

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lockstep.commands import admin, demo, serve
+from lockstep.commands import admin, demo, demo_mail, serve
 from lockstep.commands.common import CommandFailed, out, positive_int
 from lockstep.m365 import cli as m365_cli
 
@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument(
         "--m365sim-port", type=positive_int, default=demo.M365SIM_PORT, help="HTTPS port of m365sim"
+    )
+    demo_parser.add_argument(
+        "--mail-port",
+        type=positive_int,
+        default=demo_mail.DEMO_MAIL_PORT,
+        help="SMTP port of the demo mailbox (emails saved as .eml files; not started when LOCKSTEP_EMAIL_HOST is set)",
     )
     demo_parser.set_defaults(handler=demo.cmd_demo)
 

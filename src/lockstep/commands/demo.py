@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from lockstep.commands.admin import bootstrap_first_admin, migrate
 from lockstep.commands.common import out, setup_django
+from lockstep.commands.demo_mail import start_mail_catcher
 from lockstep.commands.serve import serve_forever
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Lockstep trusts the CA m365sim generates into the demo folder (start_m365sim's --ca-dir).
         ca_file = Path(os.environ["LOCKSTEP_DATA_DIR"]).resolve() / "m365sim" / "ca.pem"
         os.environ.setdefault("LOCKSTEP_TRUSTED_CA_FILE", str(ca_file))
+    mail_catcher = start_mail_catcher(Path(os.environ["LOCKSTEP_DATA_DIR"]), port=args.mail_port)
     setup_django()
     from django.conf import settings
 
@@ -142,6 +144,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         return serve_forever(listen=args.listen or env("LOCKSTEP_LISTEN"), bootstrap=bootstrap)
     finally:
+        if mail_catcher is not None:
+            mail_catcher.stop()
         if simulator is not None:
             simulator.terminate()
             try:

@@ -121,6 +121,7 @@ def first_run_message(bootstrap: Bootstrap) -> Callable[[str, int], None]:
             out(
                 "The administrator already exists; to add one (or to get in again), use `lockstep createadmin`."
             )
+        out(f"Your users sign in to the User Portal at {root}portal/")
         out("Stop with Ctrl+C.")
 
     return announce
