@@ -119,7 +119,9 @@ def test_branding_is_read_and_patched(client_a: JsonClient, org: Organization) -
         ("email_footer", "x" * 501),
     ],
 )
-def test_bad_branding_names_the_field(client_a: JsonClient, org: Organization, field: str, value: str) -> None:
+def test_bad_branding_names_the_field(
+    client_a: JsonClient, org: Organization, field: str, value: str
+) -> None:
     response = client_a.patch("organization", {**BRANDING, field: value})
     assert response.status_code == 422, response.data
     assert field in response.data["error"]["fields"]

@@ -624,7 +624,9 @@ def world(
     key_b, key_b_secret = api_keys.create_api_key(actor=other_owner_actor, name="fabrikam")
     m365_a = m365_objects(org, user_a, group_a, "contoso.com")
     m365_b = m365_objects(other_org, user_b, group_b, "fabrikam.com")
-    email_b = outbox.send(organization=other_org, kind=EmailKind.TEST, to=user_b.email, context={}, user=user_b)
+    email_b = outbox.send(
+        organization=other_org, kind=EmailKind.TEST, to=user_b.email, context={}, user=user_b
+    )
     OutboundEmail.objects.filter(pk=email_b.pk).update(status=EmailStatus.FAILED)  # resendable by B
     return World(
         kind=request.param,

@@ -58,7 +58,7 @@ def test_bad_branding_is_refused_beside_its_field(
     admin_client: Client, org: Organization, field: str, value: str, words: str
 ) -> None:
     response = admin_client.post(reverse("console:settings_email"), {**BRANDING, field: value})
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert words in field_errors(response.content.decode(), field)
     org.refresh_from_db()
     assert org.email_sender_name == ""  # nothing half-written
@@ -66,20 +66,23 @@ def test_bad_branding_is_refused_beside_its_field(
 
 def test_the_limits_pass(admin_client: Client, org: Organization) -> None:
     response = admin_client.post(
-        reverse("console:settings_email"), {**BRANDING, "email_brand_color": "#abcdef", "email_footer": "x" * 500}
+        reverse("console:settings_email"),
+        {**BRANDING, "email_brand_color": "#abcdef", "email_footer": "x" * 500},
     )
     assert response.status_code == 302
 
 
 def test_the_mail_server_is_shown_without_its_password(admin_client: Client, settings: Any) -> None:
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_SECURITY = "smtp.contoso.com", 587, "starttls"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "smtp.contoso.com", 587, True
     settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "relay@contoso.com", "Sm7p-Pa55word-x"
     html = admin_client.get(reverse("console:settings_email")).content.decode()
     assert "smtp.contoso.com:587" in html and "STARTTLS" in html and "relay@contoso.com" in html
     assert "Sm7p-Pa55word-x" not in html
 
 
-def test_a_test_email_is_queued_sent_and_listed(admin_client: Client, org: Organization, mailbox: Any) -> None:
+def test_a_test_email_is_queued_sent_and_listed(
+    admin_client: Client, org: Organization, mailbox: Any
+) -> None:
     response = admin_client.post(reverse("console:settings_email_test"), {"to": "me@contoso.com"})
     assert response.status_code == 302
     email = OutboundEmail.objects.get()
@@ -94,7 +97,7 @@ def test_a_test_email_is_queued_sent_and_listed(admin_client: Client, org: Organ
 
 def test_a_bad_test_address_is_refused_beside_the_field(admin_client: Client) -> None:
     response = admin_client.post(reverse("console:settings_email_test"), {"to": "nobody"})
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "valid email address" in field_errors(response.content.decode(), "to")
     assert not OutboundEmail.objects.exists()
 
@@ -107,11 +110,13 @@ def test_the_outbox_filters_pages_and_resends(
         clock.advance(timedelta(seconds=1))
     failed = OutboundEmail.objects.get(to_address="u0@contoso.com")
     OutboundEmail.objects.filter(pk=failed.pk).update(
-        status=EmailStatus.FAILED, attempts=30, last_error="The mail server at 127.0.0.1:1 refused the connection"
+        status=EmailStatus.FAILED,
+        attempts=30,
+        last_error="The mail server at 127.0.0.1:1 refused the connection",
     )
     first = admin_client.get(reverse("console:settings_outbox")).content.decode()
     assert "u51@contoso.com" in first and "u0@contoso.com" not in first  # newest first, 50 a page
-    assert "1–50 of 52" in first
+    assert "1\u201350 of 52" in first
     second = admin_client.get(reverse("console:settings_outbox"), {"page": 2}).content.decode()
     assert "u0@contoso.com" in second and "Failed after 30 attempts: The mail server at 127.0.0.1:1" in second
     only_failed = admin_client.get(reverse("console:settings_outbox"), {"status": "failed"}).content.decode()
@@ -129,7 +134,10 @@ def test_the_outbox_filters_pages_and_resends(
 
 def test_read_only_admins_see_but_cannot_change(org: Organization) -> None:
     auditor = admins.create_admin(
-        organization=org, email="auditor@contoso.com", password="Correct-Horse-Battery-9", role=AdminRole.READ_ONLY
+        organization=org,
+        email="auditor@contoso.com",
+        password="Correct-Horse-Battery-9",
+        role=AdminRole.READ_ONLY,
     )
     read_only_client = signed_in_client(auditor)
     email = outbox.send(organization=org, kind=EmailKind.TEST, to="u@contoso.com", context={})

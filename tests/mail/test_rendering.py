@@ -16,13 +16,20 @@ HOSTILE = '<script>alert("x")</script> & Sons'
 CONTEXTS: dict[EmailKind, dict[str, Any]] = {
     EmailKind.ACTIVATION: {"link": "https://id.example.com/portal/activate/tok123/", "expires_at": WHEN},
     EmailKind.WELCOME: {"portal_url": "https://id.example.com/portal/?org=contoso-ltd", "username": "adele"},
-    EmailKind.ADDED_TO_DIRECTORY: {"directory_name": "Contoso EU", "portal_url": "https://id.example.com/portal/"},
+    EmailKind.ADDED_TO_DIRECTORY: {
+        "directory_name": "Contoso EU",
+        "portal_url": "https://id.example.com/portal/",
+    },
     EmailKind.PASSWORD_RESET: {
         "link": "https://id.example.com/portal/reset/tok456/",
         "expires_at": WHEN,
         "directory_name": "",
     },
-    EmailKind.PASSWORD_CHANGED: {"portal_url": "https://id.example.com/portal/", "changed_at": WHEN, "how": "admin"},
+    EmailKind.PASSWORD_CHANGED: {
+        "portal_url": "https://id.example.com/portal/",
+        "changed_at": WHEN,
+        "how": "admin",
+    },
     EmailKind.TEST: {},
 }
 
@@ -91,7 +98,9 @@ def test_a_reset_for_a_directory_names_it(org: Organization) -> None:
     context = {**CONTEXTS[EmailKind.PASSWORD_RESET], "directory_name": "Contoso EU"}
     rendered = render(organization=org, kind=EmailKind.PASSWORD_RESET, context=context)
     assert "added to Contoso EU" in rendered.text
-    plain = render(organization=org, kind=EmailKind.PASSWORD_RESET, context=CONTEXTS[EmailKind.PASSWORD_RESET])
+    plain = render(
+        organization=org, kind=EmailKind.PASSWORD_RESET, context=CONTEXTS[EmailKind.PASSWORD_RESET]
+    )
     assert "asked to reset" in plain.text and "added to" not in plain.text
 
 

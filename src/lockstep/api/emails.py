@@ -73,7 +73,9 @@ def list_emails(
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.get("/emails/{int:email_id}", response={200: EmailOut, **error_responses(404)}, summary="Get an email")
+@router.get(
+    "/emails/{int:email_id}", response={200: EmailOut, **error_responses(404)}, summary="Get an email"
+)
 def get_email(request: HttpRequest, email_id: int) -> OutboundEmail:
     email = emails_of(actor_of(request)).filter(pk=email_id).first()
     if email is None:

@@ -30,8 +30,12 @@ class OrganizationOut(Schema):
     password_min_classes: int = Field(description="Character kinds required (3 or 4).")
     password_banned_terms: str = Field(description="Extra banned terms, one per line.")
     email_sender_name: str = Field(description="Sender name of the organization's emails (empty: its name).")
-    email_sender_address: str = Field(description="Sender address of its emails (empty: the server's default).")
-    email_brand_color: str = Field(description="Colour of the band atop its emails, #RRGGBB (empty: default).")
+    email_sender_address: str = Field(
+        description="Sender address of its emails (empty: the server's default)."
+    )
+    email_brand_color: str = Field(
+        description="Colour of the band atop its emails, #RRGGBB (empty: default)."
+    )
     email_footer: str = Field(description="A line at the foot of its emails (plain text).")
 
 

@@ -27,7 +27,9 @@ class EmailBrandingForm(ConsoleForm):
         help_text="The band atop each email, written #RRGGBB (e.g. #1F4E79). Empty: Lockstep's blue.",
     )
     email_footer = forms.CharField(
-        label="Footer line", required=False, help_text="Plain text at the foot of each email, e.g. your address."
+        label="Footer line",
+        required=False,
+        help_text="Plain text at the foot of each email, e.g. your address.",
     )
 
 
@@ -36,6 +38,4 @@ class TestEmailForm(ConsoleForm):
 
 
 class OutboxFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "All"), *EmailStatus.choices]
-    )
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "All"), *EmailStatus.choices])

@@ -15,7 +15,8 @@ def body_context(organization_id: int, to_address: str) -> str:
 
 def seal(email: OutboundEmail, *, text: str, html: str) -> str:
     return crypto.encrypt(
-        json.dumps({"text": text, "html": html}), context=body_context(email.organization_id, email.to_address)
+        json.dumps({"text": text, "html": html}),
+        context=body_context(email.organization_id, email.to_address),
     )
 
 

@@ -123,21 +123,25 @@ def drain_batch(*, limit: int = BATCH) -> DrainResult:
                     connection = smtp_connection()
                     connection.open()
                 message_of(email, connection).send()
-            except Exception as failure:  # noqa: BLE001 - every failure is recorded on the row
+            except Exception as failure:  # every failure is recorded on its row, in words
                 record_failure(email, failure)
-                if connection is not None:
-                    connection.close()
-                    connection = None
+                _close(connection)  # the next email starts on a fresh connection
+                connection = None
             else:
                 record_sent(email)
                 sent += 1
     finally:
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:  # noqa: BLE001 - the messages are sent; a failed QUIT changes nothing
-                logger.info("closing the SMTP connection failed", exc_info=True)
+        _close(connection)
     return DrainResult(len(emails), sent)
+
+
+def _close(connection: BaseEmailBackend | None) -> None:
+    if connection is None:
+        return
+    try:
+        connection.close()
+    except Exception:  # a failed QUIT changes nothing about what was sent
+        logger.info("closing the SMTP connection failed", exc_info=True)
 
 
 def record_sent(email: OutboundEmail) -> None:

@@ -19,8 +19,8 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import Organization, User
 from lockstep.mail import delivery, tasks
-from lockstep.mail.models import EmailKind, EmailStatus, OutboundEmail
 from lockstep.mail.body import seal
+from lockstep.mail.models import EmailKind, EmailStatus, OutboundEmail
 from lockstep.mail.rendering import branding_of, render
 
 ADDRESS_MAX = 254

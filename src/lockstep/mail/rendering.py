@@ -49,7 +49,9 @@ def branding_of(organization: Organization) -> Branding:
     color = organization.email_brand_color
     return Branding(
         organization_name=organization.name,
-        sender_name=(organization.email_sender_name or organization.name).replace("\r", " ").replace("\n", " "),
+        sender_name=(organization.email_sender_name or organization.name)
+        .replace("\r", " ")
+        .replace("\n", " "),
         sender_address=organization.email_sender_address or _address_of(settings.DEFAULT_FROM_EMAIL),
         brand_color=color if COLOR.match(color or "") else DEFAULT_BRAND_COLOR,
         footer=organization.email_footer,

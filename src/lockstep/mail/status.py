@@ -21,7 +21,7 @@ def latest_by_user(user_ids: list[int]) -> dict[int, OutboundEmail]:
 
 
 def status_words(email: OutboundEmail) -> str:
-    """"Sent 2026-12-01 10:02", "Waiting to retry: <error>", "Failed after 30 attempts: <error>"."""
+    """ "Sent 2026-12-01 10:02", "Waiting to retry: <error>", "Failed after 30 attempts: <error>"."""
     if email.status == EmailStatus.SENT and email.sent_at is not None:
         return f"Sent {email.sent_at:%Y-%m-%d %H:%M}"
     if email.status == EmailStatus.RETRYING:

@@ -35,9 +35,10 @@ SECURITY_WORDS = {
 
 def mail_server() -> list[tuple[str, str]]:
     """The SMTP configuration in words (never the password itself)."""
+    security = "tls" if settings.EMAIL_USE_SSL else "starttls" if settings.EMAIL_USE_TLS else "none"
     return [
         ("Server", f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"),
-        ("Security", SECURITY_WORDS.get(settings.EMAIL_SECURITY, settings.EMAIL_SECURITY)),
+        ("Security", SECURITY_WORDS[security]),
         ("User name", settings.EMAIL_HOST_USER or "none (no sign-in)"),
         ("Password", "set" if settings.EMAIL_HOST_PASSWORD else "not set"),
         ("Default sender", settings.DEFAULT_FROM_EMAIL),
@@ -45,12 +46,14 @@ def mail_server() -> list[tuple[str, str]]:
     ]
 
 
-def _page(request: HttpRequest, branding: EmailBrandingForm, test: TestEmailForm, status: int = 200) -> HttpResponse:
+def _page(request: HttpRequest, branding: EmailBrandingForm, test: TestEmailForm) -> HttpResponse:
     actor = actor_for(request)
     if not actor.can_write:
         for field in branding.fields.values():
             field.disabled = True
-    recent = OutboundEmail.objects.filter(organization_id=actor.organization_id).order_by("-created_at", "-pk")
+    recent = OutboundEmail.objects.filter(organization_id=actor.organization_id).order_by(
+        "-created_at", "-pk"
+    )
     return render(
         request,
         "console/settings/email.html",
@@ -60,7 +63,6 @@ def _page(request: HttpRequest, branding: EmailBrandingForm, test: TestEmailForm
             "server": mail_server(),
             "recent": [(email, status_words(email)) for email in recent[:5]],
         },
-        status=status,
     )
 
 
@@ -78,7 +80,7 @@ def email_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Email settings saved.")
             return redirect("console:settings_email")
-    return _page(request, form, TestEmailForm(), status=400 if request.method == "POST" else 200)
+    return _page(request, form, TestEmailForm())
 
 
 @require_POST
@@ -97,7 +99,7 @@ def email_test(request: HttpRequest) -> HttpResponse:
             return redirect("console:settings_email")
     organization = organizations.get_organization(actor=actor)
     branding = EmailBrandingForm(initial={field: getattr(organization, field) for field in BRANDING_FIELDS})
-    return _page(request, branding, form, status=400)
+    return _page(request, branding, form)
 
 
 def email_outbox(request: HttpRequest) -> HttpResponse:
