@@ -43,3 +43,16 @@ def test_status_words() -> None:
     assert status_words(email) == "Failed after 2 attempts: The mail server refused"
     email.attempts = 1
     assert status_words(email) == "Failed after 1 attempt: The mail server refused"
+
+
+def test_metrics_count_waiting_and_failed_emails(client: Any, org: Organization, clock: Any) -> None:
+    for n in range(3):
+        outbox.send(organization=org, kind=EmailKind.TEST, to=f"u{n}@contoso.com", context={})
+    OutboundEmail.objects.filter(to_address="u0@contoso.com").update(status=EmailStatus.FAILED)
+    OutboundEmail.objects.filter(to_address="u1@contoso.com").update(status=EmailStatus.SENT)
+    clock.advance(timedelta(seconds=90))
+    body = client.get("/metrics").content.decode()
+    assert 'lockstep_outbox_emails{status="queued"} 1.0' in body
+    assert 'lockstep_outbox_emails{status="failed"} 1.0' in body
+    assert 'lockstep_outbox_emails{status="retrying"} 0.0' in body
+    assert "lockstep_outbox_oldest_due_age_seconds 90.0" in body
