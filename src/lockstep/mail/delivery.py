@@ -9,6 +9,7 @@ email is `failed` and an admin can send it again (`resend`). A sent email's body
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,8 +73,9 @@ def claim(*, limit: int, now: datetime | None = None) -> list[OutboundEmail]:
 
 
 def smtp_connection() -> BaseEmailBackend:
-    """Django's SMTP backend from the LOCKSTEP_EMAIL_* settings (never settings.EMAIL_BACKEND)."""
-    return get_connection(
+    """Django's SMTP backend from the LOCKSTEP_EMAIL_* settings (never settings.EMAIL_BACKEND);
+    TLS verifies the server against the system CAs plus LOCKSTEP_TRUSTED_CA_FILE."""
+    connection = get_connection(
         "django.core.mail.backends.smtp.EmailBackend",
         host=settings.EMAIL_HOST,
         port=settings.EMAIL_PORT,
@@ -84,6 +86,11 @@ def smtp_connection() -> BaseEmailBackend:
         timeout=settings.EMAIL_TIMEOUT,
         fail_silently=False,
     )
+    if settings.TRUSTED_CA_FILE and (settings.EMAIL_USE_TLS or settings.EMAIL_USE_SSL):
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=settings.TRUSTED_CA_FILE)
+        connection.ssl_context = context  # type: ignore[attr-defined]
+    return connection
 
 
 def message_of(email: OutboundEmail, connection: BaseEmailBackend) -> EmailMultiAlternatives:
