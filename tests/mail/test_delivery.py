@@ -88,6 +88,14 @@ def test_a_bad_recipient_is_refused_before_queueing(org: Organization, bad: str)
     assert not OutboundEmail.objects.exists()
 
 
+def test_a_recipient_at_the_length_limit_is_queued(org: Organization) -> None:
+    longest = "x" * 248 + "@b.com"
+    assert len(longest) == outbox.ADDRESS_MAX
+    assert queue(org, to=longest).to_address == longest
+    with pytest.raises(ValidationFailed):
+        queue(org, to="x" + longest)
+
+
 def test_a_mail_server_outage_loses_nothing(org: Organization, clock: Any, dead_port: int) -> None:
     email = queue(org)
     assert delivery.drain() == 0

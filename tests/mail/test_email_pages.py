@@ -88,6 +88,8 @@ def test_a_test_email_is_queued_sent_and_listed(
     email = OutboundEmail.objects.get()
     assert email.kind == EmailKind.TEST and email.user is None
     assert AuditEvent.objects.filter(action="email.send_test", target_label="me@contoso.com").exists()
+    audit = admin_client.get(reverse("console:audit"), {"category": "email"}).content.decode()
+    assert "email.send_test" in audit and "me@contoso.com" in audit
     delivery.drain()
     [received] = mailbox.wait_for("me@contoso.com")
     assert received.subject == "Test email from Contoso Ltd"
