@@ -9,7 +9,7 @@ from django.conf import settings
 
 from lockstep.directory.models import Administrator
 from lockstep.mail import delivery
-from lockstep.testing.browser import admin_page
+from lockstep.testing.browser import SCREENSHOTS, admin_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,6 +42,7 @@ def test_admin_brands_the_emails_and_sends_a_test(
         page.get_by_label("Send a test email to").fill("me@contoso.com")
         page.get_by_role("button", name="Send a test email").click()
         expect(page.get_by_text("Test email queued for me@contoso.com")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-email-settings.png"), full_page=True)
 
         assert delivery.drain() == 1  # what the worker does
         [received] = mailbox.wait_for("me@contoso.com")
@@ -57,3 +58,6 @@ def test_admin_brands_the_emails_and_sends_a_test(
         page.get_by_label("Status").select_option("failed")
         page.get_by_role("button", name="Filter").click()
         expect(page.get_by_text("No emails match.")).to_be_visible()
+        page.get_by_label("Status").select_option("")
+        page.get_by_role("button", name="Filter").click()
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-outbox.png"), full_page=True)

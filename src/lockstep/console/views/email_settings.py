@@ -94,7 +94,7 @@ def email_test(request: HttpRequest) -> HttpResponse:
             show_service_error(form, error, {"to": "to"})
         else:
             messages.success(
-                request, f"Test email queued for {email.to_address}. Its status shows in the outbox below."
+                request, f"Test email queued for {email.to_address}. Its status shows under Latest emails."
             )
             return redirect("console:settings_email")
     organization = organizations.get_organization(actor=actor)
