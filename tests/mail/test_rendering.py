@@ -118,3 +118,13 @@ def test_a_sender_name_with_special_characters_is_quoted(org: Organization) -> N
     org.email_sender_name = 'Contoso, "IT"'
     org.email_sender_address = "it@contoso.com"
     assert branding_of(org).from_header == '"Contoso, \\"IT\\"" <it@contoso.com>'
+
+
+@pytest.mark.parametrize(
+    ("color", "text"), [("#1F4E79", "#ffffff"), ("#FFEE00", "#000000"), ("#000000", "#ffffff")]
+)
+def test_text_on_the_brand_colour_stays_readable(org: Organization, color: str, text: str) -> None:
+    org.email_brand_color = color
+    assert branding_of(org).text_color == text
+    html = render(organization=org, kind=EmailKind.TEST, context={}).html
+    assert f"background:{color};color:{text};" in html

@@ -40,6 +40,14 @@ class Branding:
     footer: str
 
     @property
+    def text_color(self) -> str:
+        """Black or white, whichever reads better on the brand colour (WCAG relative luminance)."""
+        channels = [int(self.brand_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return "#000000" if luminance > 0.179 else "#ffffff"
+
+    @property
     def from_header(self) -> str:
         """`"Sender Name" <address>`, quoted as RFC 5322 needs."""
         return formataddr((self.sender_name, self.sender_address))
