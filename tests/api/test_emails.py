@@ -132,3 +132,11 @@ def test_bad_branding_names_the_field(
 def test_branding_limits_pass(client_a: JsonClient) -> None:
     response = client_a.patch("organization", {"email_footer": "x" * 500, "email_brand_color": "#abcdef"})
     assert response.status_code == 200, response.data
+
+
+def test_an_old_bad_sender_address_never_blocks_another_change(
+    client_a: JsonClient, org: Organization
+) -> None:
+    Organization.objects.filter(pk=org.pk).update(email_sender_address="stored before it was checked")
+    assert client_a.patch("organization", {"name": "Contoso"}).status_code == 200
+    assert client_a.patch("organization", {"email_sender_address": "still bad"}).status_code == 422
