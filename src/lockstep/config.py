@@ -105,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "LOCKSTEP_TRUSTED_CA_FILE",
         "",
-        "Extra CA bundle trusted for Microsoft endpoints (m365sim's CA, TLS proxies).",
+        "Extra CA bundle trusted for Microsoft endpoints and the mail server (m365sim's CA, TLS proxies, a private CA).",
     ),
 )
 

@@ -42,6 +42,8 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.verification import VerificationReport
+from lockstep.mail import outbox
+from lockstep.mail.models import EmailKind, EmailStatus, OutboundEmail
 
 from .conftest import GOOD_PASSWORD, JsonClient
 
@@ -85,6 +87,7 @@ class World:
     key_b_secret: str
     m365_a: M365Objects = field(default=None)  # type: ignore[assignment]
     m365_b: M365Objects = field(default=None)  # type: ignore[assignment]
+    email_b: OutboundEmail = field(default=None)  # type: ignore[assignment]
 
 
 @dataclass
@@ -163,6 +166,7 @@ def b_state(org_b: Organization) -> dict[str, Any]:
         "imported": list(
             ImportedAccount.objects.filter(batch__directory__organization=org_b).order_by("pk").values()
         ),
+        "emails": list(OutboundEmail.objects.filter(organization=org_b).order_by("pk").values()),
     }
 
 
@@ -331,6 +335,19 @@ def key_revoke(w: World) -> None:
     same_as_missing(w, "POST", f"api-keys/{w.key_b.pk}/revoke", f"api-keys/{MISSING}/revoke")
 
 
+def emails_list(w: World) -> None:
+    assert w.email_b.pk not in ids(w.a.get("emails?limit=500"))
+    assert ids(w.a.get(f"emails?user_id={w.user_b.pk}")) == set()
+
+
+def email_get(w: World) -> None:
+    same_as_missing(w, "GET", f"emails/{w.email_b.pk}", f"emails/{MISSING}")
+
+
+def email_resend(w: World) -> None:
+    same_as_missing(w, "POST", f"emails/{w.email_b.pk}/resend", f"emails/{MISSING}/resend")
+
+
 EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
     ("GET", "/api/v1/users"): users_list,
     ("POST", "/api/v1/users"): users_create,
@@ -356,6 +373,9 @@ EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
     ("POST", "/api/v1/api-keys"): keys_create,
     ("GET", "/api/v1/api-keys/{key_id}"): key_get,
     ("POST", "/api/v1/api-keys/{key_id}/revoke"): key_revoke,
+    ("GET", "/api/v1/emails"): emails_list,
+    ("GET", "/api/v1/emails/{email_id}"): email_get,
+    ("POST", "/api/v1/emails/{email_id}/resend"): email_resend,
 }
 
 
@@ -604,6 +624,10 @@ def world(
     key_b, key_b_secret = api_keys.create_api_key(actor=other_owner_actor, name="fabrikam")
     m365_a = m365_objects(org, user_a, group_a, "contoso.com")
     m365_b = m365_objects(other_org, user_b, group_b, "fabrikam.com")
+    email_b = outbox.send(
+        organization=other_org, kind=EmailKind.TEST, to=user_b.email, context={}, user=user_b
+    )
+    OutboundEmail.objects.filter(pk=email_b.pk).update(status=EmailStatus.FAILED)  # resendable by B
     return World(
         kind=request.param,
         a=JsonClient(caller),
@@ -619,6 +643,7 @@ def world(
         key_b_secret=key_b_secret,
         m365_a=m365_a,
         m365_b=m365_b,
+        email_b=email_b,
     )
 
 
@@ -656,6 +681,7 @@ def test_read_only_keys_get_403_on_every_write(
         "directory_id": MISSING,  # writes are refused before any object is looked at
         "batch_id": MISSING,
         "candidate_id": MISSING,
+        "email_id": MISSING,
     }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/v1/users"): {"username": "megan", "email": "megan@contoso.com"},

@@ -33,6 +33,8 @@ from lockstep.directory.models import (
     User,
 )
 from lockstep.directory.services import admins, api_keys, groups, users
+from lockstep.mail import outbox
+from lockstep.mail.models import EmailKind, EmailStatus, OutboundEmail
 from lockstep.testing.url_catalogue import Route, post_form_actions
 
 PASSWORD = "Tr1cky-Kangaroo-Lamp"
@@ -47,9 +49,16 @@ class World:
     user: User
     group: Group
     key: ApiKey
+    email: OutboundEmail
 
     def ids(self) -> dict[str, int]:
-        return {"user": self.user.pk, "group": self.group.pk, "admin": self.admin.pk, "key": self.key.pk}
+        return {
+            "user": self.user.pk,
+            "group": self.group.pk,
+            "admin": self.admin.pk,
+            "key": self.key.pk,
+            "email": self.email.pk,
+        }
 
 
 def build_world(org: Organization, slug: str) -> World:
@@ -63,7 +72,9 @@ def build_world(org: Organization, slug: str) -> World:
     group = groups.create_group(actor=actor, fields={"name": f"{slug}-group"})
     groups.add_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
     key, _secret = api_keys.create_api_key(actor=actor, name=f"{slug}-key")
-    return World(org, owner, user, group, key)
+    email = outbox.send(organization=org, kind=EmailKind.TEST, to=f"person@{slug}.com", context={}, user=user)
+    OutboundEmail.objects.filter(pk=email.pk).update(status=EmailStatus.FAILED)  # one a writer may resend
+    return World(org, owner, user, group, key, email)
 
 
 def user_fields(ids: dict[str, int]) -> dict[str, Any]:
@@ -134,6 +145,13 @@ CATALOGUE: dict[str, Route] = {
     ),
     "api_keys": Route(creates=True, post=lambda ids: {"name": "new-key", "role": "administrator"}),
     "api_key_revoke": Route(args=lambda ids: [ids["key"]], post_only=True),
+    "settings_email": Route(
+        creates=True,
+        post=lambda ids: {"email_sender_name": "Contoso IT", "email_brand_color": "#AA3300"},
+    ),
+    "settings_email_test": Route(post_only=True, post=lambda ids: {"to": "someone@example.com"}),
+    "settings_outbox": Route(),
+    "settings_email_resend": Route(args=lambda ids: [ids["email"]], post_only=True),
     "audit": Route(),
     "audit_export": Route(),
 }
@@ -157,6 +175,9 @@ def snapshot(org: Organization) -> dict[str, Any]:
             ApiKey.objects.filter(organization=org).order_by("pk").values("pk", "name", "revoked_at")
         ),
         "audit": AuditEvent.objects.filter(organization=org).count(),
+        "emails": list(
+            OutboundEmail.objects.filter(organization=org).order_by("pk").values("pk", "status", "attempts")
+        ),
     }
 
 

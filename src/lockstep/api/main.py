@@ -15,6 +15,7 @@ from lockstep.api import (
     audit,
     bindings,
     directories,
+    emails,
     errors,
     groups,
     m365_imports,
@@ -89,3 +90,4 @@ api.add_router("", api_keys.router)
 api.add_router("", directories.router)
 api.add_router("", bindings.router)
 api.add_router("", m365_imports.router)
+api.add_router("", emails.router)

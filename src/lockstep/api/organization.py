@@ -29,8 +29,14 @@ class OrganizationOut(Schema):
     password_min_length: int
     password_min_classes: int = Field(description="Character kinds required (3 or 4).")
     password_banned_terms: str = Field(description="Extra banned terms, one per line.")
-    email_sender_name: str
-    email_sender_address: str
+    email_sender_name: str = Field(description="Sender name of the organization's emails (empty: its name).")
+    email_sender_address: str = Field(
+        description="Sender address of its emails (empty: the server's default)."
+    )
+    email_brand_color: str = Field(
+        description="Colour of the band atop its emails, #RRGGBB (empty: default)."
+    )
+    email_footer: str = Field(description="A line at the foot of its emails (plain text).")
 
 
 class SettingsUpdate(Schema):
@@ -46,6 +52,8 @@ class SettingsUpdate(Schema):
     password_banned_terms: str | None = Field(None, max_length=100_000)
     email_sender_name: str | None = Field(None, max_length=200)
     email_sender_address: str | None = Field(None, max_length=254)
+    email_brand_color: str | None = Field(None, max_length=7, description="#RRGGBB, or empty.")
+    email_footer: str | None = Field(None, max_length=500)
 
 
 @router.get("/organization", response={200: OrganizationOut, **error_responses()}, summary="Get settings")

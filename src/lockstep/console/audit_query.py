@@ -38,6 +38,7 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "directories": ("Directories and imports", ("directory.", "m365.")),
     "administrators": ("Administrators and API keys", ("admin.", "api_key.")),
     "settings": ("Organization settings", ("organization.",)),
+    "email": ("Email", ("email.",)),
 }
 
 

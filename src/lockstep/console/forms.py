@@ -235,8 +235,6 @@ class SettingsForm(ConsoleForm):
     password_banned_terms = forms.CharField(
         label="Extra banned words (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
-    email_sender_name = forms.CharField(label="Email sender name", required=False)
-    email_sender_address = forms.EmailField(label="Email sender address", required=False)
 
 
 class AdminCreateForm(ConsoleForm):

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from lockstep.console.views import audit, auth, bulk, csv_import, dashboard, groups, settings, users
+from lockstep.console.views import (
+    audit,
+    auth,
+    bulk,
+    csv_import,
+    dashboard,
+    email_settings,
+    groups,
+    settings,
+    users,
+)
 
 app_name = "console"
 urlpatterns = [
@@ -38,6 +48,10 @@ urlpatterns = [
     path("settings/administrators/<int:pk>/role/", settings.administrator_role, name="administrator_role"),
     path("settings/api-keys/", settings.api_key_list, name="api_keys"),
     path("settings/api-keys/<int:pk>/revoke/", settings.api_key_revoke, name="api_key_revoke"),
+    path("settings/email/", email_settings.email_settings, name="settings_email"),
+    path("settings/email/test/", email_settings.email_test, name="settings_email_test"),
+    path("settings/email/outbox/", email_settings.email_outbox, name="settings_outbox"),
+    path("settings/email/outbox/<int:pk>/resend/", email_settings.email_resend, name="settings_email_resend"),
     path("audit/", audit.audit_log, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]

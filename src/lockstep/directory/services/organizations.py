@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -22,7 +25,12 @@ SETTING_FIELDS = (
     "password_banned_terms",
     "email_sender_name",
     "email_sender_address",
+    "email_brand_color",
+    "email_footer",
 )
+BRANDING_FIELDS = ("email_sender_name", "email_sender_address", "email_brand_color", "email_footer")
+BRAND_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+FOOTER_MAX = 500
 
 
 def settings_of(organization: Organization) -> dict[str, Any]:
@@ -71,6 +79,7 @@ def update_settings(*, actor: Actor, changes: dict[str, Any]) -> Organization:
         )
     except (ValueError, TypeError) as problem:
         collect(errors, "password_policy", str(problem))
+    check_email_branding({k: v for k, v in changes.items() if k in BRANDING_FIELDS}, errors)
     if errors:
         raise ValidationFailed(errors)
     before = settings_of(organization)
@@ -89,3 +98,29 @@ def update_settings(*, actor: Actor, changes: dict[str, Any]) -> Organization:
             after=changed,
         )
     return organization
+
+
+def check_email_branding(changes: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """The sender and branding of the organization's emails (every value ends up in a message);
+    only the values being changed are checked, so an old value never blocks another change."""
+    if "email_sender_name" in changes:
+        name = changes["email_sender_name"]
+        if not isinstance(name, str) or len(name) > 200 or any(c in name for c in "\r\n"):
+            collect(errors, "email_sender_name", "Must be one line of at most 200 characters.")
+    if "email_sender_address" in changes:
+        address = changes["email_sender_address"]
+        if not isinstance(address, str):
+            collect(errors, "email_sender_address", "Enter a valid email address.")
+        elif address:
+            try:
+                validate_email(address)
+            except ValidationError:
+                collect(errors, "email_sender_address", "Enter a valid email address (or leave it empty).")
+    if "email_brand_color" in changes:
+        color = changes["email_brand_color"]
+        if not isinstance(color, str) or (color and not BRAND_COLOR.match(color)):
+            collect(errors, "email_brand_color", "Must be a colour written #RRGGBB, e.g. #1F4E79 (or empty).")
+    if "email_footer" in changes:
+        footer = changes["email_footer"]
+        if not isinstance(footer, str) or len(footer) > FOOTER_MAX:
+            collect(errors, "email_footer", f"Must be at most {FOOTER_MAX} characters.")
