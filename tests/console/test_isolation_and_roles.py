@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
+from django.utils import timezone
 
 from lockstep.console import urls as console_urls
 from lockstep.directory.actors import Actor
@@ -33,6 +35,7 @@ from lockstep.directory.models import (
     User,
 )
 from lockstep.directory.services import admins, api_keys, groups, users
+from lockstep.portal.models import SignInThrottle, ThrottleScope
 from lockstep.testing.url_catalogue import Route, post_form_actions
 
 PASSWORD = "Tr1cky-Kangaroo-Lamp"
@@ -47,9 +50,16 @@ class World:
     user: User
     group: Group
     key: ApiKey
+    lock: SignInThrottle
 
     def ids(self) -> dict[str, int]:
-        return {"user": self.user.pk, "group": self.group.pk, "admin": self.admin.pk, "key": self.key.pk}
+        return {
+            "user": self.user.pk,
+            "group": self.group.pk,
+            "admin": self.admin.pk,
+            "key": self.key.pk,
+            "lock": self.lock.pk,
+        }
 
 
 def build_world(org: Organization, slug: str) -> World:
@@ -63,7 +73,15 @@ def build_world(org: Organization, slug: str) -> World:
     group = groups.create_group(actor=actor, fields={"name": f"{slug}-group"})
     groups.add_members(actor=actor, group_id=group.pk, user_ids=[user.pk])
     key, _secret = api_keys.create_api_key(actor=actor, name=f"{slug}-key")
-    return World(org, owner, user, group, key)
+    lock = SignInThrottle.objects.create(
+        organization=org,
+        scope=ThrottleScope.ACCOUNT,
+        key=str(user.pk),
+        label=user.username,
+        failures=5,
+        locked_until=timezone.now() + timedelta(minutes=15),
+    )
+    return World(org, owner, user, group, key, lock)
 
 
 def user_fields(ids: dict[str, int]) -> dict[str, Any]:
@@ -134,6 +152,8 @@ CATALOGUE: dict[str, Route] = {
     ),
     "api_keys": Route(creates=True, post=lambda ids: {"name": "new-key", "role": "administrator"}),
     "api_key_revoke": Route(args=lambda ids: [ids["key"]], post_only=True),
+    "sign_in_locks": Route(),
+    "sign_in_lock_clear": Route(args=lambda ids: [ids["lock"]], post_only=True),
     "audit": Route(),
     "audit_export": Route(),
 }
@@ -157,6 +177,7 @@ def snapshot(org: Organization) -> dict[str, Any]:
             ApiKey.objects.filter(organization=org).order_by("pk").values("pk", "name", "revoked_at")
         ),
         "audit": AuditEvent.objects.filter(organization=org).count(),
+        "locks": list(SignInThrottle.objects.filter(organization=org).values_list("pk", "locked_until")),
     }
 
 

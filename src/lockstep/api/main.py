@@ -19,6 +19,7 @@ from lockstep.api import (
     groups,
     m365_imports,
     organization,
+    sign_in_locks,
     users,
 )
 from lockstep.api.auth import AUTH
@@ -89,3 +90,4 @@ api.add_router("", api_keys.router)
 api.add_router("", directories.router)
 api.add_router("", bindings.router)
 api.add_router("", m365_imports.router)
+api.add_router("", sign_in_locks.router)

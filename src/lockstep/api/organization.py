@@ -13,6 +13,7 @@ from lockstep.api.errors import error_responses
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import Organization
 from lockstep.directory.services import organizations as organization_services
+from lockstep.directory.services.users_self import SELF_EDITABLE_FIELDS, parse_editable
 
 router = Router(tags=["organization"])
 
@@ -31,6 +32,15 @@ class OrganizationOut(Schema):
     password_banned_terms: str = Field(description="Extra banned terms, one per line.")
     email_sender_name: str
     email_sender_address: str
+    portal_editable_fields: list[str] = Field(
+        description="The attributes users may edit themselves in the User Portal, from: "
+        + ", ".join(SELF_EDITABLE_FIELDS)
+        + "."
+    )
+
+    @staticmethod
+    def resolve_portal_editable_fields(organization: Organization) -> list[str]:
+        return parse_editable(organization.portal_editable_fields)
 
 
 class SettingsUpdate(Schema):
@@ -46,6 +56,7 @@ class SettingsUpdate(Schema):
     password_banned_terms: str | None = Field(None, max_length=100_000)
     email_sender_name: str | None = Field(None, max_length=200)
     email_sender_address: str | None = Field(None, max_length=254)
+    portal_editable_fields: list[str] | None = Field(None, max_length=len(SELF_EDITABLE_FIELDS))
 
 
 @router.get("/organization", response={200: OrganizationOut, **error_responses()}, summary="Get settings")

@@ -14,6 +14,7 @@ from django import forms
 
 from lockstep.directory.errors import Conflict, ServiceError, ValidationFailed
 from lockstep.directory.models import AdminRole, UserState
+from lockstep.directory.services.users_self import SELF_EDITABLE_FIELDS
 
 USER_FIELD_LABELS: dict[str, str] = {
     "username": "Username",
@@ -237,6 +238,13 @@ class SettingsForm(ConsoleForm):
     )
     email_sender_name = forms.CharField(label="Email sender name", required=False)
     email_sender_address = forms.EmailField(label="Email sender address", required=False)
+    portal_editable_fields = forms.MultipleChoiceField(
+        label="Attributes users may edit in the User Portal",
+        required=False,
+        choices=[(name, USER_FIELD_LABELS[name]) for name in SELF_EDITABLE_FIELDS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Never the username, company email, state, employee id or usage location.",
+    )
 
 
 class AdminCreateForm(ConsoleForm):

@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from lockstep.console.views import audit, auth, bulk, csv_import, dashboard, groups, settings, users
+from lockstep.console.views import (
+    audit,
+    auth,
+    bulk,
+    csv_import,
+    dashboard,
+    groups,
+    lockouts,
+    settings,
+    users,
+)
 
 app_name = "console"
 urlpatterns = [
@@ -38,6 +48,8 @@ urlpatterns = [
     path("settings/administrators/<int:pk>/role/", settings.administrator_role, name="administrator_role"),
     path("settings/api-keys/", settings.api_key_list, name="api_keys"),
     path("settings/api-keys/<int:pk>/revoke/", settings.api_key_revoke, name="api_key_revoke"),
+    path("settings/sign-in-locks/", lockouts.sign_in_locks, name="sign_in_locks"),
+    path("settings/sign-in-locks/<int:pk>/clear/", lockouts.sign_in_lock_clear, name="sign_in_lock_clear"),
     path("audit/", audit.audit_log, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]
