@@ -50,7 +50,7 @@ def test_profile_shows_everything_and_edits_only_allowed(
 def test_profile_errors_name_the_field(portal_client: Client, actor: Actor) -> None:
     organizations.update_settings(actor=actor, changes={"portal_editable_fields": ["mobile_phone", "job_title"]})
     response = portal_client.post("/portal/profile/", {"job_title": "x" * 200, "mobile_phone": ""})
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "Must be at most 128 characters." in response.content.decode()
 
 
@@ -78,7 +78,7 @@ def test_password_change(portal_client: Client, person: User) -> None:
             "/portal/password/",
             {"current_password": USER_PASSWORD, "new_password": "short", "new_password_again": "short"},
         )
-        assert weak.status_code == 400 and "Must be" in weak.content.decode()
+        assert weak.status_code == 200 and "Must be" in weak.content.decode()
         assert seen == []
         done = portal_client.post(
             "/portal/password/",
@@ -152,7 +152,7 @@ def test_regenerate_and_disable(portal_client: Client, person: User) -> None:
     assert len(fresh) == 10 and not set(fresh) & set(codes)
     assert not recovery.consume(person, codes[1])
     refused = portal_client.post("/portal/mfa/", {"password": "Wrong-Wrong-Wrong-1"})
-    assert refused.status_code == 400 and "This is not your password." in refused.content.decode()
+    assert refused.status_code == 200 and "This is not your password." in refused.content.decode()
     assert portal_client.post("/portal/mfa/", {"password": USER_PASSWORD}).status_code == 302
     person.refresh_from_db()
     assert not person.totp_enabled and RecoveryCode.objects.filter(user=person).count() == 0

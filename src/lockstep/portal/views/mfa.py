@@ -49,7 +49,6 @@ def _enrol(request: HttpRequest, user: User) -> HttpResponse:
         request,
         "portal/mfa/enrol.html",
         {"portal_user": user, "form": form, "qr_svg": qr_svg, "secret": secret},
-        status=400 if form.errors else 200,
     )
 
 
@@ -72,7 +71,6 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         request,
         "portal/mfa/status.html",
         {"portal_user": user, "form": form, "recovery_left": recovery.remaining(user)},
-        status=400 if form.errors else 200,
     )
 
 

@@ -56,5 +56,4 @@ def change_password(request: HttpRequest) -> HttpResponse:
             "form": form,
             "rules": describe_policy(passwords.policy_for(user.organization)),
         },
-        status=400 if form.errors else 200,
     )

@@ -35,5 +35,4 @@ def profile(request: HttpRequest) -> HttpResponse:
         request,
         "portal/profile.html",
         {"portal_user": user, "form": form, "rows": rows, "editable": editable},
-        status=400 if form.errors else 200,
     )
