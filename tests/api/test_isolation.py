@@ -9,9 +9,9 @@ existed, must never see B's objects in a list, and must not be able to change or
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 

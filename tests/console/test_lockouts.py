@@ -27,10 +27,20 @@ def locked(actor: Actor, org: Organization) -> tuple[User, SignInThrottle, SignI
     users.change_state(actor=actor, user_id=user.pk, to_state=UserState.ACTIVE)
     until = timezone.now() + timedelta(minutes=10)
     account = SignInThrottle.objects.create(
-        organization=org, scope=ThrottleScope.ACCOUNT, key=str(user.pk), label="adele", failures=5, locked_until=until
+        organization=org,
+        scope=ThrottleScope.ACCOUNT,
+        key=str(user.pk),
+        label="adele",
+        failures=5,
+        locked_until=until,
     )
     source = SignInThrottle.objects.create(
-        organization=org, scope=ThrottleScope.SOURCE, key="203.0.113.4", label="203.0.113.4", failures=20, locked_until=until
+        organization=org,
+        scope=ThrottleScope.SOURCE,
+        key="203.0.113.4",
+        label="203.0.113.4",
+        failures=20,
+        locked_until=until,
     )
     SignInThrottle.objects.create(  # counting, not locked: not listed
         organization=org, scope=ThrottleScope.SOURCE, key="203.0.113.5", label="203.0.113.5", failures=2
@@ -38,7 +48,9 @@ def locked(actor: Actor, org: Organization) -> tuple[User, SignInThrottle, SignI
     return user, account, source
 
 
-def test_page_lists_locks_and_clears_one(admin_client: Client, locked: tuple[User, SignInThrottle, SignInThrottle]) -> None:
+def test_page_lists_locks_and_clears_one(
+    admin_client: Client, locked: tuple[User, SignInThrottle, SignInThrottle]
+) -> None:
     user, account, _source = locked
     settings_html = admin_client.get("/settings/").content.decode()
     assert 'href="/settings/sign-in-locks/"' in settings_html
@@ -85,7 +97,9 @@ def test_api_clear_needs_write_and_own_organization(
     ro = Client(headers={"Authorization": f"Bearer {secret}"})
     assert ro.get("/api/v1/sign-in-locks").status_code == 200
     assert ro.delete(f"/api/v1/sign-in-locks/{account.pk}").status_code == 403
-    owner = admins.create_admin(organization=other_org, email="o@fabrikam.com", password="Correct-Horse-Battery-9", role="owner")
+    owner = admins.create_admin(
+        organization=other_org, email="o@fabrikam.com", password="Correct-Horse-Battery-9", role="owner"
+    )
     _key, other_secret = api_keys.create_api_key(actor=Actor.for_admin(owner), name="fab")
     other = Client(headers={"Authorization": f"Bearer {other_secret}"})
     assert other.get("/api/v1/sign-in-locks").json()["items"] == []
@@ -110,22 +124,40 @@ def test_settings_choose_the_editable_attributes(admin_client: Client, org: Orga
     assert org.portal_editable_fields == "job_title,mobile_phone"
     refused = admin_client.post(
         "/settings/",
-        {"name": org.name, "password_min_length": "8", "password_min_classes": "3", "portal_editable_fields": ["username"]},
+        {
+            "name": org.name,
+            "password_min_length": "8",
+            "password_min_classes": "3",
+            "portal_editable_fields": ["username"],
+        },
     )
-    assert refused.status_code == 200 and "username is not one of the available choices" in refused.content.decode()
+    assert (
+        refused.status_code == 200
+        and "username is not one of the available choices" in refused.content.decode()
+    )
 
 
 def test_api_organization_field(api: Client, org: Organization) -> None:
     assert api.get("/api/v1/organization").json()["portal_editable_fields"] == []
     response = api.patch(
-        "/api/v1/organization", {"portal_editable_fields": ["department", "job_title"]}, content_type="application/json"
+        "/api/v1/organization",
+        {"portal_editable_fields": ["department", "job_title"]},
+        content_type="application/json",
     )
-    assert response.status_code == 200 and response.json()["portal_editable_fields"] == ["job_title", "department"]
+    assert response.status_code == 200 and response.json()["portal_editable_fields"] == [
+        "job_title",
+        "department",
+    ]
     org.refresh_from_db()
     assert org.portal_editable_fields == "job_title,department"
     bad = api.patch(
-        "/api/v1/organization", {"portal_editable_fields": ["username", "job_title"]}, content_type="application/json"
+        "/api/v1/organization",
+        {"portal_editable_fields": ["username", "job_title"]},
+        content_type="application/json",
     )
     assert bad.status_code == 422
     fields = bad.json()["error"]["fields"]
-    assert "portal_editable_fields" in fields and "'username' cannot be edited by users" in fields["portal_editable_fields"][0]
+    assert (
+        "portal_editable_fields" in fields
+        and "'username' cannot be edited by users" in fields["portal_editable_fields"][0]
+    )

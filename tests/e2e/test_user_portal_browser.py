@@ -27,7 +27,12 @@ NEW_PASSWORD = "Brand-New-Orchard-88"
 def person(actor: Actor) -> User:
     user = users.create_user(
         actor=actor,
-        fields={"username": "adele", "email": "adele.vance@contoso.com", "first_name": "Adele", "last_name": "Vance"},
+        fields={
+            "username": "adele",
+            "email": "adele.vance@contoso.com",
+            "first_name": "Adele",
+            "last_name": "Vance",
+        },
         initial_password=PASSWORD,
     )
     return users.change_state(actor=actor, user_id=user.pk, to_state=UserState.ACTIVE)
@@ -49,7 +54,9 @@ def _next_code(secret: str, user: User) -> str:
     return steps.generate_otp(max(int(time.time()) // steps.interval, totp.last_counter(user) + 1))
 
 
-def test_sign_in_by_username_and_email_and_a_wrong_password(browser: Any, live_server: Any, person: User) -> None:
+def test_sign_in_by_username_and_email_and_a_wrong_password(
+    browser: Any, live_server: Any, person: User
+) -> None:
     from playwright.sync_api import expect
 
     with admin_page(browser, live_server) as watched:
@@ -88,7 +95,9 @@ def test_totp_enrolment_then_code_and_recovery_code(browser: Any, live_server: A
         person.refresh_from_db()
         _sign_in(page, base, "adele", PASSWORD)
         expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
-        page.get_by_label("Code from your authenticator app, or a recovery code").fill(_next_code(secret, person))
+        page.get_by_label("Code from your authenticator app, or a recovery code").fill(
+            _next_code(secret, person)
+        )
         page.get_by_role("button", name="Verify").click()
         expect(page.get_by_role("heading", name="Hello, Adele Vance")).to_be_visible()
         _sign_out(page)

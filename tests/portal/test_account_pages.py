@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pyotp
 import pytest
 from django.test import Client
+from tests.portal.conftest import USER_PASSWORD, portal_sign_in
 
 from lockstep.directory import events
 from lockstep.directory.actors import Actor
@@ -14,7 +15,6 @@ from lockstep.directory.models import AuditEvent, Organization, User
 from lockstep.directory.services import organizations
 from lockstep.portal import recovery, totp
 from lockstep.portal.models import RecoveryCode
-from tests.portal.conftest import USER_PASSWORD, portal_sign_in
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "Brand-New-Orchard-88"
@@ -34,7 +34,9 @@ def test_profile_shows_everything_and_edits_only_allowed(
     html = portal_client.get("/portal/profile/").content.decode()
     assert "adele@contoso.com" in html and "Job title" in html
     assert 'action="/portal/profile/"' not in html  # nothing editable by default
-    organizations.update_settings(actor=actor, changes={"portal_editable_fields": ["job_title", "mobile_phone"]})
+    organizations.update_settings(
+        actor=actor, changes={"portal_editable_fields": ["job_title", "mobile_phone"]}
+    )
     html = portal_client.get("/portal/profile/").content.decode()
     assert 'name="job_title"' in html and 'name="mobile_phone"' in html and 'name="username"' not in html
     response = portal_client.post(
@@ -48,7 +50,9 @@ def test_profile_shows_everything_and_edits_only_allowed(
 
 
 def test_profile_errors_name_the_field(portal_client: Client, actor: Actor) -> None:
-    organizations.update_settings(actor=actor, changes={"portal_editable_fields": ["mobile_phone", "job_title"]})
+    organizations.update_settings(
+        actor=actor, changes={"portal_editable_fields": ["mobile_phone", "job_title"]}
+    )
     response = portal_client.post("/portal/profile/", {"job_title": "x" * 200, "mobile_phone": ""})
     assert response.status_code == 200
     assert "Must be at most 128 characters." in response.content.decode()
@@ -66,12 +70,20 @@ def test_password_change(portal_client: Client, person: User) -> None:
     try:
         wrong = portal_client.post(
             "/portal/password/",
-            {"current_password": "Nope-Nope-Nope-1", "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD},
+            {
+                "current_password": "Nope-Nope-Nope-1",
+                "new_password": NEW_PASSWORD,
+                "new_password_again": NEW_PASSWORD,
+            },
         )
         assert "This is not your current password." in wrong.content.decode()
         mismatch = portal_client.post(
             "/portal/password/",
-            {"current_password": USER_PASSWORD, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD + "x"},
+            {
+                "current_password": USER_PASSWORD,
+                "new_password": NEW_PASSWORD,
+                "new_password_again": NEW_PASSWORD + "x",
+            },
         )
         assert "The two new passwords are not the same." in mismatch.content.decode()
         weak = portal_client.post(
@@ -82,7 +94,11 @@ def test_password_change(portal_client: Client, person: User) -> None:
         assert seen == []
         done = portal_client.post(
             "/portal/password/",
-            {"current_password": USER_PASSWORD, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD},
+            {
+                "current_password": USER_PASSWORD,
+                "new_password": NEW_PASSWORD,
+                "new_password_again": NEW_PASSWORD,
+            },
         )
     finally:
         events.password_set.disconnect(receiver)
@@ -128,7 +144,9 @@ def test_enrolment_then_sign_in_with_totp_and_recovery_codes(portal_client: Clie
     assert client.get("/portal/").status_code == 302  # not signed in before the code
     assert client.post("/portal/login/mfa/", {"code": "000000"}).status_code == 200
     used = pyotp.TOTP(secret)
-    code = used.generate_otp(max(used.timecode(__import__("datetime").datetime.now()), totp.last_counter(person) + 1))
+    code = used.generate_otp(
+        max(used.timecode(__import__("datetime").datetime.now()), totp.last_counter(person) + 1)
+    )
     assert client.post("/portal/login/mfa/", {"code": code}).status_code == 302
     assert client.get("/portal/").status_code == 200
 

@@ -9,10 +9,10 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
+from tests.portal.conftest import USER_PASSWORD, portal_session, portal_sign_in
 
 from lockstep.directory.models import Administrator, User
 from lockstep.testing.sessions import signed_in_client
-from tests.portal.conftest import USER_PASSWORD, portal_session, portal_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +56,7 @@ def test_idle_session_expires(portal_client: Client) -> None:
     key = portal_session(portal_client).session_key
     row = Session.objects.get(session_key=key)
     assert row.expire_date <= timezone.now() + timedelta(seconds=settings.PORTAL_IDLE_SECONDS + 5)
-    Session.objects.filter(session_key=key).update(
-        expire_date=timezone.now() - timedelta(seconds=1)
-    )
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
     response = portal_client.get("/portal/")
     assert response.status_code == 302 and response["Location"].startswith("/portal/login/")
 

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
+from tests.portal.conftest import USER_PASSWORD, portal_session, portal_sign_in
 
 from lockstep.directory import events
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Organization, User, UserState
 from lockstep.directory.services import admins, users
 from lockstep.portal import signin
-from tests.portal.conftest import USER_PASSWORD, portal_session, portal_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -49,9 +49,7 @@ def test_failures_share_generic_words(person: User, case: str, password: str) ->
 
 
 @pytest.mark.parametrize("state", [UserState.STAGED, UserState.SUSPENDED])
-def test_users_who_may_not_sign_in_get_the_same_words(
-    make_person: Callable[..., User], state: str
-) -> None:
+def test_users_who_may_not_sign_in_get_the_same_words(make_person: Callable[..., User], state: str) -> None:
     make_person("bruno", state=state)
     client = Client()
     response = portal_sign_in(client, "bruno")
@@ -102,7 +100,9 @@ def test_right_password_emits_password_presented_in_a_transaction(person: User) 
 @pytest.fixture
 def twin(other_org: Organization, db: None) -> Callable[[str], User]:
     """The same username in a second organization, with the password given."""
-    owner = admins.create_admin(organization=other_org, email="o@fabrikam.com", password="Correct-Horse-Battery-9")
+    owner = admins.create_admin(
+        organization=other_org, email="o@fabrikam.com", password="Correct-Horse-Battery-9"
+    )
     fab = Actor.for_admin(owner)
 
     def make(password: str) -> User:

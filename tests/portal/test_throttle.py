@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from tests.portal.conftest import USER_PASSWORD, portal_sign_in
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import NotFound, PermissionDenied
 from lockstep.directory.models import AuditEvent, User
 from lockstep.portal import devices, throttle
 from lockstep.portal.models import SignInThrottle, ThrottleScope
-from tests.portal.conftest import USER_PASSWORD, portal_sign_in
 
 pytestmark = pytest.mark.django_db
 WRONG = "Wrong-Guess-Number-1"
@@ -74,24 +74,37 @@ def test_source_limit_edges(make_person: Callable[..., User]) -> None:
     make_person("zoe")
     client = Client()
     _fail(client, "nobody", throttle.SOURCE_LIMIT - 1)
-    response = client.post("/portal/login/", {"login": "zoe", "password": USER_PASSWORD}, REMOTE_ADDR="198.51.100.7")
+    response = client.post(
+        "/portal/login/", {"login": "zoe", "password": USER_PASSWORD}, REMOTE_ADDR="198.51.100.7"
+    )
     assert response.status_code == 302  # limit - 1 failures: still allowed
     client = Client()
     _fail(client, "nobody", 1)  # now at the limit
-    response = client.post("/portal/login/", {"login": "zoe", "password": USER_PASSWORD}, REMOTE_ADDR="198.51.100.7")
+    response = client.post(
+        "/portal/login/", {"login": "zoe", "password": USER_PASSWORD}, REMOTE_ADDR="198.51.100.7"
+    )
     assert response.status_code == 429
     assert "from your network" in response.content.decode()
     # Another address is not affected.
-    response = client.post("/portal/login/", {"login": "zoe", "password": USER_PASSWORD}, REMOTE_ADDR="198.51.100.8")
+    response = client.post(
+        "/portal/login/", {"login": "zoe", "password": USER_PASSWORD}, REMOTE_ADDR="198.51.100.8"
+    )
     assert response.status_code == 302
 
 
 def test_the_known_device_is_still_subject_to_the_source_lock(person: User) -> None:
     own = Client()
-    assert own.post("/portal/login/", {"login": "adele", "password": USER_PASSWORD}, REMOTE_ADDR="192.0.2.1").status_code == 302
+    assert (
+        own.post(
+            "/portal/login/", {"login": "adele", "password": USER_PASSWORD}, REMOTE_ADDR="192.0.2.1"
+        ).status_code
+        == 302
+    )
     own.post("/portal/logout/")
     _fail(Client(), "nobody", throttle.SOURCE_LIMIT, address="192.0.2.1")
-    response = own.post("/portal/login/", {"login": "adele", "password": USER_PASSWORD}, REMOTE_ADDR="192.0.2.1")
+    response = own.post(
+        "/portal/login/", {"login": "adele", "password": USER_PASSWORD}, REMOTE_ADDR="192.0.2.1"
+    )
     assert response.status_code == 429
 
 
@@ -127,8 +140,9 @@ def test_clear_refuses_read_only_and_other_organizations(
 
 
 def test_wrong_totp_codes_count_against_the_account(person: User) -> None:
-    from lockstep.portal import totp
     import pyotp
+
+    from lockstep.portal import totp
 
     secret = totp.begin_enrolment()
     totp.confirm_enrolment(user=person, secret=secret, code=pyotp.TOTP(secret).now())

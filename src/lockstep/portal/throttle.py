@@ -126,8 +126,7 @@ def visible_to(actor: Actor) -> QuerySet[SignInThrottle]:
     """The throttle rows an organization's administrators see: their users' accounts, and
     addresses whose failures were aimed at their organization (or at no known one)."""
     return SignInThrottle.objects.filter(
-        Q(organization_id=actor.organization_id)
-        | Q(scope=ThrottleScope.SOURCE, organization__isnull=True)
+        Q(organization_id=actor.organization_id) | Q(scope=ThrottleScope.SOURCE, organization__isnull=True)
     )
 
 

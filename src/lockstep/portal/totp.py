@@ -37,7 +37,11 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 def _audit(user: User, action: str) -> None:
     audit.record(
-        actor=Actor.for_user(user), action=action, target_type="user", target_id=user.pk, target_label=user.username
+        actor=Actor.for_user(user),
+        action=action,
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.username,
     )
 
 
@@ -46,7 +50,9 @@ def confirm_enrolment(*, user: User, secret: str, code: str) -> list[str]:
     """Turn TOTP on once the app shows the right code; returns the new recovery codes."""
     step = _accept_code(secret, code, 0)
     if step is None:
-        raise ValidationFailed({"code": ["The code does not match. Check the time on your device and try again."]})
+        raise ValidationFailed(
+            {"code": ["The code does not match. Check the time on your device and try again."]}
+        )
     user.totp_secret_encrypted = crypto.encrypt(secret, context=_context(user))
     user.totp_enabled = True
     user.save(update_fields=["totp_secret_encrypted", "totp_enabled"])

@@ -73,7 +73,9 @@ def update_own_profile(*, actor: Actor, user: User, changes: dict[str, Any]) -> 
     allowed = editable_fields(locked)
     refused = sorted(name for name in changes if name not in allowed)
     if refused:
-        raise ValidationFailed({name: ["Your organization does not let you change this."] for name in refused})
+        raise ValidationFailed(
+            {name: ["Your organization does not let you change this."] for name in refused}
+        )
     cleaned, errors = clean_user_fields(changes, partial=True)
     if errors:
         raise ValidationFailed(errors)

@@ -130,7 +130,9 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
             return _login_page(request, login_form, status=429)
         code = form.cleaned_data["code"]
         if totp.verify(user=user, code=code):
-            return _finish(request, user, str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home"))
+            return _finish(
+                request, user, str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home")
+            )
         if recovery.consume(user, code):
             left = recovery.remaining(user)
             messages.warning(
@@ -138,7 +140,9 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
                 f"You signed in with a recovery code; {left} left. "
                 "Each works once: make new ones under Two-step verification.",
             )
-            return _finish(request, user, str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home"))
+            return _finish(
+                request, user, str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home")
+            )
         throttle.record_failure(users=[user], address=address, organization_id=user.organization_id)
         form.add_error("code", "That code is not right (or was already used). Try the next one.")
     return render(request, "portal/auth/mfa.html", {"form": form})

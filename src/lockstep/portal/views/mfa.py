@@ -65,7 +65,9 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
             totp.disable(user=user)
             messages.success(request, "Two-step verification is off; your recovery codes no longer work.")
             return redirect("portal:mfa_setup")
-        throttle.record_failure(users=[user], address=client_address(request), organization_id=user.organization_id)
+        throttle.record_failure(
+            users=[user], address=client_address(request), organization_id=user.organization_id
+        )
         form.add_error("password", "This is not your password.")
     return render(
         request,
