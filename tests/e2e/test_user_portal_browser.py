@@ -148,3 +148,22 @@ def test_password_change_then_sign_in_with_the_new_one(browser: Any, live_server
         expect(page.get_by_role("alert")).to_contain_text(signin.FAILED_WORDS)
         _sign_in(page, base, "adele", NEW_PASSWORD)
         expect(page.get_by_role("heading", name="Hello, Adele Vance")).to_be_visible()
+
+
+def test_admin_clears_a_sign_in_lock(browser: Any, live_server: Any, person: User, owner: Any) -> None:
+    from playwright.sync_api import expect
+
+    from lockstep.portal import throttle
+
+    for _ in range(throttle.ACCOUNT_LIMIT):
+        throttle.record_failure(users=[person], address="203.0.113.9", organization_id=person.organization_id)
+    with admin_page(browser, live_server, owner) as watched:
+        page, base = watched.page, watched.base
+        page.goto(f"{base}/settings/")
+        page.get_by_role("link", name="Sign-in lockouts").click()
+        row = page.get_by_role("row").filter(has_text="adele")
+        expect(row).to_contain_text(str(throttle.ACCOUNT_LIMIT))
+        row.get_by_role("button", name="Clear").click()
+        expect(page.get_by_text("The lock is cleared")).to_be_visible()
+        expect(page.get_by_role("row").filter(has_text="adele")).to_have_count(0)
+    assert throttle.locked_until(person) is None

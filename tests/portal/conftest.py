@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from lockstep.directory.actors import Actor
@@ -13,6 +14,14 @@ from lockstep.directory.models import User, UserState
 from lockstep.directory.services import users
 
 USER_PASSWORD = "Quiet-Meadow-Lantern-42"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Failures of logins that name no account are counted in the cache: start with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

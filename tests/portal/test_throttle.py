@@ -151,3 +151,26 @@ def test_wrong_totp_codes_count_against_the_account(person: User) -> None:
         assert portal_sign_in(client, "adele").status_code == 302
         client.post("/portal/login/mfa/", {"code": "000000"})
     assert throttle.locked_until(person) is not None
+
+
+@pytest.mark.parametrize("who", ["nobody", "staged"])
+def test_logins_without_a_usable_account_lock_like_real_ones(
+    make_person: Callable[..., User], who: str
+) -> None:
+    """Locking is no oracle: a login naming no account that may sign in answers exactly as a real
+    account does, failure for failure."""
+    from lockstep.directory.models import UserState
+
+    make_person("staged", state=UserState.STAGED)
+    make_person("real")
+    answers = {}
+    for login in (who, "real"):
+        codes = []
+        for _ in range(throttle.ACCOUNT_LIMIT + 1):
+            response = Client().post(
+                "/portal/login/", {"login": login, "password": WRONG}, REMOTE_ADDR=f"192.0.2.{len(login)}"
+            )
+            codes.append((response.status_code, "account is locked" in response.content.decode()))
+        answers[login] = codes
+    assert answers[who] == answers["real"]
+    assert answers["real"][-2] == (200, False) and answers["real"][-1] == (429, True)

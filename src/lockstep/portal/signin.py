@@ -80,10 +80,16 @@ def authenticate(
             lock_words = account_locked.words
     if not trying:
         _spend_one_check(password)
+        organization_id = found[0].organization_id if len({u.organization_id for u in found}) == 1 else None
+        # Every refused attempt counts against the address, a locked account's too.
+        throttle.record_failure(users=[], address=address, organization_id=organization_id)
         if lock_words:
             return Attempt(Outcome.LOCKED, lock_words)
-        organization_id = found[0].organization_id if len({u.organization_id for u in found}) == 1 else None
-        throttle.record_failure(users=[], address=address, organization_id=organization_id)
+        phantom = throttle.phantom_lock(login=login, organization_slug=organization_slug)
+        if phantom is not None:  # as locked as a real account would be: nothing to learn
+            return Attempt(Outcome.LOCKED, phantom.words)
+        if not eligible:
+            throttle.phantom_failure(login=login, organization_slug=organization_slug)
         return Attempt(Outcome.FAILED, FAILED_WORDS)
     matches = [user for user in trying if verify_user_password(user, password)]
     if not matches:

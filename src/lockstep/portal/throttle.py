@@ -12,9 +12,11 @@ web process and thread shares the counters.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -120,6 +122,31 @@ def record_failure(*, users: list[User], address: str, organization_id: int | No
 def record_success(user: User) -> None:
     """A completed sign-in resets the account's counter (never the address's)."""
     SignInThrottle.objects.filter(scope=ThrottleScope.ACCOUNT, key=str(user.pk)).delete()
+
+
+def _phantom_key(login: str, organization_slug: str) -> str:
+    digest = hashlib.sha256(f"{organization_slug}\n{login.strip().lower()}".encode()).hexdigest()
+    return f"lockstep:portal-phantom:{digest}"
+
+
+def phantom_failure(*, login: str, organization_slug: str) -> Locked | None:
+    """A failure for a login that names no account that may sign in: counted like an account's,
+    so such a login "locks" after as many failures as a real one and its answers tell nothing.
+    Kept in the cache (there is no account for an administrator to clear)."""
+    key = _phantom_key(login, organization_slug)
+    now = timezone.now()
+    failures, until = cache.get(key, (0, None))
+    if until is not None and until > now:
+        return Locked(ThrottleScope.ACCOUNT, until)
+    failures += 1
+    until = now + LOCK if failures >= ACCOUNT_LIMIT else None
+    cache.set(key, (0 if until else failures, until), int((LOCK if until else WINDOW).total_seconds()))
+    return None
+
+
+def phantom_lock(*, login: str, organization_slug: str) -> Locked | None:
+    _failures, until = cache.get(_phantom_key(login, organization_slug), (0, None))
+    return Locked(ThrottleScope.ACCOUNT, until) if until is not None and until > timezone.now() else None
 
 
 def visible_to(actor: Actor) -> QuerySet[SignInThrottle]:
