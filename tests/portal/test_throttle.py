@@ -174,3 +174,14 @@ def test_logins_without_a_usable_account_lock_like_real_ones(
         answers[login] = codes
     assert answers[who] == answers["real"]
     assert answers["real"][-2] == (200, False) and answers["real"][-1] == (429, True)
+
+
+def test_a_wrong_organization_does_not_reveal_a_locked_account(person: User, other_org: object) -> None:
+    _fail(Client(), "adele", throttle.ACCOUNT_LIMIT)
+    slug = other_org.slug  # type: ignore[attr-defined]
+    response = Client().post(
+        "/portal/login/",
+        {"login": "adele", "password": WRONG, "organization": slug},
+        REMOTE_ADDR="192.0.2.50",
+    )
+    assert response.status_code == 429 and "account is locked" in response.content.decode()

@@ -85,15 +85,15 @@ def authenticate(
         throttle.record_failure(users=[], address=address, organization_id=organization_id)
         if lock_words:
             return Attempt(Outcome.LOCKED, lock_words)
-        phantom = throttle.phantom_lock(login=login, organization_slug=organization_slug)
+        phantom = throttle.phantom_lock(login=login)
         if phantom is not None:  # as locked as a real account would be: nothing to learn
             return Attempt(Outcome.LOCKED, phantom.words)
-        if not eligible:
-            throttle.phantom_failure(login=login, organization_slug=organization_slug)
+        throttle.phantom_failure(login=login)
         return Attempt(Outcome.FAILED, FAILED_WORDS)
     matches = [user for user in trying if verify_user_password(user, password)]
     if not matches:
         throttle.record_failure(users=trying, address=address, organization_id=None)
+        throttle.phantom_failure(login=login)
         return Attempt(Outcome.FAILED, FAILED_WORDS)
     if len(matches) > 1:
         return Attempt(

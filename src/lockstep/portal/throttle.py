@@ -124,16 +124,17 @@ def record_success(user: User) -> None:
     SignInThrottle.objects.filter(scope=ThrottleScope.ACCOUNT, key=str(user.pk)).delete()
 
 
-def _phantom_key(login: str, organization_slug: str) -> str:
-    digest = hashlib.sha256(f"{organization_slug}\n{login.strip().lower()}".encode()).hexdigest()
+def _phantom_key(login: str) -> str:
+    digest = hashlib.sha256(login.strip().lower().encode()).hexdigest()
     return f"lockstep:portal-phantom:{digest}"
 
 
-def phantom_failure(*, login: str, organization_slug: str) -> Locked | None:
-    """A failure for a login that names no account that may sign in: counted like an account's,
-    so such a login "locks" after as many failures as a real one and its answers tell nothing.
-    Kept in the cache (there is no account for an administrator to clear)."""
-    key = _phantom_key(login, organization_slug)
+def phantom_failure(*, login: str) -> Locked | None:
+    """Every failed attempt also counts against the login as typed, so a login that names no
+    account able to sign in "locks" after as many failures as a real one and the answers tell
+    nothing (the count is consulted only when no such account is found). Kept in the cache:
+    there is no account for an administrator to clear."""
+    key = _phantom_key(login)
     now = timezone.now()
     failures, until = cache.get(key, (0, None))
     if until is not None and until > now:
@@ -144,8 +145,8 @@ def phantom_failure(*, login: str, organization_slug: str) -> Locked | None:
     return None
 
 
-def phantom_lock(*, login: str, organization_slug: str) -> Locked | None:
-    _failures, until = cache.get(_phantom_key(login, organization_slug), (0, None))
+def phantom_lock(*, login: str) -> Locked | None:
+    _failures, until = cache.get(_phantom_key(login), (0, None))
     return Locked(ThrottleScope.ACCOUNT, until) if until is not None and until > timezone.now() else None
 
 
