@@ -175,3 +175,22 @@ def test_regenerate_and_disable(portal_client: Client, person: User) -> None:
     person.refresh_from_db()
     assert not person.totp_enabled and RecoveryCode.objects.filter(user=person).count() == 0
     assert portal_sign_in(Client(), "adele")["Location"] == "/portal/"
+
+
+def test_the_code_step_expires_and_needs_the_password_step_first(person: User) -> None:
+    from lockstep.portal.views import auth
+
+    assert Client().get("/portal/login/mfa/")["Location"] == "/portal/login/"
+    secret = totp.begin_enrolment()
+    totp.confirm_enrolment(user=person, secret=secret, code=pyotp.TOTP(secret).now())
+    client = Client()
+    portal_sign_in(client, "adele")
+    from tests.portal.conftest import portal_session
+
+    session = portal_session(client)
+    session[auth.PENDING_AT] = session[auth.PENDING_AT] - auth.PENDING_SECONDS - 1
+    session.save()
+    code = pyotp.TOTP(secret).generate_otp(totp.last_counter(person) + 1)
+    response = client.post("/portal/login/mfa/", {"code": code})
+    assert response.status_code == 302 and response["Location"] == "/portal/login/"
+    assert client.get("/portal/").status_code == 302
