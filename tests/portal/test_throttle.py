@@ -185,3 +185,11 @@ def test_a_wrong_organization_does_not_reveal_a_locked_account(person: User, oth
         REMOTE_ADDR="192.0.2.50",
     )
     assert response.status_code == 429 and "account is locked" in response.content.decode()
+
+
+def test_stale_counters_are_forgotten(person: User) -> None:
+    _fail(Client(), "adele", 1, address="192.0.2.60")
+    old = timezone.now() - throttle.WINDOW - throttle.LOCK - timedelta(seconds=1)
+    SignInThrottle.objects.update(last_failure_at=old, locked_until=old)
+    _fail(Client(), "nobody", 1, address="192.0.2.61")
+    assert set(SignInThrottle.objects.values_list("key", flat=True)) == {"192.0.2.61"}

@@ -98,8 +98,16 @@ def _bump(*, scope: str, key: str, label: str, organization_id: int | None, limi
         row.save()
 
 
+def prune() -> int:
+    """Forget counters that can no longer matter (window and lock long over); keeps the table small."""
+    stale = timezone.now() - WINDOW - LOCK
+    deleted, _ = SignInThrottle.objects.filter(last_failure_at__lt=stale).delete()
+    return deleted
+
+
 def record_failure(*, users: list[User], address: str, organization_id: int | None) -> None:
     """A wrong password or code: one failure for the address and for each account it tried."""
+    prune()
     for user in users:
         _bump(
             scope=ThrottleScope.ACCOUNT,
