@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.db.models import Q
 from django.test import Client
+from django.utils import timezone
 
 from lockstep.api.main import api
 from lockstep.directory.actors import Actor
@@ -44,6 +46,7 @@ from lockstep.m365.models import (
 from lockstep.m365.verification import VerificationReport
 from lockstep.mail import outbox
 from lockstep.mail.models import EmailKind, EmailStatus, OutboundEmail
+from lockstep.portal.models import SignInThrottle, ThrottleScope
 
 from .conftest import GOOD_PASSWORD, JsonClient
 
@@ -348,7 +351,32 @@ def email_resend(w: World) -> None:
     same_as_missing(w, "POST", f"emails/{w.email_b.pk}/resend", f"emails/{MISSING}/resend")
 
 
+def _lock_of(user: User) -> SignInThrottle:
+    return SignInThrottle.objects.create(
+        organization_id=user.organization_id,
+        scope=ThrottleScope.ACCOUNT,
+        key=str(user.pk),
+        label=user.username,
+        failures=5,
+        locked_until=timezone.now() + timedelta(minutes=15),
+    )
+
+
+def locks_list(w: World) -> None:
+    _lock_of(w.user_b)
+    lock_a = _lock_of(w.user_a)
+    assert ids(w.a.get("sign-in-locks")) == {lock_a.pk}
+
+
+def lock_clear(w: World) -> None:
+    lock_b = _lock_of(w.user_b)
+    same_as_missing(w, "DELETE", f"sign-in-locks/{lock_b.pk}", f"sign-in-locks/{MISSING}")
+    assert SignInThrottle.objects.filter(pk=lock_b.pk).exists()
+
+
 EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
+    ("GET", "/api/v1/sign-in-locks"): locks_list,
+    ("DELETE", "/api/v1/sign-in-locks/{lock_id}"): lock_clear,
     ("GET", "/api/v1/users"): users_list,
     ("POST", "/api/v1/users"): users_create,
     ("GET", "/api/v1/users/{user_id}"): user_get,
@@ -682,6 +710,7 @@ def test_read_only_keys_get_403_on_every_write(
         "batch_id": MISSING,
         "candidate_id": MISSING,
         "email_id": MISSING,
+        "lock_id": MISSING,
     }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/v1/users"): {"username": "megan", "email": "megan@contoso.com"},

@@ -11,6 +11,8 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 EXPECTED_PATHS = {
+    "/api/v1/sign-in-locks": {"get"},
+    "/api/v1/sign-in-locks/{lock_id}": {"delete"},
     "/api/v1/users": {"get", "post"},
     "/api/v1/users/{user_id}": {"get", "patch", "delete"},
     "/api/v1/users/{user_id}/state": {"post"},

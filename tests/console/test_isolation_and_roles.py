@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
+from django.utils import timezone
 
 from lockstep.console import urls as console_urls
 from lockstep.directory.actors import Actor
@@ -35,6 +37,7 @@ from lockstep.directory.models import (
 from lockstep.directory.services import admins, api_keys, groups, users
 from lockstep.mail import outbox
 from lockstep.mail.models import EmailKind, EmailStatus, OutboundEmail
+from lockstep.portal.models import SignInThrottle, ThrottleScope
 from lockstep.testing.url_catalogue import Route, post_form_actions
 
 PASSWORD = "Tr1cky-Kangaroo-Lamp"
@@ -50,6 +53,7 @@ class World:
     group: Group
     key: ApiKey
     email: OutboundEmail
+    lock: SignInThrottle
 
     def ids(self) -> dict[str, int]:
         return {
@@ -58,6 +62,7 @@ class World:
             "admin": self.admin.pk,
             "key": self.key.pk,
             "email": self.email.pk,
+            "lock": self.lock.pk,
         }
 
 
@@ -74,7 +79,15 @@ def build_world(org: Organization, slug: str) -> World:
     key, _secret = api_keys.create_api_key(actor=actor, name=f"{slug}-key")
     email = outbox.send(organization=org, kind=EmailKind.TEST, to=f"person@{slug}.com", context={}, user=user)
     OutboundEmail.objects.filter(pk=email.pk).update(status=EmailStatus.FAILED)  # one a writer may resend
-    return World(org, owner, user, group, key, email)
+    lock = SignInThrottle.objects.create(
+        organization=org,
+        scope=ThrottleScope.ACCOUNT,
+        key=str(user.pk),
+        label=user.username,
+        failures=5,
+        locked_until=timezone.now() + timedelta(minutes=15),
+    )
+    return World(org, owner, user, group, key, email, lock)
 
 
 def user_fields(ids: dict[str, int]) -> dict[str, Any]:
@@ -152,6 +165,8 @@ CATALOGUE: dict[str, Route] = {
     "settings_email_test": Route(post_only=True, post=lambda ids: {"to": "someone@example.com"}),
     "settings_outbox": Route(),
     "settings_email_resend": Route(args=lambda ids: [ids["email"]], post_only=True),
+    "sign_in_locks": Route(),
+    "sign_in_lock_clear": Route(args=lambda ids: [ids["lock"]], post_only=True),
     "audit": Route(),
     "audit_export": Route(),
 }
@@ -178,6 +193,7 @@ def snapshot(org: Organization) -> dict[str, Any]:
         "emails": list(
             OutboundEmail.objects.filter(organization=org).order_by("pk").values("pk", "status", "attempts")
         ),
+        "locks": list(SignInThrottle.objects.filter(organization=org).values_list("pk", "locked_until")),
     }
 
 

@@ -20,6 +20,7 @@ from lockstep.api import (
     groups,
     m365_imports,
     organization,
+    sign_in_locks,
     users,
 )
 from lockstep.api.auth import AUTH
@@ -91,3 +92,4 @@ api.add_router("", directories.router)
 api.add_router("", bindings.router)
 api.add_router("", m365_imports.router)
 api.add_router("", emails.router)
+api.add_router("", sign_in_locks.router)

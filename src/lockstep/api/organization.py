@@ -13,6 +13,7 @@ from lockstep.api.errors import error_responses
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import Organization
 from lockstep.directory.services import organizations as organization_services
+from lockstep.directory.services.users_self import SELF_EDITABLE_FIELDS, parse_editable
 
 router = Router(tags=["organization"])
 
@@ -37,6 +38,15 @@ class OrganizationOut(Schema):
         description="Colour of the band atop its emails, #RRGGBB (empty: default)."
     )
     email_footer: str = Field(description="A line at the foot of its emails (plain text).")
+    portal_editable_fields: list[str] = Field(
+        description="The attributes users may edit themselves in the User Portal, from: "
+        + ", ".join(SELF_EDITABLE_FIELDS)
+        + "."
+    )
+
+    @staticmethod
+    def resolve_portal_editable_fields(organization: Organization) -> list[str]:
+        return parse_editable(organization.portal_editable_fields)
 
 
 class SettingsUpdate(Schema):
@@ -54,6 +64,7 @@ class SettingsUpdate(Schema):
     email_sender_address: str | None = Field(None, max_length=254)
     email_brand_color: str | None = Field(None, max_length=7, description="#RRGGBB, or empty.")
     email_footer: str | None = Field(None, max_length=500)
+    portal_editable_fields: list[str] | None = Field(None, max_length=len(SELF_EDITABLE_FIELDS))
 
 
 @router.get("/organization", response={200: OrganizationOut, **error_responses()}, summary="Get settings")

@@ -14,6 +14,7 @@ from django import forms
 
 from lockstep.directory.errors import Conflict, ServiceError, ValidationFailed
 from lockstep.directory.models import AdminRole, UserState
+from lockstep.directory.services.users_self import SELF_EDITABLE_FIELDS
 
 USER_FIELD_LABELS: dict[str, str] = {
     "username": "Username",
@@ -234,6 +235,13 @@ class SettingsForm(ConsoleForm):
     )
     password_banned_terms = forms.CharField(
         label="Extra banned words (one per line)", required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    portal_editable_fields = forms.MultipleChoiceField(
+        label="Attributes users may edit in the User Portal",
+        required=False,
+        choices=[(name, USER_FIELD_LABELS[name]) for name in SELF_EDITABLE_FIELDS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Never the username, company email, state, employee id or usage location.",
     )
 
 

@@ -10,6 +10,7 @@ from lockstep.console.views import (
     dashboard,
     email_settings,
     groups,
+    lockouts,
     settings,
     users,
 )
@@ -52,6 +53,8 @@ urlpatterns = [
     path("settings/email/test/", email_settings.email_test, name="settings_email_test"),
     path("settings/email/outbox/", email_settings.email_outbox, name="settings_outbox"),
     path("settings/email/outbox/<int:pk>/resend/", email_settings.email_resend, name="settings_email_resend"),
+    path("settings/sign-in-locks/", lockouts.sign_in_locks, name="sign_in_locks"),
+    path("settings/sign-in-locks/<int:pk>/clear/", lockouts.sign_in_lock_clear, name="sign_in_lock_clear"),
     path("audit/", audit.audit_log, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]

@@ -61,3 +61,13 @@ class SignInThrottle(models.Model):
         constraints: ClassVar[list[Any]] = [
             models.UniqueConstraint(fields=["scope", "key"], name="sign_in_throttle_unique"),
         ]
+
+
+class TotpCounter(models.Model):
+    """The last TOTP time step a user signed in with: a code is accepted at most once."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="portal_totp_counter")
+    last_counter = models.BigIntegerField(default=0)
+
+    # Declared for mypy: its Django plugin loads the installed checkout's models.
+    objects: ClassVar[models.Manager[TotpCounter]] = models.Manager()

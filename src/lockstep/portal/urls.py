@@ -2,9 +2,16 @@
 
 from django.urls import path
 
-from lockstep.portal.views import home
+from lockstep.portal.views import auth, home, mfa, password, profile
 
 app_name = "portal"
 urlpatterns = [
     path("", home.home, name="home"),
+    path("login/", auth.login_view, name="login"),
+    path("login/mfa/", auth.mfa_view, name="mfa"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("profile/", profile.profile, name="profile"),
+    path("password/", password.change_password, name="password"),
+    path("mfa/", mfa.mfa_setup, name="mfa_setup"),
+    path("mfa/recovery-codes/", mfa.recovery_codes, name="recovery_codes"),
 ]

@@ -19,13 +19,15 @@ from lockstep.console.forms import (
 from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.models import AdminRole
 from lockstep.directory.password_policy import describe_policy
-from lockstep.directory.services import admins, api_keys, organizations, passwords
+from lockstep.directory.services import admins, api_keys, organizations, passwords, users_self
 
 
 def organization_settings(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
     organization = organizations.get_organization(actor=actor)
-    form = SettingsForm(request.POST or None, initial=organizations.settings_of(organization))
+    initial = organizations.settings_of(organization)
+    initial["portal_editable_fields"] = users_self.parse_editable(organization.portal_editable_fields)
+    form = SettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             organizations.update_settings(actor=actor, changes=dict(form.cleaned_data))

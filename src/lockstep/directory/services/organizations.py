@@ -15,6 +15,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import ValidationFailed, collect
 from lockstep.directory.models import Organization
 from lockstep.directory.password_policy import PasswordPolicy
+from lockstep.directory.services.users_self import clean_editable
 
 SETTING_FIELDS = (
     "name",
@@ -27,6 +28,7 @@ SETTING_FIELDS = (
     "email_sender_address",
     "email_brand_color",
     "email_footer",
+    "portal_editable_fields",  # comma-separated; services.users_self.SELF_EDITABLE_FIELDS
 )
 BRANDING_FIELDS = ("email_sender_name", "email_sender_address", "email_brand_color", "email_footer")
 BRAND_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -68,6 +70,11 @@ def update_settings(*, actor: Actor, changes: dict[str, Any]) -> Organization:
     for flag in ("password_takeover", "require_admin_mfa"):
         if not isinstance(proposed[flag], bool):
             collect(errors, flag, "Must be true or false.")
+    if "portal_editable_fields" in changes:
+        try:
+            changes = {**changes, "portal_editable_fields": clean_editable(changes["portal_editable_fields"])}
+        except ValidationFailed as failed:
+            errors.update(failed.errors)
     if not str(proposed["name"]).strip():
         collect(errors, "name", "This field is required.")
     terms = tuple(t.strip() for t in str(proposed["password_banned_terms"]).splitlines() if t.strip())

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from lockstep.directory import audit, events
 from lockstep.directory.actors import Actor
-from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
+from lockstep.directory.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from lockstep.directory.models import (
     ALLOWED_TRANSITIONS,
     IssuedImmutableId,
@@ -199,7 +199,10 @@ def set_password(*, actor: Actor, user_id: int, password: str, how: str = "") ->
 
     `how` says which flow set it (see `events.password_set`); default: "admin" for an
     administrator or API key, "change" for the user themself."""
-    if actor.kind != "user":
+    if actor.kind == "user":
+        if actor.id != str(user_id):
+            raise PermissionDenied("Users may only set their own password.")
+    else:
         actor.require_write()
     user = get_user(actor=actor, user_id=user_id)
     require_acceptable(

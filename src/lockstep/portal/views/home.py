@@ -1,13 +1,28 @@
-"""The User Portal's home page: who you are and the directories you are in."""
+"""The User Portal's home page: the first-sync notice, the directories the user is in, links."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
+from lockstep.m365 import portal_status
+from lockstep.portal import recovery
 from lockstep.portal.sessions import current_user, portal_login_required
 
 
+@never_cache
 @portal_login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html", {"portal_user": current_user(request)})
+    user = current_user(request)
+    assert user is not None
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "portal_user": user,
+            "synced_to": portal_status.take_first_sync_notice(user),
+            "directories": portal_status.bound_directories(user),
+            "recovery_left": recovery.remaining(user) if user.totp_enabled else None,
+        },
+    )

@@ -1,0 +1,111 @@
+"""User Portal forms: they check only the shape of the input (the services hold the rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from lockstep.directory.errors import Conflict, ServiceError, ValidationFailed
+
+FIELD_LABELS: dict[str, str] = {
+    "username": "Username",
+    "email": "Company email",
+    "alternate_email": "Alternate email",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "display_name": "Display name",
+    "job_title": "Job title",
+    "department": "Department",
+    "business_phone": "Business phone",
+    "mobile_phone": "Mobile phone",
+    "employee_id": "Employee id",
+    "usage_location": "Usage location",
+}
+
+
+class PortalForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def show_service_error(self, error: ServiceError, field_map: dict[str, str] | None = None) -> None:
+        field_map = field_map or {}
+
+        def place(name: str, message: str) -> None:
+            name = field_map.get(name, name)
+            self.add_error(name if name in self.fields else None, message)
+
+        if isinstance(error, ValidationFailed):
+            for name, messages in error.errors.items():
+                for message in messages:
+                    place(name, message)
+        elif isinstance(error, Conflict):
+            place(error.field, error.message)
+        else:
+            self.add_error(None, str(error))
+
+
+def _password(label: str, autocomplete: str, **attrs: Any) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete, **attrs}),
+    )
+
+
+class LoginForm(PortalForm):
+    login = forms.CharField(
+        label="Username or email",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = _password("Password", "current-password")
+    organization = forms.CharField(required=False, max_length=60, widget=forms.HiddenInput)
+
+
+class CodeForm(PortalForm):
+    code = forms.CharField(
+        label="Code from your authenticator app, or a recovery code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )
+
+
+class EnrolForm(PortalForm):
+    code = forms.CharField(
+        label="Six-digit code",
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class PasswordConfirmForm(PortalForm):
+    password = _password("Your password", "current-password")
+
+
+class PasswordChangeForm(PortalForm):
+    current_password = _password("Current password", "current-password")
+    new_password = _password("New password", "new-password")
+    new_password_again = _password("New password again", "new-password")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("new_password"), data.get("new_password_again")
+        if first and second and first != second:
+            self.add_error("new_password_again", "The two new passwords are not the same.")
+        return data
+
+
+def profile_form(editable: list[str], data: Any = None, initial: dict[str, Any] | None = None) -> PortalForm:
+    """A form with one text field per attribute the organization lets its users edit."""
+    form = PortalForm(data, initial=initial)
+    for name in editable:
+        form.fields[name] = forms.CharField(
+            label=FIELD_LABELS[name],
+            required=False,
+            strip=False,
+            widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        )
+    return form
