@@ -33,7 +33,8 @@ STATUS_WORDS: dict[str, str] = {
     SyncStatus.PENDING: "Waiting to be written to Microsoft 365.",
     SyncStatus.SYNCED: "In step with Microsoft 365.",
     SyncStatus.WAITING_LOGIN: (
-        "The account exists; the user's first User Portal sign-in sends their Lockstep password to it."
+        "The account exists and waits for the user's first User Portal login, which sends their "
+        "Lockstep password to it (until then it keeps a password nobody knows, or its old one)."
     ),
     SyncStatus.ERROR: "Microsoft 365 refused the last write.",
     SyncStatus.NOT_SYNCED: "Not synced: email domain not in this tenant.",
