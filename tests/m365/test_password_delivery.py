@@ -21,8 +21,8 @@ from lockstep.directory.services import users
 from lockstep.m365 import password_delivery, portal_status
 from lockstep.m365 import tasks as m365_tasks
 from lockstep.m365.health import user_binding_health
-from lockstep.m365.models import Directory, PendingPassword, SyncStatus, UserBinding
-from lockstep.m365.services import bindings, bulk_bindings, directories
+from lockstep.m365.models import Directory, ImportCandidate, PendingPassword, SyncStatus, UserBinding
+from lockstep.m365.services import bindings, bulk_bindings, directories, imports
 from lockstep.ops import background
 from lockstep.testing.m365 import directory_fields
 from m365sim.testing import SimServer
@@ -285,3 +285,45 @@ def test_a_failed_bind_emits_nothing(
     with pytest.raises(Exception, match="not a verified domain"):
         bindings.bind_user(actor=actor, user_id=outsider.pk, directory_id=directory.pk)
     assert bound_events == []
+
+
+def test_an_import_emits_user_bound_for_each_account_it_binds(
+    directory: Directory, actor: Actor, sim: SimServer, bound_events: list[dict[str, Any]]
+) -> None:
+    matched = users.create_user(
+        actor=actor, fields={"username": "nestor", "email": "nestor.wilke@contoso.com", "job_title": "CTO"}
+    )
+    done = imports.scan_candidates(actor=actor, directory_id=directory.pk, wait=True)
+    assert done.state == "done", done.error
+    wanted = ["tina.muller@contoso.com", "nestor.wilke@contoso.com", "allan.sherman@contoso.com"]
+    selection = list(ImportCandidate.objects.filter(upn__in=wanted).values_list("id", flat=True))
+    batch = imports.start_import(actor=actor, directory_id=directory.pk, wait=True, candidate_ids=selection)
+    assert batch.state == "done", batch.errors
+    tina = User.objects.get(email="tina.muller@contoso.com")
+    assert sorted(e["user_id"] for e in bound_events) == sorted([matched.pk, tina.pk])  # the admin is skipped
+    assert {e["directory_id"] for e in bound_events} == {directory.pk}
+    # adopted accounts keep their password until the first sign-in (takeover on)
+    users.set_password(actor=actor, user_id=matched.pk, password=CHANGED)
+    sync()
+    assert sim.password_is_current("nestor.wilke@contoso.com", CHANGED)
+
+
+def test_unbinding_drops_the_wait_and_binding_again_starts_over(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    user = new_user(actor, "mira", initial_password=INITIAL, state=UserState.ACTIVE)
+    bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)
+    sync()
+    assert UserBinding.objects.get(user=user).password_synced_at is not None
+    users.set_password(actor=actor, user_id=user.pk, password=CHANGED)
+    bindings.unbind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)
+    assert not UserBinding.objects.get(user=user).password_pending
+    assert not PendingPassword.objects.exists()  # nowhere left to go: erased at once
+    sync()
+    bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)
+    sync()
+    binding = UserBinding.objects.get(user=user)
+    assert binding.password_synced_at is None  # a new binding: never received a password
+    present(user, CHANGED)
+    sync()
+    assert sim.password_is_current(binding.remote_id or "mira@contoso.com", CHANGED)
