@@ -18,7 +18,7 @@ from lockstep.directory import events
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Organization, User, UserState
 from lockstep.directory.services import users
-from lockstep.m365 import password_delivery, portal_status
+from lockstep.m365 import engine, password_delivery, portal_status, sync_loop
 from lockstep.m365 import tasks as m365_tasks
 from lockstep.m365.health import user_binding_health
 from lockstep.m365.models import Directory, ImportCandidate, PendingPassword, SyncStatus, UserBinding
@@ -327,3 +327,47 @@ def test_unbinding_drops_the_wait_and_binding_again_starts_over(
     present(user, CHANGED)
     sync()
     assert sim.password_is_current(binding.remote_id or "mira@contoso.com", CHANGED)
+
+
+class ChangingDuringWrite:
+    """A Graph port that lets the user pick a new password while the pass's write is on the wire."""
+
+    def __init__(self, port: Any, change: Any) -> None:
+        self.port, self.change = port, change
+
+    def write(self, requests: list[Any]) -> list[Any]:
+        outcomes = self.port.write(requests)
+        if self.change is not None:
+            self.change()
+            self.change = None
+        return outcomes
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.port, name)
+
+
+def test_a_password_set_during_a_pass_still_goes_out(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    user = new_user(actor, "nora", initial_password=INITIAL)
+    bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)
+    sync()
+    users.set_password(actor=actor, user_id=user.pk, password=CHANGED)
+    ports = sync_loop.PortCache()
+    try:
+        port = ChangingDuringWrite(
+            ports.port_for(directory),
+            lambda: users.set_password(
+                actor=Actor.for_user(user), user_id=user.pk, password=OWN, how="change"
+            ),
+        )
+        engine.run_user_pass(directory, port)  # type: ignore[arg-type]
+    finally:
+        ports.close()
+    assert sim.password_is_current("nora@contoso.com", CHANGED)
+    binding = UserBinding.objects.get(user=user)
+    assert binding.password_pending  # the newer one waits for the next pass, not erased
+    assert PendingPassword.objects.filter(user=user).exists()
+    sync()
+    assert sim.password_is_current("nora@contoso.com", OWN)
+    assert not PendingPassword.objects.exists()
