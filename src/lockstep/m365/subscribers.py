@@ -1,8 +1,8 @@
 """Directory events -> binding bookkeeping, inside the change's transaction.
 
 A relevant change bumps the desired version of every binding of the object, so the
-reconciler sees it; a password is held encrypted until delivered (`password_delivery`). The worker is nudged
-after commit. Nothing here talks to Microsoft 365.
+reconciler sees it; a password is held encrypted until delivered (`password_delivery` decides
+for which bindings). The worker is nudged after commit. Nothing here talks to Microsoft 365.
 """
 
 from __future__ import annotations
