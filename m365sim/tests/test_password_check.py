@@ -24,5 +24,8 @@ def test_password_check_and_force_change(sim_server: SimServer, graph: httpx.Cli
     assert sim_server.password_is_current(body["userPrincipalName"], "Changed-Pass-34y")
     assert not sim_server.password_must_change(uid)
     # omitted: Graph's default asks for a change
-    assert graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": "Again-Pass-56z"}}).status_code == 204
+    assert (
+        graph.patch(f"/users/{uid}", json={"passwordProfile": {"password": "Again-Pass-56z"}}).status_code
+        == 204
+    )
     assert sim_server.password_must_change(uid)

@@ -25,6 +25,7 @@ from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.models import Directory, GroupBinding, Health, HeldWrite, SyncStatus, UserBinding
 from lockstep.m365.password_status import (
     DirectoryFacts,
+    as_synced,
     facts_for,
     facts_of,
     password_state,
@@ -150,7 +151,7 @@ def _user_status(b: UserBinding, facts: DirectoryFacts | None) -> str:
     if b.status == SyncStatus.SYNCED and dirty:
         return SyncStatus.PENDING
     if b.status == SyncStatus.SYNCED and b.user is not None and not b.unbound and b.remote_id:
-        facts = facts or facts_of(b)
+        facts = as_synced(facts or facts_of(b), b.user.email)
         if waiting_for_login(b, password_state(b, facts), facts):
             # the first portal login sends the password (or an unknown random one waits for it)
             return SyncStatus.WAITING_LOGIN

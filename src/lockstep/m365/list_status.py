@@ -20,7 +20,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import Group, User
-from lockstep.m365 import mapping, password_status
+from lockstep.m365 import password_status
 from lockstep.m365.models import Directory, DirectoryDomain, GroupBinding, SyncStatus, UserBinding
 from lockstep.m365.password_status import DirectoryFacts
 
@@ -136,9 +136,7 @@ def _label(row: dict[str, Any], kind: str, owner: Any, facts: dict[int, Director
         # synced: the account exists and the email domain was the tenant's at the last pass
         binding = UserBinding(user=owner, **{k: row[k] for k in USER_PASSWORD_FIELDS if k != "remote_id"})
         binding.directory_id, binding.remote_id = row["directory_id"], row["remote_id"] or "synced"
-        known = facts[row["directory_id"]]
-        domain = frozenset({mapping.email_domain(owner.email)})
-        fact = DirectoryFacts(known.verified | domain, known.federated, known.takeover)
+        fact = password_status.as_synced(facts[row["directory_id"]], owner.email)
         if password_status.waiting_for_login(binding, password_status.password_state(binding, fact), fact):
             return "In sync, waiting for first login"
     return ListStatus(category(row["status"], dirty=dirty, unbound=row["unbound"])).label

@@ -53,6 +53,11 @@ def facts_for(directory_ids: list[int], takeover: bool) -> dict[int, DirectoryFa
     }
 
 
+def as_synced(facts: DirectoryFacts, email: str) -> DirectoryFacts:
+    """The facts for a binding the last pass synced: its email domain was the tenant's then."""
+    return DirectoryFacts(facts.verified | {mapping.email_domain(email)}, facts.federated, facts.takeover)
+
+
 def facts_of(binding: UserBinding) -> DirectoryFacts:
     takeover = bool(binding.user.organization.password_takeover) if binding.user else True
     return facts_for([binding.directory_id], takeover)[binding.directory_id]
