@@ -14,7 +14,7 @@ POST /_sim/apps/{appId}/permissions    {"roles": [...], "directory_roles": [...]
 DELETE /_sim/apps/{appId}              delete the app registration and its service principal
 POST /_sim/delta/reset           {"kind": "user"|"group"} next delta call with a token answers 410
 POST /_sim/save                  {"path": "..."} (default: --state file)
-POST /_sim/password-check        {"user": id or UPN, "password": "..."} -> {"current": bool}
+POST /_sim/password-check        {"user": id or UPN, "password": "..."} -> {"current": bool, "force_change_next_sign_in": bool}
                                  (is this the account's current password; no password is ever shown)
 """
 
@@ -225,9 +225,10 @@ def routes(sim: Simulator) -> list[BaseRoute]:
             if found is None:
                 return JSONResponse({"error": "unknown user"}, status_code=404)
             stored = sim.tenant.passwords.get(found["id"])
+            must_change = sim.tenant.password_force_change.get(found["id"], False)
         given = str(b.get("password", ""))
         current = stored is not None and hmac.compare_digest(stored.encode(), given.encode())
-        return JSONResponse({"current": current})
+        return JSONResponse({"current": current, "force_change_next_sign_in": must_change})
 
     async def save(request: Request) -> Response:
         b = await body(request)

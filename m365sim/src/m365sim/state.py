@@ -107,6 +107,8 @@ class Tenant:
         self.users: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self.passwords: dict[str, str] = {}
+        # forceChangePasswordNextSignIn of each account's last passwordProfile (Graph's default: true)
+        self.password_force_change: dict[str, bool] = {}
         self.members: dict[str, dict[str, None]] = {}
         self.owners: dict[str, dict[str, None]] = {}
         self.member_of: dict[str, set[str]] = {}

@@ -272,6 +272,12 @@ class SimServer:
         r = self.control("POST", "/password-check", json={"user": user, "password": password})
         return bool(r.json()["current"])
 
+    def password_must_change(self, user: str) -> bool:
+        """Whether the account's last password write asked for a change at the next sign-in
+        (`forceChangePasswordNextSignIn`; Graph's default when omitted: true)."""
+        r = self.control("POST", "/password-check", json={"user": user, "password": ""})
+        return bool(r.json()["force_change_next_sign_in"])
+
     def update_settings(self, **values: Any) -> dict[str, Any]:
         return dict(self.control("PATCH", "/settings", json=values).json())
 

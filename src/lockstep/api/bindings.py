@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
@@ -18,12 +18,24 @@ from lockstep.directory.errors import NotFound
 from lockstep.directory.services import groups as group_services
 from lockstep.directory.services import users as user_services
 from lockstep.m365 import health as sync_health
-from lockstep.m365 import overview
+from lockstep.m365 import overview, password_status
 from lockstep.m365.models import GroupBinding, SyncStatus, UserBinding
 from lockstep.m365.services import accounts
 from lockstep.m365.services.bindings import bind_group, bind_user, get_directory, unbind_group, unbind_user
 
 router = Router(tags=["directories"])
+
+PasswordStateName = Literal[
+    "delivered",
+    "on_its_way",
+    "expired",
+    "waiting_sign_in",
+    "waiting_change",
+    "no_password",
+    "federated",
+    "not_in_tenant",
+    "unbound",
+]
 
 
 class UserBindingOut(Schema):
@@ -41,6 +53,19 @@ class UserBindingOut(Schema):
     last_error: str
     synced_at: datetime | None
     created_at: datetime
+    password_status: PasswordStateName = Field(
+        description="Where the user's Lockstep password stands for this account: delivered, on_its_way, "
+        "expired (held too long: the next sign-in or change sends it), waiting_sign_in (takeover on), "
+        "waiting_change (takeover off), no_password, federated (not needed: signs in through Lockstep), "
+        "not_in_tenant, unbound."
+    )
+    password_words: str = Field(description="The password status in plain words.")
+    password_synced_at: datetime | None = Field(
+        description="When a Lockstep password last reached the account."
+    )
+    password_expired_at: datetime | None = Field(
+        description="When the held password expired before reaching the account (cleared by the next delivery)."
+    )
 
     @staticmethod
     def resolve_directory_name(obj: UserBinding) -> str:
@@ -49,6 +74,14 @@ class UserBindingOut(Schema):
     @staticmethod
     def resolve_status(obj: UserBinding) -> str:
         return sync_health.user_binding_health(obj).status
+
+    @staticmethod
+    def resolve_password_status(obj: UserBinding) -> str:
+        return str(password_status.password_state(obj))
+
+    @staticmethod
+    def resolve_password_words(obj: UserBinding) -> str:
+        return password_status.admin_words(obj, password_status.password_state(obj))
 
     @staticmethod
     def resolve_status_words(obj: UserBinding) -> str:
@@ -105,7 +138,11 @@ class DeletedAccountOut(Schema):
 def _user_binding(actor: Actor, user_id: int, directory_id: int) -> UserBinding:
     user = user_services.get_user(actor=actor, user_id=user_id)
     directory = get_directory(actor=actor, directory_id=directory_id)
-    binding = UserBinding.objects.filter(directory=directory, user=user).select_related("directory").first()
+    binding = (
+        UserBinding.objects.filter(directory=directory, user=user)
+        .select_related("directory", "user__organization")
+        .first()
+    )
     if binding is None:
         raise NotFound("binding", f"{user_id}@{directory_id}")
     return binding
@@ -118,7 +155,11 @@ def _user_binding(actor: Actor, user_id: int, directory_id: int) -> UserBinding:
 )
 def user_bindings(request: HttpRequest, user_id: int) -> list[UserBinding]:
     user = user_services.get_user(actor=actor_of(request), user_id=user_id)
-    return list(UserBinding.objects.filter(user=user).select_related("directory").order_by("directory__name"))
+    return list(
+        UserBinding.objects.filter(user=user)
+        .select_related("directory", "user__organization")
+        .order_by("directory__name")
+    )
 
 
 @router.post(
@@ -130,7 +171,9 @@ def user_bindings(request: HttpRequest, user_id: int) -> list[UserBinding]:
 def bind(request: HttpRequest, user_id: int, payload: DirectoryRef) -> Status[UserBinding]:
     actor = writer(request)
     binding = bind_user(actor=actor, user_id=user_id, directory_id=payload.directory_id)
-    return Status(201, UserBinding.objects.select_related("directory").get(pk=binding.pk))
+    return Status(
+        201, UserBinding.objects.select_related("directory", "user__organization").get(pk=binding.pk)
+    )
 
 
 @router.get(
@@ -177,7 +220,7 @@ def restore(request: HttpRequest, user_id: int, directory_id: int) -> UserBindin
     actor = writer(request)
     binding = _user_binding(actor, user_id, directory_id)
     accounts.restore_remote_account(actor=actor, binding_id=binding.pk)
-    return UserBinding.objects.select_related("directory").get(pk=binding.pk)
+    return UserBinding.objects.select_related("directory", "user__organization").get(pk=binding.pk)
 
 
 @router.get(

@@ -20,9 +20,17 @@ from prometheus_client.registry import Collector
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import NotFound
-from lockstep.directory.models import PasswordSetup, UserState
+from lockstep.directory.models import Organization
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.models import Directory, GroupBinding, Health, HeldWrite, SyncStatus, UserBinding
+from lockstep.m365.password_status import (
+    DirectoryFacts,
+    as_synced,
+    facts_for,
+    facts_of,
+    password_state,
+    waiting_for_login,
+)
 from lockstep.m365.services.bindings import get_directory
 
 # (error code prefix or None, regex on the plain words or None, what to do)
@@ -138,24 +146,27 @@ class BindingHealth:
     kept_enabled: bool = False  # an admin rejected disabling it
 
 
-def _user_status(b: UserBinding) -> str:
+def _user_status(b: UserBinding, facts: DirectoryFacts | None) -> str:
     dirty = b.desired_version > b.applied_version
     if b.status == SyncStatus.SYNCED and dirty:
         return SyncStatus.PENDING
-    user = b.user
-    if (
-        b.status == SyncStatus.SYNCED
-        and user is not None
-        and user.state == UserState.STAGED
-        and user.password_setup != PasswordSetup.INITIAL
-        and not b.adopted
-    ):
-        return SyncStatus.WAITING_LOGIN  # an unknown random password until the first portal login
+    if b.status == SyncStatus.SYNCED and b.user is not None and not b.unbound and b.remote_id:
+        facts = as_synced(facts or facts_of(b), b.user.email)
+        if waiting_for_login(b, password_state(b, facts), facts):
+            # the first portal login sends the password (or an unknown random one waits for it)
+            return SyncStatus.WAITING_LOGIN
     return str(b.status)
 
 
-def user_binding_health(b: UserBinding) -> BindingHealth:
-    status = _user_status(b)
+def _facts(organization_id: int, directory_ids: list[int]) -> dict[int, DirectoryFacts]:
+    takeover = (
+        Organization.objects.filter(pk=organization_id).values_list("password_takeover", flat=True).first()
+    )
+    return facts_for(directory_ids, bool(takeover))
+
+
+def user_binding_health(b: UserBinding, facts: DirectoryFacts | None = None) -> BindingHealth:
+    status = _user_status(b, facts)
     kept = b.keep_enabled_version is not None and b.keep_enabled_version == b.desired_version
     advice = what_to_do(status, b.last_error, b.last_error_code, pending_retry=b.retry_at is not None)
     if kept and not advice:
@@ -207,7 +218,8 @@ def list_binding_health(
             status__in=[SyncStatus.ERROR, SyncStatus.HELD, SyncStatus.RESTORE_OFFERED, SyncStatus.NOT_SYNCED]
         )
         users, groups = users.filter(bad), groups.filter(bad)
-    rows = [user_binding_health(b) for b in users[:limit]]
+    facts = _facts(directory.organization_id, [directory.pk])[directory.pk]
+    rows = [user_binding_health(b, facts) for b in users[:limit]]
     rows += [group_binding_health(g) for g in groups[: max(0, limit - len(rows))]]
     return rows
 
@@ -217,7 +229,9 @@ def user_sync_health(*, actor: Actor, user_id: int) -> list[BindingHealth]:
     bindings = UserBinding.objects.filter(
         user_id=user_id, user__organization_id=actor.organization_id
     ).select_related("user")
-    return [user_binding_health(b) for b in bindings.order_by("directory_id")]
+    rows = list(bindings.order_by("directory_id"))
+    facts = _facts(actor.organization_id, sorted({b.directory_id for b in rows}))
+    return [user_binding_health(b, facts[b.directory_id]) for b in rows]
 
 
 def group_sync_health(*, actor: Actor, group_id: int) -> list[BindingHealth]:

@@ -19,8 +19,10 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from lockstep.directory.errors import ValidationFailed
-from lockstep.directory.models import Group, PasswordSetup, User, UserState
-from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
+from lockstep.directory.models import Group, User
+from lockstep.m365 import password_status
+from lockstep.m365.models import Directory, DirectoryDomain, GroupBinding, SyncStatus, UserBinding
+from lockstep.m365.password_status import DirectoryFacts
 
 
 class ListStatus(models.TextChoices):
@@ -122,7 +124,7 @@ class StatusBadge:
 NOT_BOUND = StatusBadge("", ListStatus.UNBOUND, ListStatus.UNBOUND.label)
 
 
-def _label(row: dict[str, Any], kind: str, owner: Any) -> str:
+def _label(row: dict[str, Any], kind: str, owner: Any, facts: dict[int, DirectoryFacts]) -> str:
     dirty = row["desired_version"] > row["applied_version"]
     if row["unbound"] and row["status"] not in (SyncStatus.HELD, SyncStatus.ERROR):
         return "Unbinding"
@@ -130,16 +132,13 @@ def _label(row: dict[str, Any], kind: str, owner: Any) -> str:
         return "Restore offered"
     if row["status"] == SyncStatus.HELD:
         return "Held by the deletion brake"
-    waiting = (
-        kind == "user"
-        and row["status"] == SyncStatus.SYNCED
-        and not dirty
-        and owner.state == UserState.STAGED
-        and owner.password_setup != PasswordSetup.INITIAL
-        and not row["adopted"]
-    )
-    if waiting:
-        return "In sync, waiting for first login"
+    if kind == "user" and row["status"] == SyncStatus.SYNCED and not dirty:
+        # synced: the account exists and the email domain was the tenant's at the last pass
+        binding = UserBinding(user=owner, **{k: row[k] for k in USER_PASSWORD_FIELDS if k != "remote_id"})
+        binding.directory_id, binding.remote_id = row["directory_id"], row["remote_id"] or "synced"
+        fact = password_status.as_synced(facts[row["directory_id"]], owner.email)
+        if password_status.waiting_for_login(binding, password_status.password_state(binding, fact), fact):
+            return "In sync, waiting for first login"
     return ListStatus(category(row["status"], dirty=dirty, unbound=row["unbound"])).label
 
 
@@ -150,19 +149,53 @@ def _badges(
     names = dict(named) if len(named) > 1 else {}
     fields = ["directory_id", "status", "desired_version", "applied_version", "unbound"]
     if kind == "user":
-        fields.append("adopted")
-    rows = bindings.filter(**{f"{key}__in": list(by_pk)}).values(key, *fields)
+        fields += USER_PASSWORD_FIELDS
+    selected = bindings.filter(**{f"{key}__in": list(by_pk)})
+    if kind == "user":
+        federation = DirectoryDomain.objects.filter(
+            directory_id=OuterRef("directory_id"), authentication_type="Federated"
+        )
+        selected = selected.annotate(
+            takeover=F("directory__organization__password_takeover"), has_federated=Exists(federation)
+        )
+        fields += ["takeover", "has_federated"]
+    rows = list(selected.values(key, *fields).order_by(key, "directory_id"))
+    facts = _facts(rows) if kind == "user" else {}
     badges: dict[int, list[StatusBadge]] = defaultdict(list)
-    for row in rows.order_by(key, "directory_id"):
+    for row in rows:
         dirty = row["desired_version"] > row["applied_version"]
         badges[row[key]].append(
             StatusBadge(
                 directory=names.get(row["directory_id"], ""),
                 status=category(row["status"], dirty=dirty, unbound=row["unbound"]),
-                label=_label(row, kind, by_pk[row[key]]),
+                label=_label(row, kind, by_pk[row[key]], facts),
             )
         )
     return {pk: badges.get(pk) or [NOT_BOUND] for pk in by_pk}
+
+
+USER_PASSWORD_FIELDS = [
+    "adopted",
+    "remote_id",
+    "password_pending",
+    "password_synced_at",
+    "password_expired_at",
+]
+
+
+def _facts(rows: list[dict[str, Any]]) -> dict[int, DirectoryFacts]:
+    """The organization's takeover and the federated domains of the directories on the page (read
+    with the bindings; one more query only when a directory has a federated domain)."""
+    takeover = {r["directory_id"]: bool(r["takeover"]) for r in rows}
+    federated: dict[int, set[str]] = {pk: set() for pk in takeover}
+    with_federation = sorted({r["directory_id"] for r in rows if r["has_federated"]})
+    if with_federation:
+        names = DirectoryDomain.objects.filter(
+            directory_id__in=with_federation, authentication_type="Federated"
+        ).values_list("directory_id", "name")
+        for directory_id, name in names:
+            federated[directory_id].add(name)
+    return {pk: DirectoryFacts(frozenset(), frozenset(federated[pk]), takeover[pk]) for pk in takeover}
 
 
 def user_badges(users: Iterable[User], *, directories: list[tuple[int, str]]) -> dict[int, list[StatusBadge]]:

@@ -151,6 +151,8 @@ class UserBinding(BindingBase):
     password_pending = models.BooleanField(default=False)  # a held password awaits delivery here
     password_synced_at = models.DateTimeField(null=True, blank=True)
     first_sync_notice_pending = models.BooleanField(default=False)
+    # The held password expired before it reached this account (cleared by the next hold or delivery).
+    password_expired_at = models.DateTimeField(null=True, blank=True)
     import_batch = models.ForeignKey("ImportBatch", null=True, blank=True, on_delete=models.SET_NULL)
     # Soft-deleted (or purged) in Microsoft 365, seen through delta: never written or recreated.
     remote_deleted_at = models.DateTimeField(null=True, blank=True)

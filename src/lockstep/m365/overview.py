@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import NotFound
 from lockstep.directory.models import Group, User
-from lockstep.m365 import mapping
+from lockstep.m365 import mapping, password_status
 from lockstep.m365.health import (
     BindingHealth,
     DirectoryHealth,
@@ -32,7 +32,10 @@ RECYCLE_BIN_DAYS = 30
 STATUS_WORDS: dict[str, str] = {
     SyncStatus.PENDING: "Waiting to be written to Microsoft 365.",
     SyncStatus.SYNCED: "In step with Microsoft 365.",
-    SyncStatus.WAITING_LOGIN: "Waiting for the user's first User Portal login to deliver the password.",
+    SyncStatus.WAITING_LOGIN: (
+        "The account exists and waits for the user's first User Portal login, which sends their "
+        "Lockstep password to it (until then it keeps a password nobody knows, or its old one)."
+    ),
     SyncStatus.ERROR: "Microsoft 365 refused the last write.",
     SyncStatus.NOT_SYNCED: "Not synced: email domain not in this tenant.",
     SyncStatus.HELD: "A disable waits for an admin in the deletion-brake queue.",
@@ -169,6 +172,8 @@ class UserDirectoryRow:
     domain_ok: bool  # the user's email domain is a verified domain of the tenant
     can_delete_account: bool
     restore_offered: bool
+    password_state: str = ""  # a password_status.PasswordState value ("" when not bound)
+    password_words: str = ""
 
 
 def user_directories(actor: Actor, user: User) -> list[UserDirectoryRow]:
@@ -185,6 +190,7 @@ def user_directories(actor: Actor, user: User) -> list[UserDirectoryRow]:
             rows.append(UserDirectoryRow(directory, None, "", "Not bound", "", verified, False, False))
             continue
         status = user_binding_health(binding).status
+        state = password_status.password_state(binding)
         rows.append(
             UserDirectoryRow(
                 directory=directory,
@@ -198,6 +204,8 @@ def user_directories(actor: Actor, user: User) -> list[UserDirectoryRow]:
                 and binding.remote_deleted_at is None,
                 restore_offered=binding.status == SyncStatus.RESTORE_OFFERED
                 and bool(binding.restore_candidate_id),
+                password_state=str(state),
+                password_words=password_status.admin_words(binding, state),
             )
         )
     return rows

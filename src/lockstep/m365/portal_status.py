@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from lockstep.directory.models import User
+from lockstep.m365 import password_status
 from lockstep.m365.health import user_binding_health
 from lockstep.m365.models import Cloud, SyncStatus, UserBinding
 
@@ -29,12 +30,21 @@ class BoundDirectory:
     sign_in_url: str
 
 
-def _password_words(binding: UserBinding) -> str:
-    if binding.password_synced_at is not None:
-        return f"Your password was last sent to Microsoft 365 on {binding.password_synced_at:%Y-%m-%d %H:%M} UTC."
-    if binding.password_pending:
-        return "Your password is on its way to Microsoft 365."
-    return "Your Lockstep password has not been sent to Microsoft 365 yet."
+# The sync status as a user reads it (the account's attributes, not the password).
+SYNC_WORDS = {
+    SyncStatus.PENDING: "Changes on their way",
+    SyncStatus.SYNCED: "In sync",
+    SyncStatus.WAITING_LOGIN: "Waiting for your first sign-in",
+    SyncStatus.ERROR: "Not in sync: your administrator can see why",
+    SyncStatus.NOT_SYNCED: "Not synced: your email address is not one of this directory's domains",
+    SyncStatus.HELD: "Waiting for your administrator",
+    SyncStatus.RESTORE_OFFERED: "Waiting for your administrator",
+}
+
+
+def _password_words(binding: UserBinding, facts: password_status.DirectoryFacts) -> str:
+    state = password_status.password_state(binding, facts)
+    return password_status.user_words(binding, state, facts)
 
 
 def _sign_in_url(binding: UserBinding) -> str:
@@ -46,15 +56,21 @@ def _sign_in_url(binding: UserBinding) -> str:
 
 def bound_directories(user: User) -> list[BoundDirectory]:
     rows = []
-    bindings = UserBinding.objects.filter(user=user, unbound=False).select_related("directory", "user")
-    for binding in bindings.order_by("directory__name"):
-        health = user_binding_health(binding)
+    bindings = list(
+        UserBinding.objects.filter(user=user, unbound=False)
+        .select_related("directory", "user__organization")
+        .order_by("directory__name")
+    )
+    takeover = bool(user.organization.password_takeover)
+    facts = password_status.facts_for([b.directory_id for b in bindings], takeover)
+    for binding in bindings:
+        health = user_binding_health(binding, facts[binding.directory_id])
         rows.append(
             BoundDirectory(
                 name=binding.directory.name,
                 account=binding.remote_upn or user.email,
-                sync_words=SyncStatus(health.status).label,
-                password_words=_password_words(binding),
+                sync_words=SYNC_WORDS.get(SyncStatus(health.status), SyncStatus(health.status).label),
+                password_words=_password_words(binding, facts[binding.directory_id]),
                 sign_in_url=_sign_in_url(binding),
             )
         )

@@ -1,25 +1,21 @@
 """Directory events -> binding bookkeeping, inside the change's transaction.
 
 A relevant change bumps the desired version of every binding of the object, so the
-reconciler sees it; a password is held encrypted until delivered. The worker is nudged
-after commit. Nothing here talks to Microsoft 365.
+reconciler sees it; a password is held encrypted until delivered (`password_delivery` decides
+for which bindings). The worker is nudged after commit. Nothing here talks to Microsoft 365.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from lockstep.directory import crypto, events
-from lockstep.m365 import wakeup
+from lockstep.directory import events
+from lockstep.m365 import password_delivery, wakeup
 from lockstep.m365.models import GroupBinding, PendingPassword, SyncStatus, UserBinding
-
-# A password waits for delivery at most this long, then it is erased (SPEC 3).
-PASSWORD_HOLD = timedelta(days=7)
 
 USER_FIELDS_SYNCED = {
     "*",
@@ -38,10 +34,6 @@ USER_FIELDS_SYNCED = {
 
 
 ID_CHUNK = 500  # ids per IN (...) list: well under every database's parameter limit
-
-
-def password_context(user_id: int) -> str:
-    return f"user:{user_id}:pending-password"
 
 
 def bump_user_bindings(user_id: int) -> int:
@@ -64,17 +56,6 @@ def bump_group_bindings(group_id: int) -> int:
     return count
 
 
-def hold_password(user_id: int, password: str) -> None:
-    """Keep the plaintext encrypted until every binding of the user has it."""
-    ciphertext = crypto.encrypt(password, context=password_context(user_id))
-    now = timezone.now()
-    PendingPassword.objects.update_or_create(
-        user_id=user_id,
-        defaults={"ciphertext": ciphertext, "created_at": now, "expires_at": now + PASSWORD_HOLD},
-    )
-    UserBinding.objects.filter(user_id=user_id, unbound=False).update(password_pending=True)
-
-
 def on_user_changed(*, user_id: int, fields: list[str], **_: Any) -> None:
     if USER_FIELDS_SYNCED.intersection(fields):
         bump_user_bindings(user_id)
@@ -95,8 +76,15 @@ def on_users_changed(*, user_ids: list[int], fields: list[str], **_: Any) -> Non
 
 
 def on_password_set(*, user_id: int, password: str, **_: Any) -> None:
-    hold_password(user_id, password)
-    bump_user_bindings(user_id)
+    """Any new password (whatever `how`): every account that can take one gets it."""
+    password_delivery.hold_set_password(user_id=user_id, password=password)
+
+
+def on_password_presented(*, organization_id: int, user_id: int, password: str, **_: Any) -> None:
+    """A correct User Portal sign-in: with password takeover on, accounts not given it yet get it."""
+    password_delivery.hold_presented_password(
+        organization_id=organization_id, user_id=user_id, password=password
+    )
 
 
 def on_user_deleting(*, user_id: int, **_: Any) -> None:
@@ -132,6 +120,7 @@ def connect() -> None:
     events.user_changed.connect(on_user_changed, dispatch_uid="m365.user_changed")
     events.users_changed.connect(on_users_changed, dispatch_uid="m365.users_changed")
     events.password_set.connect(on_password_set, dispatch_uid="m365.password_set")
+    events.password_presented.connect(on_password_presented, dispatch_uid="m365.password_presented")
     events.user_deleting.connect(on_user_deleting, dispatch_uid="m365.user_deleting")
     events.group_changed.connect(on_group_changed, dispatch_uid="m365.group_changed")
     events.membership_changed.connect(on_membership_changed, dispatch_uid="m365.membership_changed")

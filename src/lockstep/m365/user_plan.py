@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -14,8 +15,8 @@ from lockstep.directory.models import User
 from lockstep.m365 import brake_window, mapping, password_hold, reconcile
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import Directory, HeldWrite, PendingPassword, SyncStatus, UserBinding
+from lockstep.m365.password_delivery import password_context
 from lockstep.m365.port import GraphPort
-from lockstep.m365.subscribers import password_context
 from lockstep.m365.sync_pass import (
     PARK_FOR,
     REMOTE_DELETED_WORDS,
@@ -42,6 +43,9 @@ class Work:
     move_held: bool = False  # a federated UPN move waits for the User Administrator role
     initial_remote_id: str = ""
     adopting: dict[str, Any] | None = None  # the account taken over (written in `finish`)
+    held_at: datetime | None = None  # the held password's `created_at` when it was read
+    password_not_needed: bool = False  # federated or not in the tenant: nothing waits here
+    password_gone: bool = False  # marked pending, but its held password expired or was erased
 
     def __post_init__(self) -> None:
         self.initial_remote_id = self.binding.remote_id
@@ -81,11 +85,11 @@ def plan_users(directory: Directory, ids: list[int]) -> list[Work]:
         if domain not in domains:
             binding.status = SyncStatus.NOT_SYNCED
             binding.last_error = "Not synced: email domain not in this tenant."
-            works.append(Work(binding, binding.desired_version, []))
+            works.append(Work(binding, binding.desired_version, [], password_not_needed=True))
             continue
         password = None
-        pending = held.get(user.pk)
-        if pending is not None:
+        pending = held.get(user.pk) if binding.password_pending else None
+        if pending is not None and domain not in federated:  # a federated account takes no password
             password = crypto.decrypt(pending.ciphertext, context=password_context(user.pk))
         operations = reconcile.plan_user(
             desired=mapping.desired_user(user),
@@ -106,6 +110,9 @@ def plan_users(directory: Directory, ids: list[int]) -> list[Work]:
             operations = kept
         work = Work(binding, binding.desired_version, kept_enabled(binding, operations))
         work.password_sent = password is not None
+        work.held_at = pending.created_at if pending is not None else None
+        work.password_not_needed = domain in federated
+        work.password_gone = binding.password_pending and pending is None
         work.move_held = move_held
         works.append(work)
     return works

@@ -15,7 +15,7 @@ from django.utils import timezone
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
-from lockstep.m365 import adoption, mapping, password_hold, reconcile, replication
+from lockstep.m365 import adoption, mapping, password_delivery, password_hold, reconcile, replication
 from lockstep.m365.graph.errors import FatalForDirectory, GraphError
 from lockstep.m365.models import (
     Directory,
@@ -241,8 +241,8 @@ def _audit(
 
 def finish(directory: Directory, works: list[Work], result: PassResult) -> None:
     now = timezone.now()
-    delivered_users: list[int] = []
     with transaction.atomic():
+        fresh = _fresh_password_fields(works)
         for work in works:
             binding = work.binding
             if work.adopting is not None and adoption.apply(
@@ -266,10 +266,7 @@ def finish(directory: Directory, works: list[Work], result: PassResult) -> None:
                 "lease_until",
                 "lease_owner",
                 "adopted",
-                "password_pending",
                 "synced_at",
-                "password_synced_at",
-                "first_sync_notice_pending",
                 "restore_candidate_id",
                 "remote_created_at",
             ]
@@ -285,12 +282,6 @@ def finish(directory: Directory, works: list[Work], result: PassResult) -> None:
                 binding.attempts = 0
                 binding.retry_at = None
                 binding.synced_at = now
-                if work.password_sent:
-                    binding.password_pending = False
-                    binding.password_synced_at = now
-                    binding.first_sync_notice_pending = True
-                    if binding.user_id:
-                        delivered_users.append(binding.user_id)
                 if work.approved_hold:  # the approval covered this disable; the next one is braked again
                     HeldWrite.objects.filter(binding=binding, decision="approved").update(decision="applied")
                 if work.move_held:  # the rest synced; the move stays planned, parked
@@ -299,16 +290,63 @@ def finish(directory: Directory, works: list[Work], result: PassResult) -> None:
                     # Only the version seen at claim time counts as applied: a change made
                     # meanwhile keeps the binding dirty for the next pass.
                     UserBinding.objects.filter(pk=binding.pk).update(applied_version=work.version)
+            if binding.pk in fresh:
+                _password_outcome(work, fresh[binding.pk], now, delivered=work.done and not result.paused)
+                fields += ["password_pending", "password_synced_at", "first_sync_notice_pending"]
+                fields.append("password_expired_at")
             binding.save(update_fields=fields)
             if work.done and binding.unbound and not result.paused:
                 binding.delete()
-        for user_id in delivered_users:
-            if not UserBinding.objects.filter(user_id=user_id, password_pending=True).exists():
-                PendingPassword.objects.filter(user_id=user_id).delete()  # delivered everywhere: erase
+        # delivered everywhere, or nowhere left to go: erase
+        password_delivery.forget_if_delivered(w.binding.user_id for w in works if w.binding.user_id)
         if result.paused:
             Directory.objects.filter(pk=directory.pk).update(health=Health.RED, health_reason=result.paused)
         _refresh_groups_of_new_accounts(directory, works, now)
         _count_activity(directory, result)
+
+
+PasswordFields = dict[str, Any]
+
+
+def _fresh_password_fields(works: list[Work]) -> dict[int, PasswordFields]:
+    """The bindings' password fields as they are now (locked): a password held, a notice shown or
+    an expiry during the pass is never overwritten with what the pass read at its start."""
+    ids = sorted(w.binding.pk for w in works)
+    rows = (
+        UserBinding.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values(
+            "pk",
+            "password_pending",
+            "password_synced_at",
+            "first_sync_notice_pending",
+            "password_expired_at",
+        )
+    )
+    return {int(row["pk"]): {k: v for k, v in row.items() if k != "pk"} for row in rows}
+
+
+def _password_outcome(work: Work, fresh: PasswordFields, now: datetime, *, delivered: bool) -> None:
+    """Set the binding's password fields from what the pass did, on top of their current values."""
+    binding = work.binding
+    for name, value in fresh.items():
+        setattr(binding, name, value)
+    user_id = binding.user_id or 0
+    if delivered and work.password_sent:
+        current = PendingPassword.objects.filter(user_id=user_id).values_list("created_at", flat=True).first()
+        # a newer password held meanwhile still waits for the next pass
+        binding.password_pending = current is not None and current != work.held_at
+        binding.password_synced_at = now
+        binding.first_sync_notice_pending = True
+        binding.password_expired_at = None
+    elif work.password_not_needed or (binding.adopted and work.adopting is not None):
+        binding.password_pending = False  # federated, not in the tenant, or adopted (SPEC 2.3)
+    elif work.password_gone and binding.password_pending:
+        waiting = PendingPassword.objects.filter(user_id=user_id, expires_at__gt=now).exists()
+        if not waiting:  # the held password expired before it could be sent
+            binding.password_pending = False
+            binding.password_expired_at = binding.password_expired_at or now
 
 
 def _refresh_groups_of_new_accounts(directory: Directory, works: list[Work], now: datetime) -> None:

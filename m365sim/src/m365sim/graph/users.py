@@ -99,6 +99,7 @@ def create_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
         set_mail(u, body["mail"], t)
     t.users[uid] = u
     t.passwords[uid] = profile["password"]
+    t.password_force_change[uid] = bool(profile.get("forceChangePasswordNextSignIn", True))
     t.index_user(u)
     t.log_change("user", uid, "upsert")
     return json_response(
@@ -234,6 +235,7 @@ def update_user(sim: Simulator, req: GraphRequest) -> GraphResponse:
     for k, v in body.items():
         if k == "passwordProfile":
             t.passwords[uid] = v["password"]
+            t.password_force_change[uid] = bool(v.get("forceChangePasswordNextSignIn", True))
             u["lastPasswordChangeDateTime"] = iso()
             changed.append(k)
             continue

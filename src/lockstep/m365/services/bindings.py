@@ -6,13 +6,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from lockstep.directory import audit
+from lockstep.directory import audit, events
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound
 from lockstep.directory.models import PasswordSetup
 from lockstep.directory.services.groups import get_group
 from lockstep.directory.services.users import get_user
-from lockstep.m365 import mapping, wakeup
+from lockstep.m365 import mapping, password_delivery, wakeup
 from lockstep.m365.models import Directory, GroupBinding, PendingPassword, SyncStatus, UserBinding
 
 
@@ -25,6 +25,18 @@ def get_directory(*, actor: Actor, directory_id: int) -> Directory:
 
 def verified_domains(directory: Directory) -> list[str]:
     return sorted(directory.domains.filter(is_verified=True).values_list("name", flat=True))
+
+
+def federated_domains(directory: Directory) -> set[str]:
+    return set(directory.domains.filter(authentication_type="Federated").values_list("name", flat=True))
+
+
+# A binding made again starts over: the takeover sends the password at the next portal sign-in.
+REBOUND_PASSWORD_FIELDS = {
+    "password_synced_at": None,
+    "password_expired_at": None,
+    "first_sync_notice_pending": False,
+}
 
 
 def domain_refusal(directory: Directory, domain: str, verified: list[str]) -> str:
@@ -52,12 +64,14 @@ def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
     if binding is not None and not binding.unbound:
         raise Conflict("directory_id", f"{user.username} is already bound to {directory.name}.")
     has_held_password = PendingPassword.objects.filter(user=user, expires_at__gt=timezone.now()).exists()
+    # an initial password set before the binding goes with the new account (not to a federated one)
+    pending = (
+        has_held_password
+        and user.password_setup == PasswordSetup.INITIAL
+        and domain not in federated_domains(directory)
+    )
     if binding is None:
-        binding = UserBinding.objects.create(
-            directory=directory,
-            user=user,
-            password_pending=has_held_password and user.password_setup == PasswordSetup.INITIAL,
-        )
+        binding = UserBinding.objects.create(directory=directory, user=user, password_pending=pending)
     else:
         UserBinding.objects.filter(pk=binding.pk).update(
             unbound=False,
@@ -65,6 +79,8 @@ def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
             changed_at=timezone.now(),
             retry_at=None,
             status=SyncStatus.PENDING,
+            **REBOUND_PASSWORD_FIELDS,
+            password_pending=pending,
         )
         binding.refresh_from_db()
     audit.record(
@@ -74,6 +90,9 @@ def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
         target_id=user.pk,
         target_label=user.username,
         after={"directory": directory.name},
+    )
+    events.emit(
+        events.user_bound, organization_id=user.organization_id, user_id=user.pk, directory_id=directory.pk
     )
     transaction.on_commit(wakeup.notify)
     return binding
@@ -91,9 +110,11 @@ def unbind_user(*, actor: Actor, user_id: int, directory_id: int) -> None:
         changed_at=timezone.now(),
         retry_at=None,
         status=SyncStatus.PENDING,
+        password_pending=False,
     )
     if not updated:
         raise NotFound("binding", f"{user.pk}@{directory.pk}")
+    password_delivery.forget_if_delivered([user.pk])
     audit.record(
         actor=actor,
         action="user.unbind",

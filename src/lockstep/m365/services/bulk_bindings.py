@@ -13,13 +13,19 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from lockstep.directory import audit
+from lockstep.directory import audit, events
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import PasswordSetup, User
 from lockstep.directory.services.bulk import BulkPlan, BulkResult, Skipped, chunks, resolve_users
-from lockstep.m365 import mapping, wakeup
+from lockstep.m365 import mapping, password_delivery, wakeup
 from lockstep.m365.models import Directory, PendingPassword, SyncStatus, UserBinding
-from lockstep.m365.services.bindings import domain_refusal, get_directory, verified_domains
+from lockstep.m365.services.bindings import (
+    REBOUND_PASSWORD_FIELDS,
+    domain_refusal,
+    federated_domains,
+    get_directory,
+    verified_domains,
+)
 
 
 def _bindings_of(directory: Directory, users: list[User]) -> dict[int, UserBinding]:
@@ -73,29 +79,45 @@ def bind_users(*, actor: Actor, user_ids: Sequence[object], directory_id: int) -
                 "user_id", flat=True
             )
         )
-    setups = {user.pk: user.password_setup for user in plan.changing}
+    federated = federated_domains(directory)
+    # an initial password set before the binding goes with the new account (not to a federated one)
+    pending = {
+        user.pk
+        for user in plan.changing
+        if user.pk in held
+        and user.password_setup == PasswordSetup.INITIAL
+        and mapping.email_domain(user.email) not in federated
+    }
     rebind = [user_id for user_id in changing_ids if user_id in existing]
     UserBinding.objects.bulk_create(
         [
-            UserBinding(
-                directory=directory,
-                user_id=user_id,
-                password_pending=user_id in held and setups[user_id] == PasswordSetup.INITIAL,
-            )
+            UserBinding(directory=directory, user_id=user_id, password_pending=user_id in pending)
             for user_id in changing_ids
             if user_id not in existing
         ],
         batch_size=500,
     )
     for chunk in chunks(rebind):
-        UserBinding.objects.filter(directory=directory, user_id__in=chunk).update(
-            unbound=False,
-            desired_version=F("desired_version") + 1,
-            changed_at=now,
-            retry_at=None,
-            status=SyncStatus.PENDING,
-        )
+        for flag in (True, False):
+            UserBinding.objects.filter(
+                directory=directory, user_id__in=[u for u in chunk if (u in pending) == flag]
+            ).update(
+                unbound=False,
+                desired_version=F("desired_version") + 1,
+                changed_at=now,
+                retry_at=None,
+                status=SyncStatus.PENDING,
+                password_pending=flag,
+                **REBOUND_PASSWORD_FIELDS,
+            )
     _audit(actor, "user.bind", directory, plan.changing)
+    for user in plan.changing:
+        events.emit(
+            events.user_bound,
+            organization_id=user.organization_id,
+            user_id=user.pk,
+            directory_id=directory.pk,
+        )
     if changing_ids:
         transaction.on_commit(wakeup.notify)
     return BulkResult(changed=changing_ids, skipped=plan.skipped)
@@ -133,7 +155,9 @@ def unbind_users(*, actor: Actor, user_ids: Sequence[object], directory_id: int)
             changed_at=now,
             retry_at=None,
             status=SyncStatus.PENDING,
+            password_pending=False,
         )
+    password_delivery.forget_if_delivered(plan.changing_ids)
     _audit(actor, "user.unbind", directory, plan.changing)
     if plan.changing:
         transaction.on_commit(wakeup.notify)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from lockstep.directory import audit
+from lockstep.directory import audit, events
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from lockstep.directory.models import ActorKind, Administrator, User, UserState
@@ -294,6 +294,12 @@ def _bind(batch: ImportBatch, ctx: Context, actor: Actor, decision: Decision, us
             last_applied=decision.known,
             import_batch=batch,
             password_pending=False,
+        )
+        events.emit(
+            events.user_bound,
+            organization_id=user.organization_id,
+            user_id=user.pk,
+            directory_id=ctx.directory.pk,
         )
     audit.record(
         actor=actor,
