@@ -38,7 +38,9 @@ def _active(actor: Actor, make_user: MakeUser, name: str, password: str | None =
     return user
 
 
-def test_send_to_one_user(client_a: JsonClient, make_user: MakeUser, actor: Actor, sent: list[SentEmail]) -> None:
+def test_send_to_one_user(
+    client_a: JsonClient, make_user: MakeUser, actor: Actor, sent: list[SentEmail]
+) -> None:
     adele = _active(actor, make_user, "adele", alternate_email="adele@home.example")
     response = client_a.post(f"users/{adele.pk}/activation-email")
     assert response.status_code == 200, response.data
@@ -53,7 +55,9 @@ def test_send_to_one_user(client_a: JsonClient, make_user: MakeUser, actor: Acto
     assert AuditEvent.objects.filter(action="user.send_activation_email").count() == 1
 
 
-def test_a_staged_user_is_409_with_the_reason(client_a: JsonClient, make_user: MakeUser, sent: list[SentEmail]) -> None:
+def test_a_staged_user_is_409_with_the_reason(
+    client_a: JsonClient, make_user: MakeUser, sent: list[SentEmail]
+) -> None:
     dana = make_user("dana")
     response = client_a.post(f"users/{dana.pk}/activation-email")
     assert response.status_code == 409
@@ -65,7 +69,9 @@ def test_errors_other_organization_read_only(
     client_a: JsonClient,
     client_b: JsonClient,
     read_only_client: JsonClient,
-    make_user: MakeUser, actor: Actor, sent: list[SentEmail]
+    make_user: MakeUser,
+    actor: Actor,
+    sent: list[SentEmail],
 ) -> None:
     adele = _active(actor, make_user, "adele")
     assert client_b.post(f"users/{adele.pk}/activation-email").status_code == 404
@@ -74,7 +80,9 @@ def test_errors_other_organization_read_only(
     refused = client_b.post("users/activation-emails", {"user_ids": [adele.pk]})
     assert refused.status_code == 422 and "user_ids" in refused.data["error"]["fields"]
     empty = client_a.post("users/activation-emails", {"user_ids": []})
-    assert empty.status_code == 422 and empty.data["error"]["fields"]["user_ids"] == ["Select at least one user."]
+    assert empty.status_code == 422 and empty.data["error"]["fields"]["user_ids"] == [
+        "Select at least one user."
+    ]
     assert sent == []
 
 

@@ -44,7 +44,9 @@ def test_detail_offers_the_activation_email_and_says_why_sign_in_is_not_possible
     assert "Activation email on its way to adele@home.example." in page
     assert "Activation, " in page and "Waiting to be sent." in page
     assert [(e.kind, e.to) for e in sent] == [("activation", "adele@home.example")]
-    assert AuditEvent.objects.filter(action="user.send_activation_email", target_id=str(adele.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="user.send_activation_email", target_id=str(adele.pk)).count() == 1
+    )
 
 
 def test_detail_offers_the_welcome_email_when_the_user_has_a_password(
@@ -54,7 +56,7 @@ def test_detail_offers_the_welcome_email_when_the_user_has_a_password(
     users.change_state(actor=actor, user_id=adele.pk, to_state="active")
     users.set_password(actor=actor, user_id=adele.pk, password=GOOD)
     html = _detail(admin_client, adele)
-    assert "Send welcome email…</summary>" in html and "Can sign in</dt><dd class=\"sign-in-yes\">Yes." in html
+    assert "Send welcome email…</summary>" in html and 'Can sign in</dt><dd class="sign-in-yes">Yes.' in html
     assert "Password changed, " in html  # the last email: set_password sent one
     admin_client.post(reverse("console:user_send_activation", args=[adele.pk]))
     assert [e.kind for e in sent] == ["password_changed", "welcome"]
@@ -104,7 +106,9 @@ def test_bulk_send_activation_confirm_then_apply(
     assert sent == []
 
     csv = ",".join(str(i) for i in ids)
-    done = admin_client.post(reverse("console:users_bulk_apply"), {"action": "send_activation", "user_ids_csv": csv})
+    done = admin_client.post(
+        reverse("console:users_bulk_apply"), {"action": "send_activation", "user_ids_csv": csv}
+    )
     page = done.content.decode()
     assert done.status_code == 200 and "2 users emailed. 1 left as it was." in page
     assert sorted((e.kind, e.to) for e in sent) == [
@@ -117,6 +121,8 @@ def test_bulk_send_activation_with_nobody_active(
     admin_client: Client, make_user: MakeUser, sent: list[SentEmail]
 ) -> None:
     dana = make_user("dana")
-    confirm = admin_client.post(reverse("console:users_bulk"), {"action": "send_activation", "user_ids": [dana.pk]})
+    confirm = admin_client.post(
+        reverse("console:users_bulk"), {"action": "send_activation", "user_ids": [dana.pk]}
+    )
     html = confirm.content.decode()
     assert "Nothing to send: none of the selected users is active" in html and "disabled" in html

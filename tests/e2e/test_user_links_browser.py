@@ -39,7 +39,12 @@ def _sign_in_page_exists() -> bool:
 def adele(owner: Administrator) -> User:
     return users.create_user(
         actor=Actor.for_admin(owner),
-        fields={"username": "adele", "email": "adele@contoso.com", "first_name": "Adele", "last_name": "Vance"},
+        fields={
+            "username": "adele",
+            "email": "adele@contoso.com",
+            "first_name": "Adele",
+            "last_name": "Vance",
+        },
         state="active",
     )
 
@@ -112,7 +117,9 @@ def test_forgotten_password_then_the_reset_link(
     reason="the User Portal sign-in page comes with the portal branch; merged, this must pass",
     strict=True,
 )
-def test_after_activation_the_sign_in_page_says_what_to_do(browser: Any, live_server: Any, adele: User) -> None:
+def test_after_activation_the_sign_in_page_says_what_to_do(
+    browser: Any, live_server: Any, adele: User
+) -> None:
     from playwright.sync_api import expect
 
     token = links.issue(user=adele, purpose=LinkPurpose.ACTIVATION)

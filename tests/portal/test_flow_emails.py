@@ -101,7 +101,9 @@ def test_binding_a_staged_user_or_one_without_a_password_sends_nothing(
     assert EmailedLink.objects.count() == 0
 
 
-def test_binding_email_rolls_back_with_the_binding(actor: Actor, org: Organization, sent: list[SentEmail]) -> None:
+def test_binding_email_rolls_back_with_the_binding(
+    actor: Actor, org: Organization, sent: list[SentEmail]
+) -> None:
     from lockstep.mail.models import OutboundEmail
 
     adele = _user(actor, "adele")
@@ -116,7 +118,9 @@ def test_binding_email_rolls_back_with_the_binding(actor: Actor, org: Organizati
 def test_password_set_sends_password_changed(actor: Actor, sent: list[SentEmail], how: str) -> None:
     adele = _user(actor, "adele", password=None)
     users.set_password(actor=actor, user_id=adele.pk, password=GOOD, how=how)
-    assert [(e.kind, e.to, e.context["how"]) for e in sent] == [("password_changed", "adele@contoso.com", how)]
+    assert [(e.kind, e.to, e.context["how"]) for e in sent] == [
+        ("password_changed", "adele@contoso.com", how)
+    ]
 
 
 def test_the_initial_password_sends_no_password_changed_email(actor: Actor, sent: list[SentEmail]) -> None:

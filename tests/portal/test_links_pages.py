@@ -92,7 +92,10 @@ def test_policy_errors_are_named_beside_the_field_and_the_link_stays_usable(adel
 def test_a_used_link_shows_what_to_do(adele: User) -> None:
     token = links.issue(user=adele, purpose=LinkPurpose.ACTIVATION)
     assert _set(Client(), f"/portal/activate/{token}/", GOOD).status_code == 302
-    for again in (Client().get(f"/portal/activate/{token}/"), _set(Client(), f"/portal/activate/{token}/", GOOD)):
+    for again in (
+        Client().get(f"/portal/activate/{token}/"),
+        _set(Client(), f"/portal/activate/{token}/", GOOD),
+    ):
         html = again.content.decode()
         assert again.status_code == 410
         assert "This link was already used" in html and "Ask your administrator" in html
@@ -136,7 +139,9 @@ def test_an_activation_token_does_not_open_the_reset_page(adele: User) -> None:
 def _forgot(login: str, org: str = "") -> Any:
     client = Client()
     assert client.get("/portal/forgot/").status_code == 200
-    return client.post("/portal/forgot/" + (f"?org={org}" if org else ""), {"login": login, "organization": org})
+    return client.post(
+        "/portal/forgot/" + (f"?org={org}" if org else ""), {"login": login, "organization": org}
+    )
 
 
 def test_forgot_answers_the_same_whether_or_not_the_account_exists(
@@ -169,7 +174,9 @@ def test_forgot_emails_the_company_and_the_alternate_address_a_working_link(
     assert links.peek(token, LinkPurpose.PASSWORD_RESET).user == adele
 
 
-def test_forgot_in_another_organization_finds_nobody(adele: User, other_org: Any, sent: list[SentEmail]) -> None:
+def test_forgot_in_another_organization_finds_nobody(
+    adele: User, other_org: Any, sent: list[SentEmail]
+) -> None:
     _forgot("adele", org=other_org.slug)
     assert sent == []
 

@@ -23,7 +23,11 @@ CHANGED_HOW = ("change", "reset", "activation", "admin")
 
 
 def _user(organization_id: int, user_id: int) -> User | None:
-    return User.objects.select_related("organization").filter(pk=user_id, organization_id=organization_id).first()
+    return (
+        User.objects.select_related("organization")
+        .filter(pk=user_id, organization_id=organization_id)
+        .first()
+    )
 
 
 def on_user_bound(sender: Any, *, organization_id: int, user_id: int, directory_id: int, **_: Any) -> None:
@@ -40,7 +44,9 @@ def on_user_bound(sender: Any, *, organization_id: int, user_id: int, directory_
     if user.organization.password_takeover:
         emails.send_added_to_directory_email(user, directory_name)
         return
-    token, expires_at = links.issue_link(user=user, purpose=LinkPurpose.PASSWORD_RESET, directory_id=directory_id)
+    token, expires_at = links.issue_link(
+        user=user, purpose=LinkPurpose.PASSWORD_RESET, directory_id=directory_id
+    )
     emails.send_password_reset_email(
         user, links.url_for(token, LinkPurpose.PASSWORD_RESET), expires_at, directory_name=directory_name
     )

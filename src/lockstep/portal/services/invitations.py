@@ -116,5 +116,7 @@ def send_activation(*, actor: Actor, user_ids: Sequence[object]) -> InvitationRe
     outcomes = []
     for user in _users(actor, user_ids, lock=True):
         reason = why_not(user)
-        outcomes.append(Outcome(user.pk, user.username, SKIPPED, reason=reason) if reason else _email(actor, user))
+        outcomes.append(
+            Outcome(user.pk, user.username, SKIPPED, reason=reason) if reason else _email(actor, user)
+        )
     return InvitationResult(outcomes)

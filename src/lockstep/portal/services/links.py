@@ -117,11 +117,15 @@ def consume(token: str, purpose: LinkPurpose | str, *, now: Clock = timezone.now
     Call it inside the transaction that acts on the link: if that rolls back, the link stays usable."""
     link = peek(token, purpose, now=now)
     at = now()
-    claimed = EmailedLink.objects.filter(pk=link.pk, used_at__isnull=True, expires_at__gt=at).update(used_at=at)
+    claimed = EmailedLink.objects.filter(pk=link.pk, used_at__isnull=True, expires_at__gt=at).update(
+        used_at=at
+    )
     if claimed != 1:  # another request used it between the read and the write
         link.refresh_from_db()
         raise _refusal(link, at)
     link.used_at = at
     # The password is being set: the user's other unused links of this purpose (other directories') end too.
-    EmailedLink.objects.filter(user_id=link.user_id, purpose=link.purpose, used_at__isnull=True).update(used_at=at)
+    EmailedLink.objects.filter(user_id=link.user_id, purpose=link.purpose, used_at__isnull=True).update(
+        used_at=at
+    )
     return link

@@ -123,7 +123,13 @@ def _set_password(request: HttpRequest, token: str, purpose: LinkPurpose) -> Htt
             messages.success(request, page["done"])
             return redirect(sign_in_url(person.organization.slug))
     rules = describe_policy(passwords.policy_for(person.organization))
-    context = {"form": form, "person": person, "organization": person.organization, "rules": rules, "link": link}
+    context = {
+        "form": form,
+        "person": person,
+        "organization": person.organization,
+        "rules": rules,
+        "link": link,
+    }
     return render(request, page["template"], context)
 
 
@@ -171,5 +177,7 @@ def forgot(request: HttpRequest) -> HttpResponse:
             for user in _accounts(form.cleaned_data["login"], form.cleaned_data["organization"]):
                 _send_reset(user)
         minutes = int(float(settings.RESET_LINK_MINUTES))
-        return render(request, "portal/forgot_sent.html", {"minutes": minutes, "sign_in_url": sign_in_url(slug)})
+        return render(
+            request, "portal/forgot_sent.html", {"minutes": minutes, "sign_in_url": sign_in_url(slug)}
+        )
     return render(request, "portal/forgot.html", {"form": form})
