@@ -19,7 +19,7 @@ from lockstep.directory.models import Administrator, User
 from lockstep.directory.services import passwords, users
 from lockstep.portal.models import LinkPurpose
 from lockstep.portal.services import links
-from lockstep.testing.browser import SCREENSHOTS, browser_context, watch
+from lockstep.testing.browser import SCREENSHOTS, admin_page, browser_context, watch
 from lockstep.testing.sent_emails import SentEmail, capture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -133,3 +133,22 @@ def test_after_activation_the_sign_in_page_says_what_to_do(
         expect(page.get_by_text("Your password is set. Sign in with it to finish")).to_be_visible()
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
         watched.assert_clean()
+
+
+def test_admin_sends_the_activation_email_from_the_user_page(
+    browser: Any, live_server: Any, owner: Administrator, adele: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect
+
+    sent: list[SentEmail] = capture(monkeypatch)
+    with admin_page(browser, live_server, owner) as watched:
+        page = watched.page
+        page.goto(f"{live_server.url}/users/{adele.pk}/")
+        expect(page.get_by_text("No, because the user has no password yet")).to_be_visible()
+        page.get_by_text("Send activation email…").click()
+        expect(page.get_by_text("Emails adele@contoso.com a link to set a password")).to_be_visible()
+        page.get_by_role("button", name="Send activation email now").click()
+        expect(page.get_by_text("Activation email on its way to adele@contoso.com.")).to_be_visible()
+        expect(page.get_by_text("Waiting to be sent.")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "lockstep-user-activation-email.png"), full_page=True)
+    assert [(e.kind, e.to) for e in sent] == [("activation", "adele@contoso.com")]

@@ -52,6 +52,7 @@ def test_activation_page_says_who_you_are(adele: User) -> None:
     assert "Activate your account" in html and "adele@contoso.com" in html and "Adele Vance" in html
     assert "Contoso Ltd" in html and 'name="password_again"' in html
     assert "Must be 8 to 256 characters long." in html
+    assert "no-store" in page["Cache-Control"]
 
 
 def test_activation_sets_the_password_audits_and_sends_to_sign_in(adele: User, sent: list[SentEmail]) -> None:

@@ -21,6 +21,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from lockstep.directory.actors import Actor
@@ -133,11 +135,15 @@ def _set_password(request: HttpRequest, token: str, purpose: LinkPurpose) -> Htt
     return render(request, page["template"], context)
 
 
+@sensitive_post_parameters("password", "password_again")
+@never_cache
 @require_http_methods(["GET", "POST"])
 def activate(request: HttpRequest, token: str) -> HttpResponse:
     return _set_password(request, token, LinkPurpose.ACTIVATION)
 
 
+@sensitive_post_parameters("password", "password_again")
+@never_cache
 @require_http_methods(["GET", "POST"])
 def reset(request: HttpRequest, token: str) -> HttpResponse:
     return _set_password(request, token, LinkPurpose.PASSWORD_RESET)
