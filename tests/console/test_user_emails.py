@@ -12,7 +12,9 @@ from django.urls import reverse
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import AuditEvent, User
 from lockstep.directory.services import users
+from lockstep.mail.models import OutboundEmail
 from lockstep.portal.models import EmailedLink
+from lockstep.portal.services import emails
 from lockstep.testing.sent_emails import SentEmail, capture
 
 MakeUser = Callable[..., User]
@@ -42,7 +44,8 @@ def test_detail_offers_the_activation_email_and_says_why_sign_in_is_not_possible
     done = admin_client.post(reverse("console:user_send_activation", args=[adele.pk]), follow=True)
     page = done.content.decode()
     assert "Activation email on its way to adele@home.example." in page
-    assert "Activation, " in page and "Waiting to be sent." in page
+    queued = emails.status_words_of(OutboundEmail.objects.get(kind="activation"))
+    assert "Activation, " in page and f"UTC: {queued}" in page
     assert [(e.kind, e.to) for e in sent] == [("activation", "adele@home.example")]
     assert (
         AuditEvent.objects.filter(action="user.send_activation_email", target_id=str(adele.pk)).count() == 1

@@ -17,8 +17,9 @@ from django.urls import NoReverseMatch, reverse
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, User
 from lockstep.directory.services import passwords, users
+from lockstep.mail.models import OutboundEmail
 from lockstep.portal.models import LinkPurpose
-from lockstep.portal.services import links
+from lockstep.portal.services import emails, links
 from lockstep.testing.browser import SCREENSHOTS, admin_page, browser_context, watch
 from lockstep.testing.sent_emails import SentEmail, capture
 
@@ -149,6 +150,7 @@ def test_admin_sends_the_activation_email_from_the_user_page(
         expect(page.get_by_text("Emails adele@contoso.com a link to set a password")).to_be_visible()
         page.get_by_role("button", name="Send activation email now").click()
         expect(page.get_by_text("Activation email on its way to adele@contoso.com.")).to_be_visible()
-        expect(page.get_by_text("Waiting to be sent.")).to_be_visible()
+        queued = emails.status_words_of(OutboundEmail.objects.get(kind="activation"))
+        expect(page.get_by_text(queued)).to_be_visible()
         page.screenshot(path=str(SCREENSHOTS / "lockstep-user-activation-email.png"), full_page=True)
     assert [(e.kind, e.to) for e in sent] == [("activation", "adele@contoso.com")]

@@ -11,6 +11,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.errors import PermissionDenied, ValidationFailed
 from lockstep.directory.models import AuditEvent, Organization, User
 from lockstep.directory.services import users
+from lockstep.mail.models import OutboundEmail
 from lockstep.portal.models import EmailedLink, LinkPurpose, SignInThrottle
 from lockstep.portal.services import emails, invitations, links, readiness
 from lockstep.testing.sent_emails import SentEmail, capture
@@ -139,8 +140,25 @@ def test_last_email_is_the_newest(actor: Actor, sent: list[SentEmail]) -> None:
     users.set_password(actor=actor, user_id=adele.pk, password=GOOD)
     found = emails.last_emails([adele.pk, bianca.pk])
     assert list(found) == [adele.pk]
+    newest = OutboundEmail.objects.filter(user=adele).latest("pk")
+    assert newest.kind == "password_changed"
     assert (found[adele.pk].kind, found[adele.pk].status, found[adele.pk].status_words) == (
         "password_changed",
         "queued",
-        "Waiting to be sent.",
+        emails.status_words_of(newest),
     )
+    assert found[adele.pk].kind_words == "Password changed" and found[adele.pk].at == newest.created_at
+
+
+def test_status_words_for_each_status(actor: Actor, sent: list[SentEmail]) -> None:
+    adele = _user(actor, "adele")
+    invitations.send_activation(actor=actor, user_ids=[adele.pk])
+    email = OutboundEmail.objects.get()
+    for status in ("queued", "retrying", "sent", "failed"):
+        email.status, email.attempts, email.last_error = status, 3, "451 try later"
+        email.sent_at = timezone.now() if status == "sent" else None
+        email.save()
+        words = emails.last_emails([adele.pk])[adele.pk].status_words
+        assert words == emails.status_words_of(email) and words
+        if status in ("retrying", "failed"):
+            assert "451 try later" in words

@@ -8,6 +8,7 @@ modules are imported inside the functions: the flows depend on the outbox's inte
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -108,7 +109,7 @@ def _status_words(email: OutboundEmail) -> str:
 
 
 def _latest_here(user_ids: list[int]) -> dict[int, OutboundEmail]:
-    """Stand-in for `mail.status.latest_by_user` while the mail app lacks it: one query."""
+    """Stand-in for `mail.status.latest_by_user` until the mail branch is merged: one query."""
     from lockstep.mail.models import OutboundEmail
 
     latest: dict[int, OutboundEmail] = {}
@@ -121,21 +122,36 @@ def _latest_here(user_ids: list[int]) -> dict[int, OutboundEmail]:
     return latest
 
 
+def _status_reader() -> tuple[
+    Callable[[list[int]], dict[int, OutboundEmail]], Callable[[OutboundEmail], str]
+]:
+    try:  # MERGE: the mail branch brings mail.status; delete this fallback then
+        from lockstep.mail.status import (  # type: ignore[import-not-found,unused-ignore]
+            latest_by_user,
+            status_words,
+        )
+    except ImportError:
+        return _latest_here, _status_words
+    return latest_by_user, status_words
+
+
+def status_words_of(email: OutboundEmail) -> str:
+    """An email's delivery status in words, as the mail app says it."""
+    return _status_reader()[1](email)
+
+
 def last_emails(user_ids: list[int]) -> dict[int, LastEmail]:
     """The newest email of each user (one query for all of them)."""
     if not user_ids:
         return {}
-    try:
-        from lockstep.mail.status import latest_by_user
-    except ImportError:
-        latest_by_user = _latest_here
+    latest_by_user, words = _status_reader()
     found = latest_by_user(list(user_ids))
     return {
         user_id: LastEmail(
             kind=email.kind,
             kind_words=EmailKind(email.kind).label if email.kind in EmailKind.values else email.kind,
             status=email.status,
-            status_words=_status_words(email),
+            status_words=words(email),
             at=email.created_at,
         )
         for user_id, email in found.items()
