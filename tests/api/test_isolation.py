@@ -231,6 +231,19 @@ def user_password(w: World) -> None:
     same_as_missing(w, "POST", f"users/{w.user_b.pk}/password", f"users/{MISSING}/password", body)
 
 
+def user_activation_email(w: World) -> None:
+    same_as_missing(w, "POST", f"users/{w.user_b.pk}/activation-email", f"users/{MISSING}/activation-email")
+
+
+def users_activation_emails(w: World) -> None:
+    """B's user is refused exactly as an id that never existed (422 naming the id; nothing sent)."""
+    answer_b = w.a.post("users/activation-emails", {"user_ids": [w.user_b.pk]})
+    answer_missing = w.a.post("users/activation-emails", {"user_ids": [MISSING]})
+    assert answer_b.status_code == answer_missing.status_code == 422
+    words_b = answer_b.data["error"]["fields"]["user_ids"][0].replace(str(w.user_b.pk), "ID")
+    assert words_b == answer_missing.data["error"]["fields"]["user_ids"][0].replace(str(MISSING), "ID")
+
+
 def groups_list(w: World) -> None:
     assert w.group_b.pk not in ids(w.a.get("groups?limit=500"))
     assert ids(w.a.get(f"groups?search={w.group_b.name}")) == set()
@@ -384,6 +397,8 @@ EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
     ("DELETE", "/api/v1/users/{user_id}"): user_delete,
     ("POST", "/api/v1/users/{user_id}/state"): user_state,
     ("POST", "/api/v1/users/{user_id}/password"): user_password,
+    ("POST", "/api/v1/users/{user_id}/activation-email"): user_activation_email,
+    ("POST", "/api/v1/users/activation-emails"): users_activation_emails,
     ("GET", "/api/v1/groups"): groups_list,
     ("POST", "/api/v1/groups"): groups_create,
     ("GET", "/api/v1/groups/{group_id}"): group_get,
@@ -717,6 +732,7 @@ def test_read_only_keys_get_403_on_every_write(
         ("PATCH", "/api/v1/users/{user_id}"): {"job_title": "x"},
         ("POST", "/api/v1/users/{user_id}/state"): {"state": "active"},
         ("POST", "/api/v1/users/{user_id}/password"): {"password": GOOD_PASSWORD},
+        ("POST", "/api/v1/users/activation-emails"): {"user_ids": [user.pk]},
         ("POST", "/api/v1/groups"): {"name": "HR"},
         ("PATCH", "/api/v1/groups/{group_id}"): {"name": "HR"},
         ("POST", "/api/v1/groups/{group_id}/members"): {"user_ids": [user.pk]},

@@ -17,6 +17,8 @@ EXPECTED_PATHS = {
     "/api/v1/users/{user_id}": {"get", "patch", "delete"},
     "/api/v1/users/{user_id}/state": {"post"},
     "/api/v1/users/{user_id}/password": {"post"},
+    "/api/v1/users/{user_id}/activation-email": {"post"},
+    "/api/v1/users/activation-emails": {"post"},
     "/api/v1/groups": {"get", "post"},
     "/api/v1/groups/{group_id}": {"get", "patch", "delete"},
     "/api/v1/groups/{group_id}/members": {"get", "post"},

@@ -125,6 +125,7 @@ CATALOGUE: dict[str, Route] = {
         write_page=True, args=lambda ids: [ids["user"]], post=lambda ids: {"password": PASSWORD}
     ),
     "user_delete": Route(write_page=True, args=lambda ids: [ids["user"]]),
+    "user_send_activation": Route(args=lambda ids: [ids["user"]], post_only=True),
     "groups": Route(),
     "group_new": Route(
         creates=True, write_page=True, post=lambda ids: {"name": "New group", "description": ""}

@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, path, re_path
 from ninja import NinjaAPI
 
 from lockstep.api import (
+    activation_emails,
     api_keys,
     audit,
     bindings,
@@ -84,6 +85,7 @@ api = LockstepAPI(
 )
 errors.install(api)
 api.add_router("", users.router)
+api.add_router("", activation_emails.router)
 api.add_router("", groups.router)
 api.add_router("", audit.router)
 api.add_router("", organization.router)

@@ -19,6 +19,7 @@ from lockstep.directory.models import Group, User
 from lockstep.directory.services import user_queries
 from lockstep.directory.services import users as user_services
 from lockstep.m365 import list_status
+from lockstep.portal.services import emails, readiness
 
 router = Router(tags=["users"])
 
@@ -32,6 +33,19 @@ M365_STATUS_QUERY = Query(
 def _limit(n: int) -> Any:
     """Documents Graph's length limit in OpenAPI; the service enforces it with every other rule."""
     return {"maxLength": n}
+
+
+class LastEmailOut(Schema):
+    kind: Literal["activation", "welcome", "added_to_directory", "password_reset", "password_changed", "test"]
+    status: Literal["queued", "retrying", "sent", "failed"]
+    status_words: str
+    at: datetime = Field(description="When the email was queued.")
+
+
+def _sign_in(obj: User) -> tuple[bool, str]:
+    if not hasattr(obj, "_sign_in"):
+        obj._sign_in = readiness.can_sign_in(obj)  # type: ignore[attr-defined]
+    return obj._sign_in  # type: ignore[attr-defined,no-any-return]
 
 
 class UserOut(Schema):
@@ -58,10 +72,29 @@ class UserOut(Schema):
     created_at: datetime
     updated_at: datetime
     group_ids: list[int]
+    can_sign_in: bool = Field(
+        description="Whether the user can sign in to the User Portal now: active, has a password, not locked."
+    )
+    sign_in_words: str = Field(description="Why not, in plain words (or 'Yes.').")
+    last_email: LastEmailOut | None = Field(description="The newest email sent to the user; null if none.")
 
     @staticmethod
     def resolve_group_ids(obj: User) -> list[int]:
         return sorted(group.pk for group in obj.groups.all())
+
+    @staticmethod
+    def resolve_can_sign_in(obj: User) -> bool:
+        return _sign_in(obj)[0]
+
+    @staticmethod
+    def resolve_sign_in_words(obj: User) -> str:
+        return _sign_in(obj)[1]
+
+    @staticmethod
+    def resolve_last_email(obj: User) -> emails.LastEmail | None:
+        if not hasattr(obj, "_last_email"):
+            obj._last_email = emails.last_emails([obj.pk]).get(obj.pk)  # type: ignore[attr-defined]
+        return obj._last_email  # type: ignore[attr-defined,no-any-return]
 
 
 class UserPageOut(Schema):
@@ -121,9 +154,14 @@ class PasswordSet(Schema):
 
 
 def with_group_ids(users: Sequence[User]) -> list[User]:
-    """Load every user's group ids in one query (no N+1)."""
+    """Load every user's group ids, sign-in readiness and last email in one query each (no N+1)."""
     items = list(users)
     prefetch_related_objects(items, Prefetch("groups", queryset=Group.objects.only("id")))
+    ready = readiness.for_users(items)
+    last = emails.last_emails([user.pk for user in items])
+    for user in items:
+        user._sign_in = ready[user.pk]  # type: ignore[attr-defined]
+        user._last_email = last.get(user.pk)  # type: ignore[attr-defined]
     return items
 
 

@@ -13,6 +13,7 @@ from lockstep.m365.bulk_effects import (
     group_shares,
 )
 from lockstep.m365.models import Directory
+from lockstep.portal.services.invitations import WELCOME, which_email
 
 
 def people(count: int) -> str:
@@ -110,3 +111,25 @@ def unbind_words(directory: Directory, plan: BulkPlan) -> list[str]:
     ]
     brake = brake_words(directory, count)
     return [*words, brake] if brake else words
+
+
+def activation_words(plan: BulkPlan) -> list[str]:
+    count = len(plan.changing)
+    if not count:
+        return ["Nothing to send: none of the selected users is active (see below)."]
+    welcome = sum(1 for user in plan.changing if which_email(user) == WELCOME)
+    activation = count - welcome
+    words = []
+    if activation:
+        words.append(
+            f"{people(activation)} without a password get{'s' if activation == 1 else ''} an activation email "
+            "(to the alternate email, else the company email) with a link to set a password; the link works "
+            "once and an older activation link stops working."
+        )
+    if welcome:
+        words.append(
+            f"{people(welcome)} who already {'has' if welcome == 1 else 'have'} a password "
+            f"get{'s' if welcome == 1 else ''} a welcome email with the User Portal address."
+        )
+    words.append("Each user's first User Portal sign-in sends their password to Microsoft 365.")
+    return words

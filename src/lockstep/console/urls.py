@@ -12,6 +12,7 @@ from lockstep.console.views import (
     groups,
     lockouts,
     settings,
+    user_emails,
     users,
 )
 
@@ -37,6 +38,7 @@ urlpatterns = [
     path("users/<int:pk>/state/", users.user_state, name="user_state"),
     path("users/<int:pk>/password/", users.user_password, name="user_password"),
     path("users/<int:pk>/delete/", users.user_delete, name="user_delete"),
+    path("users/<int:pk>/activation-email/", user_emails.user_send_activation, name="user_send_activation"),
     path("groups/", groups.group_list, name="groups"),
     path("groups/new/", groups.group_new, name="group_new"),
     path("groups/<int:pk>/", groups.group_detail, name="group_detail"),

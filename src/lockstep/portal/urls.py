@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from lockstep.portal.views import auth, home, mfa, password, profile
+from lockstep.portal.views import auth, home, links, mfa, password, profile
 
 app_name = "portal"
 urlpatterns = [
@@ -14,4 +14,7 @@ urlpatterns = [
     path("password/", password.change_password, name="password"),
     path("mfa/", mfa.mfa_setup, name="mfa_setup"),
     path("mfa/recovery-codes/", mfa.recovery_codes, name="recovery_codes"),
+    path("activate/<str:token>/", links.activate, name="activate"),
+    path("forgot/", links.forgot, name="forgot"),
+    path("reset/<str:token>/", links.reset, name="reset"),
 ]

@@ -1,4 +1,4 @@
-"""Bulk actions on the Users list: activate, suspend, add to group, bind, unbind.
+"""Bulk actions on the Users list: activate, suspend, add to group, bind, unbind, send activation email.
 
 The list's bulk bar posts the ticked users (or "all users matching the search and filters",
 resolved with the list's own filter code) to `bulk_confirm`, which asks for the group or
@@ -27,6 +27,7 @@ from lockstep.directory.services.bulk import BULK_LIMIT, BulkPlan, BulkResult
 from lockstep.m365.models import Directory
 from lockstep.m365.services import bulk_bindings
 from lockstep.m365.services.bindings import get_directory
+from lockstep.portal.services import invitations
 
 SHOWN = 200  # users listed by name on the confirmation and result pages
 
@@ -45,6 +46,7 @@ ACTIONS: dict[str, BulkAction] = {
     "add_to_group": BulkAction("Add to group", "added to the group", target="group"),
     "bind": BulkAction("Bind", "bound", target="directory"),
     "unbind": BulkAction("Unbind", "unbound", target="directory", danger=True),
+    "send_activation": BulkAction("Email", "emailed"),  # the activation or welcome email
 }
 
 
@@ -89,6 +91,9 @@ def _plan(actor: Actor, name: str, ids: list[str], target: int | None) -> tuple[
         to_state = "active" if name == "activate" else "suspended"
         plan = bulk.plan_state_change(actor=actor, user_ids=ids, to_state=to_state)
         return plan, bulk_words.state_words(actor, to_state, plan), ""
+    if name == "send_activation":
+        plan = invitations.plan_activation(actor=actor, user_ids=ids)
+        return plan, bulk_words.activation_words(plan), ""
     assert target is not None
     if name == "add_to_group":
         group = groups.get_group(actor=actor, group_id=target)
@@ -106,6 +111,9 @@ def _apply(actor: Actor, name: str, ids: list[str], target: int | None) -> BulkR
     if name in ("activate", "suspend"):
         to_state = "active" if name == "activate" else "suspended"
         return bulk.change_states(actor=actor, user_ids=ids, to_state=to_state)
+    if name == "send_activation":
+        sent = invitations.send_activation(actor=actor, user_ids=ids)
+        return BulkResult(changed=sent.changed, skipped=sent.skipped)
     assert target is not None
     if name == "add_to_group":
         return bulk.add_users_to_group(actor=actor, user_ids=ids, group_id=target)

@@ -28,6 +28,7 @@ from lockstep.console.forms import (
     show_service_error,
 )
 from lockstep.console.paging import numbered_page
+from lockstep.console.views.user_emails import sign_in_context
 from lockstep.directory.csv_cells import Echo, safe_cell
 from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.models import ALLOWED_TRANSITIONS, User, UserState
@@ -160,6 +161,7 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "member_of": member_of,
             "transitions": transitions,
             **user_directories_context(actor, user),
+            **sign_in_context(actor, user),
         },
     )
 

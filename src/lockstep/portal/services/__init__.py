@@ -1,0 +1,1 @@
+"""User Portal services: emailed links, invitations, sign-in readiness, the emails they send."""
