@@ -150,6 +150,9 @@ def ensure_log_capture() -> None:
     if handler not in root.handlers:
         root.addHandler(handler)
     if root.level != logging.DEBUG:
+        for existing in root.handlers:  # Lockstep's console handler keeps printing what it printed
+            if existing.level == logging.NOTSET and not type(existing).__module__.startswith("_pytest"):
+                existing.setLevel(root.level)
         root.setLevel(logging.DEBUG)
     for logger in list(logging.root.manager.loggerDict.values()):
         if isinstance(logger, logging.Logger) and not logger.propagate and handler not in logger.handlers:
@@ -157,10 +160,6 @@ def ensure_log_capture() -> None:
 
 
 def install_log_capture() -> None:
-    root = logging.getLogger()
-    for existing in root.handlers:  # Lockstep's console handler keeps printing what it printed
-        if existing.level == logging.NOTSET and not type(existing).__module__.startswith("_pytest"):
-            existing.setLevel(root.level)
     STATE.log_dir = Path(tempfile.mkdtemp(prefix="lockstep-guard-"))
     STATE.log_file = STATE.log_dir / "session.log"
     handler = logging.FileHandler(STATE.log_file, encoding="utf-8", delay=False)
