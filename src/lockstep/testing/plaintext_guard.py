@@ -38,6 +38,7 @@ from typing import Any
 
 import pytest
 
+from lockstep.ops.logs import RedactSecretsFilter
 from lockstep.testing.plaintext_scan import (
     KNOWN,
     VIOLATIONS,
@@ -165,6 +166,8 @@ def install_log_capture() -> None:
     handler = logging.FileHandler(STATE.log_file, encoding="utf-8", delay=False)
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    # As Lockstep's own handlers write them: values under keys such as "password" redacted.
+    handler.addFilter(RedactSecretsFilter())
     STATE.handler = handler
     ensure_log_capture()
 

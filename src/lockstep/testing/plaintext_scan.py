@@ -38,8 +38,8 @@ class Known:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def learn(self, value: object, via: str) -> None:
-        if not isinstance(value, str) or len(value) < MIN_LENGTH:
-            return
+        if not isinstance(value, str) or len(value) < MIN_LENGTH or (value.isalpha() and value.islower()):
+            return  # too short, or a plain word ("password") that any page or log may contain
         with self._lock:
             self.observations += 1
             learned = self.passwords.setdefault(value, Learned(self.current_test, via))
