@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import smtplib
 import subprocess
 import sys
+from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
@@ -25,7 +28,9 @@ from lockstep.testing.plaintext_scan import KNOWN, VIOLATIONS, fingerprint
 pytestmark = pytest.mark.django_db
 
 
-def test_the_guard_finds_a_planted_password_in_a_log_a_column_a_session_and_a_subprocess() -> None:
+def test_the_guard_finds_a_planted_password_in_a_log_a_column_a_session_a_subprocess_and_an_email(
+    smtp_server: Any,
+) -> None:
     org = organizations.create_organization(name="Planted Ltd")
     planted = f"Planted-{secrets.token_hex(8)}"
     try:
@@ -45,6 +50,11 @@ def test_the_guard_finds_a_planted_password_in_a_log_a_column_a_session_and_a_su
             text=True,
             check=True,
         )
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "lockstep@localhost", "planted@contoso.com", "Welcome"
+        mail.set_content(f"Your password is {planted}", cte="base64")  # decoded before the search
+        with smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=10) as smtp:
+            smtp.send_message(mail)
 
         wheres = [finding.where for finding in guard.collect_findings([planted])]
         assert any(w.startswith("the session's log records") and "lockstep.planted" in w for w in wheres)
@@ -53,6 +63,7 @@ def test_the_guard_finds_a_planted_password_in_a_log_a_column_a_session_and_a_su
         assert "table directory_organization, column email_footer" in wheres
         assert any(w.startswith("table django_session, column session_data") for w in wheres)
         assert any(w.startswith("the output of subprocess") for w in wheres)
+        assert "an email to planted@contoso.com" in wheres
         report = "\n".join(finding.report() for finding in guard.collect_findings([planted]))
         assert fingerprint(planted) in report and planted not in report  # reports never show it
     finally:

@@ -25,6 +25,9 @@ end of every run, and added to a run that did not collect them (e.g. `pytest tes
 
 from __future__ import annotations
 
+import contextlib
+import email
+import email.policy
 import functools
 import logging
 import os
@@ -190,11 +193,36 @@ def install_output_capture() -> None:
     def communicate(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> Any:
         out, err = original(self, *args, **kwargs)
         command = self.args if isinstance(self.args, list | tuple) else [self.args]
-        remember_output(" ".join(Path(str(part)).name for part in command[:3]), out, err)
+        words = " ".join(Path(str(part)).name for part in command[:3])
+        remember_output(f"the output of subprocess `{words}`", out, err)
         return out, err
 
     communicate.__plaintext_guard__ = True  # type: ignore[attr-defined]
     subprocess.Popen.communicate = communicate  # type: ignore[method-assign]
+
+
+def install_mail_capture() -> None:
+    """Every email the test SMTP server receives (`mailbox` fixture), decoded, in memory."""
+    from lockstep.testing.smtp import Mailbox
+
+    original = Mailbox.handle_DATA
+    if getattr(original, "__plaintext_guard__", False):
+        return
+
+    @functools.wraps(original)
+    async def handle_data(self: Mailbox, server: Any, session: Any, envelope: Any) -> str:
+        answer = await original(self, server, session, envelope)
+        with contextlib.suppress(Exception):  # never lose a message over the guard
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            parts = [str(message["Subject"])]
+            parts += [
+                str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
+            ]
+            remember_output(f"an email to {', '.join(envelope.rcpt_tos)}", "\n".join(parts))
+        return answer
+
+    handle_data.__plaintext_guard__ = True  # type: ignore[attr-defined]
+    Mailbox.handle_DATA = handle_data  # type: ignore[method-assign]
 
 
 # --- the database ----------------------------------------------------------------------------
@@ -279,6 +307,7 @@ def pytest_configure(config: pytest.Config) -> None:
     install_learners()
     install_log_capture()
     install_output_capture()
+    install_mail_capture()
     install_database_watcher()
     config.pluginmanager.register(_AddTheCheck(), "plaintext-guard-add-check")
 

@@ -186,12 +186,9 @@ def scan_text_file(path: Path, passwords: list[str], label: str) -> list[Finding
 
 
 def scan_outputs(outputs: Iterable[tuple[str, str]], passwords: list[str]) -> list[Finding]:
-    """Captured output of subprocesses (`lockstep worker`, `lockstep run`, CLI commands)."""
-    return [
-        Finding(password, f"the output of subprocess `{label}`")
-        for label, text in outputs
-        for password in found_in(text, passwords)
-    ]
+    """What was kept in memory: subprocess output (`lockstep worker`, `lockstep run`, CLI
+    commands) and the emails the test SMTP server received; `label` says which."""
+    return [Finding(password, label) for label, text in outputs for password in found_in(text, passwords)]
 
 
 def scan_database(passwords: list[str], using: str = "default") -> list[Finding]:
