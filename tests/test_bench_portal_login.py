@@ -61,3 +61,9 @@ def test_the_argon2_cost_is_stated(bench: ModuleType) -> None:
     assert f"time_cost {Argon2PasswordHasher.time_cost}" in words
     assert f"memory_cost {Argon2PasswordHasher.memory_cost} KiB" in words
     assert f"parallelism {Argon2PasswordHasher.parallelism}" in words
+
+
+def test_every_client_has_its_own_address(bench: ModuleType) -> None:
+    addresses = {bench.client_address(i) for i in range(1000)}
+    assert len(addresses) == 1000
+    assert bench.client_address(0) == "10.0.0.1" and bench.client_address(249) == "10.0.0.250"
