@@ -30,7 +30,6 @@ import email
 import email.policy
 import functools
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
@@ -247,8 +246,11 @@ def install_database_watcher() -> None:
 
 
 def worker_logs() -> list[Path]:
-    data_dir = os.environ.get("LOCKSTEP_DATA_DIR")
-    return sorted(Path(data_dir).rglob("*.log")) if data_dir and Path(data_dir).is_dir() else []
+    """Log files tests had subprocesses write in the data dir (tests/m365/test_workers.py)."""
+    from django.conf import settings
+
+    data_dir = Path(settings.DATA_DIR)
+    return sorted(data_dir.rglob("*.log")) if data_dir.is_dir() else []
 
 
 def collect_findings(passwords: list[str], *, database: bool = True) -> list[Finding]:
