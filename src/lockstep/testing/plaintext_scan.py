@@ -8,6 +8,7 @@ fingerprint, never by its text. The scanners return findings; they never raise.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -67,9 +68,15 @@ def fingerprint(value: str) -> str:
     return "#" + hashlib.sha256(value.encode()).hexdigest()[:10]
 
 
-def forms(value: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def forms(value: str) -> frozenset[str]:
     """The password as it may appear once stored or logged: as is, JSON-escaped, URL-encoded."""
-    return {value, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value)}
+    return frozenset({value, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value)})
+
+
+@functools.lru_cache(maxsize=64)
+def _any_of(passwords: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(form) for p in passwords for form in sorted(forms(p))))
 
 
 def masked(text: str, passwords: Iterable[str]) -> str:
@@ -82,7 +89,10 @@ def masked(text: str, passwords: Iterable[str]) -> str:
 
 def found_in(text: str, passwords: Iterable[str]) -> list[str]:
     """The passwords that occur in `text` (in any of their forms)."""
-    return [p for p in passwords if any(form in text for form in forms(p))]
+    candidates = tuple(passwords)
+    if not candidates or _any_of(candidates).search(text) is None:  # one pass for the common case
+        return []
+    return [p for p in candidates if any(form in text for form in forms(p))]
 
 
 def as_text(value: object) -> str | None:
