@@ -288,6 +288,15 @@ def _is_guard_item(item: pytest.Item) -> bool:
     return Path(str(item.path)).as_posix().endswith(CHECK_MODULE.as_posix())
 
 
+def _folder(session: pytest.Session, items: list[pytest.Item], path: Path) -> pytest.Collector:
+    """The collected node of `path`: tests/conftest.py's fixtures are registered on that node."""
+    for item in items:
+        for node in item.iter_parents():
+            if isinstance(node, pytest.Collector) and Path(str(node.path)) == path:
+                return node
+    return pytest.Dir.from_parent(session, path=path)
+
+
 class _AddTheCheck:
     """Runs before -k/-m deselect: adds the check to a run that did not collect it."""
 
@@ -296,8 +305,7 @@ class _AddTheCheck:
         module_path = session.config.rootpath / CHECK_MODULE
         if not items or any(_is_guard_item(item) for item in items) or not module_path.is_file():
             return
-        folder = pytest.Dir.from_parent(session, path=module_path.parent)  # its conftest's fixtures
-        module = pytest.Module.from_parent(folder, path=module_path)
+        module = pytest.Module.from_parent(_folder(session, items, module_path.parent), path=module_path)
         items.extend(node for node in module.collect() if isinstance(node, pytest.Item))
 
 
