@@ -13,11 +13,13 @@ import secrets
 import smtplib
 import subprocess
 import sys
+import threading
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
 
 from lockstep.directory.models import Organization
 from lockstep.directory.services import organizations
@@ -70,6 +72,28 @@ def test_the_guard_finds_a_planted_password_in_a_log_a_column_a_session_a_subpro
         guard.forget(planted)
     assert planted not in KNOWN.passwords  # so the final check does not report what this test planted
     assert not any(v.password == planted for v in VIOLATIONS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_guard_sees_writes_on_connections_opened_later_by_other_threads() -> None:
+    """As the live server's threads do: each opens its own connection after the guard started."""
+    planted = f"Threaded-{secrets.token_hex(8)}"
+    hash_password(planted)
+
+    def write() -> None:
+        try:
+            organizations.create_organization(name=f"Thread {planted}")
+        finally:
+            connection.close()
+
+    try:
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join(timeout=30)
+        found = [v.where for v in VIOLATIONS if v.password == planted]
+        assert any(where.startswith("a write to table directory_organization") for where in found), found
+    finally:
+        guard.forget(planted)
 
 
 def test_the_guard_ignores_strings_too_short_to_be_passwords() -> None:
