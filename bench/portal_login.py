@@ -327,7 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         Path(args.out).write_text(text)
     print(text)
-    return 0 if all(run.durations for run in runs) else 1
+    if not all(run.durations for run in runs):
+        print("FAILED: a run had no successful sign-in (see the failed column).", file=sys.stderr)
+        return 1
+    if not latency:
+        print(
+            "FAILED: no sign-in -> password applied sample (was every password current already?).",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _user_id(email: str) -> int:
