@@ -13,6 +13,9 @@ from lockstep.directory.models import Administrator, AdminRole, Organization
 from lockstep.directory.services import admins, api_keys, organizations
 from lockstep.testing.sessions import signed_in_client
 
+# Every password the tests use is learned, and looked for in the database and the logs at the end.
+pytest_plugins = ["lockstep.testing.plaintext_guard"]
+
 ADMIN_PASSWORD = "Correct-Horse-Battery-9"
 
 
