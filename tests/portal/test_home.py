@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from lockstep.directory.models import User
-from lockstep.m365.models import Directory, UserBinding
+from lockstep.m365.models import Directory, DirectoryDomain, UserBinding
 
 pytestmark = pytest.mark.django_db
 NOTICE = "Your password has been updated in Microsoft 365."
@@ -22,6 +22,7 @@ def _bind(user: User, name: str, **binding: object) -> UserBinding:
         credential_kind="secret",
         cloud="global",
     )
+    DirectoryDomain.objects.create(directory=directory, name="contoso.com", is_verified=True)
     return UserBinding.objects.create(
         directory=directory, user=user, remote_id=f"r-{name}", remote_upn=user.email, **binding
     )
