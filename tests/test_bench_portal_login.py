@@ -1,4 +1,4 @@
-"""bench/portal_login.py: its helpers (the bench itself runs against a live server, see its docstring)."""
+"""bench/bench_portal_login.py: its helpers (the bench itself runs against a live server, see its docstring)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "portal_login.py"
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_portal_login.py"
 
 
 @pytest.fixture(scope="module")

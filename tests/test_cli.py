@@ -401,7 +401,7 @@ def test_demo_starts_m365sim_and_stops_it_too(scratch: Scratch) -> None:
         )
         assert status.returncode == 0, status.stderr
         assert "Contoso" in status.stdout
-        # README tour step 8: `lockstep check` with the same line inspects the demo's database
+        # README tour step 9: `lockstep check` with the same line inspects the demo's database
         check = subprocess.run([LOCKSTEP, "check"], env=cli_env, capture_output=True, text=True, timeout=60)
         assert check.returncode == 0, check.stdout + check.stderr
         assert "OK   migrations: all applied" in check.stdout

@@ -55,9 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
         "true",
         "Mark session and CSRF cookies Secure (browsers accept them on localhost).",
     ),
-    Setting(
-        "LOCKSTEP_SESSION_IDLE_SECONDS", "1800", "Admin and user sessions end after this much inactivity."
-    ),
+    Setting("LOCKSTEP_SESSION_IDLE_SECONDS", "1800", "Admin Portal sessions end after this much inactivity."),
     Setting("LOCKSTEP_LOG_FORMAT", "text", "`text` or `json` (one JSON object per line)."),
     Setting("LOCKSTEP_LOG_LEVEL", "INFO", "Python logging level."),
     Setting("LOCKSTEP_EMBEDDED_WORKER", "true", "`lockstep run` also runs a background worker in-process."),
