@@ -7,12 +7,10 @@ API say the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 
-from lockstep.directory.errors import Conflict, ServiceError, ValidationFailed
 from lockstep.directory.models import AdminRole, UserState
 from lockstep.directory.services.users_self import SELF_EDITABLE_FIELDS
 
@@ -46,26 +44,6 @@ def _text(label: str, help_text: str = "", autocomplete: str = "off") -> forms.C
         help_text=help_text,
         widget=forms.TextInput(attrs={"autocomplete": autocomplete}),
     )
-
-
-def show_service_error(
-    form: forms.Form, error: ServiceError, field_map: Mapping[str, str] | None = None
-) -> None:
-    """Put a service's ValidationFailed / Conflict messages beside the matching fields."""
-    field_map = field_map or {}
-
-    def place(field: str, message: str) -> None:
-        name = field_map.get(field, field)
-        form.add_error(name if name in form.fields else None, message)
-
-    if isinstance(error, ValidationFailed):
-        for field, messages in error.errors.items():
-            for message in messages:
-                place(field, message)
-    elif isinstance(error, Conflict):
-        place(error.field, error.message)
-    else:
-        form.add_error(None, str(error))
 
 
 class ConsoleForm(forms.Form):

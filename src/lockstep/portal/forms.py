@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from lockstep.directory.errors import Conflict, ServiceError, ValidationFailed
+from lockstep.directory import form_errors
+from lockstep.directory.errors import ServiceError
 
 FIELD_LABELS: dict[str, str] = {
     "username": "Username",
@@ -30,20 +31,7 @@ class PortalForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def show_service_error(self, error: ServiceError, field_map: dict[str, str] | None = None) -> None:
-        field_map = field_map or {}
-
-        def place(name: str, message: str) -> None:
-            name = field_map.get(name, name)
-            self.add_error(name if name in self.fields else None, message)
-
-        if isinstance(error, ValidationFailed):
-            for name, messages in error.errors.items():
-                for message in messages:
-                    place(name, message)
-        elif isinstance(error, Conflict):
-            place(error.field, error.message)
-        else:
-            self.add_error(None, str(error))
+        form_errors.show_service_error(self, error, field_map)
 
 
 def _password(label: str, autocomplete: str, **attrs: Any) -> forms.CharField:

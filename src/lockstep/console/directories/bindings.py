@@ -17,8 +17,8 @@ from lockstep.console.directories.forms import (
     BindForm,
     DeleteAccountForm,
 )
-from lockstep.console.forms import show_service_error
 from lockstep.directory.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.models import User
 from lockstep.directory.services import groups as group_service
 from lockstep.directory.services import users as user_service

@@ -1,7 +1,7 @@
 """Forms of the Microsoft 365 pages: they check only the shape of the input.
 
 The rules belong to the services; their ValidationFailed / Conflict messages are placed beside
-the fields with `lockstep.console.forms.show_service_error`.
+the fields with `lockstep.directory.form_errors.show_service_error`.
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from lockstep.console.directories.forms import (
     UndoImportForm,
     flag,
 )
-from lockstep.console.forms import show_service_error
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory
 from lockstep.m365.services import imports

@@ -27,8 +27,8 @@ from lockstep.console.directories.forms import (
     DirectoryForm,
     ManagedAttributesForm,
 )
-from lockstep.console.forms import show_service_error
 from lockstep.directory.errors import Conflict, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.m365 import directory_status, overview, write_plans
 from lockstep.m365.credentials import certificate_thumbprint
 from lockstep.m365.graph.errors import GraphError

@@ -20,8 +20,9 @@ from lockstep.console.access import (
     self_service,
     sign_in_step,
 )
-from lockstep.console.forms import CodeForm, LoginForm, show_service_error
+from lockstep.console.forms import CodeForm, LoginForm
 from lockstep.directory.errors import ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.models import Administrator
 from lockstep.directory.services import admins
 

@@ -21,10 +21,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lockstep.console.access import actor_for, write_page
-from lockstep.console.forms import ConsoleForm, show_service_error
+from lockstep.console.forms import ConsoleForm
 from lockstep.directory import user_csv
 from lockstep.directory.csv_cells import Echo, safe_cell
 from lockstep.directory.errors import Conflict, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.services import user_import
 from lockstep.directory.user_csv import CsvRow, ParsedCsv
 

@@ -17,9 +17,9 @@ from lockstep.console.email_forms import (
     OutboxFilterForm,
     TestEmailForm,
 )
-from lockstep.console.forms import show_service_error
 from lockstep.console.paging import numbered_page
 from lockstep.directory.errors import Conflict, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.services import organizations
 from lockstep.mail import delivery, outbox
 from lockstep.mail.models import OutboundEmail

@@ -10,9 +10,10 @@ from django.views.decorators.http import require_POST
 from lockstep.console import list_filters
 from lockstep.console.access import actor_for, write_page
 from lockstep.console.directories.context import group_directories_context
-from lockstep.console.forms import GroupForm, MemberSearchForm, show_service_error
+from lockstep.console.forms import GroupForm, MemberSearchForm
 from lockstep.console.paging import numbered_page
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.models import GroupMembership
 from lockstep.directory.services import bulk, groups, users
 

@@ -9,14 +9,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from lockstep.console.access import actor_for, current_admin
-from lockstep.console.forms import (
-    AdminCreateForm,
-    ApiKeyForm,
-    RoleForm,
-    SettingsForm,
-    show_service_error,
-)
+from lockstep.console.forms import AdminCreateForm, ApiKeyForm, RoleForm, SettingsForm
 from lockstep.directory.errors import Conflict, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.models import AdminRole
 from lockstep.directory.password_policy import describe_policy
 from lockstep.directory.services import admins, api_keys, organizations, passwords, users_self

@@ -25,12 +25,12 @@ from lockstep.console.forms import (
     UserCreateForm,
     UserFieldsForm,
     UserFilterForm,
-    show_service_error,
 )
 from lockstep.console.paging import numbered_page
 from lockstep.console.views.user_emails import sign_in_context
 from lockstep.directory.csv_cells import Echo, safe_cell
 from lockstep.directory.errors import Conflict, ValidationFailed
+from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.models import ALLOWED_TRANSITIONS, User, UserState
 from lockstep.directory.password_policy import describe_policy
 from lockstep.directory.services import organizations, passwords, users
