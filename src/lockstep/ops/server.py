@@ -32,14 +32,21 @@ def serve(
     on_ready: Callable[[str, int], None] | None = None,
 ) -> int:
     """Serve until SIGTERM or SIGINT; finish in-flight requests and the running task, return 0."""
+    from django.conf import settings
     from waitress.server import create_server
 
     from lockstep.ops.worker import EmbeddedWorker
     from lockstep.wsgi import application
 
     try:
+        # With LOCKSTEP_TRUSTED_PROXIES set, X-Forwarded-For reaches Django, where
+        # portal.client_address believes it only from those proxies; without, waitress drops it.
         server = create_server(
-            application, listen=listen, threads=threads, ident="Lockstep", clear_untrusted_proxy_headers=True
+            application,
+            listen=listen,
+            threads=threads,
+            ident="Lockstep",
+            clear_untrusted_proxy_headers=not settings.TRUSTED_PROXIES,
         )
     except (OSError, ValueError) as problem:
         reason = problem.strerror if isinstance(problem, OSError) and problem.strerror else str(problem)

@@ -23,6 +23,8 @@ CONSOLE_PAGES = {
     "administrator_role": "settings",
     "api_keys": "settings",
     "api_key_revoke": "settings",
+    "sign_in_locks": "settings",
+    "sign_in_lock_clear": "settings",
 }
 # the Microsoft 365 pages of a user or a group belong to Users or Groups
 DIRECTORIES_PAGES = {"binding_restore": "users"}
