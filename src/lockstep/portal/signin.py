@@ -102,6 +102,13 @@ def authenticate(
             organizations=[user.organization for user in matches],
         )
     user = matches[0]
+    if not user.totp_enabled:  # else only once the second factor passed (views.auth._finish)
+        present_password(user, password)
+    return Attempt(Outcome.SIGNED_IN, user=user)
+
+
+def present_password(user: User, password: str) -> None:
+    """The sign-in is complete: Microsoft 365 may get the password (SPEC 3, takeover)."""
     with transaction.atomic():
         events.emit(
             events.password_presented,
@@ -109,4 +116,3 @@ def authenticate(
             user_id=user.pk,
             password=password,
         )
-    return Attempt(Outcome.SIGNED_IN, user=user)

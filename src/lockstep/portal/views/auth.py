@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from lockstep.directory import crypto
 from lockstep.directory.models import User, UserState
 from lockstep.portal import devices, recovery, sessions, signin, throttle, totp
 from lockstep.portal.client_address import client_address
@@ -39,6 +40,9 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
 
 
 def _finish(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+    held = request.session.pop(PENDING_PASSWORD, None)
+    if held:  # the second factor passed: now the typed password may go to Microsoft 365
+        signin.present_password(user, crypto.decrypt(str(held), context=_password_context(user)))
     for key in (PENDING_USER, PENDING_FINGERPRINT, PENDING_AT, PENDING_NEXT):
         request.session.pop(key, None)
     sessions.sign_in(request, user, mfa_passed=True)
@@ -46,6 +50,13 @@ def _finish(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
     response = redirect(next_url)
     devices.remember(request, response, user.pk)
     return response
+
+
+PENDING_PASSWORD = "portal_pending_password"
+
+
+def _password_context(user: User) -> str:
+    return f"portal-mfa:{user.pk}:password"
 
 
 def _login_page(
@@ -87,6 +98,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         request.session[PENDING_FINGERPRINT] = sessions.fingerprint(user)
         request.session[PENDING_AT] = time.time()
         request.session[PENDING_NEXT] = next_url
+        # Encrypted in the session until the code step passes; a password alone sends nothing.
+        request.session[PENDING_PASSWORD] = crypto.encrypt(
+            form.cleaned_data["password"], context=_password_context(user)
+        )
         return redirect("portal:mfa")
     form.add_error(None, attempt.words)
     if attempt.outcome is signin.Outcome.LOCKED:
