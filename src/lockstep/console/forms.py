@@ -11,23 +11,10 @@ from typing import Any
 
 from django import forms
 
+from lockstep.directory.field_labels import USER_FIELD_LABELS
 from lockstep.directory.models import AdminRole, UserState
 from lockstep.directory.services.users_self import SELF_EDITABLE_FIELDS
 
-USER_FIELD_LABELS: dict[str, str] = {
-    "username": "Username",
-    "email": "Company email",
-    "alternate_email": "Alternate email",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "display_name": "Display name",
-    "job_title": "Job title",
-    "department": "Department",
-    "business_phone": "Business phone",
-    "mobile_phone": "Mobile phone",
-    "employee_id": "Employee id",
-    "usage_location": "Usage location",
-}
 USER_FIELD_HELP: dict[str, str] = {
     "email": "The primary email; it becomes the Microsoft 365 sign-in name.",
     "alternate_email": "Where activation mail goes.",

@@ -8,21 +8,9 @@ from django import forms
 
 from lockstep.directory import form_errors
 from lockstep.directory.errors import ServiceError
+from lockstep.directory.field_labels import USER_FIELD_LABELS
 
-FIELD_LABELS: dict[str, str] = {
-    "username": "Username",
-    "email": "Company email",
-    "alternate_email": "Alternate email",
-    "first_name": "First name",
-    "last_name": "Last name",
-    "display_name": "Display name",
-    "job_title": "Job title",
-    "department": "Department",
-    "business_phone": "Business phone",
-    "mobile_phone": "Mobile phone",
-    "employee_id": "Employee id",
-    "usage_location": "Usage location",
-}
+FIELD_LABELS = USER_FIELD_LABELS  # the same names as the Admin Portal
 
 
 class PortalForm(forms.Form):
