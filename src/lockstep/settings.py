@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "lockstep.m365",
     "lockstep.mail",
     "lockstep.portal",
+    "lockstep.saml",
 ]
 
 MIDDLEWARE = [

@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("lockstep.ops.urls")),
     path("directories/", include("lockstep.console.directories.urls")),
     path("portal/", include("lockstep.portal.urls")),
+    path("saml/", include("lockstep.saml.urls")),
     path("", include("lockstep.console.urls")),
 ]

@@ -25,7 +25,7 @@ from django.utils.crypto import constant_time_compare
 
 from lockstep.directory.models import User, UserState
 
-PORTAL_PATHS = ("/portal/",)
+PORTAL_PATHS = ("/portal/", "/saml/")  # the IdP signs users in with the portal's session
 PORTAL_USER = "portal_user_id"
 PORTAL_FINGERPRINT = "portal_fingerprint"  # changes with the password: other sessions end
 PORTAL_MFA = "portal_mfa_passed"
