@@ -229,3 +229,57 @@ def test_the_drain_task_sends_what_is_due(org: Organization, mailbox: Any) -> No
     queue(org)
     assert tasks.drain_outbox.call() == 1
     mailbox.wait_for("adele@contoso.com")
+
+
+def test_an_outage_stops_the_batch_after_one_attempt_and_the_rest_wait_untouched(
+    org: Organization, clock: Any, dead_port: int
+) -> None:
+    emails = [queue(org, to=f"u{n}@contoso.com") for n in range(3)]
+    result = delivery.drain_batch()
+    assert result.claimed == 3 and result.sent == 0
+    first, *rest = (OutboundEmail.objects.get(pk=e.pk) for e in emails)
+    assert first.attempts == 1 and first.status == EmailStatus.RETRYING
+    for email in rest:  # not tried: no attempt counted, no lease held, due at once
+        assert (email.attempts, email.lease_until, email.status) == (0, None, EmailStatus.QUEUED)
+    assert [e.pk for e in delivery.claim(limit=10)] == [e.pk for e in emails[1:]]
+
+
+def test_a_refused_recipient_does_not_stop_the_batch(org: Organization, clock: Any, mailbox: Any) -> None:
+    queue(org, to="refuse-me@contoso.com")
+    queue(org, to="adele@contoso.com")
+    original = delivery.message_of
+
+    def refusing(email: OutboundEmail, conn: Any) -> Any:
+        if email.to_address.startswith("refuse-me"):
+            import smtplib
+
+            raise smtplib.SMTPRecipientsRefused({email.to_address: (550, b"No such user")})
+        return original(email, conn)
+
+    delivery.message_of = refusing  # type: ignore[assignment]
+    try:
+        assert delivery.drain() == 1
+    finally:
+        delivery.message_of = original  # type: ignore[assignment]
+    assert len(mailbox.wait_for("adele@contoso.com")) == 1
+
+
+def test_an_email_whose_lease_another_worker_took_mid_batch_is_skipped(
+    org: Organization, clock: Any, mailbox: Any
+) -> None:
+    first, second = queue(org, to="u1@contoso.com"), queue(org, to="u2@contoso.com")
+    original = delivery.message_of
+
+    def slow_first(email: OutboundEmail, conn: Any) -> Any:
+        if email.pk == first.pk:  # meanwhile this batch's lease on `second` ran out and B took it
+            OutboundEmail.objects.filter(pk=second.pk).update(lease_until=clock.now + timedelta(hours=1))
+        return original(email, conn)
+
+    delivery.message_of = slow_first  # type: ignore[assignment]
+    try:
+        assert delivery.drain_batch() == delivery.DrainResult(claimed=2, sent=1)
+    finally:
+        delivery.message_of = original  # type: ignore[assignment]
+    mailbox.wait_for("u1@contoso.com")
+    assert [m for m in mailbox.messages if "u2@contoso.com" in str(m)] == []
+    assert OutboundEmail.objects.get(pk=second.pk).status == EmailStatus.QUEUED

@@ -4,11 +4,17 @@ Several workers may drain at once: a worker claims a row by setting its lease (`
 with a conditional UPDATE, so exactly one of them sends it. A failed attempt waits with
 exponential backoff (30 s doubling up to 1 h); after MAX_ATTEMPTS attempts (about a day) the
 email is `failed` and an admin can send it again (`resend`). A sent email's body is erased.
+
+A batch stops at the first failure to reach the mail server (connection refused, timeout, TLS,
+disconnect): the emails after it are released untouched instead of each waiting out the same
+timeout. Before each email the worker renews its lease, so a batch slower than the lease never
+lets a second worker send the same email.
 """
 
 from __future__ import annotations
 
 import logging
+import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +123,43 @@ def drain(*, limit: int = BATCH) -> int:
     return drain_batch(limit=limit).sent
 
 
+def server_unreachable(failure: BaseException) -> bool:
+    """A failure of the mail server itself (unreachable, TLS, disconnect, refused login): the
+    next email would fail the same way. A refused message or recipient is that email's own."""
+    server_level = (
+        smtplib.SMTPServerDisconnected,
+        smtplib.SMTPConnectError,
+        smtplib.SMTPAuthenticationError,
+        smtplib.SMTPHeloError,
+        smtplib.SMTPNotSupportedError,
+    )
+    if isinstance(failure, server_level):
+        return True
+    if isinstance(failure, smtplib.SMTPException):  # an OSError subclass, but the server answered
+        return False
+    return isinstance(failure, OSError)  # refused, timed out, TLS (ssl.SSLError)
+
+
+def renew_lease(email: OutboundEmail) -> bool:
+    """Extend this worker's lease on `email` before sending it; False if the lease was lost."""
+    held = email.lease_until
+    if held is None:
+        return False
+    renewed = clock() + lease_duration()
+    if OutboundEmail.objects.filter(pk=email.pk, lease_until=held, status__in=PENDING).update(
+        lease_until=renewed
+    ):
+        email.lease_until = renewed
+        return True
+    return False
+
+
+def release(emails: list[OutboundEmail]) -> None:
+    """Give back emails this worker claimed but did not try (no attempt is counted)."""
+    for email in emails:
+        OutboundEmail.objects.filter(pk=email.pk, lease_until=email.lease_until).update(lease_until=None)
+
+
 def drain_batch(*, limit: int = BATCH) -> DrainResult:
     emails = claim(limit=limit)
     if not emails:
@@ -124,7 +167,9 @@ def drain_batch(*, limit: int = BATCH) -> DrainResult:
     sent = 0
     connection: BaseEmailBackend | None = None
     try:
-        for email in emails:
+        for index, email in enumerate(emails):
+            if not renew_lease(email):
+                continue  # another worker holds it now: its lease ran out under this batch
             try:
                 if connection is None:
                     connection = smtp_connection()
@@ -134,6 +179,9 @@ def drain_batch(*, limit: int = BATCH) -> DrainResult:
                 record_failure(email, failure)
                 _close(connection)  # the next email starts on a fresh connection
                 connection = None
+                if server_unreachable(failure):
+                    release(emails[index + 1 :])  # the server is down: the rest wait for the next drain
+                    break
             else:
                 record_sent(email)
                 sent += 1
