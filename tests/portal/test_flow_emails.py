@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 
@@ -15,7 +17,7 @@ from lockstep.directory import events
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Organization, User
 from lockstep.directory.services import users
-from lockstep.m365.models import Directory
+from lockstep.m365.models import Directory, DirectoryDomain
 from lockstep.portal.models import EmailedLink, LinkPurpose
 from lockstep.portal.services import links
 from lockstep.testing.sent_emails import SentEmail, capture
@@ -85,6 +87,36 @@ def test_takeover_off_binding_sends_a_reset_link_for_each_directory(
     for email in sent:  # both links open the reset page until one is used
         token = email.context["link"].rstrip("/").rsplit("/", 1)[1]
         assert links.peek(token, LinkPurpose.PASSWORD_RESET).user == adele
+
+
+def test_a_reset_link_sent_on_binding_lasts_as_long_as_an_activation_link(
+    actor: Actor, org: Organization, sent: list[SentEmail], settings: object
+) -> None:
+    org.password_takeover = False
+    org.save()
+    adele = _user(actor, "adele")
+    _bind(adele, _directory(org, "Contoso 365"))
+    on_binding = EmailedLink.objects.get(purpose=LinkPurpose.PASSWORD_RESET, directory_id__isnull=False)
+    assert on_binding.expires_at - on_binding.created_at == timedelta(hours=settings.ACTIVATION_LINK_HOURS)  # type: ignore[attr-defined]
+    links.issue(user=adele, purpose=LinkPurpose.PASSWORD_RESET)  # asked for on the forgot page
+    asked = EmailedLink.objects.get(purpose=LinkPurpose.PASSWORD_RESET, directory_id__isnull=True)
+    assert asked.expires_at - asked.created_at == timedelta(minutes=settings.RESET_LINK_MINUTES)  # type: ignore[attr-defined]
+
+
+def test_takeover_off_a_user_of_a_federated_domain_gets_no_reset_link_on_binding(
+    actor: Actor, org: Organization, sent: list[SentEmail]
+) -> None:
+    org.password_takeover = False
+    org.save()
+    directory = _directory(org, "Contoso 365")
+    DirectoryDomain.objects.create(
+        directory=directory, name="contoso.com", is_verified=True, authentication_type="Federated"
+    )
+    adele = _user(actor, "adele")
+    sent.clear()
+    _bind(adele, directory)
+    assert [(e.kind, e.context["directory_name"]) for e in sent] == [("added_to_directory", "Contoso 365")]
+    assert EmailedLink.objects.count() == 0
 
 
 @pytest.mark.parametrize("takeover", [True, False])

@@ -31,7 +31,7 @@ def _user(organization_id: int, user_id: int) -> User | None:
 
 
 def on_user_bound(sender: Any, *, organization_id: int, user_id: int, directory_id: int, **_: Any) -> None:
-    from lockstep.m365.models import Directory
+    from lockstep.m365.models import Directory, DirectoryDomain
 
     user = _user(organization_id, user_id)
     if user is None or user.state != UserState.ACTIVE or not user.password_hash:
@@ -41,7 +41,10 @@ def on_user_bound(sender: Any, *, organization_id: int, user_id: int, directory_
         .values_list("name", flat=True)
         .first()
     ) or "Microsoft 365"
-    if user.organization.password_takeover:
+    federated = DirectoryDomain.objects.filter(
+        directory_id=directory_id, name=user.email.rsplit("@", 1)[-1].lower(), authentication_type="Federated"
+    ).exists()
+    if user.organization.password_takeover or federated:  # federated: no password goes there to reset
         emails.send_added_to_directory_email(user, directory_name)
         return
     token, expires_at = links.issue_link(

@@ -40,8 +40,11 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def lifetime(purpose: str) -> timedelta:
-    if purpose == LinkPurpose.ACTIVATION:
+def lifetime(purpose: str, *, sent_on_binding: bool = False) -> timedelta:
+    """Activation links, and reset links sent because a user was bound (takeover off: nobody
+    asked for them, the user may read the email days later), last ACTIVATION_LINK_HOURS; a reset
+    the user asked for lasts RESET_LINK_MINUTES."""
+    if purpose == LinkPurpose.ACTIVATION or sent_on_binding:
         return timedelta(hours=float(settings.ACTIVATION_LINK_HOURS))
     return timedelta(minutes=float(settings.RESET_LINK_MINUTES))
 
@@ -70,7 +73,7 @@ def issue_link(
         user=user, purpose=purpose, directory_id=directory_id, used_at__isnull=True
     ).update(used_at=at)
     token = secrets.token_urlsafe(32)
-    expires_at = at + lifetime(purpose)
+    expires_at = at + lifetime(purpose, sent_on_binding=directory_id is not None)
     EmailedLink.objects.create(
         user=user,
         purpose=purpose,
