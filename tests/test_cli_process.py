@@ -241,3 +241,14 @@ def test_worker_names_a_bad_option(migrated: Scratch) -> None:
     done = migrated.lockstep("worker", "--max-tasks", "0")
     assert done.returncode == 2
     assert "argument --max-tasks: must be greater than zero" in done.stderr
+
+
+def test_a_malformed_trusted_proxy_stops_the_start_naming_the_entry(scratch: Scratch) -> None:
+    scratch.env["LOCKSTEP_TRUSTED_PROXIES"] = "10.0.0.0/8, proxy.local"
+    done = scratch.lockstep("migrate")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: configuration: LOCKSTEP_TRUSTED_PROXIES: 'proxy.local' is not"), (
+        done.stderr
+    )
+    scratch.env["LOCKSTEP_TRUSTED_PROXIES"] = "10.0.0.0/8, fd00::/8, 192.0.2.7"
+    assert scratch.lockstep("migrate").returncode == 0

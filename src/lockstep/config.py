@@ -115,6 +115,22 @@ def env(name: str, default: str | None = None) -> str:
     return os.environ.get(name, default)
 
 
+def env_networks(name: str) -> list[str]:
+    """A comma-separated list of addresses or CIDR networks; a malformed entry stops the start
+    with the setting and the entry named (not a failure on every request later)."""
+    import ipaddress
+
+    entries = [p.strip() for p in env(name).split(",") if p.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{name}: {entry!r} is not an IP address or network (examples: 10.0.0.5, 10.0.0.0/8, fd00::/8)"
+            ) from None
+    return entries
+
+
 def env_bool(name: str, default: str | None = None) -> bool:
     value = env(name, default).strip().lower()
     if value in {"1", "true", "yes", "on"}:

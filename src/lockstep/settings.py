@@ -8,7 +8,7 @@ import secrets
 
 import dj_database_url
 
-from lockstep.config import creates_files, data_dir, env, env_bool, generated_secret
+from lockstep.config import creates_files, data_dir, env, env_bool, env_networks, generated_secret
 
 DATA_DIR = data_dir()
 
@@ -152,7 +152,7 @@ DEFAULT_FROM_EMAIL = env("LOCKSTEP_EMAIL_FROM")
 # User Portal (SPEC 4): its own session cookie (`lockstep.portal.sessions`), a shorter idle timeout.
 PORTAL_SESSION_COOKIE_NAME = "lockstep_portal"
 PORTAL_IDLE_SECONDS = int(env("LOCKSTEP_PORTAL_IDLE_SECONDS"))
-TRUSTED_PROXIES = [p.strip() for p in env("LOCKSTEP_TRUSTED_PROXIES").split(",") if p.strip()]
+TRUSTED_PROXIES = env_networks("LOCKSTEP_TRUSTED_PROXIES")
 PASSWORD_HOLD_HOURS = float(env("LOCKSTEP_PASSWORD_HOLD_HOURS"))
 ACTIVATION_LINK_HOURS = float(env("LOCKSTEP_ACTIVATION_LINK_HOURS"))
 RESET_LINK_MINUTES = float(env("LOCKSTEP_RESET_LINK_MINUTES"))
