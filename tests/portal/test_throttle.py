@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -24,6 +25,10 @@ def _fail(client: Client, login: str, times: int, address: str = "198.51.100.7")
     for _ in range(times):
         response = client.post("/portal/login/", {"login": login, "password": WRONG}, REMOTE_ADDR=address)
         assert response.status_code in (200, 429)
+
+
+def _sign_in(client: Client, login: str, address: str) -> Any:
+    return client.post("/portal/login/", {"login": login, "password": USER_PASSWORD}, REMOTE_ADDR=address)
 
 
 def test_account_limit_minus_one_failures_do_not_lock(person: User) -> None:
@@ -92,20 +97,69 @@ def test_source_limit_edges(make_person: Callable[..., User]) -> None:
     assert response.status_code == 302
 
 
-def test_the_known_device_is_still_subject_to_the_source_lock(person: User) -> None:
+def test_a_locked_office_address_still_lets_each_known_browser_in_to_its_own_account(
+    person: User, make_person: Callable[..., User]
+) -> None:
+    make_person("zoe")
+    office = "192.0.2.1"  # one NAT address for the whole office
     own = Client()
-    assert (
-        own.post(
-            "/portal/login/", {"login": "adele", "password": USER_PASSWORD}, REMOTE_ADDR="192.0.2.1"
-        ).status_code
-        == 302
-    )
+    assert _sign_in(own, "adele", office).status_code == 302
     own.post("/portal/logout/")
-    _fail(Client(), "nobody", throttle.SOURCE_LIMIT, address="192.0.2.1")
-    response = own.post(
-        "/portal/login/", {"login": "adele", "password": USER_PASSWORD}, REMOTE_ADDR="192.0.2.1"
+    _fail(Client(), "nobody", throttle.SOURCE_LIMIT, address=office)  # someone in the office guesses
+    assert throttle.source_lock(office) is not None
+    assert _sign_in(own, "adele", office).status_code == 302  # known: let in
+    own.post("/portal/logout/")
+    assert _sign_in(own, "zoe", office).status_code == 429  # not known to zoe
+    assert _sign_in(Client(), "adele", office).status_code == 429  # a stranger
+
+
+def test_a_known_browser_is_forgotten_when_the_password_changes(person: User, actor: Actor) -> None:
+    from lockstep.directory.services import users
+
+    own = Client()
+    assert portal_sign_in(own, "adele").status_code == 302
+    own.post("/portal/logout/")
+    users.set_password(actor=actor, user_id=person.pk, password="Brand-New-Harbor-77", how="admin")
+    _fail(Client(), "adele", throttle.ACCOUNT_LIMIT, address="203.0.113.9")
+    # the browser knew the old password: the account lock now applies to it too
+    assert portal_sign_in(own, "adele", password="Brand-New-Harbor-77").status_code == 429
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network(make_person: Callable[..., User]) -> None:
+    make_person("zoe")
+    for n in range(throttle.SOURCE_LIMIT):  # a new address of the same /64 for every guess
+        _fail(Client(), "nobody", 1, address=f"2001:db8:1:2::{n + 1:x}")
+    assert throttle.source_lock("2001:db8:1:2:ffff::1") is not None
+    assert _sign_in(Client(), "zoe", "2001:db8:1:2::abcd").status_code == 429
+    assert _sign_in(Client(), "zoe", "2001:db8:1:3::1").status_code == 302
+    assert SignInThrottle.objects.get(scope=ThrottleScope.SOURCE).label == "2001:db8:1:2::/64"
+
+
+def test_the_source_key_edges() -> None:
+    assert throttle.source_key("198.51.100.7") == "198.51.100.7"
+    assert throttle.source_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert throttle.source_key("2001:db8::1") == "2001:db8::/64"
+    assert throttle.source_key("unknown") == "unknown"
+
+
+def test_a_password_check_on_a_signed_in_page_obeys_the_account_lock(person: User) -> None:
+    thief = Client()
+    assert portal_sign_in(thief, "adele").status_code == 302
+    thief.cookies.pop(devices.COOKIE)  # a session cookie used from another browser
+    _fail(Client(), "adele", throttle.ACCOUNT_LIMIT, address="203.0.113.9")
+    response = thief.post(
+        "/portal/password/",
+        {
+            "current_password": USER_PASSWORD,
+            "new_password": "Other-Copper-Fjord-31",
+            "new_password_again": "Other-Copper-Fjord-31",
+        },
     )
-    assert response.status_code == 429
+    assert response.status_code == 200 and "account is locked" in response.content.decode()
+    person.refresh_from_db()
+    from lockstep.directory.services.passwords import verify_user_password
+
+    assert verify_user_password(person, USER_PASSWORD)
 
 
 def test_window_expiry_forgets_old_failures(person: User) -> None:

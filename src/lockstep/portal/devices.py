@@ -1,8 +1,12 @@
-"""The "known device" cookie: which accounts signed in from this browser before.
+"""The "known device" cookie: which accounts signed in from this browser, with which password.
 
 Signed (django.core.signing, so nobody can forge one), HttpOnly, Secure when the deployment
-uses secure cookies, SameSite=Lax, scoped to /portal/. It exempts this browser from an account
-lock (`throttle.account_lock`): failures by strangers never lock a person out of their own browser.
+uses secure cookies, SameSite=Lax, scoped to /portal/. Each entry is the account's id and a
+short digest of its session fingerprint (password and state), so a password change or a
+suspension makes the entry worthless. A browser known to an account is exempt from that
+account's lock and from its address's lock (`throttle`): failures by strangers, even on the same
+office network, never lock a person out of their own browser. Only someone who signed in with
+the current password holds such an entry.
 """
 
 from __future__ import annotations
@@ -11,13 +15,20 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
+from lockstep.directory.models import User
+from lockstep.portal.sessions import fingerprint
+
 COOKIE = "lockstep_portal_device"
-SALT = "lockstep.portal.known-device"
+SALT = "lockstep.portal.known-device.v2"  # v1 held bare ids: those cookies no longer count
 MAX_AGE = 180 * 24 * 3600
 MAX_ACCOUNTS = 10  # the most recent accounts this browser signed in to
 
 
-def known_user_ids(request: HttpRequest) -> list[int]:
+def entry(user: User) -> str:
+    return f"{user.pk}:{fingerprint(user)[:16]}"
+
+
+def known_entries(request: HttpRequest) -> list[str]:
     raw = request.COOKIES.get(COOKIE)
     if not raw:
         return []
@@ -27,19 +38,25 @@ def known_user_ids(request: HttpRequest) -> list[int]:
         return []
     if not isinstance(value, list):
         return []
-    return [int(v) for v in value if isinstance(v, int)]
+    return [v for v in value if isinstance(v, str)]
 
 
-def is_known(request: HttpRequest, user_id: int) -> bool:
-    return user_id in known_user_ids(request)
+def knows(entries: list[str], user: User) -> bool:
+    return entry(user) in entries
 
 
-def remember(request: HttpRequest, response: HttpResponse, user_id: int) -> None:
-    """After a completed sign-in: this browser now knows `user_id`."""
-    ids = [user_id, *(i for i in known_user_ids(request) if i != user_id)][:MAX_ACCOUNTS]
+def is_known(request: HttpRequest, user: User) -> bool:
+    return knows(known_entries(request), user)
+
+
+def remember(request: HttpRequest, response: HttpResponse, user: User) -> None:
+    """After a completed sign-in: this browser now knows `user` with its current password."""
+    own = entry(user)
+    prefix = f"{user.pk}:"
+    kept = [e for e in known_entries(request) if not e.startswith(prefix)]
     response.set_cookie(
         COOKIE,
-        signing.dumps(ids, salt=SALT),
+        signing.dumps([own, *kept][:MAX_ACCOUNTS], salt=SALT),
         max_age=MAX_AGE,
         path="/portal/",
         secure=bool(settings.SESSION_COOKIE_SECURE),

@@ -18,7 +18,7 @@ from django.db.models import Q
 from lockstep.directory import events
 from lockstep.directory.models import Organization, User, UserState
 from lockstep.directory.services.passwords import verify_user_password
-from lockstep.portal import throttle
+from lockstep.portal import devices, throttle
 
 FAILED_WORDS = "The username, email or password is not right."
 CHOOSE_ORGANIZATION_WORDS = "This sign-in belongs to more than one organization: choose yours."
@@ -62,18 +62,23 @@ def candidates(login: str, organization_slug: str = "") -> list[User]:
 
 
 def authenticate(
-    *, login: str, password: str, organization_slug: str, address: str, known_user_ids: list[int]
+    *, login: str, password: str, organization_slug: str, address: str, known_devices: list[str]
 ) -> Attempt:
-    """One sign-in attempt; on a right password `password_presented` is sent (takeover)."""
+    """One sign-in attempt; on a right password `password_presented` is sent (takeover).
+
+    A locked address refuses every attempt except for the accounts this browser is known to
+    with their current password (`devices`): only those are tried then."""
+    found = candidates(login, organization_slug)
     locked = throttle.source_lock(address)
     if locked is not None:
-        return Attempt(Outcome.LOCKED, locked.words)
-    found = candidates(login, organization_slug)
+        found = [u for u in found if devices.knows(known_devices, u)]
+        if not found:
+            return Attempt(Outcome.LOCKED, locked.words)
     eligible = [u for u in found if u.state == UserState.ACTIVE and u.has_password]
     trying: list[User] = []
     lock_words = ""
     for user in eligible:
-        account_locked = throttle.account_lock(user, known_device=user.pk in known_user_ids)
+        account_locked = throttle.account_lock(user, known_device=devices.knows(known_devices, user))
         if account_locked is None:
             trying.append(user)
         else:

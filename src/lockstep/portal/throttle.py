@@ -8,11 +8,14 @@ web process and thread shares the counters.
   cookie (`lockstep.portal.devices`) and is exempt from the account lock (never from the source
   lock): an attacker can lock an account for strangers, never its owner out of their own browser.
 - A successful sign-in resets the account's counter. Admins see the locks and may clear them.
+- An IPv6 client is counted by its /64 network: one host holds a whole /64 and may pick any
+  address in it, so counting single addresses would let it dodge the address lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +55,17 @@ class Locked:
         )
 
 
+def source_key(address: str) -> str:
+    """What an address is counted as: an IPv4 address itself, an IPv6 address its /64."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:100]
+    if parsed.version == 6 and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed.ipv4_mapped or parsed) if parsed.version == 6 else str(parsed)
+
+
 def _active_lock(scope: str, key: str) -> datetime | None:
     row = SignInThrottle.objects.filter(scope=scope, key=key).only("locked_until").first()
     if row is not None and row.locked_until is not None and row.locked_until > timezone.now():
@@ -65,7 +79,7 @@ def locked_until(user: User) -> datetime | None:
 
 
 def source_lock(address: str) -> Locked | None:
-    until = _active_lock(ThrottleScope.SOURCE, address)
+    until = _active_lock(ThrottleScope.SOURCE, source_key(address))
     return Locked(ThrottleScope.SOURCE, until) if until else None
 
 
@@ -75,6 +89,14 @@ def account_lock(user: User, *, known_device: bool) -> Locked | None:
         return None
     until = locked_until(user)
     return Locked(ThrottleScope.ACCOUNT, until) if until else None
+
+
+def password_check_lock(user: User, *, address: str, known_device: bool) -> Locked | None:
+    """The lock a signed-in page's password check (change password, turn off two-step
+    verification) obeys: the same as signing in, so a stolen session cannot guess on."""
+    if known_device:
+        return None
+    return source_lock(address) or account_lock(user, known_device=False)
 
 
 def _bump(*, scope: str, key: str, label: str, organization_id: int | None, limit: int) -> None:
@@ -118,10 +140,11 @@ def record_failure(*, users: list[User], address: str, organization_id: int | No
         )
     if organization_id is None and len({u.organization_id for u in users}) == 1:
         organization_id = users[0].organization_id
+    key = source_key(address)
     _bump(
         scope=ThrottleScope.SOURCE,
-        key=address,
-        label=address,
+        key=key,
+        label=key,
         organization_id=organization_id,
         limit=SOURCE_LIMIT,
     )

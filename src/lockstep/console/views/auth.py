@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from lockstep.console import throttle
@@ -47,6 +48,7 @@ def _finish_sign_in(request: HttpRequest) -> HttpResponse:
     return redirect(_safe_next(request, request.session.pop(NEXT_SESSION_KEY, None)))
 
 
+@sensitive_post_parameters("password")
 @public
 @never_cache
 def login_view(request: HttpRequest) -> HttpResponse:
@@ -82,6 +84,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+@sensitive_post_parameters("code")
 @sign_in_step
 @never_cache
 def mfa_view(request: HttpRequest) -> HttpResponse:

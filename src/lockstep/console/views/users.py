@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from lockstep.console import list_filters
@@ -116,6 +117,7 @@ def _policy_rules(request: HttpRequest) -> list[str]:
     return describe_policy(passwords.policy_for(organization))
 
 
+@sensitive_post_parameters()
 @write_page
 def user_new(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request)
@@ -200,6 +202,7 @@ def user_state(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:user_detail", pk=user.pk)
 
 
+@sensitive_post_parameters()
 @write_page
 def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from lockstep.directory import crypto
@@ -48,7 +49,7 @@ def _finish(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
     sessions.sign_in(request, user, mfa_passed=True)
     throttle.record_success(user)
     response = redirect(next_url)
-    devices.remember(request, response, user.pk)
+    devices.remember(request, response, user)
     return response
 
 
@@ -74,6 +75,7 @@ def _login_page(
     )
 
 
+@sensitive_post_parameters("password")
 @never_cache
 def login_view(request: HttpRequest) -> HttpResponse:
     if sessions.current_user(request) is not None:
@@ -86,7 +88,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         password=form.cleaned_data["password"],
         organization_slug=form.cleaned_data["organization"].strip(),
         address=client_address(request),
-        known_user_ids=devices.known_user_ids(request),
+        known_devices=devices.known_entries(request),
     )
     if attempt.outcome is signin.Outcome.SIGNED_IN and attempt.user is not None:
         user = attempt.user
@@ -125,6 +127,7 @@ def _pending_user(request: HttpRequest) -> User | None:
     return user
 
 
+@sensitive_post_parameters("code")
 @never_cache
 def mfa_view(request: HttpRequest) -> HttpResponse:
     """The second step: a code from the authenticator app, or a one-time recovery code."""
@@ -135,8 +138,9 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         address = client_address(request)
-        lock = throttle.source_lock(address) or throttle.account_lock(
-            user, known_device=devices.is_known(request, user.pk)
+        known = devices.is_known(request, user)
+        lock = (None if known else throttle.source_lock(address)) or throttle.account_lock(
+            user, known_device=known
         )
         if lock is not None:
             sessions.sign_out(request)

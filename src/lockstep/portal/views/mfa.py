@@ -8,11 +8,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.models import User
 from lockstep.directory.services.passwords import verify_user_password
-from lockstep.portal import recovery, throttle, totp
+from lockstep.portal import devices, recovery, throttle, totp
 from lockstep.portal.client_address import client_address
 from lockstep.portal.forms import EnrolForm, PasswordConfirmForm
 from lockstep.portal.sessions import current_user, portal_login_required
@@ -52,6 +53,7 @@ def _enrol(request: HttpRequest, user: User) -> HttpResponse:
     )
 
 
+@sensitive_post_parameters()
 @never_cache
 @portal_login_required
 def mfa_setup(request: HttpRequest) -> HttpResponse:
@@ -61,14 +63,20 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         return _enrol(request, user)
     form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if verify_user_password(user, form.cleaned_data["password"]):
+        lock = throttle.password_check_lock(
+            user, address=client_address(request), known_device=devices.is_known(request, user)
+        )
+        if lock is not None:
+            form.add_error("password", lock.words)
+        elif verify_user_password(user, form.cleaned_data["password"]):
             totp.disable(user=user)
             messages.success(request, "Two-step verification is off; your recovery codes no longer work.")
             return redirect("portal:mfa_setup")
-        throttle.record_failure(
-            users=[user], address=client_address(request), organization_id=user.organization_id
-        )
-        form.add_error("password", "This is not your password.")
+        else:
+            throttle.record_failure(
+                users=[user], address=client_address(request), organization_id=user.organization_id
+            )
+            form.add_error("password", "This is not your password.")
     return render(
         request,
         "portal/mfa/status.html",

@@ -6,18 +6,20 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import ServiceError
 from lockstep.directory.password_policy import describe_policy
 from lockstep.directory.services import passwords, users
 from lockstep.directory.services.passwords import verify_user_password
-from lockstep.portal import sessions, throttle
+from lockstep.portal import devices, sessions, throttle
 from lockstep.portal.client_address import client_address
 from lockstep.portal.forms import PasswordChangeForm
 from lockstep.portal.sessions import current_user, portal_login_required
 
 
+@sensitive_post_parameters()
 @never_cache
 @portal_login_required
 def change_password(request: HttpRequest) -> HttpResponse:
@@ -25,7 +27,12 @@ def change_password(request: HttpRequest) -> HttpResponse:
     assert user is not None
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if not verify_user_password(user, form.cleaned_data["current_password"]):
+        lock = throttle.password_check_lock(
+            user, address=client_address(request), known_device=devices.is_known(request, user)
+        )
+        if lock is not None:
+            form.add_error("current_password", lock.words)
+        elif not verify_user_password(user, form.cleaned_data["current_password"]):
             throttle.record_failure(
                 users=[user], address=client_address(request), organization_id=user.organization_id
             )
