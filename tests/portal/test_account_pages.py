@@ -58,6 +58,37 @@ def test_profile_errors_name_the_field(portal_client: Client, actor: Actor) -> N
     assert "Must be at most 128 characters." in response.content.decode()
 
 
+def test_a_new_alternate_email_needs_the_current_password(
+    portal_client: Client, person: User, actor: Actor
+) -> None:
+    organizations.update_settings(
+        actor=actor, changes={"portal_editable_fields": ["alternate_email", "job_title"]}
+    )
+    assert 'name="current_password"' in portal_client.get("/portal/profile/").content.decode()
+    same = person.alternate_email
+    kept = portal_client.post("/portal/profile/", {"alternate_email": same, "job_title": "Pilot"})
+    assert kept.status_code == 302  # the same alternate email: no password needed for other fields
+    refused = portal_client.post(
+        "/portal/profile/", {"alternate_email": "thief@evil.example", "job_title": "X"}
+    )
+    assert refused.status_code == 200
+    assert "Enter your current password to change your alternate email." in refused.content.decode()
+    wrong = portal_client.post(
+        "/portal/profile/",
+        {"alternate_email": "thief@evil.example", "job_title": "X", "current_password": "Not-It-At-All-9"},
+    )
+    assert wrong.status_code == 200
+    person.refresh_from_db()
+    assert (person.alternate_email, person.job_title) == (same, "Pilot")  # nothing half-written
+    done = portal_client.post(
+        "/portal/profile/",
+        {"alternate_email": "adele.new@example.net", "job_title": "X", "current_password": USER_PASSWORD},
+    )
+    assert done.status_code == 302
+    person.refresh_from_db()
+    assert (person.alternate_email, person.job_title) == ("adele.new@example.net", "X")
+
+
 def test_password_change(portal_client: Client, person: User) -> None:
     seen: list[dict[str, object]] = []
 

@@ -74,6 +74,9 @@ class PasswordChangeForm(PortalForm):
         return data
 
 
+ALTERNATE_EMAIL = "alternate_email"
+
+
 def profile_form(editable: list[str], data: Any = None, initial: dict[str, Any] | None = None) -> PortalForm:
     """A form with one text field per attribute the organization lets its users edit."""
     form = PortalForm(data, initial=initial)
@@ -83,5 +86,12 @@ def profile_form(editable: list[str], data: Any = None, initial: dict[str, Any] 
             required=False,
             strip=False,
             widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        )
+    if ALTERNATE_EMAIL in editable:  # it receives password resets: changing it takes the password
+        form.fields["current_password"] = forms.CharField(
+            label="Current password (needed only to change your alternate email)",
+            required=False,
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         )
     return form
