@@ -252,3 +252,20 @@ def test_a_malformed_trusted_proxy_stops_the_start_naming_the_entry(scratch: Scr
     )
     scratch.env["LOCKSTEP_TRUSTED_PROXIES"] = "10.0.0.0/8, fd00::/8, 192.0.2.7"
     assert scratch.lockstep("migrate").returncode == 0
+
+
+def test_the_data_folder_database_wal_and_keys_are_readable_by_their_owner_only(
+    tmp_path: Path, scratch: Scratch
+) -> None:
+    import stat
+
+    data = tmp_path / "fresh" / "data"
+    scratch.env["LOCKSTEP_DATA_DIR"] = str(data)
+    scratch.env.pop("LOCKSTEP_DATABASE_URL", None)
+    done = scratch.lockstep("migrate")
+    assert done.returncode == 0, done.stderr
+    scratch.lockstep("createadmin", "--email", "a@fabrikam.com", "--organization", "Fabrikam", "--password-stdin", input=GOOD_PASSWORD + "\n")  # fmt: skip
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir() if p.name != "static"}
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {"lockstep.sqlite3", "secret_key", "encryption_keys"} <= set(modes)
+    assert modes == {name: 0o600 for name in modes}, modes  # the -wal and -shm files too, when present

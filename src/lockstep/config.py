@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,10 +159,22 @@ def creates_files() -> bool:
 
 
 def data_dir() -> Path:
+    """The data folder; made readable by its owner only (0700) when Lockstep creates it: it
+    holds the database, the generated keys and the demo's state."""
     path = Path(env("LOCKSTEP_DATA_DIR")).resolve()
-    if _creates_files:
+    if _creates_files and not path.exists():
         path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
     return path
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists (SQLite gives its -wal and -shm files
+    the database file's mode, so pre-creating the database covers them too)."""
+    if not _creates_files or path.exists():
+        return
+    with contextlib.suppress(FileExistsError):  # made meanwhile by another process
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def generated_secret(filename: str, factory: type | object) -> str:

@@ -5,10 +5,19 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from pathlib import Path
 
 import dj_database_url
 
-from lockstep.config import creates_files, data_dir, env, env_bool, env_networks, generated_secret
+from lockstep.config import (
+    creates_files,
+    data_dir,
+    env,
+    env_bool,
+    env_networks,
+    generated_secret,
+    private_file,
+)
 
 DATA_DIR = data_dir()
 
@@ -89,6 +98,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if str(DATABASES["default"]["NAME"]) not in ("", ":memory:"):
+        private_file(Path(DATABASES["default"]["NAME"]))  # owner-only, before SQLite creates it
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # A file, not memory, so worker subprocesses in tests can open the test database too.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
