@@ -6,7 +6,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -148,7 +151,12 @@ def error_for(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 401, error_body("not_authenticated", f"Authentication required. {AUTH_HELP}")
     if isinstance(exc, CsrfFailed):
         return 403, error_body("csrf_failed", exc.message)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return 413, error_body("too_large", f"The request body is larger than the {limit} bytes allowed.")
     if isinstance(exc, HttpError):
+        if isinstance(exc.__cause__, ValidationFailed):  # the parser refused a field (json_body)
+            return error_for(exc.__cause__)
         if exc.status_code == 400 and exc.message.startswith("Cannot parse request body"):
             fields = {"body": ["Must be a valid JSON document."]}
             return 422, error_body("validation_failed", "The body is not valid JSON.", fields)
@@ -160,7 +168,13 @@ def error_for(exc: Exception) -> tuple[int, dict[str, Any]]:
     return 400, error_body("bad_request", str(exc))
 
 
-HANDLED: tuple[type[Exception], ...] = (ServiceError, NinjaValidationError, HttpError, Http404)
+HANDLED: tuple[type[Exception], ...] = (
+    ServiceError,
+    NinjaValidationError,
+    HttpError,
+    Http404,
+    RequestDataTooBig,
+)
 
 
 def install(api: NinjaAPI) -> None:
@@ -177,6 +191,7 @@ def install(api: NinjaAPI) -> None:
         api.add_exception_handler(exc_class, handle)
 
 
+@csrf_exempt  # it changes nothing: an unknown route answers 404 in the API's shape, never a CSRF page
 def not_found_view(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Any /api/v1/ path no route matches (including non-numeric ids)."""
     return json_error(404, "not_found", "No such resource. The routes are listed in /api/v1/openapi.json.")

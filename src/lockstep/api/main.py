@@ -26,6 +26,7 @@ from lockstep.api import (
 )
 from lockstep.api.auth import AUTH
 from lockstep.api.docs import OfflineSwagger, docs_asset
+from lockstep.api.json_body import StrictParser
 
 DESCRIPTION = """
 Everything the Admin Portal does, for scripts and integrations. Scoped to one organization.
@@ -82,6 +83,7 @@ api = LockstepAPI(
     urls_namespace="api",
     auth=AUTH,
     docs=OfflineSwagger(),
+    parser=StrictParser(),
 )
 errors.install(api)
 api.add_router("", users.router)
