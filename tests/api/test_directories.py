@@ -82,6 +82,31 @@ def test_add_with_generated_certificate_returns_it_once(client: JsonClient, sim:
     assert len(again.data["certificate_thumbprint"]) == 40
 
 
+def test_a_certificate_for_a_long_non_ascii_name_is_generated(client: JsonClient, sim: SimServer) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    name = (
+        "Überseeische Zweigniederlassung Østfold-Ålesund Åkersberga"  # 57 characters, 62 bytes + "Lockstep "
+    )
+    body = {**directory_fields(sim, credential_kind="certificate", name=name)}
+    body.pop("client_secret")
+    response = client.post("directories", body)
+    assert response.status_code == 201, response.content
+    cert = x509.load_pem_x509_certificate(response.data["certificate_pem"].encode())
+    [cn] = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    assert len(str(cn.value).encode()) <= 64 and str(cn.value).startswith("Lockstep Überseeische")
+
+
+def test_the_common_name_is_cut_by_bytes_never_inside_a_character() -> None:
+    from lockstep.m365.credentials import common_name
+
+    assert common_name("a" * 64) == "a" * 64  # the limit itself
+    assert common_name("a" * 65) == "a" * 64
+    assert common_name("a" * 63 + "é") == "a" * 63  # é is two bytes: it would be the 65th
+    assert common_name("   ") == "Lockstep"
+
+
 def test_bad_input_names_each_field(client: JsonClient, sim: SimServer) -> None:
     response = client.post(
         "directories", directory_fields(sim, tenant_id="", cloud="custom", login_base_url="http://x")

@@ -20,13 +20,22 @@ def secret_context(directory: Directory, what: str) -> str:
     return f"directory:{directory.pk}:{what}"
 
 
-def generate_certificate(common_name: str, *, days: int = 730) -> tuple[str, str]:
+COMMON_NAME_BYTES = 64  # X.520 ub-common-name; cryptography counts UTF-8 bytes
+
+
+def common_name(text: str) -> str:
+    """`text` cut to at most 64 UTF-8 bytes, never inside a character (an empty name: "Lockstep")."""
+    cut = text.strip().encode("utf-8")[:COMMON_NAME_BYTES].decode("utf-8", "ignore").strip()
+    return cut or "Lockstep"
+
+
+def generate_certificate(subject: str, *, days: int = 730) -> tuple[str, str]:
     """A new RSA-2048 key and a self-signed certificate to upload to the app registration.
 
     Returns (certificate PEM, private key PEM); the caller encrypts the key at once.
     """
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name(subject))])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
