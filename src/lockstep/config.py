@@ -79,7 +79,13 @@ SETTINGS: tuple[Setting, ...] = (
         "LOCKSTEP_TRUSTED_PROXIES",
         "",
         "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed "
-        "(the client address used for sign-in throttling). Empty: REMOTE_ADDR is the client.",
+        "(the client address used for sign-in throttling) and whose X-Forwarded-Proto says whether "
+        "the client used HTTPS. Empty: REMOTE_ADDR is the client and the connection's own scheme counts.",
+    ),
+    Setting(
+        "LOCKSTEP_HSTS_SECONDS",
+        "31536000",
+        "Strict-Transport-Security max-age sent on responses served over HTTPS; 0 sends none.",
     ),
     Setting(
         "LOCKSTEP_PASSWORD_HOLD_HOURS",

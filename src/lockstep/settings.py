@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "lockstep.ops.middleware.TrustedProxySchemeMiddleware",
     "lockstep.ops.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -126,6 +127,9 @@ CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Strict"
 CSRF_TRUSTED_ORIGINS = [BASE_URL]
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HSTS on every response served over HTTPS (directly, or through a trusted proxy that says so in
+# X-Forwarded-Proto: ops.middleware.TrustedProxySchemeMiddleware). 0 turns it off.
+SECURE_HSTS_SECONDS = int(env("LOCKSTEP_HSTS_SECONDS"))
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 

@@ -1,60 +1,95 @@
-"""Sign-in brute-force throttle: failed attempts counted per account and per source address.
+"""Admin Portal sign-in throttle: failed attempts counted per email as typed and per client
+address, in the database (`AdminSignInThrottle`), so every web process and thread shares them.
 
-Counters live in Django's cache under fixed windows. The default cache (LocMemCache) is per
-process: right for `lockstep run` (one web process, many threads). A deployment with several
-web processes should configure a shared cache (database or Redis cache backend) so the
-counters are shared; nothing else changes. The source is REMOTE_ADDR: Lockstep does not trust
-X-Forwarded-For (a proxy in front must set REMOTE_ADDR, e.g. through its WSGI server).
+- ACCOUNT_LIMIT failures for one email within WINDOW lock that email for LOCK; unknown emails
+  count exactly like real ones, so the answers reveal nothing.
+- SOURCE_LIMIT failures from one client address (IPv6: its /64) within WINDOW lock the address.
+- The address is the real client's: behind LOCKSTEP_TRUSTED_PROXIES the X-Forwarded-For hop
+  before the proxies (`lockstep.portal.client_address`), never a header a client wrote itself.
+- A browser known to the administrator (`devices`: it completed a sign-in with the current
+  password) passes both locks for that administrator. So one source spraying wrong passwords,
+  or a whole office behind one proxy, cannot lock an owner out of the browser they use.
+- A completed sign-in clears the email's counter, never the address's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from datetime import timedelta
 
-from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
+
+from lockstep.directory.models import AdminSignInThrottle, AdminThrottleScope
+from lockstep.portal.client_address import client_address
+from lockstep.portal.throttle import source_key
 
 logger = logging.getLogger(__name__)
 
-WINDOW_SECONDS = 15 * 60
-ACCOUNT_LIMIT = 5  # failed passwords or codes for one account per window
-SOURCE_LIMIT = 20  # failed attempts from one address per window, whatever the account
-
-
-def _key(kind: str, value: str) -> str:
-    return f"lockstep:console-throttle:{kind}:{hashlib.sha256(value.strip().lower().encode()).hexdigest()}"
+WINDOW = timedelta(minutes=15)
+LOCK = timedelta(minutes=15)
+WINDOW_SECONDS = int(WINDOW.total_seconds())
+ACCOUNT_LIMIT = 5  # failed passwords or codes for one email within WINDOW
+SOURCE_LIMIT = 20  # failed attempts from one address within WINDOW, whatever the email
 
 
 def source_of(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    return source_key(client_address(request))
 
 
-def is_blocked(*, account: str, source: str) -> bool:
-    """True when either counter reached its limit; the password is then not even checked."""
-    return (
-        int(cache.get(_key("account", account), 0)) >= ACCOUNT_LIMIT
-        or int(cache.get(_key("source", source), 0)) >= SOURCE_LIMIT
+def _account_key(account: str) -> str:
+    return account.strip().lower()[:254]
+
+
+def _locked(scope: str, key: str) -> bool:
+    row = AdminSignInThrottle.objects.filter(scope=scope, key=key).only("locked_until").first()
+    return row is not None and row.locked_until is not None and row.locked_until > timezone.now()
+
+
+def is_blocked(*, account: str, source: str, known_browser: bool = False) -> bool:
+    """True when the email or the address is locked for this browser; the password is then
+    not even checked."""
+    if known_browser:
+        return False
+    return _locked(AdminThrottleScope.ACCOUNT, _account_key(account)) or _locked(
+        AdminThrottleScope.SOURCE, source
     )
 
 
-def _bump(key: str) -> None:
-    if not cache.add(key, 1, WINDOW_SECONDS):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, WINDOW_SECONDS)
+def _bump(scope: str, key: str, limit: int) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        row, _ = AdminSignInThrottle.objects.select_for_update().get_or_create(
+            scope=scope, key=key, defaults={"window_started_at": now}
+        )
+        if row.window_started_at <= now - WINDOW and not (row.locked_until and row.locked_until > now):
+            row.failures = 0
+            row.window_started_at = now
+        row.failures += 1
+        row.last_failure_at = now
+        if row.failures >= limit:
+            row.locked_until = now + LOCK
+        row.save()
+
+
+def prune() -> int:
+    """Forget counters that can no longer matter (window and lock long over)."""
+    stale = timezone.now() - WINDOW - LOCK
+    deleted, _ = AdminSignInThrottle.objects.filter(last_failure_at__lt=stale).delete()
+    return deleted
 
 
 def record_failure(*, account: str, source: str, step: str) -> None:
-    _bump(_key("account", account))
-    _bump(_key("source", source))
+    prune()
+    _bump(AdminThrottleScope.ACCOUNT, _account_key(account), ACCOUNT_LIMIT)
+    _bump(AdminThrottleScope.SOURCE, source, SOURCE_LIMIT)
     logger.warning("admin sign-in failed at the %s step from %s", step, source)
 
 
 def record_success(*, account: str) -> None:
-    """A successful sign-in clears the account's counter (not the source's)."""
-    cache.delete(_key("account", account))
+    """A completed sign-in clears the email's counter (not the address's)."""
+    AdminSignInThrottle.objects.filter(scope=AdminThrottleScope.ACCOUNT, key=_account_key(account)).delete()
 
 
 BLOCKED_MESSAGE = (

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from lockstep.ops import csp
 from lockstep.ops.context import current_request, current_request_id, request_id_for
 from lockstep.ops.metrics import KNOWN_METHODS, REQUEST_LATENCY, REQUESTS
+from lockstep.portal.client_address import from_trusted_proxy
 
 
 def view_label(request: HttpRequest, response: HttpResponse) -> str:
@@ -60,3 +61,21 @@ class ContentSecurityPolicyMiddleware:
         response.headers.setdefault("Permissions-Policy", csp.PERMISSIONS_POLICY)
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+class TrustedProxySchemeMiddleware:
+    """`request.is_secure()` believes X-Forwarded-Proto only from LOCKSTEP_TRUSTED_PROXIES.
+
+    Django's SECURE_PROXY_SSL_HEADER would believe the header from anyone who can reach the
+    port; here the header counts only when the connection comes from a trusted proxy, and it
+    then sets the WSGI scheme Django reads (so HSTS, secure redirects and CSRF's origin check
+    all see the scheme the client really used)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        forwarded = str(request.META.get("HTTP_X_FORWARDED_PROTO", "")).split(",")[0].strip().lower()
+        if forwarded in ("http", "https") and from_trusted_proxy(request):
+            request.META["wsgi.url_scheme"] = forwarded
+        return self.get_response(request)

@@ -52,3 +52,9 @@ def client_address(request: HttpRequest) -> str:
             return str(parsed) if parsed is not None else hop[:100]
     # Every hop is a trusted proxy (a client inside the proxies' network), or none was sent.
     return str(_parse(hops[0]) or remote) if hops else remote
+
+
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    """The connection comes from one of LOCKSTEP_TRUSTED_PROXIES (its headers may be believed)."""
+    networks = _networks(tuple(settings.TRUSTED_PROXIES))
+    return bool(networks) and _trusted(str(request.META.get("REMOTE_ADDR") or ""), networks)
