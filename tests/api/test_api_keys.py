@@ -72,3 +72,61 @@ def test_missing_keys_read_the_same_on_every_route(client_a: JsonClient) -> None
     for response in (client_a.get("api-keys/424242"), client_a.post("api-keys/424242/revoke")):
         assert response.status_code == 404
         assert response.data["error"]["message"] == "No such API key."
+
+
+def test_only_owners_create_keys_in_every_surface(org: Any, owner: Any) -> None:
+    from lockstep.directory.actors import Actor
+    from lockstep.directory.errors import PermissionDenied
+    from lockstep.directory.services import admins, api_keys
+    from lockstep.testing.sessions import signed_in_client
+
+    helper = admins.create_admin(
+        organization=org, email="helper@contoso.com", password="Tr1cky-Kangaroo-Lamp"
+    )
+    with pytest.raises(PermissionDenied):
+        api_keys.create_api_key(actor=Actor.for_admin(helper), name="mine")
+    portal = signed_in_client(helper)
+    page = portal.get("/settings/api-keys/")
+    assert page.status_code == 200 and b"Only an owner can create API keys." in page.content
+    assert b"Create key" not in page.content
+    assert portal.post("/settings/api-keys/", {"name": "mine", "role": "administrator"}).status_code == 403
+    assert JsonClient(portal).post("api-keys", {"name": "mine"}).status_code == 403
+    assert not ApiKey.objects.filter(name="mine").exists()
+
+
+def test_another_admins_key_is_revoked_only_by_an_owner(org: Any, owner: Any) -> None:
+    from lockstep.directory.actors import Actor
+    from lockstep.directory.errors import PermissionDenied
+    from lockstep.directory.services import admins, api_keys
+
+    helper = admins.create_admin(
+        organization=org, email="helper@contoso.com", password="Tr1cky-Kangaroo-Lamp"
+    )
+    owners_key, _ = api_keys.create_api_key(actor=Actor.for_admin(owner), name="owner's")
+    with pytest.raises(PermissionDenied):
+        api_keys.revoke_api_key(actor=Actor.for_admin(helper), key_id=owners_key.pk)
+    assert ApiKey.objects.get(pk=owners_key.pk).revoked_at is None
+    assert api_keys.revoke_api_key(actor=Actor.for_admin(owner), key_id=owners_key.pk).revoked_at is not None
+
+
+def test_a_key_expires_and_its_lifetime_is_bounded(admin_client: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    owner = JsonClient(admin_client)
+    for days in (0, 3651, "7", True):
+        response = owner.post("api-keys", {"name": "temp", "expires_in_days": days})
+        assert response.status_code == 422, days
+        assert list(response.data["error"]["fields"]) == ["expires_in_days"], days
+    assert owner.post("api-keys", {"name": "decade", "expires_in_days": 3650}).status_code == 201
+    made = owner.post("api-keys", {"name": "temp", "expires_in_days": 1})
+    assert made.status_code == 201
+    expires = made.data["key"]["expires_at"]
+    assert expires is not None
+    keyed = JsonClient(Client(headers={"Authorization": f"Bearer {made.data['secret']}"}))
+    assert keyed.get("users").status_code == 200
+    ApiKey.objects.filter(pk=made.data["key"]["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert keyed.get("users").status_code == 401
+    listed = {k["name"]: k for k in owner.get("api-keys").data["items"]}
+    assert listed["temp"]["last_used_at"] is not None

@@ -63,3 +63,19 @@ def test_bad_settings_are_422_and_change_nothing(
     assert response.status_code == 422, response.data
     assert list(response.data["error"]["fields"]) == [field]
     assert db_state() == before
+
+
+def test_an_administrator_key_cannot_switch_the_admin_mfa_requirement(
+    client_a: JsonClient, org: Organization, admin_client: Any
+) -> None:
+    response = client_a.patch("organization", {"require_admin_mfa": True})
+    assert response.status_code == 403
+    assert response.data["error"]["code"] == "permission_denied"
+    org.refresh_from_db()
+    assert org.require_admin_mfa is False
+    # sending the value it already has, with other changes, is not a security change
+    assert client_a.patch("organization", {"require_admin_mfa": False, "name": "Contoso"}).status_code == 200
+    owner = JsonClient(admin_client)
+    assert owner.patch("organization", {"require_admin_mfa": True}).status_code == 200
+    org.refresh_from_db()
+    assert org.require_admin_mfa is True

@@ -100,6 +100,7 @@ CATALOGUE: dict[str, Route] = {
     "mfa": Route(sign_in=True, post=lambda ids: {"code": "000000"}),
     "mfa_enrol": Route(sign_in=True, post=lambda ids: {"code": "000000"}),
     "logout": Route(sign_in=True, post_only=True),
+    "own_password": Route(sign_in=True, post=lambda ids: {"current_password": "wrong", "new_password": "x"}),
     "users": Route(),
     "users_export": Route(),
     "user_new": Route(creates=True, write_page=True, post=user_fields),
@@ -157,6 +158,10 @@ CATALOGUE: dict[str, Route] = {
     "administrator_role": Route(
         args=lambda ids: [ids["admin"]], post=lambda ids: {"role": "read_only"}, post_only=True
     ),
+    "administrator_active": Route(
+        args=lambda ids: [ids["admin"]], post=lambda ids: {"active": "0"}, post_only=True
+    ),
+    "administrator_remove": Route(args=lambda ids: [ids["admin"]], post_only=True),
     "api_keys": Route(creates=True, post=lambda ids: {"name": "new-key", "role": "administrator"}),
     "api_key_revoke": Route(args=lambda ids: [ids["key"]], post_only=True),
     "settings_email": Route(

@@ -20,6 +20,7 @@ OUTSIDE_THE_MENU = {("console", "login"), ("console", "mfa"), ("console", "logou
         ("console", "group_member_add", "groups"),
         ("console", "api_keys", "settings"),
         ("console", "mfa_enrol", "settings"),
+        ("console", "own_password", "settings"),
         ("console", "audit_export", "audit"),
         ("directories", "user", "users"),
         ("directories", "user_delete_account", "users"),

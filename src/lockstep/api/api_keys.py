@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StrictInt
 
 from lockstep.api.auth import actor_of
 from lockstep.api.errors import error_responses
@@ -28,6 +28,7 @@ class ApiKeyOut(Schema):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(description="When the key stops working; null: until revoked.")
 
 
 class ApiKeyPageOut(Schema):
@@ -40,6 +41,9 @@ class ApiKeyCreate(Schema):
 
     name: str = Field(json_schema_extra={"maxLength": 100})
     role: Literal["administrator", "read_only"] = "administrator"
+    expires_in_days: StrictInt | None = Field(
+        None, description="The key stops working this many days from now (1 to 3650); null: until revoked."
+    )
 
 
 class ApiKeyCreated(Schema):
@@ -79,9 +83,9 @@ def get_api_key(request: HttpRequest, key_id: int) -> ApiKey:
     description="API keys cannot create API keys: only an owner's Admin Portal session may.",
 )
 def create_api_key(request: HttpRequest, payload: ApiKeyCreate) -> Status[dict[str, Any]]:
-    actor = actor_of(request)
-    actor.require_owner()
-    key, secret = key_services.create_api_key(actor=actor, name=payload.name, role=payload.role)
+    key, secret = key_services.create_api_key(
+        actor=actor_of(request), name=payload.name, role=payload.role, expires_in_days=payload.expires_in_days
+    )
     return Status(201, {"key": key, "secret": secret})
 
 

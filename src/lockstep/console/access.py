@@ -37,6 +37,12 @@ def sign_in_step(view: View) -> View:
     return view
 
 
+def password_step(view: View) -> View:
+    """Reachable while the administrator must still replace a one-time password."""
+    view.console_password_step = True  # type: ignore[attr-defined]
+    return view
+
+
 def self_service(view: View) -> View:
     """A read-only administrator may POST here (it only concerns their own account)."""
     view.console_self_service = True  # type: ignore[attr-defined]

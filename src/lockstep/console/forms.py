@@ -232,3 +232,19 @@ API_KEY_ROLES = [(AdminRole.ADMINISTRATOR.value, "Administrator"), (AdminRole.RE
 class ApiKeyForm(ConsoleForm):
     name = forms.CharField(label="Name", required=False)
     role = forms.ChoiceField(label="Role", choices=API_KEY_ROLES, initial=AdminRole.ADMINISTRATOR)
+    expires_in_days = forms.IntegerField(
+        label="Expires after (days)", required=False, help_text="Empty: until revoked."
+    )
+
+
+class OwnPasswordForm(ConsoleForm):
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = forms.CharField(
+        label="New password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )

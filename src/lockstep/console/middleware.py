@@ -5,6 +5,8 @@
   marked `public` or `sign_in_step` (see `lockstep.console.access`).
 - A read-only administrator's writes (any method but GET/HEAD/OPTIONS) get the 403 page,
   except on views marked `self_service` (their own MFA, logout).
+- An administrator who signed in with a one-time password (`must_change_password`) reaches
+  nothing but the page that replaces it (and sign-out) until they did.
 - Service errors escaping a console view become pages: NotFound -> 404 (objects of other
   organizations look exactly like missing ones), PermissionDenied -> 403.
 
@@ -61,6 +63,13 @@ class AdminSessionMiddleware:
             return _redirect(request, redirect_to_login(request.get_full_path()))
         if not request.session.get(MFA_PASSED) and not getattr(view_func, "console_sign_in_step", False):
             return _redirect(request, redirect("console:mfa"))
+        if (
+            request.session.get(MFA_PASSED)
+            and current_admin(request).must_change_password
+            and not getattr(view_func, "console_password_step", False)
+            and not getattr(view_func, "console_sign_in_step", False)
+        ):
+            return _redirect(request, redirect("console:own_password"))
         writes = request.method not in SAFE_METHODS or getattr(view_func, "console_write_page", False)
         if (
             writes

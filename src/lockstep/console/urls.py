@@ -11,6 +11,7 @@ from lockstep.console.views import (
     email_settings,
     groups,
     lockouts,
+    own_password,
     settings,
     user_emails,
     users,
@@ -47,8 +48,15 @@ urlpatterns = [
     path("groups/<int:pk>/members/add/", groups.member_add, name="group_member_add"),
     path("groups/<int:pk>/members/<int:user_pk>/remove/", groups.member_remove, name="group_member_remove"),
     path("settings/", settings.organization_settings, name="settings"),
+    path("settings/password/", own_password.own_password, name="own_password"),
     path("settings/administrators/", settings.administrators, name="administrators"),
     path("settings/administrators/<int:pk>/role/", settings.administrator_role, name="administrator_role"),
+    path(
+        "settings/administrators/<int:pk>/active/", settings.administrator_active, name="administrator_active"
+    ),
+    path(
+        "settings/administrators/<int:pk>/remove/", settings.administrator_remove, name="administrator_remove"
+    ),
     path("settings/api-keys/", settings.api_key_list, name="api_keys"),
     path("settings/api-keys/<int:pk>/revoke/", settings.api_key_revoke, name="api_key_revoke"),
     path("settings/email/", email_settings.email_settings, name="settings_email"),

@@ -84,6 +84,18 @@ class Administrator(AbstractBaseUser):
     def can_write(self) -> bool:
         return self.role in (AdminRole.OWNER, AdminRole.ADMINISTRATOR)
 
+    def get_session_auth_hash(self) -> str:
+        """Sessions hold this hash; when it changes every other session ends. Django's covers
+        the password; this one also covers the second factor and the active flag, so turning
+        on (or replacing) the authenticator app or a deactivation ends the other sessions."""
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac(
+            "lockstep.directory.Administrator.session",
+            f"{self.password}:{self.totp_secret_encrypted}:{self.is_active}",
+            algorithm="sha256",
+        ).hexdigest()
+
 
 class UserState(models.TextChoices):
     STAGED = "staged", "Staged"
@@ -254,7 +266,30 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
 
     @property
     def can_write(self) -> bool:
         return self.role in (AdminRole.OWNER, AdminRole.ADMINISTRATOR)
+
+
+class AdminThrottleScope(models.TextChoices):
+    ACCOUNT = "account", "Account (email as typed)"
+    SOURCE = "source", "Client address"
+
+
+class AdminSignInThrottle(models.Model):
+    """Failed Admin Portal sign-ins per email as typed and per client address, in the database
+    so every web process and thread counts the same attempts (`lockstep.console.throttle`)."""
+
+    scope = models.CharField(max_length=10, choices=AdminThrottleScope.choices)
+    key = models.CharField(max_length=254)  # lower-cased email, or the address (IPv6: its /64)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar[list[Any]] = [
+            models.UniqueConstraint(fields=["scope", "key"], name="admin_sign_in_throttle_unique"),
+        ]

@@ -91,9 +91,17 @@ FLOWS: dict[str, Flow] = {
         },
         words="Administrator new@contoso.com added.",
     ),
+    "console:own_password": Flow(
+        data=lambda ids: {"current_password": PASSWORD, "new_password": "Another-Horse-Battery-7"},
+        words="Your password is changed.",
+    ),
     "console:administrator_role": Flow(
         args=lambda ids: [ids["admin"]], data=lambda ids: {"role": "read_only"}, words="is now read-only."
     ),
+    "console:administrator_active": Flow(
+        args=lambda ids: [ids["admin"]], data=lambda ids: {"active": "0"}, words="is deactivated."
+    ),
+    "console:administrator_remove": Flow(args=lambda ids: [ids["admin"]], words="removed; their API keys"),
     "console:api_keys": Flow(
         data=lambda ids: {"name": "ci", "role": "administrator"}, words="API key ci created"
     ),

@@ -19,8 +19,11 @@ CONSOLE_PAGES = {
     "index": "dashboard",
     "directories": "directories",
     "mfa_enrol": "settings",  # the signed-in admin's own authenticator: Settings > My account
+    "own_password": "settings",  # the signed-in admin's own password: Settings > My account
     "administrators": "settings",
     "administrator_role": "settings",
+    "administrator_active": "settings",
+    "administrator_remove": "settings",
     "api_keys": "settings",
     "api_key_revoke": "settings",
     "sign_in_locks": "settings",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import segno
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from lockstep.console import throttle
+from lockstep.console import devices, throttle
 from lockstep.console.access import (
     MFA_PASSED,
     PENDING_TOTP_SECRET,
@@ -42,10 +42,20 @@ def _second_factor_needed(admin: Administrator) -> bool:
     return admin.totp_enabled or admin.organization.require_admin_mfa
 
 
-def _finish_sign_in(request: HttpRequest) -> HttpResponse:
+def _finish_sign_in(request: HttpRequest, admin: Administrator) -> HttpResponse:
     request.session.cycle_key()
     request.session[MFA_PASSED] = True
-    return redirect(_safe_next(request, request.session.pop(NEXT_SESSION_KEY, None)))
+    response = redirect(_safe_next(request, request.session.pop(NEXT_SESSION_KEY, None)))
+    devices.remember(request, response, admin)
+    return response
+
+
+def _known_browser(request: HttpRequest, email: str) -> bool:
+    """This browser completed a sign-in as the administrator with this email (and password)."""
+    known = devices.known_entries(request)
+    if not known:
+        return False
+    return devices.is_known(request, Administrator.objects.filter(email__iexact=email).first())
 
 
 @sensitive_post_parameters("password")
@@ -59,7 +69,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
         source = throttle.source_of(request)
-        if throttle.is_blocked(account=email, source=source):
+        if throttle.is_blocked(account=email, source=source, known_browser=_known_browser(request, email)):
             form.add_error(None, throttle.BLOCKED_MESSAGE)
             status = 429
         else:
@@ -75,7 +85,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                     request.session[MFA_PASSED] = False
                     return redirect("console:mfa")
                 throttle.record_success(account=email)
-                return _finish_sign_in(request)
+                return _finish_sign_in(request, admin)
     return render(
         request,
         "console/auth/login.html",
@@ -95,11 +105,13 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
     if not admin.totp_enabled:
         if admin.organization.require_admin_mfa:
             return redirect("console:mfa_enrol")
-        return _finish_sign_in(request)
+        return _finish_sign_in(request, admin)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         source = throttle.source_of(request)
-        if throttle.is_blocked(account=admin.email, source=source):
+        if throttle.is_blocked(
+            account=admin.email, source=source, known_browser=devices.is_known(request, admin)
+        ):
             logout(request)
             response = render(
                 request,
@@ -110,7 +122,7 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
             return response
         if admins.verify_totp(admin=admin, code=form.cleaned_data["code"]):
             throttle.record_success(account=admin.email)
-            return _finish_sign_in(request)
+            return _finish_sign_in(request, admin)
         throttle.record_failure(account=admin.email, source=source, step="totp")
         form.add_error("code", "That code is not right (or was already used). Try the next one.")
     return render(request, "console/auth/mfa.html", {"form": form})
@@ -138,10 +150,11 @@ def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
             throttle.record_failure(account=admin.email, source=throttle.source_of(request), step="enrol")
             show_service_error(form, failed)
         else:
+            update_session_auth_hash(request, admin)  # this session goes on; the admin's others end
             del request.session[PENDING_TOTP_SECRET]
             if forced:
                 throttle.record_success(account=admin.email)
-                return _finish_sign_in(request)
+                return _finish_sign_in(request, admin)
             return redirect(f"{reverse('console:settings')}?mfa=enabled")
     uri = admins.provisioning_uri(admin, secret)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -95,6 +96,39 @@ def administrator_role(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:administrators")
 
 
+@require_POST
+def administrator_active(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deactivate (`active=0`) or reactivate (`active=1`) an administrator (owners)."""
+    active = request.POST.get("active") == "1"
+    try:
+        admin = admins.set_active(actor=actor_for(request), admin_id=pk, active=active)
+    except Conflict as error:
+        return render(
+            request,
+            "console/message.html",
+            {"title": "Nothing was changed", "message": error.message},
+            status=409,
+        )
+    messages.success(request, f"{admin.email} is {'active again' if active else 'deactivated'}.")
+    return redirect("console:administrators")
+
+
+@require_POST
+def administrator_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove an administrator for good; their API keys are revoked (owners)."""
+    try:
+        email = admins.remove_admin(actor=actor_for(request), admin_id=pk)
+    except Conflict as error:
+        return render(
+            request,
+            "console/message.html",
+            {"title": "Nothing was removed", "message": error.message},
+            status=409,
+        )
+    messages.success(request, f"Administrator {email} removed; their API keys are revoked.")
+    return redirect("console:administrators")
+
+
 @never_cache
 def api_key_list(request: HttpRequest) -> HttpResponse:
     """List and create; a new key's secret appears once, in the response to the POST."""
@@ -105,7 +139,10 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             key, secret = api_keys.create_api_key(
-                actor=actor, name=form.cleaned_data["name"], role=form.cleaned_data["role"]
+                actor=actor,
+                name=form.cleaned_data["name"],
+                role=form.cleaned_data["role"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
             )
         except ValidationFailed as error:
             show_service_error(form, error)
@@ -117,7 +154,12 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
     response = render(
         request,
         "console/settings/api_keys.html",
-        {"keys": api_keys.list_api_keys(actor=actor), "form": form, "created": created},
+        {
+            "keys": api_keys.list_api_keys(actor=actor).select_related("created_by"),
+            "form": form,
+            "created": created,
+            "now": timezone.now(),
+        },
         status=status,
     )
     response["Cache-Control"] = "no-store"

@@ -153,12 +153,9 @@ def set_role(*, actor: Actor, admin_id: int, role: str) -> Administrator:
         raise NotFound("administrator", admin_id) from None
     if role not in AdminRole.values:
         raise ValidationFailed({"role": [f"Must be one of: {', '.join(AdminRole.values)}."]})
-    if admin.role == AdminRole.OWNER and role != AdminRole.OWNER:
-        owners = Administrator.objects.filter(organization_id=actor.organization_id, role=AdminRole.OWNER)
-        if owners.count() <= 1:
-            raise Conflict(
-                "role", "The last owner cannot be demoted; make another administrator owner first."
-            )
+    # under a row lock: two owners demoting each other at once cannot leave none
+    if admin.role == AdminRole.OWNER and role != AdminRole.OWNER and _other_active_owners(actor, admin) == 0:
+        raise Conflict("role", "The last owner cannot be demoted; make another administrator owner first.")
     before = admin.role
     admin.role = role
     admin.save(update_fields=["role"])
@@ -172,3 +169,116 @@ def set_role(*, actor: Actor, admin_id: int, role: str) -> Administrator:
         after={"role": role},
     )
     return admin
+
+
+@transaction.atomic
+def change_own_password(*, admin: Administrator, current_password: str, new_password: str) -> Administrator:
+    """An administrator replaces their own password (forced after a one-time password).
+
+    The current password must be right and the new one must pass the organization's policy and
+    differ from it. Other sessions of this administrator end (their session hash no longer
+    matches); the caller keeps its own with `update_session_auth_hash`."""
+    locked = Administrator.objects.select_for_update().get(pk=admin.pk)
+    if not locked.check_password(current_password):
+        raise ValidationFailed({"current_password": ["This is not your current password."]})
+    errors: dict[str, list[str]] = {}
+    if new_password == current_password:
+        errors["new_password"] = ["Must differ from the current password."]
+    else:
+        try:
+            require_acceptable(
+                new_password, organization=locked.organization, field="new_password", email=locked.email
+            )
+        except ValidationFailed as failed:
+            errors.update(failed.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    was_forced = locked.must_change_password
+    locked.set_password(new_password)
+    locked.must_change_password = False
+    locked.save(update_fields=["password", "must_change_password"])
+    audit.record(
+        actor=Actor.for_admin(locked),
+        action="admin.password_change",
+        target_type="administrator",
+        target_id=locked.pk,
+        target_label=locked.email,
+        after={"replaced_one_time_password": was_forced},
+    )
+    return locked
+
+
+def _other_active_owners(actor: Actor, admin: Administrator) -> int:
+    """Active owners of the organization besides `admin`, counted under a row lock."""
+    owners = Administrator.objects.select_for_update().filter(
+        organization_id=actor.organization_id, role=AdminRole.OWNER, is_active=True
+    )
+    return sum(1 for owner in owners if owner.pk != admin.pk)
+
+
+def _owned_admin(actor: Actor, admin_id: int) -> Administrator:
+    actor.require_owner()
+    admin = (
+        Administrator.objects.select_for_update()
+        .filter(pk=admin_id, organization_id=actor.organization_id)
+        .first()
+    )
+    if admin is None:
+        raise NotFound("administrator", admin_id)
+    if actor.kind == "admin" and actor.id == str(admin.pk):
+        raise Conflict(
+            "administrator", "You cannot deactivate or remove your own account; ask another owner."
+        )
+    return admin
+
+
+@transaction.atomic
+def set_active(*, actor: Actor, admin_id: int, active: bool) -> Administrator:
+    """Owners deactivate (sign-in refused, sessions and API keys stop working) or reactivate an
+    administrator; the last active owner is never deactivated."""
+    admin = _owned_admin(actor, admin_id)
+    if admin.is_active == active:
+        return admin
+    if not active and admin.role == AdminRole.OWNER and _other_active_owners(actor, admin) == 0:
+        raise Conflict("administrator", "The last active owner cannot be deactivated.")
+    admin.is_active = active
+    admin.save(update_fields=["is_active"])
+    audit.record(
+        actor=actor,
+        action="admin.reactivate" if active else "admin.deactivate",
+        target_type="administrator",
+        target_id=admin.pk,
+        target_label=admin.email,
+        before={"is_active": not active},
+        after={"is_active": active},
+    )
+    return admin
+
+
+@transaction.atomic
+def remove_admin(*, actor: Actor, admin_id: int) -> str:
+    """Owners remove an administrator for good: their API keys are revoked first (a key must
+    never outlive the person it acts for). The last active owner is never removed. Returns
+    the removed email."""
+    from django.utils import timezone
+
+    from lockstep.directory.models import ApiKey
+
+    admin = _owned_admin(actor, admin_id)
+    if admin.role == AdminRole.OWNER and admin.is_active and _other_active_owners(actor, admin) == 0:
+        raise Conflict("administrator", "The last active owner cannot be removed.")
+    revoked = ApiKey.objects.filter(created_by=admin, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    email = admin.email
+    audit.record(
+        actor=actor,
+        action="admin.remove",
+        target_type="administrator",
+        target_id=admin.pk,
+        target_label=email,
+        before={"email": email, "role": admin.role},
+        after={"api_keys_revoked": revoked},
+    )
+    admin.delete()
+    return email

@@ -30,6 +30,9 @@ SETTING_FIELDS = (
     "email_footer",
     "portal_editable_fields",  # comma-separated; services.users_self.SELF_EDITABLE_FIELDS
 )
+# Changing how administrators sign in is for owners only, in every surface (issue 11 point 2):
+# an administrator's key could otherwise switch the second factor off for everyone.
+SECURITY_FIELDS = ("require_admin_mfa",)
 BRANDING_FIELDS = ("email_sender_name", "email_sender_address", "email_brand_color", "email_footer")
 BRAND_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 FOOTER_MAX = 500
@@ -90,6 +93,8 @@ def update_settings(*, actor: Actor, changes: dict[str, Any]) -> Organization:
     if errors:
         raise ValidationFailed(errors)
     before = settings_of(organization)
+    if any(field in SECURITY_FIELDS and str(before[field]) != str(value) for field, value in changes.items()):
+        actor.require_owner()  # "Only an owner can do this." (a 403 in every surface)
     for field, value in changes.items():
         setattr(organization, field, value)
     organization.save()
