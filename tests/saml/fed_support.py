@@ -1,7 +1,7 @@
 """What the federation tests share: a directory on m365sim with a domain Lockstep can federate,
 and a sign-in posted to m365sim's /login.srf over HTTPS (as a browser would after Lockstep).
 
-Not a conftest (other helpers own tests/saml); test modules import the fixtures they use.
+Not a conftest (other helpers own tests/saml): each test module makes its own `tenant` fixture.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import AdminRole, Organization, User, UserState
@@ -61,7 +60,12 @@ class Tenant:
 def make_user(actor: Actor, username: str, domain: str) -> User:
     return users.create_user(
         actor=actor,
-        fields={"username": username, "email": f"{username}@{domain}", "first_name": username.title(), "last_name": "Test"},
+        fields={
+            "username": username,
+            "email": f"{username}@{domain}",
+            "first_name": username.title(),
+            "last_name": "Test",
+        },
         state=UserState.ACTIVE,
     )
 
@@ -82,7 +86,11 @@ def tenant_with_users(sim: SimServer, actor: Actor, *, second_domain: bool = Fal
         account = sim.sim.tenant.find_user(user.email)
         binding = UserBinding.objects.get(user=user)
         assert account is not None, (binding.status, binding.last_error)
-        assert account["onPremisesImmutableId"] == user.immutable_id, (account, binding.status, binding.last_error)
+        assert account["onPremisesImmutableId"] == user.immutable_id, (
+            account,
+            binding.status,
+            binding.last_error,
+        )
     return Tenant(sim, directory, made)
 
 
@@ -99,7 +107,9 @@ def sign_in(tenant: Tenant, user: User, key: SigningKey, *, issuer: str | None =
     now = dt.datetime.now(dt.UTC)
     xml = build_response(
         Subject(user.immutable_id, user.email, False, now, new_id()),
-        Audience(issuer or endpoints.issuer_uri(organization, domain), endpoints.acs_url(tenant.directory), None),
+        Audience(
+            issuer or endpoints.issuer_uri(organization, domain), endpoints.acs_url(tenant.directory), None
+        ),
         key,
         now=now,
     )
@@ -111,8 +121,3 @@ def sign_in(tenant: Tenant, user: User, key: SigningKey, *, issuer: str | None =
     assert main is not None, answer.text[:500]
     facts = dict(re.findall(r"data-([a-z-]+)=['\"]([^'\"]*)['\"]", main.group(1)))
     return facts
-
-
-@pytest.fixture
-def tenant(sim: SimServer, actor: Actor) -> Tenant:
-    return tenant_with_users(sim, actor)

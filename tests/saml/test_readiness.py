@@ -4,7 +4,7 @@ is clear once each is fixed (issue 10, build point 3)."""
 from __future__ import annotations
 
 import pytest
-from tests.saml.fed_support import BREAK_GLASS, DOMAIN, Tenant, tenant  # noqa: F401
+from tests.saml.fed_support import BREAK_GLASS, DOMAIN, Tenant, tenant_with_users
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.audit import AuditEvent
@@ -19,13 +19,20 @@ from m365sim.testing import SimServer
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def tenant(sim: SimServer, actor: Actor) -> Tenant:
+    return tenant_with_users(sim, actor)
+
+
 def codes(tenant: Tenant, actor: Actor, domain: str = DOMAIN) -> dict[BlockerCode, list[str]]:
     found = saml.readiness(tenant.directory, domain, actor=actor)
     return {b.code: b.users for b in found.blockers}
 
 
-def test_every_blocker_is_listed_then_readiness_is_clear_once_each_is_fixed(tenant: Tenant, actor: Actor) -> None:
-    ada, bob = tenant.users
+def test_every_blocker_is_listed_then_readiness_is_clear_once_each_is_fixed(
+    tenant: Tenant, actor: Actor
+) -> None:
+    ada, _ = tenant.users
     tenant.account(ada.email)["onPremisesImmutableId"] = None  # cleared in Microsoft 365 by hand
     tenant.account(BREAK_GLASS)["accountEnabled"] = False  # the only onmicrosoft.com Global Admin
     seeded = sorted(a["userPrincipalName"] for a in tenant.seeded_accounts() if a["accountEnabled"])
@@ -71,7 +78,9 @@ def test_a_global_admin_on_a_custom_domain_is_no_break_glass(tenant: Tenant, act
         ("nosuch.example", BlockerCode.UNKNOWN_DOMAIN),
     ],
 )
-def test_domains_microsoft_never_federates_are_blocked(tenant: Tenant, actor: Actor, domain: str, code: BlockerCode) -> None:
+def test_domains_microsoft_never_federates_are_blocked(
+    tenant: Tenant, actor: Actor, domain: str, code: BlockerCode
+) -> None:
     assert code in codes(tenant, actor, domain)
 
 
@@ -102,7 +111,9 @@ def test_a_test_sign_in_with_a_key_that_no_longer_signs_does_not_count(tenant: T
     assert BlockerCode.NO_TEST_SIGN_IN in codes(tenant, actor)
 
 
-def test_a_test_sign_in_of_a_suspended_or_disabled_user_fails_in_plain_words(tenant: Tenant, actor: Actor) -> None:
+def test_a_test_sign_in_of_a_suspended_or_disabled_user_fails_in_plain_words(
+    tenant: Tenant, actor: Actor
+) -> None:
     _, bob = tenant.users
     tenant.account(bob.email)["accountEnabled"] = False
     test = saml.test_sign_in(tenant.directory, DOMAIN, actor=actor, user=bob)
@@ -118,7 +129,9 @@ def test_microsoft_unreachable_is_a_blocker_not_an_error(tenant: Tenant, actor: 
     assert not readiness.ready
 
 
-def test_read_only_cannot_queue_immutable_ids_or_test(tenant: Tenant, read_only_actor: Actor, sim: SimServer) -> None:
+def test_read_only_cannot_queue_immutable_ids_or_test(
+    tenant: Tenant, read_only_actor: Actor, sim: SimServer
+) -> None:
     with pytest.raises(PermissionDenied):
         saml.set_immutable_ids(tenant.directory, DOMAIN, actor=read_only_actor)
     with pytest.raises(PermissionDenied):
