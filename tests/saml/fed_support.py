@@ -113,7 +113,7 @@ def sign_in(tenant: Tenant, user: User, key: SigningKey, *, issuer: str | None =
         key,
         now=now,
     )
-    with httpx.Client(verify=tenant.sim.ca_file, timeout=20) as client:
+    with httpx.Client(verify=tenant.sim.ssl_context(), timeout=20) as client:
         answer = client.post(
             endpoints.acs_url(tenant.directory), data={"SAMLResponse": base64.b64encode(xml).decode()}
         )
