@@ -31,13 +31,14 @@ from lockstep.saml.models import DomainFederation, FederationState
 from lockstep.saml.services import microsoft
 from lockstep.saml.services.contract import DomainStatus
 from lockstep.saml.services.readiness import readiness
-from lockstep.saml.services.scope import domain_name, own_directory
+from lockstep.saml.services.scope import bound_users, domain_name, own_directory
 
 DISPLAY_NAME = "Lockstep"
 PASSWORDS_AFTER_ROLL_BACK = (
     "Users of {domain} now sign in to Microsoft 365 with a cloud password again: each needs one. "
-    "A password a user sets in Lockstep from now on is delivered to their account; until then "
-    "they cannot sign in to Microsoft 365. Microsoft 365 can take up to two hours to switch."
+    "A password a user sets in Lockstep from now on is delivered to their account, and with password "
+    "takeover on, so is the one they type at their next User Portal sign-in; until then they cannot "
+    "sign in to Microsoft 365. Microsoft 365 can take up to two hours to switch."
 )
 
 
@@ -192,6 +193,7 @@ def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFeder
             last_error="",
         )
         _set_domain_type(directory, name, "Managed")
+        waiting = _await_passwords(directory, name)
         audit.record(
             actor=actor,
             action="saml.roll_back",
@@ -201,11 +203,20 @@ def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFeder
             before={"state": federation.state, "remote_id": federation.remote_id},
             after={
                 "state": FederationState.ROLLED_BACK,
+                "accounts_waiting": waiting,
                 "note": PASSWORDS_AFTER_ROLL_BACK.format(domain=name),
             },
         )
     federation.refresh_from_db()
     return federation
+
+
+def _await_passwords(directory: Directory, domain: str) -> int:
+    """After a roll back every account of the domain needs a cloud password again: mark each as
+    never having had one from Lockstep, so that with password takeover on, the user's next User
+    Portal sign-in delivers the password they type (`password_delivery.hold_presented_password`),
+    and the list shows them as waiting for it. A password set in Lockstep is delivered anyway."""
+    return bound_users(directory, domain).update(password_synced_at=None)
 
 
 def propagation() -> dt.timedelta:
