@@ -115,6 +115,8 @@ def test_federate_is_refused_naming_every_blocker_and_nothing_is_sent(tenant: Te
     assert not [r for r in tenant.sim.request_log() if r["method"] != "GET" and "federation" in r["path"]]
     assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Managed"
     assert not DomainFederation.objects.exists()
+    refusal = AuditEvent.objects.get(action="saml.federate.refused")
+    assert "unmanaged_users" in refusal.after["blockers"]
 
 
 def test_only_an_owner_may_federate_roll_back_or_rotate(

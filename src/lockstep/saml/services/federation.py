@@ -27,7 +27,7 @@ from lockstep.m365.graph.payloads import InternalDomainFederation
 from lockstep.m365.models import Directory, DirectoryDomain
 from lockstep.m365.services.errors import refusal
 from lockstep.saml import endpoints, keys
-from lockstep.saml.models import DomainFederation, FederationState
+from lockstep.saml.models import DomainFederation, FederationState, SigningKey
 from lockstep.saml.services import microsoft
 from lockstep.saml.services.contract import DomainStatus
 from lockstep.saml.services.readiness import readiness
@@ -42,7 +42,9 @@ PASSWORDS_AFTER_ROLL_BACK = (
 )
 
 
-def configuration(directory: Directory, domain: str, issuer: str) -> InternalDomainFederation:
+def configuration(
+    directory: Directory, domain: str, issuer: str, active: SigningKey, upcoming: SigningKey | None
+) -> InternalDomainFederation:
     """The internalDomainFederation body for `domain` with the organization's published keys."""
     organization = directory.organization
     body: InternalDomainFederation = {
@@ -50,7 +52,7 @@ def configuration(directory: Directory, domain: str, issuer: str) -> InternalDom
         "issuerUri": issuer,
         "passiveSignInUri": endpoints.sso_url(organization, domain),
         "signOutUri": endpoints.slo_url(organization, domain),
-        "signingCertificate": keys.certificate_b64(keys.active_key(organization)),
+        "signingCertificate": keys.certificate_b64(active),
         "preferredAuthenticationProtocol": "saml",
         "federatedIdpMfaBehavior": "acceptIfMfaDoneByFederatedIdp",
         # Microsoft's prompt=login becomes a fresh password sign-in at Lockstep (wsFed-era
@@ -58,7 +60,6 @@ def configuration(directory: Directory, domain: str, issuer: str) -> InternalDom
         # the same way, but translate is the documented behaviour for SAML IdPs without it.
         "promptLoginBehavior": "translateToFreshPasswordAuthentication",
     }
-    upcoming = keys.next_key(organization)
     if upcoming is not None:
         body["nextSigningCertificate"] = keys.certificate_b64(upcoming)
     return body
@@ -70,10 +71,10 @@ def _set_domain_type(directory: Directory, domain: str, kind: str) -> None:
     DirectoryDomain.objects.filter(directory=directory, name=domain).update(authentication_type=kind)
 
 
-def _publish(client: GraphClient, directory: Directory, domain: str, issuer: str) -> str:
+def _publish(client: GraphClient, body: InternalDomainFederation, domain: str) -> str:
     """Create the configuration, or bring ours up to date if Microsoft 365 already holds it (a
     retry after a lost answer); the configuration's id."""
-    body = configuration(directory, domain, issuer)
+    issuer = body["issuerUri"]
     existing = microsoft.federation_configuration(client, domain)
     if existing is not None and existing.get("issuerUri") == issuer:
         client.update_federation_configuration(domain, str(existing["id"]), body)
@@ -92,16 +93,25 @@ def federate(directory: Directory, domain: str, *, actor: Actor) -> DomainFedera
         words = " ".join(
             f"{b.message}" + (f" ({', '.join(b.users)})" if b.users else "") for b in check.blockers
         )
+        audit.record(
+            actor=actor,
+            action="saml.federate.refused",
+            target_type="directory",
+            target_id=directory.pk,
+            target_label=f"{directory.name}: {name}",
+            after={"domain": name, "blockers": [b.code.value for b in check.blockers]},
+        )
         raise Conflict("domain", f"{name} cannot be federated yet. {words}")
     stored = DomainFederation.objects.filter(directory=directory, domain=name).first()
     issuer = stored.issuer_uri if stored else endpoints.issuer_uri(directory.organization, name)
+    organization = directory.organization
+    active, upcoming = keys.active_key(organization), keys.next_key(organization)
     try:
         with microsoft.graph_client(directory) as client:
-            remote_id = _publish(client, directory, name, issuer)
+            remote_id = _publish(client, configuration(directory, name, issuer, active, upcoming), name)
     except GraphError as error:
         _remember_failure(directory, name, issuer, error, actor)
         raise refusal("domain", error) from error
-    organization = directory.organization
     with transaction.atomic():
         federation, _ = DomainFederation.objects.update_or_create(
             directory=directory,
@@ -110,8 +120,8 @@ def federate(directory: Directory, domain: str, *, actor: Actor) -> DomainFedera
                 "issuer_uri": issuer,
                 "remote_id": remote_id,
                 "state": FederationState.FEDERATED,
-                "published_key": keys.active_key(organization),
-                "published_next_key": keys.next_key(organization),
+                "published_key": active,
+                "published_next_key": upcoming,
                 "changed_at": timezone.now(),
                 "last_error": "",
             },
