@@ -3,7 +3,11 @@ and promoting it, a partial failure is named and finished by running the step ag
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import pytest
+from django.utils import timezone
 from tests.saml.fed_support import DOMAIN, SECOND, Tenant, sign_in, tenant_with_users
 
 from lockstep.directory.actors import Actor
@@ -19,8 +23,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def tenant(sim: SimServer, actor: Actor) -> Tenant:
-    """fabrikam.com and litware.com both federated with Lockstep."""
+def tenant(sim: SimServer, actor: Actor, settings: Any) -> Tenant:
+    """fabrikam.com and litware.com both federated with Lockstep; no propagation wait (it has a
+    test of its own)."""
+    settings.FEDERATION_PROPAGATION_MINUTES = 0
     made = tenant_with_users(sim, actor, second_domain=True)
     made.disable_seeded()
     for domain in (DOMAIN, SECOND):
@@ -117,3 +123,17 @@ def test_a_partial_failure_is_named_and_the_same_step_finishes_it(
 def saml_result(tenant: Tenant, user: User, key: SigningKey) -> str:
     """m365sim's verdict on an IdP-initiated sign-in of `user` signed by `key`."""
     return sign_in(tenant, user, key)["result"]
+
+
+def test_promote_waits_until_microsoft_may_hold_the_next_certificate_everywhere(
+    tenant: Tenant, actor: Actor, org: Organization, settings: Any
+) -> None:
+    settings.FEDERATION_PROPAGATION_MINUTES = 120
+    old = keys.active_key(org)
+    saml.publish_next_key(org, actor=actor)
+    with pytest.raises(Conflict, match="up to two hours") as refused:
+        saml.promote_next_key(org, actor=actor)
+    assert DOMAIN in refused.value.message and SECOND in refused.value.message
+    assert keys.active_key(org).pk == old.pk  # nothing promoted
+    DomainFederation.objects.update(changed_at=timezone.now() - dt.timedelta(minutes=121))
+    assert saml.promote_next_key(org, actor=actor).pk != old.pk

@@ -12,9 +12,6 @@ LOCKSTEP_FEDERATION_PROPAGATION_MINUTES after a change the status says "in progr
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,6 +27,7 @@ from lockstep.saml import endpoints, keys
 from lockstep.saml.models import DomainFederation, FederationState, SigningKey
 from lockstep.saml.services import microsoft
 from lockstep.saml.services.contract import DomainStatus
+from lockstep.saml.services.propagation import in_progress
 from lockstep.saml.services.readiness import readiness
 from lockstep.saml.services.scope import bound_users, domain_name, own_directory
 
@@ -229,10 +227,6 @@ def _await_passwords(directory: Directory, domain: str) -> int:
     return bound_users(directory, domain).update(password_synced_at=None)
 
 
-def propagation() -> dt.timedelta:
-    return dt.timedelta(minutes=float(settings.FEDERATION_PROPAGATION_MINUTES))
-
-
 def federation_status(directory: Directory) -> list[DomainStatus]:
     """Every domain of the tenant: Microsoft 365's authentication type and Lockstep's state."""
     stored = {f.domain: f for f in DomainFederation.objects.filter(directory=directory)}
@@ -267,12 +261,8 @@ def federation_status(directory: Directory) -> list[DomainStatus]:
                 is_initial=is_initial,
                 microsoft_state=kind,
                 lockstep_state=federation.state if federation else "",
-                in_progress=bool(
-                    changed
-                    and federation
-                    and federation.state != FederationState.FAILED
-                    and now - changed < propagation()
-                ),
+                in_progress=bool(federation and federation.state != FederationState.FAILED)
+                and in_progress(changed, now=now),
                 changed_at=changed,
                 issuer_uri=federation.issuer_uri if federation else endpoints.issuer_uri(organization, name),
                 sso_url=endpoints.sso_url(organization, name),
