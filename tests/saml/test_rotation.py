@@ -4,6 +4,7 @@ and promoting it, a partial failure is named and finished by running the step ag
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from lockstep.m365.services.errors import MicrosoftRefused
 from lockstep.saml import keys
 from lockstep.saml import services as saml
 from lockstep.saml.models import DomainFederation, KeyStatus, SigningKey
+from m365sim.saml_state import sp_of
 from m365sim.testing import SimServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -137,3 +139,31 @@ def test_promote_waits_until_microsoft_may_hold_the_next_certificate_everywhere(
     assert keys.active_key(org).pk == old.pk  # nothing promoted
     DomainFederation.objects.update(changed_at=timezone.now() - dt.timedelta(minutes=121))
     assert saml.promote_next_key(org, actor=actor).pk != old.pk
+
+
+def test_rotation_survives_microsofts_propagation_delay(
+    tenant: Tenant, actor: Actor, org: Organization, settings: Any
+) -> None:
+    """m365sim's sign-ins see each federation change 2 s late (Microsoft: up to two hours):
+    publishing, waiting out Lockstep's propagation time, then promoting fails no sign-in, while
+    signing with the next key before it has propagated would have."""
+    sp = sp_of(tenant.sim.sim)
+    sp.settings.federation_propagation_seconds = 2.0
+    settings.FEDERATION_PROPAGATION_MINUTES = 2.5 / 60
+    try:
+        time.sleep(2.1)  # the federation itself has reached sign-ins
+        ada = tenant.users[0]
+        old = keys.active_key(org)
+        assert saml_result(tenant, ada, old) == "success"
+        upcoming = saml.publish_next_key(org, actor=actor)
+        assert saml_result(tenant, ada, old) == "success"
+        assert saml_result(tenant, ada, upcoming) == "error"  # not propagated yet: why Lockstep waits
+        with pytest.raises(Conflict, match="up to two hours"):
+            saml.promote_next_key(org, actor=actor)
+        time.sleep(2.6)
+        assert saml.promote_next_key(org, actor=actor).pk == upcoming.pk
+        for _ in range(3):  # across the propagation of the promotion itself
+            assert saml_result(tenant, ada, keys.active_key(org)) == "success"
+            time.sleep(1.0)
+    finally:
+        sp.settings.federation_propagation_seconds = 0.0
