@@ -186,8 +186,8 @@ class ResponseBuilder:
         assertion = self.assertion()
         return signer.sign(
             assertion,
-            key=keys.private_key_pem(self.key),
-            cert=self.key.certificate_pem,
+            key=keys.private_key(self.key),
+            cert=[keys.certificate(self.key.certificate_pem)],
             reference_uri=assertion.get("ID"),
         )
 
