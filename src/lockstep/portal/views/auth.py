@@ -3,6 +3,7 @@ user enrolled an authenticator app; sign-out."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from django.contrib import messages
@@ -27,11 +28,16 @@ PENDING_NEXT = "portal_pending_next"
 PENDING_SECONDS = 300  # the TOTP step must follow the password within five minutes
 
 
+AUTHN_AT = "portal_authn_at"  # when the user signed in (the SAML AuthnInstant)
+# The IdP's continuation (`/saml/<org>/<domain>/sso?c=...`) after signing in for Microsoft 365.
+SAML_CONTINUATION = re.compile(r"^/saml/[-a-zA-Z0-9_]+/[a-z0-9.-]+/sso\?c=[-A-Za-z0-9_:.%]+$")
+
+
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
-    """`next` only ever leads to a User Portal page of this site."""
+    """`next` only ever leads to a User Portal page of this site, or back to the SAML sign-in."""
     if (
         candidate
-        and candidate.startswith("/portal/")
+        and (candidate.startswith("/portal/") or SAML_CONTINUATION.match(candidate))
         and "\\" not in candidate
         and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()})
         and not candidate.startswith((reverse("portal:login"), reverse("portal:logout")))
@@ -40,13 +46,16 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
     return reverse("portal:home")
 
 
-def _finish(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+def _finish(request: HttpRequest, user: User, next_url: str, *, mfa_passed: bool) -> HttpResponse:
+    """Signed in; `mfa_passed` only when the second step (TOTP or a recovery code) passed: the
+    Microsoft 365 MFA claim depends on it."""
     held = request.session.pop(PENDING_PASSWORD, None)
     if held:  # the second factor passed: now the typed password may go to Microsoft 365
         signin.present_password(user, crypto.decrypt(str(held), context=_password_context(user)))
     for key in (PENDING_USER, PENDING_FINGERPRINT, PENDING_AT, PENDING_NEXT):
         request.session.pop(key, None)
-    sessions.sign_in(request, user, mfa_passed=True)
+    sessions.sign_in(request, user, mfa_passed=mfa_passed)
+    request.session[AUTHN_AT] = time.time()
     throttle.record_success(user)
     response = redirect(next_url)
     devices.remember(request, response, user)
@@ -94,7 +103,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         user = attempt.user
         next_url = safe_next(request, request.POST.get("next"))
         if not user.totp_enabled:
-            return _finish(request, user, next_url)
+            return _finish(request, user, next_url, mfa_passed=False)
         request.session.cycle_key()
         request.session[PENDING_USER] = user.pk
         request.session[PENDING_FINGERPRINT] = sessions.fingerprint(user)
@@ -150,7 +159,10 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
         code = form.cleaned_data["code"]
         if totp.verify(user=user, code=code):
             return _finish(
-                request, user, str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home")
+                request,
+                user,
+                str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home"),
+                mfa_passed=True,
             )
         if recovery.consume(user, code):
             left = recovery.remaining(user)
@@ -160,7 +172,10 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
                 "Each works once: make new ones under Two-step verification.",
             )
             return _finish(
-                request, user, str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home")
+                request,
+                user,
+                str(request.session.get(PENDING_NEXT, "")) or reverse("portal:home"),
+                mfa_passed=True,
             )
         throttle.record_failure(users=[user], address=address, organization_id=user.organization_id)
         form.add_error("code", "That code is not right (or was already used). Try the next one.")

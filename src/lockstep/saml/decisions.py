@@ -1,0 +1,119 @@
+"""Who gets an assertion for a federated domain, and the audit row of every decision.
+
+Only an ACTIVE user of the federation's organization, bound to its directory (a binding not
+being unbound, with an account in Microsoft 365) whose UPN there is in the federated domain.
+Everyone else is refused with words they can act on (SPEC 6; issue 10 point 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lockstep.directory.actors import Actor
+from lockstep.directory.audit import record
+from lockstep.directory.models import ActorKind, AdminRole, User, UserState
+from lockstep.m365.models import UserBinding
+from lockstep.saml.models import DomainFederation, FederationState
+
+ISSUED = "saml.sign_in.issued"
+REFUSED = "saml.sign_in.refused"
+
+
+@dataclass(frozen=True)
+class Decision:
+    issued: bool
+    code: str  # "issued", or why not: suspended, staged, other_organization, unbound, no_account, ...
+    words: str  # for the user, in plain language
+    binding: UserBinding | None = None
+
+
+def _refuse(code: str, words: str) -> Decision:
+    return Decision(False, code, words)
+
+
+def _in_domain(upn: str, domain: str) -> bool:
+    return upn.rsplit("@", 1)[-1].lower() == domain.lower()
+
+
+def decide(user: User, federation: DomainFederation) -> Decision:
+    """Whether `user` may sign in to Microsoft 365 through `federation` (no side effects)."""
+    directory = federation.directory
+    if user.organization_id != directory.organization_id:
+        return _refuse(
+            "other_organization",
+            "Your account belongs to another organization than this Microsoft 365 sign-in.",
+        )
+    if federation.state != FederationState.FEDERATED:
+        return _refuse(
+            "not_federated",
+            f"Sign-in to Microsoft 365 through Lockstep is not turned on for {federation.domain}.",
+        )
+    if user.state == UserState.SUSPENDED:
+        return _refuse("suspended", "Your account is suspended. Ask your administrator to restore it.")
+    if user.state != UserState.ACTIVE:
+        return _refuse("staged", "Your account is not active yet. Finish activating it first.")
+    binding = UserBinding.objects.filter(directory=directory, user=user).first()
+    if binding is None or binding.unbound:
+        return _refuse(
+            "unbound", f"Your account is not part of the Microsoft 365 directory {directory.name}."
+        )
+    if not binding.remote_id or binding.remote_deleted_at is not None:
+        return _refuse("no_account", f"Your Microsoft 365 account in {directory.name} does not exist yet.")
+    if not _in_domain(binding.remote_upn, federation.domain):
+        return _refuse(
+            "other_domain",
+            f"Your Microsoft 365 sign-in name {binding.remote_upn or '(none)'} is not in {federation.domain}: "
+            "this sign-in is only for that domain.",
+        )
+    return Decision(True, "issued", "", binding)
+
+
+def _actor(user: User, federation: DomainFederation) -> Actor:
+    organization_id = federation.directory.organization_id
+    if user.organization_id == organization_id:
+        return Actor.for_user(user)
+    # Another organization's user: recorded for this organization, without their name.
+    return Actor(ActorKind.USER, organization_id, AdminRole.READ_ONLY, "", "a user of another organization")
+
+
+def audit(
+    decision: Decision,
+    user: User,
+    federation: DomainFederation,
+    *,
+    request_id: str | None,
+    binding_kind: str,
+    mfa: bool = False,
+) -> None:
+    """One audit row per decision, issued or refused, with the reason."""
+    foreign = user.organization_id != federation.directory.organization_id
+    after: dict[str, object] = {
+        "domain": federation.domain,
+        "directory": federation.directory.name,
+        "request_id": request_id or "",
+        "binding": binding_kind,  # redirect, post or idp-initiated
+    }
+    if decision.issued and decision.binding is not None:
+        after.update(upn=decision.binding.remote_upn, mfa=mfa)
+    else:
+        after.update(reason=decision.code, words=decision.words)
+    record(
+        actor=_actor(user, federation),
+        action=ISSUED if decision.issued else REFUSED,
+        target_type="user",
+        target_id="" if foreign else user.pk,
+        target_label="" if foreign else user.username,
+        after=after,
+    )
+
+
+def audit_refused_request(federation: DomainFederation, *, code: str, words: str, binding_kind: str) -> None:
+    """A request refused before anyone signed in (bad signature, replay, foreign ACS...)."""
+    record(
+        actor=Actor.system(federation.directory.organization_id, "Microsoft 365 sign-in request"),
+        action=REFUSED,
+        target_type="saml_federation",
+        target_id=federation.pk,
+        target_label=federation.domain,
+        after={"domain": federation.domain, "binding": binding_kind, "reason": code, "words": words},
+    )

@@ -1,0 +1,127 @@
+"""`/sso`: the AuthnRequest (HTTP-Redirect GET or HTTP-POST), checked, then carried to our own GET
+(`?c=...`) where the portal session is readable; the user signs in if needed, the decision is
+taken and recorded, and the signed Response is posted to Microsoft's ACS. `/start`: the same
+from the User Portal home (IdP-initiated, no InResponseTo)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from lockstep.directory.models import User, UserState
+from lockstep.portal import sessions
+from lockstep.portal.views.auth import AUTHN_AT
+from lockstep.saml import continuation, decisions, endpoints, keys, requests
+from lockstep.saml.models import DomainFederation
+from lockstep.saml.response import Audience, Subject, build_response, new_id, post_value
+from lockstep.saml.views import autopost, federation_for, refusal, see_other
+from lockstep.saml.xml_input import RequestRefused
+
+SESSION_INDEX = "saml_session_index"
+
+
+@csrf_exempt  # Microsoft posts here cross-site; the request is checked by its own rules
+@never_cache
+def sso(request: HttpRequest, org: str, domain: str) -> HttpResponse:
+    federation = federation_for(org, domain)
+    if request.method == "GET" and "c" in request.GET:
+        return _continue(request, federation, request.GET["c"])
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    data = request.GET if request.method == "GET" else request.POST
+    kind = "redirect" if request.method == "GET" else "post"
+    try:
+        message = requests.receive(
+            federation,
+            saml_request=data.get("SAMLRequest"),
+            relay_state=data.get("RelayState"),
+            query_string=request.META.get("QUERY_STRING", "") if kind == "redirect" else None,
+        )
+    except RequestRefused as refused:
+        decisions.audit_refused_request(federation, code=refused.code, words=refused.words, binding_kind=kind)
+        return refusal(request, refused.code, refused.words, status=400)
+    token = continuation.dumps(org, federation.domain, message)
+    return see_other(f"{request.path}?{urlencode({'c': token})}")
+
+
+def _stale_user(request: HttpRequest) -> User | None:
+    """The user of a session that ended because the account is no longer active (suspended)."""
+    user_id = request.session.get(sessions.PORTAL_USER)
+    if user_id is None:
+        return None
+    user = User.objects.select_related("organization").filter(pk=user_id).first()
+    return user if user is not None and user.state != UserState.ACTIVE else None
+
+
+def _continue(request: HttpRequest, federation: DomainFederation, token: str) -> HttpResponse:
+    try:
+        carried = continuation.loads(token, federation.directory.organization.slug, federation.domain)
+    except RequestRefused as refused:
+        return refusal(request, refused.code, refused.words, status=400)
+    stale = _stale_user(request)
+    user = sessions.current_user(request)
+    if user is None and stale is not None:
+        user = stale
+    if user is None:
+        return redirect(f"{settings.PORTAL_LOGIN_PATH}?{urlencode({'next': request.get_full_path()})}")
+    return answer(request, federation, user, carried.message)
+
+
+def _subject(request: HttpRequest, user: User, upn: str) -> Subject:
+    started = request.session.get(AUTHN_AT)
+    authn_instant = dt.datetime.fromtimestamp(float(started), dt.UTC) if started else dt.datetime.now(dt.UTC)
+    index = str(request.session.get(SESSION_INDEX) or new_id())
+    request.session[SESSION_INDEX] = index
+    return Subject(
+        immutable_id=user.immutable_id,
+        upn=upn,
+        mfa=bool(request.session.get(sessions.PORTAL_MFA)),
+        authn_instant=authn_instant,
+        session_index=index,
+    )
+
+
+def answer(
+    request: HttpRequest, federation: DomainFederation, user: User, message: requests.SamlMessage | None
+) -> HttpResponse:
+    """Decide, record, and (when issued) post the signed Response to Microsoft's ACS."""
+    kind = message.binding if message else "idp-initiated"
+    request_id = message.request_id if message else None
+    decision = decisions.decide(user, federation)
+    if not decision.issued or decision.binding is None:
+        decisions.audit(decision, user, federation, request_id=request_id, binding_kind=kind)
+        return refusal(request, decision.code, decision.words, status=403)
+    subject = _subject(request, user, decision.binding.remote_upn)
+    acs = endpoints.acs_url(federation.directory)
+    with transaction.atomic():
+        if request_id is not None:
+            try:
+                requests.mark_answered(federation.directory.organization_id, request_id)
+            except RequestRefused as refused:
+                decisions.audit_refused_request(
+                    federation, code=refused.code, words=refused.words, binding_kind=kind
+                )
+                return refusal(request, refused.code, refused.words, status=400)
+        decisions.audit(decision, user, federation, request_id=request_id, binding_kind=kind, mfa=subject.mfa)
+    key = keys.active_key(federation.directory.organization)
+    xml = build_response(subject, Audience(federation.issuer_uri, acs, request_id), key)
+    return autopost(request, acs, post_value(xml), message.relay_state if message else "")
+
+
+@require_POST
+@never_cache
+@sessions.portal_login_required
+def start(request: HttpRequest, org: str, domain: str) -> HttpResponse:
+    """IdP-initiated sign-in from the User Portal home (CSRF-protected form)."""
+    federation = federation_for(org, domain)
+    user = sessions.current_user(request)
+    assert user is not None
+    return answer(request, federation, user, None)
