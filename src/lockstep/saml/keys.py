@@ -164,6 +164,11 @@ def _loaded(encrypted: str, organization_id: int) -> rsa.RSAPrivateKey:
     return loaded
 
 
+def private_key_pem(key: SigningKey) -> str:
+    """Decrypted PEM, in memory only; never stored or logged. Prefer `private_key` (loaded once)."""
+    return crypto.decrypt(key.private_key_encrypted, context=_context(key.organization_id))
+
+
 def forget_private_keys() -> None:
     """Drop the loaded private keys of this process (the benchmark's cold path; tests)."""
     _loaded.cache_clear()
