@@ -24,7 +24,7 @@ import pytest
 from lxml import etree
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import User, UserState
+from lockstep.directory.models import Organization, User, UserState
 from lockstep.directory.services import users
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.connection import DirectoryConnection
@@ -57,6 +57,12 @@ def browser() -> Iterator[Any]:
                 yield launched
         except BrowserUnavailable as absent:
             pytest.skip(str(absent))
+
+
+@pytest.fixture
+def actor(org: Organization) -> Actor:
+    """The set-up acts as the system (no owner to create: that is an Argon2 hash saved per test)."""
+    return Actor.system(org.pk, "e2e set-up")
 
 
 @pytest.fixture

@@ -9,12 +9,14 @@ import datetime as dt
 import pytest
 from lxml import etree
 
+from lockstep.directory.actors import Actor
 from lockstep.directory.models import Organization
 from lockstep.saml import keys
 from lockstep.saml.endpoints import AUTHN_METHODS_ATTRIBUTE, MFA_METHOD
 from lockstep.saml.models import SigningKey
 from lockstep.saml.response import Audience, Subject, build_response
 from lockstep.testing.saml import (
+    METADATA_SCHEMA,
     NS,
     Verdict,
     assert_valid_everywhere,
@@ -183,3 +185,24 @@ def test_a_wrapped_second_assertion_is_refused_though_the_original_signature_ver
     verdicts = _all(etree.tostring(root), key.certificate_pem)
     assert not verdicts["xmlsec1"] and "one assertion" in verdicts["xmlsec1"].reason
     assert not verdicts["python3-saml"]
+
+
+@pytest.mark.django_db
+def test_the_idp_metadata_fits_the_metadata_schema_and_python3_saml_reads_both_certificates(
+    org: Organization, actor: Actor
+) -> None:
+    from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+
+    from lockstep.saml import endpoints, metadata
+
+    active = keys.active_key(org)
+    upcoming = keys.create_next_key(org, actor=actor)
+    xml = metadata.entity_descriptor(org, "contoso.com")
+    assert schema_check(xml, METADATA_SCHEMA), schema_check(xml, METADATA_SCHEMA).reason
+    idp = OneLogin_Saml2_IdPMetadataParser.parse(xml.decode())["idp"]
+    assert idp["entityId"] == endpoints.issuer_uri(org, "contoso.com")
+    assert idp["singleSignOnService"]["url"] == endpoints.sso_url(org, "contoso.com")
+    assert idp["singleLogoutService"]["url"] == endpoints.slo_url(org, "contoso.com")
+    assert idp["x509certMulti"]["signing"] == [keys.certificate_b64(active), keys.certificate_b64(upcoming)]
+    broken = xml.replace(b"md:IDPSSODescriptor ", b"md:IDPSSODescriptor Unexpected='1' ", 1)
+    assert not schema_check(broken, METADATA_SCHEMA)
