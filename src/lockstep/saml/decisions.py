@@ -84,6 +84,7 @@ def audit(
     request_id: str | None,
     binding_kind: str,
     mfa: bool = False,
+    signed: bool = False,
 ) -> None:
     """One audit row per decision, issued or refused, with the reason."""
     foreign = user.organization_id != federation.directory.organization_id
@@ -92,6 +93,7 @@ def audit(
         "directory": federation.directory.name,
         "request_id": request_id or "",
         "binding": binding_kind,  # redirect, post or idp-initiated
+        "signed_request": signed,  # the AuthnRequest's signature was verified
     }
     if decision.issued and decision.binding is not None:
         after.update(upn=decision.binding.remote_upn, mfa=mfa)
@@ -117,3 +119,28 @@ def audit_refused_request(federation: DomainFederation, *, code: str, words: str
         target_label=federation.domain,
         after={"domain": federation.domain, "binding": binding_kind, "reason": code, "words": words},
     )
+
+
+@dataclass(frozen=True)
+class SignInChoice:
+    """A federated domain the user may sign in to Microsoft 365 with (User Portal home)."""
+
+    directory_name: str
+    domain: str
+    upn: str
+    start_path: str
+
+
+def sign_in_choices(user: User) -> list[SignInChoice]:
+    federations = DomainFederation.objects.filter(
+        directory__organization_id=user.organization_id, state=FederationState.FEDERATED
+    ).select_related("directory__organization")
+    choices = []
+    for federation in federations.order_by("directory__name", "domain"):
+        decision = decide(user, federation)
+        if decision.issued and decision.binding is not None:
+            path = f"/saml/{federation.directory.organization.slug}/{federation.domain}/start"
+            choices.append(
+                SignInChoice(federation.directory.name, federation.domain, decision.binding.remote_upn, path)
+            )
+    return choices

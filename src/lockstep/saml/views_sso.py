@@ -110,7 +110,15 @@ def answer(
                     federation, code=refused.code, words=refused.words, binding_kind=kind
                 )
                 return refusal(request, refused.code, refused.words, status=400)
-        decisions.audit(decision, user, federation, request_id=request_id, binding_kind=kind, mfa=subject.mfa)
+        decisions.audit(
+            decision,
+            user,
+            federation,
+            request_id=request_id,
+            binding_kind=kind,
+            mfa=subject.mfa,
+            signed=bool(message and message.signed),
+        )
     key = keys.active_key(federation.directory.organization)
     xml = build_response(subject, Audience(federation.issuer_uri, acs, request_id), key)
     return autopost(request, acs, post_value(xml), message.relay_state if message else "")

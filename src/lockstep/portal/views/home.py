@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from lockstep.m365 import portal_status
 from lockstep.portal import recovery
 from lockstep.portal.sessions import current_user, portal_login_required
+from lockstep.saml.decisions import sign_in_choices
 
 
 @never_cache
@@ -23,6 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "portal_user": user,
             "synced_to": portal_status.take_first_sync_notice(user),
             "directories": portal_status.bound_directories(user),
+            "saml_choices": sign_in_choices(user),
             "recovery_left": recovery.remaining(user) if user.totp_enabled else None,
         },
     )
