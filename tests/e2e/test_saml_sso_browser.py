@@ -245,7 +245,7 @@ def test_idp_initiated_sign_in_from_the_user_portal_home(
     page.goto(f"{base}/portal/")
     _sign_in(page)
     expect(page.get_by_role("heading", name="Hello, Ines Ortega")).to_be_visible()
-    page.get_by_role("button", name=f"Sign in to Microsoft 365 ({DOMAIN})").click()
+    page.get_by_role("button", name=f"Sign in to Microsoft 365 as {UPN}").click()
     _expect_signed_in(page, mfa=False)
     [form] = posted
     _independently_valid(form, federation.directory, solicited=False)
