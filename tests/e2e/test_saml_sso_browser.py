@@ -24,7 +24,7 @@ import pytest
 from lxml import etree
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import Organization, User, UserState
+from lockstep.directory.models import AuditEvent, Organization, User, UserState
 from lockstep.directory.services import users
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.connection import DirectoryConnection
@@ -193,6 +193,13 @@ def _independently_valid(posted: dict[str, str], directory: Directory, *, solici
     return verdict.facts
 
 
+def _issued_sign_in() -> dict[str, Any]:
+    """The audit row of the one assertion issued (every decision is recorded)."""
+    [event] = AuditEvent.objects.filter(action="saml.sign_in.issued")
+    assert event.after is not None
+    return dict(event.after)
+
+
 def test_sp_initiated_redirect_binding_signed_request_and_password_sign_in(
     page: Any, sim: SimServer, federation: DomainFederation, person: User
 ) -> None:
@@ -208,6 +215,13 @@ def test_sp_initiated_redirect_binding_signed_request_and_password_sign_in(
     facts = _independently_valid(form, federation.directory, solicited=True)
     assert facts["name_id"] == person.immutable_id
     assert facts["attributes"]["IDPEmail"] == [UPN]
+    audited = _issued_sign_in()
+    assert (audited["binding"], audited["signed_request"], audited["mfa"], audited["upn"]) == (
+        "redirect",
+        True,
+        False,
+        UPN,
+    )
 
 
 def test_sp_initiated_post_binding_with_totp_carries_the_mfa_claim(
@@ -234,6 +248,8 @@ def test_sp_initiated_post_binding_with_totp_carries_the_mfa_claim(
     assert "http://schemas.microsoft.com/claims/multipleauthn" in facts["attributes"].get(
         endpoints.AUTHN_METHODS_ATTRIBUTE, []
     )
+    audited = _issued_sign_in()
+    assert (audited["binding"], audited["signed_request"], audited["mfa"]) == ("post", False, True)
 
 
 def test_idp_initiated_sign_in_from_the_user_portal_home(
@@ -249,3 +265,5 @@ def test_idp_initiated_sign_in_from_the_user_portal_home(
     _expect_signed_in(page, mfa=False)
     [form] = posted
     _independently_valid(form, federation.directory, solicited=False)
+    audited = _issued_sign_in()
+    assert (audited["binding"], audited["request_id"]) == ("idp-initiated", "")
