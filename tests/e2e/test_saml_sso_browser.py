@@ -137,10 +137,12 @@ def federation(sim: SimServer, directory: Directory, person: User) -> DomainFede
 
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    """A fresh browser context; m365sim's certificate comes from its own test CA."""
+    """A fresh browser context; m365sim's certificate comes from its own test CA. No console
+    error or page error is allowed (m365sim's pages have no favicon: that request is answered)."""
     context = browser.new_context(ignore_https_errors=True)
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
     try:
-        watched = watch(context.new_page(), str(live_server.url), console=())
+        watched = watch(context.new_page(), str(live_server.url))
         yield watched.page
         assert watched.problems == []
     finally:
