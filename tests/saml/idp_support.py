@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pyotp
+from django.core.cache import cache
 from django.test import Client
 
 from lockstep.directory.actors import Actor
@@ -114,6 +115,7 @@ def build_world(
     org: Organization, actor: Actor, sim: Any, settings: Any, *, signed_required: bool = False
 ) -> World:
     settings.BASE_URL = BASE
+    cache.clear()  # the SP certificates of an earlier test (or its failure to fetch them)
     directory = Directory.objects.create(
         organization=org,
         name="Contoso 365",

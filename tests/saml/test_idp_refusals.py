@@ -98,6 +98,20 @@ def test_a_tampered_post_request_is_refused(strict_world: World) -> None:
     refused(Client().post(path, fields), "signature")
 
 
+def test_a_signature_is_checked_even_when_not_required(world: World) -> None:
+    _, path, _ = start_at_sim(world, binding="redirect", signed=True, relay="abc")
+    refused(Client().get(path.replace("RelayState=abc", "RelayState=abd")), "signature")
+    assert Client().get(path).status_code == 303
+
+
+def test_without_microsofts_certificate_a_required_signature_cannot_pass(
+    strict_world: World, settings: Any
+) -> None:
+    settings.TRUSTED_CA_FILE = ""  # m365sim's certificate is no longer trusted: no SP metadata
+    _, path, _ = start_at_sim(strict_world, binding="redirect", signed=True)
+    refused(Client().get(path), "no_certificate")
+
+
 def test_signed_requests_pass_when_signing_is_required(strict_world: World) -> None:
     client = Client()
     for binding in ("redirect", "post"):
