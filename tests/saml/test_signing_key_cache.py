@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from lockstep.directory import crypto
 from lockstep.directory.models import Organization
 from lockstep.saml import keys
 
@@ -31,7 +32,13 @@ def test_the_loaded_key_is_kept_and_belongs_to_the_certificate(org: Organization
 def test_a_key_re_encrypted_or_changed_is_not_served_from_the_cache(org: Organization) -> None:
     """The cache is keyed by the ciphertext: a changed byte fails authenticated decryption."""
     key = keys.active_key(org)
-    keys.private_key(key)
+    cached = keys.private_key(key)
+    context = f"organization:{org.pk}:saml-signing-key"
+    original = key.private_key_encrypted
+    key.private_key_encrypted = crypto.reencrypt(original, context=context)
+    reloaded = keys.private_key(key)
+    assert reloaded is not cached and reloaded.private_numbers() == cached.private_numbers()
+    key.private_key_encrypted = original
     prefix, key_id, payload = key.private_key_encrypted.split(":", 2)
     flipped = payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB")
     key.private_key_encrypted = f"{prefix}:{key_id}:{flipped}"
