@@ -112,9 +112,15 @@ def federate_in_sim(world_org: Organization, sim: Any, *, signed_required: bool)
 
 
 def build_world(
-    org: Organization, actor: Actor, sim: Any, settings: Any, *, signed_required: bool = False
+    org: Organization,
+    actor: Actor,
+    sim: Any,
+    settings: Any,
+    *,
+    signed_required: bool = False,
+    base: str = BASE,
 ) -> World:
-    settings.BASE_URL = BASE
+    settings.BASE_URL = base
     cache.clear()  # the SP certificates of an earlier test (or its failure to fetch them)
     directory = Directory.objects.create(
         organization=org,

@@ -44,10 +44,18 @@ def strict_world(org: Organization, actor: Actor, sim: Any, settings: Any) -> Wo
 
 
 def authn_xml(
-    *, issuer: str = SP, acs: str | None = None, request_id: str = "_r1", head: str = "", body: str = ""
+    *,
+    issuer: str = SP,
+    acs: str | None = None,
+    request_id: str = "_r1",
+    head: str = "",
+    body: str = "",
+    instant: dt.datetime | None = None,
+    destination: str | None = None,
 ) -> str:
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = (instant or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%S.1839884Z")
     acs_attribute = f' AssertionConsumerServiceURL="{acs}"' if acs else ""
+    acs_attribute += f' Destination="{destination}"' if destination else ""
     return (
         f'{head}<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="{request_id}" '
         f'Version="2.0" IssueInstant="{now}"{acs_attribute}>'
@@ -131,6 +139,15 @@ def test_a_foreign_acs_url_is_refused_and_microsofts_own_passes(world: World) ->
     refused(Client().get(f"{world.sso_path}?{redirect_query(evil)}"), "foreign_acs")
     own = authn_xml(acs=world.sim.login_base_url + "/login.srf", request_id="_r2")
     assert Client().get(f"{world.sso_path}?{redirect_query(own)}").status_code == 303
+
+
+def test_an_old_request_or_one_for_another_destination_is_refused(world: World) -> None:
+    old = authn_xml(instant=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=14))
+    refused(Client().get(f"{world.sso_path}?{redirect_query(old)}"), "expired")
+    recent = authn_xml(instant=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=9), request_id="_r3")
+    assert Client().get(f"{world.sso_path}?{redirect_query(recent)}").status_code == 303
+    elsewhere = authn_xml(destination="https://idp.evil.example/sso", request_id="_r4")
+    refused(Client().get(f"{world.sso_path}?{redirect_query(elsewhere)}"), "destination")
 
 
 def test_a_replayed_request_id_is_refused(world: World) -> None:
