@@ -28,22 +28,25 @@ def bench() -> ModuleType:
 
 def test_defaults_small_and_refused_arguments(bench: ModuleType) -> None:
     full = bench.parse_args([])
-    assert full.seconds == 5.0 and full.out.endswith("RESULTS-saml.md")
+    assert (full.seconds, full.rounds) == (3.0, 3) and full.out.endswith("RESULTS-saml.md")
     small = bench.parse_args(["--small"])
-    assert small.seconds == 0.5 and small.out is None
-    with pytest.raises(SystemExit):
-        bench.parse_args(["--seconds", "0"])
+    assert (small.seconds, small.rounds, small.out) == (0.3, 1, None)
+    for refused in (["--seconds", "0"], ["--rounds", "0"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(refused)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("cold_key", [False, True])
+@pytest.mark.parametrize("mode", ["cached", "cold", "checked"])
 def test_the_loop_signs_verifiable_responses_and_reports_a_rate(
-    bench: ModuleType, org: Organization, cold_key: bool
+    bench: ModuleType, org: Organization, mode: str
 ) -> None:
     key = keys.active_key(org)
-    sign = bench.signer(key, cold_key=cold_key)
+    sign = bench.signer(key, mode)
     XMLVerifier().verify(sign(), x509_cert=key.certificate_pem, expect_references=1)
-    per_second, count = bench.rate(sign, 0.05)
+    per_second, count = bench.best_rate(sign, 0.05, 2)
     assert count >= 1 and per_second > 0
     table = bench.report(bench.parse_args(["--small"]), "pinned to CPU 0", [("signed", per_second, count)])
     assert "| signed |" in table and "assertions per second" in table
+    with pytest.raises(ValueError, match="mode"):
+        bench.signer(key, "warm")
