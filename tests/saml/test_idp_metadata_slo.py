@@ -102,3 +102,22 @@ def test_sign_out_without_a_request_shows_a_signed_out_page(
     page = client.get(f"/saml/{org.slug}/contoso.com/slo")
     assert page.status_code == 200 and b"You are signed out" in page.content
     assert client.get("/portal/").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_posted_logout_request_is_carried_to_a_get_before_the_session_ends(
+    org: Organization, actor: Actor, sim: Any, settings: Any
+) -> None:
+    world = build_world(org, actor, sim, settings)
+    client = Client()
+    assert portal_login(client, "adele").status_code == 302
+    query = dict(part.split("=", 1) for part in _logout_query(world).split("&"))
+    from urllib.parse import unquote
+
+    xml = zlib.decompress(base64.b64decode(unquote(query["SAMLRequest"])), -15)
+    first = client.post(f"/saml/{org.slug}/contoso.com/slo", {"SAMLRequest": base64.b64encode(xml).decode()})
+    assert first.status_code == 303
+    assert client.get("/portal/").status_code == 200  # the POST itself ended nothing
+    page = client.get(first["Location"])
+    assert autopost_fields(page)[0] == sim.login_base_url + "/login.srf"
+    assert client.get("/portal/").status_code == 302

@@ -99,3 +99,25 @@ def test_idp_initiated_sign_in_from_the_portal_home(world: World) -> None:
     answer = post_to_sim(world, action, posted)
     assert sim_result(answer)["result"] == "success", answer.text
     assert AuditEvent.objects.get(action="saml.sign_in.issued").after["binding"] == "idp-initiated"
+
+
+def test_the_start_button_is_only_for_users_who_may_sign_in_and_needs_csrf(
+    world: World, actor: Actor
+) -> None:
+    from tests.saml.idp_support import make_user, portal_login
+
+    make_user(actor, "ursula")  # not bound to the directory
+    outsider = Client()
+    assert portal_login(outsider, "ursula").status_code == 302
+    assert b"Sign in to Microsoft 365 as" not in outsider.get("/portal/").content
+    start = f"/saml/{world.org.slug}/contoso.com/start"
+    assert outsider.post(start).status_code == 403  # the decision refuses her all the same
+
+    signed_in = Client()
+    assert portal_login(signed_in, "adele").status_code == 302
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = signed_in.cookies
+    assert strict.post(start).status_code == 403  # no CSRF token
+    assert strict.get(start).status_code == 405
+    assert Client().post(start)["Location"].startswith("/portal/login/")
+    assert not AuditEvent.objects.filter(action="saml.sign_in.issued").exists()
