@@ -14,6 +14,7 @@ and the DomainFederation row is written, as the federate service will do.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pyotp
 import pytest
+from django.conf import settings as django_settings
 from lxml import etree
 
 from lockstep.directory.actors import Actor
@@ -161,9 +163,11 @@ def _capture_acs_posts(page: Any) -> list[dict[str, str]]:
     return posted
 
 
-def _sign_in(page: Any, password: str = PASSWORD) -> None:
+def _sign_in(page: Any, base: str, password: str = PASSWORD) -> None:
+    """On Lockstep's User Portal login page (where m365sim's request must have led)."""
     from playwright.sync_api import expect
 
+    expect(page).to_have_url(re.compile("^" + re.escape(f"{base}{django_settings.PORTAL_LOGIN_PATH}")))
     expect(page.get_by_label("Username or email")).to_be_visible()
     page.get_by_label("Username or email").fill(UPN)
     page.get_by_label("Password", exact=True).fill(password)
@@ -203,13 +207,13 @@ def _issued_sign_in() -> dict[str, Any]:
 
 
 def test_sp_initiated_redirect_binding_signed_request_and_password_sign_in(
-    page: Any, sim: SimServer, federation: DomainFederation, person: User
+    page: Any, sim: SimServer, base: str, federation: DomainFederation, person: User
 ) -> None:
     posted = _capture_acs_posts(page)
     relay = "estsredirect=2&estsrequest=rQQIARAA-lockstep-e2e"  # opaque, as Microsoft sends it
     query = urlencode({"domain": DOMAIN, "binding": "redirect", "signed": "1", "RelayState": relay})
     page.goto(f"{sim.base_url}/_sim/saml/start?{query}")
-    _sign_in(page)
+    _sign_in(page, base)
     _expect_signed_in(page, mfa=False)
     assert page.locator("p.relay-state").inner_text() == f"RelayState: {relay}"
     [form] = posted
@@ -227,7 +231,7 @@ def test_sp_initiated_redirect_binding_signed_request_and_password_sign_in(
 
 
 def test_sp_initiated_post_binding_with_totp_carries_the_mfa_claim(
-    page: Any, sim: SimServer, federation: DomainFederation, person: User
+    page: Any, sim: SimServer, base: str, federation: DomainFederation, person: User
 ) -> None:
     from playwright.sync_api import expect
 
@@ -236,7 +240,7 @@ def test_sp_initiated_post_binding_with_totp_carries_the_mfa_claim(
     person.refresh_from_db()
     posted = _capture_acs_posts(page)
     page.goto(f"{sim.base_url}/_sim/saml/start?{urlencode({'domain': DOMAIN, 'binding': 'post'})}")
-    _sign_in(page)
+    _sign_in(page, base)
     code_field = page.get_by_label("Code from your authenticator app, or a recovery code")
     expect(code_field).to_be_visible()
     steps = pyotp.TOTP(secret)
@@ -261,7 +265,7 @@ def test_idp_initiated_sign_in_from_the_user_portal_home(
 
     posted = _capture_acs_posts(page)
     page.goto(f"{base}/portal/")
-    _sign_in(page)
+    _sign_in(page, base)
     expect(page.get_by_role("heading", name="Hello, Ines Ortega")).to_be_visible()
     page.get_by_role("button", name=f"Sign in to Microsoft 365 as {UPN}").click()
     _expect_signed_in(page, mfa=False)
