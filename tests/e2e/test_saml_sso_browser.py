@@ -35,7 +35,7 @@ from lockstep.m365.services import bindings, directories
 from lockstep.portal import totp
 from lockstep.saml import endpoints, keys
 from lockstep.saml.models import DomainFederation, FederationState
-from lockstep.testing.browser import CHROMIUM_ARGS, BrowserUnavailable, chromium, watch
+from lockstep.testing.browser import BrowserUnavailable, chromium, watch
 from lockstep.testing.m365 import directory_fields, sync_until_settled
 from lockstep.testing.saml import assert_valid_everywhere
 from m365sim.testing import SimServer
@@ -46,7 +46,6 @@ DOMAIN = "fabrikam.com"
 UPN = "ines.ortega@fabrikam.com"
 PASSWORD = "Granite-Meadow-Falcon-61"
 FEDERATION_ROLES = ["Domain.Read.All", "Domain-InternalFederation.ReadWrite.All"]
-assert CHROMIUM_ARGS  # the shared launch flags (lockstep.testing.browser.chromium) apply here too
 
 
 @pytest.fixture(scope="module")
