@@ -177,22 +177,27 @@ class ResponseBuilder:
 
     # --- signing ----------------------------------------------------------------------------
     def signed_assertion(self) -> etree._Element:
-        signer = XMLSigner(
-            signature_algorithm=SignatureMethod.RSA_SHA256,
-            digest_algorithm=DigestAlgorithm.SHA256,
-            c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
-        )
-        signer.namespaces = {"ds": DS}
-        assertion = self.assertion()
-        return signer.sign(
-            assertion,
-            key=keys.private_key_pem(self.key),
-            cert=self.key.certificate_pem,
-            reference_uri=assertion.get("ID"),
-        )
+        return sign_enveloped(self.assertion(), self.key)
 
     def build(self) -> bytes:
         return etree.tostring(self.response(), xml_declaration=True, encoding="UTF-8")
+
+
+def sign_enveloped(element: etree._Element, key: SigningKey) -> etree._Element:
+    """`element` signed in place of its ds:Signature placeholder: RSA-SHA256, SHA-256 digest,
+    exclusive c14n, referencing its ID; with the organization's key loaded once (`keys.private_key`)."""
+    signer = XMLSigner(
+        signature_algorithm=SignatureMethod.RSA_SHA256,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    signer.namespaces = {"ds": DS}
+    return signer.sign(
+        element,
+        key=keys.private_key(key),
+        cert=[keys.certificate(key.certificate_pem)],
+        reference_uri=element.get("ID"),
+    )
 
 
 def build_response(
