@@ -105,6 +105,7 @@ def d(ids: dict[str, int]) -> list[int]:
     return [ids["directory"]]
 
 
+SSO_DOMAIN = "contoso.com"  # the SSO actions name a domain of the directory's tenant in the URL
 IMPORT_FORM = {"scope": "filter", "state": "staged", "confirm_admins": "on"}
 
 CATALOGUE: dict[str, Route] = {
@@ -146,6 +147,13 @@ CATALOGUE: dict[str, Route] = {
     "groups_import": Route(args=d, post_only=True, post=lambda ids: {"remote_ids": ["g-x"]}),
     "plan": Route(args=d),
     "export": Route(args=d),
+    "sso": Route(args=d),
+    "sso_key_next": Route(args=d, post_only=True),
+    "sso_key_promote": Route(args=d, post_only=True),
+    "sso_immutable_ids": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
+    "sso_test": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
+    "sso_federate": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
+    "sso_roll_back": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], write_page=True),  # type: ignore[list-item]
     "deactivate": Route(args=d, write_page=True, post=lambda ids: {"confirmation": "x"}),
     "user": Route(args=lambda ids: [ids["user"]]),
     "user_status": Route(args=lambda ids: [ids["user"]]),
