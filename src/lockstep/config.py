@@ -102,6 +102,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between two drift checks (delta queries) of one directory.",
     ),
     Setting(
+        "LOCKSTEP_FEDERATION_PROPAGATION_MINUTES",
+        "120",
+        "After a federation change, its status shows as in progress (not failed) this long: Microsoft says changes can take up to two hours to reach every sign-in.",
+    ),
+    Setting(
         "LOCKSTEP_TRUSTED_CA_FILE",
         "",
         "Extra CA bundle trusted for Microsoft endpoints and the mail server (m365sim's CA, TLS proxies, a private CA).",

@@ -18,8 +18,11 @@ This package's public names are the contract between the surfaces and the federa
   (owner only): rotation with overlap across every federated domain of the organization;
 - `key_overview(organization) -> list[KeyInfo]`: the certificates and their expiry.
 
-Roles are checked here, not in the views: `actor.require_owner()` for federate, roll back and
-keys; `actor.require_write()` for set_immutable_ids and test_sign_in; reading needs none.
+`directory` is a `lockstep.m365.models.Directory` of the actor's organization (another's is
+NotFound); `domain` a domain name (any case). Roles are checked here, not in the views:
+`actor.require_owner()` for federate, roll back and keys; `actor.require_write()` for
+set_immutable_ids and test_sign_in; reading needs none. Microsoft 365 failures of writes are
+`MicrosoftRefused` (a Conflict); readiness reports them as an UNREACHABLE blocker instead.
 """
 
 from lockstep.saml.services.contract import (
@@ -29,5 +32,25 @@ from lockstep.saml.services.contract import (
     KeyInfo,
     Readiness,
 )
+from lockstep.saml.services.federation import federate, federation_status, roll_back
+from lockstep.saml.services.immutable_ids import set_immutable_ids
+from lockstep.saml.services.readiness import readiness
+from lockstep.saml.services.rotation import key_overview, promote_next_key, publish_next_key
+from lockstep.saml.services.sign_in_test import test_sign_in
 
-__all__ = ["Blocker", "BlockerCode", "DomainStatus", "KeyInfo", "Readiness"]
+__all__ = [
+    "Blocker",
+    "BlockerCode",
+    "DomainStatus",
+    "KeyInfo",
+    "Readiness",
+    "federate",
+    "federation_status",
+    "key_overview",
+    "promote_next_key",
+    "publish_next_key",
+    "readiness",
+    "roll_back",
+    "set_immutable_ids",
+    "test_sign_in",
+]

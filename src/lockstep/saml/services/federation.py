@@ -1,0 +1,262 @@
+"""Federate a domain with Lockstep as its identity provider, roll it back, show where it stands.
+
+Federation is refused until readiness is clear. The configuration Microsoft 365 gets
+(`internalDomainFederation`, graph-facts §8.1): the domain's issuer URI (kept on the
+DomainFederation: Microsoft matches a response's Issuer to it, so later URL changes must not
+move it), the SSO and sign-out URLs, the active certificate (and the next one while a rotation
+is under way), SAML as the protocol, and MFA done by Lockstep accepted.
+
+Microsoft says a federation change can take up to two hours to reach every sign-in: for
+LOCKSTEP_FEDERATION_PROPAGATION_MINUTES after a change the status says "in progress".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from lockstep.directory import audit
+from lockstep.directory.actors import Actor
+from lockstep.directory.errors import Conflict
+from lockstep.m365.graph.client import GraphClient
+from lockstep.m365.graph.errors import GraphError
+from lockstep.m365.graph.payloads import InternalDomainFederation
+from lockstep.m365.models import Directory, DirectoryDomain
+from lockstep.m365.services.errors import refusal
+from lockstep.saml import endpoints, keys
+from lockstep.saml.models import DomainFederation, FederationState
+from lockstep.saml.services import microsoft
+from lockstep.saml.services.contract import DomainStatus
+from lockstep.saml.services.readiness import readiness
+from lockstep.saml.services.scope import domain_name, own_directory
+
+DISPLAY_NAME = "Lockstep"
+PASSWORDS_AFTER_ROLL_BACK = (
+    "Users of {domain} now sign in to Microsoft 365 with a cloud password again: each needs one. "
+    "A password a user sets in Lockstep from now on is delivered to their account; until then "
+    "they cannot sign in to Microsoft 365. Microsoft 365 can take up to two hours to switch."
+)
+
+
+def configuration(directory: Directory, domain: str, issuer: str) -> InternalDomainFederation:
+    """The internalDomainFederation body for `domain` with the organization's published keys."""
+    organization = directory.organization
+    body: InternalDomainFederation = {
+        "displayName": DISPLAY_NAME,
+        "issuerUri": issuer,
+        "passiveSignInUri": endpoints.sso_url(organization, domain),
+        "signOutUri": endpoints.slo_url(organization, domain),
+        "signingCertificate": keys.certificate_b64(keys.active_key(organization)),
+        "preferredAuthenticationProtocol": "saml",
+        "federatedIdpMfaBehavior": "acceptIfMfaDoneByFederatedIdp",
+        # Microsoft's prompt=login becomes a fresh password sign-in at Lockstep (wsFed-era
+        # "translate"); nativeSupport would forward it as ForceAuthn, which Lockstep honours
+        # the same way, but translate is the documented behaviour for SAML IdPs without it.
+        "promptLoginBehavior": "translateToFreshPasswordAuthentication",
+    }
+    upcoming = keys.next_key(organization)
+    if upcoming is not None:
+        body["nextSigningCertificate"] = keys.certificate_b64(upcoming)
+    return body
+
+
+def _set_domain_type(directory: Directory, domain: str, kind: str) -> None:
+    """Lockstep's copy of the domain's type: the sync engine stops sending passwords (and the
+    immutable id) to a federated domain's accounts."""
+    DirectoryDomain.objects.filter(directory=directory, name=domain).update(authentication_type=kind)
+
+
+def _publish(client: GraphClient, directory: Directory, domain: str, issuer: str) -> str:
+    """Create the configuration, or bring ours up to date if Microsoft 365 already holds it (a
+    retry after a lost answer); the configuration's id."""
+    body = configuration(directory, domain, issuer)
+    existing = microsoft.federation_configuration(client, domain)
+    if existing is not None and existing.get("issuerUri") == issuer:
+        client.update_federation_configuration(domain, str(existing["id"]), body)
+        return str(existing["id"])
+    created = client.create_federation_configuration(domain, body)
+    return str(created.get("id", ""))
+
+
+def federate(directory: Directory, domain: str, *, actor: Actor) -> DomainFederation:
+    """Federate `domain` (owner only); Conflict naming every blocker while readiness is not clear."""
+    actor.require_owner()
+    own_directory(directory, actor)
+    name = domain_name(domain)
+    check = readiness(directory, name, actor=actor)
+    if not check.ready:
+        words = " ".join(
+            f"{b.message}" + (f" ({', '.join(b.users)})" if b.users else "") for b in check.blockers
+        )
+        raise Conflict("domain", f"{name} cannot be federated yet. {words}")
+    stored = DomainFederation.objects.filter(directory=directory, domain=name).first()
+    issuer = stored.issuer_uri if stored else endpoints.issuer_uri(directory.organization, name)
+    try:
+        with microsoft.graph_client(directory) as client:
+            remote_id = _publish(client, directory, name, issuer)
+    except GraphError as error:
+        _remember_failure(directory, name, issuer, error, actor)
+        raise refusal("domain", error) from error
+    organization = directory.organization
+    with transaction.atomic():
+        federation, _ = DomainFederation.objects.update_or_create(
+            directory=directory,
+            domain=name,
+            defaults={
+                "issuer_uri": issuer,
+                "remote_id": remote_id,
+                "state": FederationState.FEDERATED,
+                "published_key": keys.active_key(organization),
+                "published_next_key": keys.next_key(organization),
+                "changed_at": timezone.now(),
+                "last_error": "",
+            },
+        )
+        _set_domain_type(directory, name, "Federated")
+        audit.record(
+            actor=actor,
+            action="saml.federate",
+            target_type="directory",
+            target_id=directory.pk,
+            target_label=f"{directory.name}: {name}",
+            after={
+                "domain": name,
+                "issuer": issuer,
+                "remote_id": remote_id,
+                "key": federation.published_key_id,
+            },
+        )
+    return federation
+
+
+def _remember_failure(
+    directory: Directory, domain: str, issuer: str, error: GraphError, actor: Actor
+) -> None:
+    words = error.plain_words or error.message or str(error)
+    federation = DomainFederation.objects.filter(directory=directory, domain=domain).first()
+    if federation is None:
+        DomainFederation.objects.create(
+            directory=directory,
+            domain=domain,
+            issuer_uri=issuer,
+            state=FederationState.FAILED,
+            last_error=words,
+        )
+    else:
+        DomainFederation.objects.filter(pk=federation.pk).update(last_error=words)
+    audit.record(
+        actor=actor,
+        action="saml.federate.failed",
+        target_type="directory",
+        target_id=directory.pk,
+        target_label=f"{directory.name}: {domain}",
+        after={"domain": domain, "error": words},
+    )
+
+
+def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFederation:
+    """Delete the configuration (owner only): the domain is managed again, users need passwords."""
+    actor.require_owner()
+    own_directory(directory, actor)
+    name = domain_name(domain)
+    federation = DomainFederation.objects.filter(directory=directory, domain=name).first()
+    try:
+        with microsoft.graph_client(directory) as client:
+            existing = microsoft.federation_configuration(client, name)
+            if existing is not None:
+                if federation is None or existing.get("issuerUri") != federation.issuer_uri:
+                    raise Conflict(
+                        "domain",
+                        f"{name} is federated with another identity provider, not Lockstep; "
+                        "Lockstep leaves that federation alone.",
+                    )
+                client.delete_federation_configuration(name, str(existing["id"]))
+    except GraphError as error:
+        if federation is not None:
+            DomainFederation.objects.filter(pk=federation.pk).update(
+                last_error=error.plain_words or error.message or str(error)
+            )
+        raise refusal("domain", error) from error
+    if federation is None:
+        raise Conflict("domain", f"{name} is not federated; there is nothing to roll back.")
+    with transaction.atomic():
+        DomainFederation.objects.filter(pk=federation.pk).update(
+            state=FederationState.ROLLED_BACK,
+            remote_id="",
+            published_key=None,
+            published_next_key=None,
+            changed_at=timezone.now(),
+            last_error="",
+        )
+        _set_domain_type(directory, name, "Managed")
+        audit.record(
+            actor=actor,
+            action="saml.roll_back",
+            target_type="directory",
+            target_id=directory.pk,
+            target_label=f"{directory.name}: {name}",
+            before={"state": federation.state, "remote_id": federation.remote_id},
+            after={
+                "state": FederationState.ROLLED_BACK,
+                "note": PASSWORDS_AFTER_ROLL_BACK.format(domain=name),
+            },
+        )
+    federation.refresh_from_db()
+    return federation
+
+
+def propagation() -> dt.timedelta:
+    return dt.timedelta(minutes=float(settings.FEDERATION_PROPAGATION_MINUTES))
+
+
+def federation_status(directory: Directory) -> list[DomainStatus]:
+    """Every domain of the tenant: Microsoft 365's authentication type and Lockstep's state."""
+    stored = {f.domain: f for f in DomainFederation.objects.filter(directory=directory)}
+    organization = directory.organization
+    try:
+        with microsoft.graph_client(directory) as client:
+            domains = [
+                (
+                    str(d.get("id", "")).lower(),
+                    bool(d.get("isDefault")),
+                    bool(d.get("isInitial")),
+                    str(d.get("authenticationType", "")),
+                )
+                for d in client.list_domains()
+            ]
+        reached = ""
+    except GraphError as error:
+        domains = [
+            (d.name, d.is_default, d.is_initial, "")
+            for d in DirectoryDomain.objects.filter(directory=directory).order_by("name")
+        ]
+        reached = microsoft.unreachable_words(error)
+    now = timezone.now()
+    statuses = []
+    for name, is_default, is_initial, kind in sorted(domains):
+        federation = stored.get(name)
+        changed = federation.changed_at if federation else None
+        statuses.append(
+            DomainStatus(
+                domain=name,
+                is_default=is_default,
+                is_initial=is_initial,
+                microsoft_state=kind,
+                lockstep_state=federation.state if federation else "",
+                in_progress=bool(
+                    changed
+                    and federation
+                    and federation.state != FederationState.FAILED
+                    and now - changed < propagation()
+                ),
+                changed_at=changed,
+                issuer_uri=federation.issuer_uri if federation else endpoints.issuer_uri(organization, name),
+                sso_url=endpoints.sso_url(organization, name),
+                metadata_url=endpoints.metadata_url(organization, name),
+                last_error=(federation.last_error if federation else "") or reached,
+            )
+        )
+    return statuses
