@@ -132,7 +132,11 @@ def test_federate_then_roll_back_over_http(
     assert federated.status_code == 200, federated.data
     assert federated.data["state"] == "federated"
     row = {r["domain"]: r for r in client_a.get(sso(directory)).data}[READY_DOMAIN]
-    assert (row["microsoft_state"], row["lockstep_state"], row["in_progress"]) == ("Federated", "federated", True)
+    assert (row["microsoft_state"], row["lockstep_state"], row["in_progress"]) == (
+        "Federated",
+        "federated",
+        True,
+    )
 
     rolled = owner_api.post(sso(directory, f"/{READY_DOMAIN}/roll-back"))
     assert rolled.status_code == 200, rolled.data
@@ -150,6 +154,9 @@ def test_key_rotation_over_http(owner_api: JsonClient, client_a: JsonClient, dir
     assert "active" in listed.values()
     promoted = owner_api.post("sso/keys/promote")
     assert promoted.status_code == 200, promoted.data
-    assert (promoted.data["fingerprint"], promoted.data["status"]) == (published.data["fingerprint"], "active")
+    assert (promoted.data["fingerprint"], promoted.data["status"]) == (
+        published.data["fingerprint"],
+        "active",
+    )
     again = owner_api.post("sso/keys/promote")
     assert again.status_code == 409, again.data

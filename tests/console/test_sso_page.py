@@ -83,7 +83,9 @@ def test_test_sign_in_federate_in_progress_and_roll_back(
     assert "Ready: nothing blocks federating fabrikam.com." in html
 
     federated = admin_client.post(url("sso_federate", directory, READY_DOMAIN), follow=True)
-    assert any(level == "success" and "fabrikam.com federated" in text for level, text in messages_of(federated))
+    assert any(
+        level == "success" and "fabrikam.com federated" in text for level, text in messages_of(federated)
+    )
     html = federated.content.decode()
     assert "sso-in-progress" in html and "Roll back fabrikam.com" in html
 

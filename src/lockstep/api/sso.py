@@ -170,7 +170,9 @@ def roll_back(request: HttpRequest, directory_id: int, domain: str) -> dict[str,
 
 
 @router.get(
-    "/sso/keys", response={200: list[KeyOut], **error_responses()}, summary="The organization's signing certificates"
+    "/sso/keys",
+    response={200: list[KeyOut], **error_responses()},
+    summary="The organization's signing certificates",
 )
 def keys(request: HttpRequest) -> list[dict[str, Any]]:
     return [dataclasses.asdict(key) for key in sso.key_overview(_organization(actor_of(request)))]

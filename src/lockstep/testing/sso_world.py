@@ -15,6 +15,8 @@ from lockstep.directory.services import users
 from lockstep.m365.models import Directory
 from lockstep.m365.services import bindings
 from lockstep.testing.m365 import sync_until_settled
+from m365sim.records import GLOBAL_ADMIN
+from m365sim.testing import app_client
 
 READY_DOMAIN = "fabrikam.com"
 
@@ -32,9 +34,12 @@ def accounts_of(sim: Any, domain: str) -> list[dict[str, Any]]:
 
 
 def only_lockstep_accounts(sim: Any, domain: str = READY_DOMAIN) -> int:
-    """Delete every account of `domain` in m365sim (none is Lockstep's yet); how many."""
+    """Delete every account of `domain` in m365sim (none is Lockstep's yet); how many.
+
+    As a Global Administrator would: one of them holds an admin role, which Lockstep's own app
+    may not delete."""
     accounts = accounts_of(sim, domain)
-    with sim.client() as graph:
+    with app_client(sim, ["User.ReadWrite.All"], [GLOBAL_ADMIN]) as graph:
         for account in accounts:
             graph.delete(f"/users/{account['id']}").raise_for_status()
     return len(accounts)

@@ -130,9 +130,12 @@ FLOWS: dict[str, Flow] = {
         words="unbound from Contoso 365: the security group stays in Microsoft 365",
     ),
     "directories:sso_immutable_ids": Flow(
-        args=lambda ids: [ids["directory"], "fabrikam.com"], words="Immutable ids of fabrikam.com: 0 accounts queued"
+        args=lambda ids: [ids["directory"], "fabrikam.com"],
+        words="Immutable ids of fabrikam.com: 0 accounts queued",
     ),
-    "directories:sso_key_next": Flow(args=lambda ids: [ids["directory"]], words="published to every federated domain"),
+    "directories:sso_key_next": Flow(
+        args=lambda ids: [ids["directory"]], words="published to every federated domain"
+    ),
     "directories:deactivate": Flow(
         args=lambda ids: [ids["directory"]],
         data=lambda ids: {"confirmation": "Contoso 365"},
