@@ -22,9 +22,11 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from lockstep.console.directories import urls as portal_urls
+from lockstep.directory import crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, AdminRole, AuditEvent, Group, Organization, User
 from lockstep.directory.services import admins, groups, users
+from lockstep.m365.credentials import secret_context
 from lockstep.m365.models import (
     Directory,
     DirectoryDomain,
@@ -82,6 +84,9 @@ def build_world(org: Organization, slug: str) -> World:
         login_base_url="https://127.0.0.1:9",
         graph_base_url="https://127.0.0.1:9/v1.0",
     )
+    # A real encrypted secret: pages that read Microsoft 365 (the SSO page) get "unreachable".
+    directory.client_secret_encrypted = crypto.encrypt("s3cret", context=secret_context(directory, "secret"))
+    directory.save(update_fields=["client_secret_encrypted"])
     DirectoryDomain.objects.create(directory=directory, name=f"{slug}.com", is_verified=True, is_default=True)
     binding = UserBinding.objects.create(
         directory=directory,
