@@ -350,3 +350,26 @@ def test_http_godaddy_seed(sim_server: Any) -> None:
         assert config["passiveSignInUri"].split("/")[2].endswith(("godaddy.com", "secureserver.net"))
         federation.load_certificate(config["signingCertificate"])
         assert set(federation.new_configuration({})) <= set(config)
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_update_and_delete_take_exactly_the_documented_write_permissions(method: str) -> None:
+    """Graph v1.0: Domain-InternalFederation.ReadWrite.All, Domain.ReadWrite.All - nothing broader."""
+    sim = make_sim()
+    fid = call(sim, "POST", "fabrikam.com", data=body()).body["id"]
+    data = {"nextSigningCertificate": NEXT_CERT} if method == "PATCH" else None
+    for roles in (
+        ["Domain.Read.All"],
+        ["Domain-InternalFederation.Read.All"],
+        ["Directory.ReadWrite.All"],
+        ["User.ReadWrite.All"],
+    ):
+        problem = error(sim, method, "fabrikam.com", fid, data, roles=roles)
+        assert (problem.status, problem.code) == (403, "Authorization_RequestDenied")
+    assert sim.tenant.domains["fabrikam.com"].authenticationType == "Federated"
+    for allowed in ("Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All"):
+        if method == "DELETE" and allowed == "Domain.ReadWrite.All":
+            fid = call(sim, "POST", "litware.com", data=body(issuerUri="urn:litware")).body["id"]
+            assert call(sim, method, "litware.com", fid, roles=[allowed]).status == 204
+            continue
+        assert call(sim, method, "fabrikam.com", fid, data, roles=[allowed]).status == 204

@@ -37,6 +37,7 @@ def test_required_permissions_equal_the_catalogue_and_m365sims_demo_app() -> Non
         "Group.ReadWrite.All",
         "Domain.Read.All",
         "RoleManagement.Read.Directory",
+        "Domain-InternalFederation.ReadWrite.All",
     }
 
 
@@ -70,8 +71,14 @@ def test_a_broader_grant_satisfies_a_narrower_one_only_where_microsoft_documents
     # nor does roleAssignments' list have Directory.ReadWrite.All (only Directory.Read.All)
     assert permissions.missing_from(["Directory.ReadWrite.All"]) == [
         "Domain.Read.All",
+        "Domain-InternalFederation.ReadWrite.All",
         "RoleManagement.Read.Directory",
     ]
+    # federation writes: only the narrow permission and Domain.ReadWrite.All (never Directory.*)
+    assert REQUIRED_PERMISSIONS["Domain-InternalFederation.ReadWrite.All"] == (
+        "Domain-InternalFederation.ReadWrite.All",
+        "Domain.ReadWrite.All",
+    )
 
 
 def test_every_planned_write_is_in_the_catalogue() -> None:

@@ -31,6 +31,7 @@ LOCKSTEP_PERMISSIONS = [
     "Group.ReadWrite.All",
     "Domain.Read.All",
     "RoleManagement.Read.Directory",
+    "Domain-InternalFederation.ReadWrite.All",
 ]
 SKU_E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 SKU_EXO = "4b9405b0-7788-4568-add1-99614e613b69"  # EXCHANGESTANDARD

@@ -18,6 +18,9 @@ covering every call:
   so User-PasswordProfile.ReadWrite.All, User.RevokeSessions.All and User.DeleteRestore.All are
   not asked for.
 - Domain.Read.All covers both the domain list and a domain's federationConfiguration list.
+- Domain-InternalFederation.ReadWrite.All is the least privileged permission that creates,
+  updates and deletes a domain's federation configuration (Domain.ReadWrite.All, the only
+  other one, would also let Lockstep add, verify and delete domains).
 - The app's own service principal id is the token's `oid` claim, and the health probe reads
   one user: Application.Read.All, Organization.Read.All and Directory.Read.All are not needed.
 """
@@ -43,6 +46,8 @@ GROUP_SYNC = "group sync"
 DRIFT_USERS = "drift detection of accounts"
 DRIFT_GROUPS = "drift detection of groups"
 ALL = "every write (sent as JSON batches)"
+FEDERATION = "federating domains for single sign-on (SAML), rolling back and rotating its certificate"
+FEDERATION_CHECKS = "the federation readiness check and test sign-in"
 
 USER_ADMINISTRATOR_ROLE = "User Administrator"
 
@@ -76,6 +81,8 @@ _ROLE_READ = (
     "Directory.Read.All",
     "RoleManagement.ReadWrite.Directory",
 )
+# create/update/delete internalDomainFederation (Graph v1.0 pages, graph-facts §8.1, §12.1)
+_FEDERATION_WRITE = ("Domain-InternalFederation.ReadWrite.All", "Domain.ReadWrite.All")
 BASIC_ONLY = "User.ReadBasic.All returns basic properties only; Lockstep reads onPremisesImmutableId and proxyAddresses."
 
 
@@ -99,9 +106,21 @@ CATALOGUE: tuple[GraphCall, ...] = (
     GraphCall("GET", "/users/$count", (IMPORT,), _USER_READ, "User.ReadWrite.All"),
     GraphCall("GET", "/users?$select=…", (IMPORT,), _USER_READ, "User.ReadWrite.All", note=BASIC_ONLY),
     GraphCall(
-        "GET", "/users?$filter=…", (PROVISION, IMPORT), _USER_READ, "User.ReadWrite.All", note=BASIC_ONLY
+        "GET",
+        "/users?$filter=…",
+        (PROVISION, IMPORT, FEDERATION_CHECKS),
+        _USER_READ,
+        "User.ReadWrite.All",
+        note=BASIC_ONLY,
     ),
-    GraphCall("GET", "/users/{id}", (DELETE_RESTORE,), _USER_READ, "User.ReadWrite.All", note=BASIC_ONLY),
+    GraphCall(
+        "GET",
+        "/users/{id}",
+        (DELETE_RESTORE, FEDERATION_CHECKS),
+        _USER_READ,
+        "User.ReadWrite.All",
+        note=BASIC_ONLY,
+    ),
     GraphCall(
         "POST",
         "/users",
@@ -180,16 +199,45 @@ CATALOGUE: tuple[GraphCall, ...] = (
     GraphCall(
         "GET",
         "/domains",
-        (DOMAINS,),
+        (DOMAINS, FEDERATION_CHECKS),
         ("Domain.Read.All", "Directory.Read.All", "Domain.ReadWrite.All", "Directory.ReadWrite.All"),
         "Domain.Read.All",
     ),
     GraphCall(
         "GET",
         "/domains/{name}/federationConfiguration",
-        (DOMAINS,),
+        (DOMAINS, FEDERATION_CHECKS),
         ("Domain.Read.All", "Domain.ReadWrite.All"),
         "Domain.Read.All",
+    ),
+    GraphCall(
+        "POST",
+        "/domains/{name}/federationConfiguration",
+        (FEDERATION,),
+        _FEDERATION_WRITE,
+        "Domain-InternalFederation.ReadWrite.All",
+    ),
+    GraphCall(
+        "PATCH",
+        "/domains/{name}/federationConfiguration/{id}",
+        (FEDERATION,),
+        _FEDERATION_WRITE,
+        "Domain-InternalFederation.ReadWrite.All",
+    ),
+    GraphCall(
+        "DELETE",
+        "/domains/{name}/federationConfiguration/{id}",
+        (FEDERATION,),
+        _FEDERATION_WRITE,
+        "Domain-InternalFederation.ReadWrite.All",
+    ),
+    GraphCall(
+        "GET",
+        "/roleManagement/directory/roleAssignments?$filter=roleDefinitionId eq '{id}'",
+        (FEDERATION_CHECKS,),
+        _ROLE_READ,
+        "RoleManagement.Read.Directory",
+        note="Global Administrators: a break-glass account on the .onmicrosoft.com domain must exist.",
     ),
     GraphCall(
         "GET",

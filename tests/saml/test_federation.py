@@ -1,0 +1,158 @@
+"""Federate a domain through Graph (m365sim over HTTPS), see its status, roll it back; only an
+owner may (issue 10, build point 3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from tests.m365.test_permissions_exact import uncatalogued
+from tests.saml.fed_support import DOMAIN, Tenant, administrator, sign_in, tenant_with_users
+
+from lockstep.directory.actors import Actor
+from lockstep.directory.audit import AuditEvent
+from lockstep.directory.errors import Conflict, PermissionDenied
+from lockstep.directory.models import Organization
+from lockstep.m365.models import DirectoryDomain
+from lockstep.saml import endpoints, keys
+from lockstep.saml import services as saml
+from lockstep.saml.models import DomainFederation, FederationState
+from m365sim.testing import SimServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tenant(sim: SimServer, actor: Actor) -> Tenant:
+    return tenant_with_users(sim, actor)
+
+
+def make_ready(tenant: Tenant, actor: Actor) -> None:
+    tenant.disable_seeded()
+    assert saml.test_sign_in(tenant.directory, DOMAIN, actor=actor).passed
+
+
+def test_federate_gives_microsoft_the_configuration_and_a_user_signs_in(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    make_ready(tenant, actor)
+    tenant.sim.clear_request_log()
+    federation = saml.federate(tenant.directory, DOMAIN, actor=actor)
+
+    remote = tenant.sim.sim.tenant.domains[DOMAIN]
+    assert remote.authenticationType == "Federated"
+    config = remote.federation
+    assert config is not None and config["id"] == federation.remote_id
+    assert config["issuerUri"] == endpoints.issuer_uri(org, DOMAIN) == federation.issuer_uri
+    assert config["passiveSignInUri"] == endpoints.sso_url(org, DOMAIN)
+    assert config["signOutUri"] == endpoints.slo_url(org, DOMAIN)
+    assert config["signingCertificate"] == keys.certificate_b64(keys.active_key(org))
+    assert config["nextSigningCertificate"] is None
+    assert config["preferredAuthenticationProtocol"] == "saml"
+    assert config["federatedIdpMfaBehavior"] == "acceptIfMfaDoneByFederatedIdp"
+    assert federation.state == FederationState.FEDERATED
+    assert federation.published_key == keys.active_key(org)
+    assert (
+        DirectoryDomain.objects.get(directory=tenant.directory, name=DOMAIN).authentication_type
+        == "Federated"
+    )
+    assert AuditEvent.objects.filter(action="saml.federate", target_id=str(tenant.directory.pk)).exists()
+    # every call is in the permission catalogue and allowed by the set-up guide's set
+    log = tenant.sim.request_log()
+    assert uncatalogued(log) == [] and not [r for r in log if r["status"] == 403]
+
+    ada = tenant.users[0]
+    verdict = sign_in(tenant, ada, keys.active_key(org))
+    assert verdict["result"] == "success" and verdict["upn"] == ada.email
+
+    status = {s.domain: s for s in saml.federation_status(tenant.directory)}
+    assert status[DOMAIN].microsoft_state == "Federated" and status[DOMAIN].lockstep_state == "federated"
+    assert status[DOMAIN].in_progress  # Microsoft: up to two hours to reach every sign-in
+    assert status["contoso.com"].lockstep_state == "" and not status["contoso.com"].in_progress
+    assert status["contoso.onmicrosoft.com"].is_initial
+
+
+def test_roll_back_makes_the_domain_managed_again(tenant: Tenant, actor: Actor, org: Organization) -> None:
+    make_ready(tenant, actor)
+    saml.federate(tenant.directory, DOMAIN, actor=actor)
+    rolled = saml.roll_back(tenant.directory, DOMAIN, actor=actor)
+    remote = tenant.sim.sim.tenant.domains[DOMAIN]
+    assert remote.authenticationType == "Managed" and remote.federation is None
+    assert rolled.state == FederationState.ROLLED_BACK and rolled.remote_id == ""
+    assert (
+        DirectoryDomain.objects.get(directory=tenant.directory, name=DOMAIN).authentication_type == "Managed"
+    )
+    event = AuditEvent.objects.get(action="saml.roll_back")
+    assert "needs one" in str(event.after)  # users need passwords again: said in the audit log
+    verdict = sign_in(tenant, tenant.users[0], keys.active_key(org))
+    assert verdict["result"] == "error"  # a managed domain takes no assertion
+    # federating again keeps the issuer Microsoft knows
+    assert saml.test_sign_in(tenant.directory, DOMAIN, actor=actor).passed
+    again = saml.federate(tenant.directory, DOMAIN, actor=actor)
+    assert again.issuer_uri == rolled.issuer_uri and again.state == FederationState.FEDERATED
+
+
+def test_federate_is_refused_naming_every_blocker_and_nothing_is_sent(tenant: Tenant, actor: Actor) -> None:
+    tenant.sim.clear_request_log()
+    with pytest.raises(Conflict) as refused:
+        saml.federate(tenant.directory, DOMAIN, actor=actor)
+    message = refused.value.message
+    assert "not managed by Lockstep" in message and "test sign-in" in message
+    for account in tenant.seeded_accounts():
+        if account["accountEnabled"]:
+            assert account["userPrincipalName"] in message
+    assert not [r for r in tenant.sim.request_log() if r["method"] != "GET" and "federation" in r["path"]]
+    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Managed"
+    assert not DomainFederation.objects.exists()
+
+
+def test_only_an_owner_may_federate_roll_back_or_rotate(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    make_ready(tenant, actor)
+    other = administrator(org)
+    with pytest.raises(PermissionDenied):
+        saml.federate(tenant.directory, DOMAIN, actor=other)
+    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Managed"
+    saml.federate(tenant.directory, DOMAIN, actor=actor)
+    for attempt in (
+        lambda: saml.roll_back(tenant.directory, DOMAIN, actor=other),
+        lambda: saml.publish_next_key(org, actor=other),
+        lambda: saml.promote_next_key(org, actor=other),
+    ):
+        with pytest.raises(PermissionDenied):
+            attempt()
+    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Federated"
+    assert keys.next_key(org) is None
+
+
+def test_in_progress_ends_after_the_propagation_time(tenant: Tenant, actor: Actor, settings: object) -> None:
+    make_ready(tenant, actor)
+    federation = saml.federate(tenant.directory, DOMAIN, actor=actor)
+    DomainFederation.objects.filter(pk=federation.pk).update(
+        changed_at=timezone.now() - dt.timedelta(minutes=119)
+    )
+    assert {s.domain: s for s in saml.federation_status(tenant.directory)}[DOMAIN].in_progress
+    DomainFederation.objects.filter(pk=federation.pk).update(
+        changed_at=timezone.now() - dt.timedelta(minutes=121)
+    )
+    status = {s.domain: s for s in saml.federation_status(tenant.directory)}[DOMAIN]
+    assert not status.in_progress and status.microsoft_state == "Federated"
+
+
+def test_a_lost_answer_is_retried_without_a_second_configuration(tenant: Tenant, actor: Actor) -> None:
+    """Microsoft 365 created the configuration but the answer was lost: federating again adopts
+    the configuration with Lockstep's issuer instead of failing on 'already federated'."""
+    make_ready(tenant, actor)
+    lost = tenant.sim.sim.faults.add(
+        "lost_response", method="POST", path=r"/domains/[^/]+/federationConfiguration$", count=1
+    )
+    with pytest.raises(Conflict):
+        saml.federate(tenant.directory, DOMAIN, actor=actor)
+    tenant.sim.sim.faults.remove(lost.id)
+    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Federated"
+    assert DomainFederation.objects.get(domain=DOMAIN).state == FederationState.FAILED
+    federation = saml.federate(tenant.directory, DOMAIN, actor=actor)
+    assert federation.state == FederationState.FEDERATED
+    assert federation.remote_id == tenant.sim.sim.tenant.domains[DOMAIN].federation["id"]

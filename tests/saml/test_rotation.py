@@ -1,0 +1,119 @@
+"""Certificate rotation with overlap: no sign-in fails between publishing the next certificate
+and promoting it, a partial failure is named and finished by running the step again."""
+
+from __future__ import annotations
+
+import pytest
+from tests.saml.fed_support import DOMAIN, SECOND, Tenant, sign_in, tenant_with_users
+
+from lockstep.directory.actors import Actor
+from lockstep.directory.errors import Conflict
+from lockstep.directory.models import Organization, User
+from lockstep.m365.services.errors import MicrosoftRefused
+from lockstep.saml import keys
+from lockstep.saml import services as saml
+from lockstep.saml.models import DomainFederation, KeyStatus, SigningKey
+from m365sim.testing import SimServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tenant(sim: SimServer, actor: Actor) -> Tenant:
+    """fabrikam.com and litware.com both federated with Lockstep."""
+    made = tenant_with_users(sim, actor, second_domain=True)
+    made.disable_seeded()
+    for domain in (DOMAIN, SECOND):
+        assert saml.test_sign_in(made.directory, domain, actor=actor).passed
+        saml.federate(made.directory, domain, actor=actor)
+    return made
+
+
+def held(tenant: Tenant, domain: str) -> tuple[str, str | None]:
+    config = tenant.sim.sim.tenant.domains[domain].federation
+    return config["signingCertificate"], config["nextSigningCertificate"]
+
+
+def test_rotation_never_fails_a_sign_in(tenant: Tenant, actor: Actor, org: Organization) -> None:
+    ada, _, cy = tenant.users
+    old = keys.active_key(org)
+    for user in (ada, cy):
+        assert saml_result(tenant, user, old) == "success"
+
+    upcoming = saml.publish_next_key(org, actor=actor)
+    for domain in (DOMAIN, SECOND):
+        assert held(tenant, domain) == (keys.certificate_b64(old), keys.certificate_b64(upcoming))
+    for user in (ada, cy):  # still signing with the old key, and the new one is accepted too
+        assert saml_result(tenant, user, old) == "success"
+        assert saml_result(tenant, user, upcoming) == "success"
+
+    active = saml.promote_next_key(org, actor=actor)
+    assert active.pk == upcoming.pk and keys.active_key(org).pk == upcoming.pk
+    for domain in (DOMAIN, SECOND):
+        assert held(tenant, domain) == (keys.certificate_b64(upcoming), None)
+    for user in (ada, cy):
+        assert saml_result(tenant, user, keys.active_key(org)) == "success"
+        assert saml_result(tenant, user, old) == "error"  # the retired key is no longer held
+
+    overview = {k.fingerprint: k for k in saml.key_overview(org)}
+    assert overview[upcoming.fingerprint].status == KeyStatus.ACTIVE
+    assert overview[upcoming.fingerprint].published_domains == [DOMAIN, SECOND]
+    assert overview[old.fingerprint].status == KeyStatus.RETIRED
+    assert overview[old.fingerprint].published_domains == []
+
+
+def test_a_key_microsoft_does_not_hold_is_refused(
+    tenant: Tenant, org: Organization, other_org: Organization
+) -> None:
+    stranger = keys.active_key(other_org)
+    assert saml_result(tenant, tenant.users[0], stranger) == "error"
+
+
+def test_promote_is_refused_before_the_next_certificate_is_everywhere(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    with pytest.raises(Conflict, match="no next signing key"):
+        saml.promote_next_key(org, actor=actor)
+    keys.create_next_key(org, actor=actor)  # made, but never published to Microsoft 365
+    with pytest.raises(Conflict, match="Publish the next certificate first"):
+        saml.promote_next_key(org, actor=actor)
+    assert keys.next_key(org) is not None  # nothing promoted
+
+
+def test_a_partial_failure_is_named_and_the_same_step_finishes_it(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    failing = tenant.sim.sim.faults.add(
+        "status", method="PATCH", path=rf"/domains/{SECOND}/federationConfiguration/", status=400, count=1
+    )
+    with pytest.raises(MicrosoftRefused) as refused:
+        saml.publish_next_key(org, actor=actor)
+    assert SECOND in refused.value.message and "Run it again" in refused.value.message
+    tenant.sim.sim.faults.remove(failing.id)
+    upcoming = keys.next_key(org)
+    assert upcoming is not None
+    assert held(tenant, DOMAIN)[1] == keys.certificate_b64(upcoming)
+    assert held(tenant, SECOND)[1] is None
+    assert DomainFederation.objects.get(domain=SECOND).last_error
+    with pytest.raises(Conflict):  # litware.com does not hold it yet: promoting would break it
+        saml.promote_next_key(org, actor=actor)
+    assert saml.publish_next_key(org, actor=actor).pk == upcoming.pk  # the same key, finished
+    assert held(tenant, SECOND)[1] == keys.certificate_b64(upcoming)
+
+    failing = tenant.sim.sim.faults.add(
+        "status", method="PATCH", path=rf"/domains/{DOMAIN}/federationConfiguration/", status=400, count=1
+    )
+    with pytest.raises(MicrosoftRefused):
+        saml.promote_next_key(org, actor=actor)
+    tenant.sim.sim.faults.remove(failing.id)
+    # fabrikam.com still holds the new key as next: its sign-ins keep working meanwhile
+    assert saml_result(tenant, tenant.users[0], keys.active_key(org)) == "success"
+    saml.promote_next_key(org, actor=actor)  # a retry finishes the promotion
+    for domain in (DOMAIN, SECOND):
+        assert held(tenant, domain) == (keys.certificate_b64(upcoming), None)
+    assert SigningKey.objects.filter(organization=org, status=KeyStatus.ACTIVE).get().pk == upcoming.pk
+
+
+def saml_result(tenant: Tenant, user: User, key: SigningKey) -> str:
+    """m365sim's verdict on an IdP-initiated sign-in of `user` signed by `key`."""
+    return sign_in(tenant, user, key)["result"]
