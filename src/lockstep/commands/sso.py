@@ -13,7 +13,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lockstep.commands.common import CommandFailed, format_service_error, out
+from lockstep.commands.common import (
+    CommandFailed,
+    format_service_error,
+    out,
+    require_migrated,
+    setup_django,
+)
 
 if TYPE_CHECKING:
     from lockstep.directory.actors import Actor
@@ -72,9 +78,12 @@ def register(subparsers: Any) -> None:
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Every service error as one `error: field: words` line (exit 1), never a traceback."""
+    """Django set up first (models are imported in each command's body), then every service
+    error as one `error: field: words` line (exit 1), never a traceback."""
 
     def run(args: argparse.Namespace) -> int:
+        setup_django()
+        require_migrated()
         from lockstep.directory.errors import ServiceError
 
         try:
