@@ -373,3 +373,32 @@ def test_update_and_delete_take_exactly_the_documented_write_permissions(method:
             assert call(sim, method, "litware.com", fid, roles=[allowed]).status == 204
             continue
         assert call(sim, method, "fabrikam.com", fid, data, roles=[allowed]).status == 204
+
+
+def test_sign_ins_see_a_federation_change_only_after_the_propagation_time() -> None:
+    """§12.3: a change can take up to two hours to reach every sign-in; Graph reads show it at once."""
+    from m365sim.saml_state import sp_of
+
+    sim = make_sim()
+    sp = sp_of(sim)
+    sp.settings.federation_propagation_seconds = 3600
+    domain = sim.tenant.domains["fabrikam.com"]
+    fid = call(sim, "POST", "fabrikam.com", data=body()).body["id"]
+    assert call(sim, "GET", "fabrikam.com").status == 200  # Graph: federated
+    assert sp.configuration_for_sign_in("fabrikam.com", domain.federation) is None  # sign-ins: not yet
+    call(sim, "PATCH", "fabrikam.com", fid, {"signingCertificate": NEXT_CERT})
+
+    def age(seconds: float) -> None:
+        history = sp.federation_history["fabrikam.com"]
+        sp.federation_history["fabrikam.com"] = [(t - seconds if t else t, c) for t, c in history]
+
+    age(1800)
+    assert sp.configuration_for_sign_in("fabrikam.com", domain.federation) is None
+    age(1801)  # the creation has propagated, the certificate change (made at once after) too
+    seen = sp.configuration_for_sign_in("fabrikam.com", domain.federation)
+    assert seen is not None and seen["signingCertificate"] == NEXT_CERT
+    call(sim, "DELETE", "fabrikam.com", fid)
+    still = sp.configuration_for_sign_in("fabrikam.com", domain.federation)
+    assert still is not None and domain.federation is None  # sign-ins still federated for a while
+    sp.settings.federation_propagation_seconds = 0
+    assert sp.configuration_for_sign_in("fabrikam.com", domain.federation) is None

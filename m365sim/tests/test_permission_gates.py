@@ -43,6 +43,12 @@ def test_the_demo_app_holds_exactly_lockstep_guides_set(sim_server: SimServer) -
         assert c.get("/servicePrincipals").status_code == 403
         assert c.get("/domains").status_code == 200
         assert c.get("/users", params={"$top": 1, "$select": "id"}).status_code == 200
+        # federation writes: Domain-InternalFederation.ReadWrite.All, never Domain.ReadWrite.All
+        assert c.patch("/domains/fabrikam.com", json={"isDefault": True}).status_code == 403
+        fid = "00000000-0000-0000-0000-000000000000"
+        assert (
+            c.delete(f"/domains/fabrikam.com/federationConfiguration/{fid}").status_code == 404
+        )  # past the gate
 
 
 def test_a_new_role_assignment_reaches_tokens_after_the_claims_lag(sim_server: SimServer) -> None:

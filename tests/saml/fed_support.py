@@ -22,7 +22,7 @@ from lockstep.m365.services import bindings, directories
 from lockstep.saml import endpoints
 from lockstep.saml.models import SigningKey
 from lockstep.saml.response import Audience, Subject, build_response, new_id
-from lockstep.testing.m365 import directory_fields, sync_until_settled
+from lockstep.testing.m365 import directory_fields, sync_until_settled, wait_for_replication
 from m365sim.testing import SimServer
 
 DOMAIN = "fabrikam.com"
@@ -91,6 +91,7 @@ def tenant_with_users(sim: SimServer, actor: Actor, *, second_domain: bool = Fal
             binding.status,
             binding.last_error,
         )
+    wait_for_replication(sim)  # readiness lists accounts: the just-created ones must be listed
     return Tenant(sim, directory, made)
 
 

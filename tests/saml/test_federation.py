@@ -14,6 +14,7 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.audit import AuditEvent
 from lockstep.directory.errors import Conflict, PermissionDenied
 from lockstep.directory.models import Organization
+from lockstep.m365 import password_delivery
 from lockstep.m365.models import DirectoryDomain
 from lockstep.saml import endpoints, keys
 from lockstep.saml import services as saml
@@ -85,6 +86,15 @@ def test_roll_back_makes_the_domain_managed_again(tenant: Tenant, actor: Actor, 
     )
     event = AuditEvent.objects.get(action="saml.roll_back")
     assert "needs one" in str(event.after)  # users need passwords again: said in the audit log
+    assert event.after["accounts_waiting"] == 2
+    # with password takeover on, the next User Portal sign-in delivers the typed password
+    ada = tenant.users[0]
+    assert (
+        password_delivery.hold_presented_password(
+            organization_id=org.pk, user_id=ada.pk, password="Typed-At-Portal-42x"
+        )
+        == 1
+    )
     verdict = sign_in(tenant, tenant.users[0], keys.active_key(org))
     assert verdict["result"] == "error"  # a managed domain takes no assertion
     # federating again keeps the issuer Microsoft knows
@@ -105,6 +115,8 @@ def test_federate_is_refused_naming_every_blocker_and_nothing_is_sent(tenant: Te
     assert not [r for r in tenant.sim.request_log() if r["method"] != "GET" and "federation" in r["path"]]
     assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Managed"
     assert not DomainFederation.objects.exists()
+    refusal = AuditEvent.objects.get(action="saml.federate.refused")
+    assert "unmanaged_users" in refusal.after["blockers"]
 
 
 def test_only_an_owner_may_federate_roll_back_or_rotate(

@@ -3,7 +3,12 @@ and promoting it, a partial failure is named and finished by running the step ag
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from typing import Any
+
 import pytest
+from django.utils import timezone
 from tests.saml.fed_support import DOMAIN, SECOND, Tenant, sign_in, tenant_with_users
 
 from lockstep.directory.actors import Actor
@@ -13,14 +18,17 @@ from lockstep.m365.services.errors import MicrosoftRefused
 from lockstep.saml import keys
 from lockstep.saml import services as saml
 from lockstep.saml.models import DomainFederation, KeyStatus, SigningKey
+from m365sim.saml_state import sp_of
 from m365sim.testing import SimServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def tenant(sim: SimServer, actor: Actor) -> Tenant:
-    """fabrikam.com and litware.com both federated with Lockstep."""
+def tenant(sim: SimServer, actor: Actor, settings: Any) -> Tenant:
+    """fabrikam.com and litware.com both federated with Lockstep; no propagation wait (it has a
+    test of its own)."""
+    settings.FEDERATION_PROPAGATION_MINUTES = 0
     made = tenant_with_users(sim, actor, second_domain=True)
     made.disable_seeded()
     for domain in (DOMAIN, SECOND):
@@ -117,3 +125,45 @@ def test_a_partial_failure_is_named_and_the_same_step_finishes_it(
 def saml_result(tenant: Tenant, user: User, key: SigningKey) -> str:
     """m365sim's verdict on an IdP-initiated sign-in of `user` signed by `key`."""
     return sign_in(tenant, user, key)["result"]
+
+
+def test_promote_waits_until_microsoft_may_hold_the_next_certificate_everywhere(
+    tenant: Tenant, actor: Actor, org: Organization, settings: Any
+) -> None:
+    settings.FEDERATION_PROPAGATION_MINUTES = 120
+    old = keys.active_key(org)
+    saml.publish_next_key(org, actor=actor)
+    with pytest.raises(Conflict, match="up to two hours") as refused:
+        saml.promote_next_key(org, actor=actor)
+    assert DOMAIN in refused.value.message and SECOND in refused.value.message
+    assert keys.active_key(org).pk == old.pk  # nothing promoted
+    DomainFederation.objects.update(changed_at=timezone.now() - dt.timedelta(minutes=121))
+    assert saml.promote_next_key(org, actor=actor).pk != old.pk
+
+
+def test_rotation_survives_microsofts_propagation_delay(
+    tenant: Tenant, actor: Actor, org: Organization, settings: Any
+) -> None:
+    """m365sim's sign-ins see each federation change 2 s late (Microsoft: up to two hours):
+    publishing, waiting out Lockstep's propagation time, then promoting fails no sign-in, while
+    signing with the next key before it has propagated would have."""
+    sp = sp_of(tenant.sim.sim)
+    sp.settings.federation_propagation_seconds = 2.0
+    settings.FEDERATION_PROPAGATION_MINUTES = 2.5 / 60
+    try:
+        time.sleep(2.1)  # the federation itself has reached sign-ins
+        ada = tenant.users[0]
+        old = keys.active_key(org)
+        assert saml_result(tenant, ada, old) == "success"
+        upcoming = saml.publish_next_key(org, actor=actor)
+        assert saml_result(tenant, ada, old) == "success"
+        assert saml_result(tenant, ada, upcoming) == "error"  # not propagated yet: why Lockstep waits
+        with pytest.raises(Conflict, match="up to two hours"):
+            saml.promote_next_key(org, actor=actor)
+        time.sleep(2.6)
+        assert saml.promote_next_key(org, actor=actor).pk == upcoming.pk
+        for _ in range(3):  # across the propagation of the promotion itself
+            assert saml_result(tenant, ada, keys.active_key(org)) == "success"
+            time.sleep(1.0)
+    finally:
+        sp.settings.federation_propagation_seconds = 0.0

@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 
 from m365sim.errors import GraphError, bad_request, conflict, denied, not_found
 from m365sim.graph.core import GraphRequest, GraphResponse, json_response, no_content
+from m365sim.saml_state import sp_of
 from m365sim.state import iso, new_id
 
 if TYPE_CHECKING:
@@ -220,6 +221,7 @@ def federate(sim: Simulator, domain: Domain, values: dict[str, Any]) -> dict[str
     _check_issuer_unique(tenant, values["issuerUri"], domain.id.lower())
     domain.federation = new_configuration(values)
     domain.authenticationType = "Federated"
+    sp_of(sim).note_federation(domain.id, None, domain.federation)
     return domain.federation
 
 
@@ -264,15 +266,18 @@ def update_configuration(sim: Simulator, req: GraphRequest) -> GraphResponse:
     values = _validate(req.body, creating=False)
     if "issuerUri" in values:
         _check_issuer_unique(sim.tenant, values["issuerUri"], domain.id.lower())
+    before = dict(config)
     config.update(values)
+    sp_of(sim).note_federation(domain.id, before, config)
     return no_content()
 
 
 def delete_configuration(sim: Simulator, req: GraphRequest) -> GraphResponse:
     _require(req, WRITE_PERMISSIONS)
     domain = _domain(sim, req)
-    _config(domain, req.params["fid"])
+    before = _config(domain, req.params["fid"])
     defederate(domain)
+    sp_of(sim).note_federation(domain.id, before, None)
     return no_content()
 
 

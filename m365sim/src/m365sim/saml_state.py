@@ -4,6 +4,7 @@ signing key) and the AADSTS errors a sign-in can fail with (`saml_sp`, `saml_val
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,10 @@ class SamlSettings:
     require_known_in_response_to: bool = True  # an InResponseTo we never issued is rejected
     require_idpemail: bool = True  # §8.2: the IDPEmail attribute is required
     request_ttl_s: float = 600.0  # how long an AuthnRequest id stays usable
+    # graph-facts §12.3: a federation change can take up to two hours to reach every sign-in.
+    # /login.srf judges a response by each domain's configuration as it was this many seconds
+    # ago (0: at once, which keeps tests fast; Graph reads always show the new one).
+    federation_propagation_seconds: float = 0.0
 
 
 class SamlError(Exception):
@@ -120,6 +125,26 @@ class SamlSP:
         self.sign_ins: list[dict[str, Any]] = []
         self._key: rsa.RSAPrivateKey | None = None
         self._cert_b64 = ""
+        # domain -> [(since, configuration or None)]: what sign-ins use, oldest first
+        self.federation_history: dict[str, list[tuple[float, dict[str, Any] | None]]] = {}
+
+    def note_federation(
+        self, domain: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> None:
+        """A federation change of `domain` (create, update, delete) starts propagating now."""
+        history = self.federation_history.setdefault(domain.lower(), [(0.0, copy.deepcopy(before))])
+        history.append((time.time(), copy.deepcopy(after)))
+
+    def configuration_for_sign_in(self, domain: str, current: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The configuration a sign-in of `domain` is judged by: the newest one older than the
+        propagation time (`current` when there is none or no propagation time)."""
+        lag = self.settings.federation_propagation_seconds
+        history = self.federation_history.get(domain.lower())
+        if not lag or not history:
+            return current
+        cutoff = time.time() - lag
+        seen = [config for since, config in history if since <= cutoff]
+        return seen[-1] if seen else history[0][1]
 
     # signing key of "MicrosoftOnline" for signed AuthnRequests
     def key_and_cert(self) -> tuple[rsa.RSAPrivateKey, str]:
@@ -153,6 +178,7 @@ class SamlSP:
     def reset(self) -> None:
         self.pending.clear()
         self.sign_ins.clear()
+        self.federation_history.clear()
 
 
 def sp_of(sim: Simulator) -> SamlSP:

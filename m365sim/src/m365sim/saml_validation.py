@@ -133,13 +133,15 @@ def validate_response(sim: Simulator, acs: str, host: str, https: bool, saml_res
     issuer = _text(document.find("saml:Assertion/saml:Issuer", NS)) or _text(document.find("saml:Issuer", NS))
     if not issuer:
         raise SamlError("missing_issuer")
-    domain = next(
-        (d for d in sim.tenant.domains.values() if d.federation and d.federation.get("issuerUri") == issuer),
-        None,
-    )
-    if domain is None or domain.federation is None:
+    # each domain's configuration as sign-ins see it (a change may still be propagating)
+    effective = {
+        name: sp.configuration_for_sign_in(name, d.federation) for name, d in sim.tenant.domains.items()
+    }
+    name = next((n for n, c in effective.items() if c and c.get("issuerUri") == issuer), None)
+    config = effective.get(name) if name else None
+    if name is None or config is None:
         raise SamlError("unknown_issuer", issuer=issuer)
-    config = domain.federation
+    domain = sim.tenant.domains[name]
     _check_endpoints(document, acs)
     in_response_to = document.get("InResponseTo")
     if (

@@ -15,6 +15,7 @@ from m365sim.graph.odata_filter import FilterParser, evaluate
 from m365sim.graph.user_rules import set_mail
 from m365sim.graph.users import RESOURCE as USER_RESOURCE
 from m365sim.graph.users import get_user_or_404
+from m365sim.saml_state import sp_of
 from m365sim.state import ROLE_NAMES, Tenant, iso
 
 if TYPE_CHECKING:
@@ -58,8 +59,11 @@ def update_domain(sim: Simulator, req: GraphRequest) -> GraphResponse:
                 "Changing authenticationType from Managed to Federated is currently not supported."
             )
         if new == "Managed":
+            before = d.federation
             d.authenticationType = "Managed"
             d.federation = None
+            if before is not None:
+                sp_of(sim).note_federation(d.id, before, None)
     other = {k: v for k, v in body.items() if k != "authenticationType"}
     if other:
         perms.require(req, perms.DOMAIN_WRITE)

@@ -12,9 +12,6 @@ LOCKSTEP_FEDERATION_PROPAGATION_MINUTES after a change the status says "in progr
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,21 +24,25 @@ from lockstep.m365.graph.payloads import InternalDomainFederation
 from lockstep.m365.models import Directory, DirectoryDomain
 from lockstep.m365.services.errors import refusal
 from lockstep.saml import endpoints, keys
-from lockstep.saml.models import DomainFederation, FederationState
+from lockstep.saml.models import DomainFederation, FederationState, SigningKey
 from lockstep.saml.services import microsoft
 from lockstep.saml.services.contract import DomainStatus
+from lockstep.saml.services.propagation import in_progress
 from lockstep.saml.services.readiness import readiness
-from lockstep.saml.services.scope import domain_name, own_directory
+from lockstep.saml.services.scope import bound_users, domain_name, own_directory
 
 DISPLAY_NAME = "Lockstep"
 PASSWORDS_AFTER_ROLL_BACK = (
     "Users of {domain} now sign in to Microsoft 365 with a cloud password again: each needs one. "
-    "A password a user sets in Lockstep from now on is delivered to their account; until then "
-    "they cannot sign in to Microsoft 365. Microsoft 365 can take up to two hours to switch."
+    "A password a user sets in Lockstep from now on is delivered to their account, and with password "
+    "takeover on, so is the one they type at their next User Portal sign-in; until then they cannot "
+    "sign in to Microsoft 365. Microsoft 365 can take up to two hours to switch."
 )
 
 
-def configuration(directory: Directory, domain: str, issuer: str) -> InternalDomainFederation:
+def configuration(
+    directory: Directory, domain: str, issuer: str, active: SigningKey, upcoming: SigningKey | None
+) -> InternalDomainFederation:
     """The internalDomainFederation body for `domain` with the organization's published keys."""
     organization = directory.organization
     body: InternalDomainFederation = {
@@ -49,7 +50,7 @@ def configuration(directory: Directory, domain: str, issuer: str) -> InternalDom
         "issuerUri": issuer,
         "passiveSignInUri": endpoints.sso_url(organization, domain),
         "signOutUri": endpoints.slo_url(organization, domain),
-        "signingCertificate": keys.certificate_b64(keys.active_key(organization)),
+        "signingCertificate": keys.certificate_b64(active),
         "preferredAuthenticationProtocol": "saml",
         "federatedIdpMfaBehavior": "acceptIfMfaDoneByFederatedIdp",
         # Microsoft's prompt=login becomes a fresh password sign-in at Lockstep (wsFed-era
@@ -57,7 +58,6 @@ def configuration(directory: Directory, domain: str, issuer: str) -> InternalDom
         # the same way, but translate is the documented behaviour for SAML IdPs without it.
         "promptLoginBehavior": "translateToFreshPasswordAuthentication",
     }
-    upcoming = keys.next_key(organization)
     if upcoming is not None:
         body["nextSigningCertificate"] = keys.certificate_b64(upcoming)
     return body
@@ -69,10 +69,10 @@ def _set_domain_type(directory: Directory, domain: str, kind: str) -> None:
     DirectoryDomain.objects.filter(directory=directory, name=domain).update(authentication_type=kind)
 
 
-def _publish(client: GraphClient, directory: Directory, domain: str, issuer: str) -> str:
+def _publish(client: GraphClient, body: InternalDomainFederation, domain: str) -> str:
     """Create the configuration, or bring ours up to date if Microsoft 365 already holds it (a
     retry after a lost answer); the configuration's id."""
-    body = configuration(directory, domain, issuer)
+    issuer = body["issuerUri"]
     existing = microsoft.federation_configuration(client, domain)
     if existing is not None and existing.get("issuerUri") == issuer:
         client.update_federation_configuration(domain, str(existing["id"]), body)
@@ -91,16 +91,25 @@ def federate(directory: Directory, domain: str, *, actor: Actor) -> DomainFedera
         words = " ".join(
             f"{b.message}" + (f" ({', '.join(b.users)})" if b.users else "") for b in check.blockers
         )
+        audit.record(
+            actor=actor,
+            action="saml.federate.refused",
+            target_type="directory",
+            target_id=directory.pk,
+            target_label=f"{directory.name}: {name}",
+            after={"domain": name, "blockers": [b.code.value for b in check.blockers]},
+        )
         raise Conflict("domain", f"{name} cannot be federated yet. {words}")
     stored = DomainFederation.objects.filter(directory=directory, domain=name).first()
     issuer = stored.issuer_uri if stored else endpoints.issuer_uri(directory.organization, name)
+    organization = directory.organization
+    active, upcoming = keys.active_key(organization), keys.next_key(organization)
     try:
         with microsoft.graph_client(directory) as client:
-            remote_id = _publish(client, directory, name, issuer)
+            remote_id = _publish(client, configuration(directory, name, issuer, active, upcoming), name)
     except GraphError as error:
         _remember_failure(directory, name, issuer, error, actor)
         raise refusal("domain", error) from error
-    organization = directory.organization
     with transaction.atomic():
         federation, _ = DomainFederation.objects.update_or_create(
             directory=directory,
@@ -109,8 +118,8 @@ def federate(directory: Directory, domain: str, *, actor: Actor) -> DomainFedera
                 "issuer_uri": issuer,
                 "remote_id": remote_id,
                 "state": FederationState.FEDERATED,
-                "published_key": keys.active_key(organization),
-                "published_next_key": keys.next_key(organization),
+                "published_key": active,
+                "published_next_key": upcoming,
                 "changed_at": timezone.now(),
                 "last_error": "",
             },
@@ -192,6 +201,7 @@ def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFeder
             last_error="",
         )
         _set_domain_type(directory, name, "Managed")
+        waiting = _await_passwords(directory, name)
         audit.record(
             actor=actor,
             action="saml.roll_back",
@@ -201,6 +211,7 @@ def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFeder
             before={"state": federation.state, "remote_id": federation.remote_id},
             after={
                 "state": FederationState.ROLLED_BACK,
+                "accounts_waiting": waiting,
                 "note": PASSWORDS_AFTER_ROLL_BACK.format(domain=name),
             },
         )
@@ -208,8 +219,12 @@ def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFeder
     return federation
 
 
-def propagation() -> dt.timedelta:
-    return dt.timedelta(minutes=float(settings.FEDERATION_PROPAGATION_MINUTES))
+def _await_passwords(directory: Directory, domain: str) -> int:
+    """After a roll back every account of the domain needs a cloud password again: mark each as
+    never having had one from Lockstep, so that with password takeover on, the user's next User
+    Portal sign-in delivers the password they type (`password_delivery.hold_presented_password`),
+    and the list shows them as waiting for it. A password set in Lockstep is delivered anyway."""
+    return bound_users(directory, domain).update(password_synced_at=None)
 
 
 def federation_status(directory: Directory) -> list[DomainStatus]:
@@ -246,12 +261,8 @@ def federation_status(directory: Directory) -> list[DomainStatus]:
                 is_initial=is_initial,
                 microsoft_state=kind,
                 lockstep_state=federation.state if federation else "",
-                in_progress=bool(
-                    changed
-                    and federation
-                    and federation.state != FederationState.FAILED
-                    and now - changed < propagation()
-                ),
+                in_progress=bool(federation and federation.state != FederationState.FAILED)
+                and in_progress(changed, now=now),
                 changed_at=changed,
                 issuer_uri=federation.issuer_uri if federation else endpoints.issuer_uri(organization, name),
                 sso_url=endpoints.sso_url(organization, name),

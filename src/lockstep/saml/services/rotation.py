@@ -2,8 +2,9 @@
 
 1. `publish_next_key`: a NEXT key is made and set as `nextSigningCertificate` on every
    federated domain; Microsoft 365 then accepts assertions signed by either key.
-2. `promote_next_key`: refused until every federated domain holds the next key; the key then
-   signs, and each domain gets it as `signingCertificate` with `nextSigningCertificate` cleared
+2. `promote_next_key`: refused until every federated domain holds the next key, and until
+   Microsoft 365 may have it on every sign-in (LOCKSTEP_FEDERATION_PROPAGATION_MINUTES after
+   the domain's last change, `propagation`); the key then signs, and each domain gets it as `signingCertificate` with `nextSigningCertificate` cleared
    (null, as Graph clears a property).
 No sign-in fails in between: whichever key signs, Microsoft 365 holds it. Each domain's
 published keys are stored as Microsoft 365 confirmed them; a domain that failed is named in the
@@ -28,6 +29,7 @@ from lockstep.saml import keys
 from lockstep.saml.models import DomainFederation, FederationState, KeyStatus, SigningKey
 from lockstep.saml.services import microsoft
 from lockstep.saml.services.contract import KeyInfo
+from lockstep.saml.services.propagation import in_progress, settled_at
 
 
 def _own(organization: Organization, actor: Actor) -> None:
@@ -102,6 +104,20 @@ def publish_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
     return upcoming
 
 
+def _refuse_until_settled(federations: list[DomainFederation]) -> None:
+    """The next certificate is relied on only once Microsoft 365 may have it everywhere."""
+    now = timezone.now()
+    young = [f for f in federations if in_progress(f.changed_at, now=now)]
+    if young:
+        until = max(settled_at(f.changed_at) for f in young)
+        raise Conflict(
+            "key",
+            "Microsoft 365 can take up to two hours to use a new certificate on every sign-in: promote "
+            f"the next certificate after {until:%Y-%m-%d %H:%M} UTC, when it has reached "
+            f"{', '.join(sorted(f.domain for f in young))}.",
+        )
+
+
 def promote_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
     """The NEXT key signs from now on and becomes signingCertificate everywhere (owner)."""
     _own(organization, actor)
@@ -115,6 +131,7 @@ def promote_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
                 "Publish the next certificate first: Microsoft 365 does not hold it yet for "
                 f"{', '.join(missing)}, so sign-ins there would fail once it signs.",
             )
+        _refuse_until_settled(federations)
         active = keys.promote_next_key(organization, actor=actor)
     else:
         active = keys.active_key(organization)  # a retry: finish the domains not done yet

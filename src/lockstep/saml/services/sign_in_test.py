@@ -95,7 +95,12 @@ def test_sign_in(
             now=now,
         )
         problems = assertion_problems(
-            xml, key.certificate_pem, issuer=issuer, name_id=subject_user.immutable_id, upn=subject_user.email
+            xml,
+            key.certificate_pem,
+            issuer=issuer,
+            name_id=subject_user.immutable_id,
+            upn=subject_user.email,
+            acs_url=endpoints.acs_url(directory),
         )
         assert binding is not None
         problems += account_problems(directory, binding, subject_user, name)
