@@ -152,6 +152,7 @@ def test_key_rotation_over_http(owner_api: JsonClient, client_a: JsonClient, dir
     listed = {k["fingerprint"]: k["status"] for k in client_a.get("sso/keys").data}
     assert listed[published.data["fingerprint"]] == "next"
     assert "active" in listed.values()
+    # (no federated domain here: nothing to wait for; the wait is in test_sso_cli_process.py)
     promoted = owner_api.post("sso/keys/promote")
     assert promoted.status_code == 200, promoted.data
     assert (promoted.data["fingerprint"], promoted.data["status"]) == (
