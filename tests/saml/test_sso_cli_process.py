@@ -118,5 +118,5 @@ def test_federate_roll_back_and_rotate_from_the_command_line(installation: Scrat
     rolled = run(installation, "roll-back", DIRECTORY, "fabrikam.com", "--yes")
     assert "fabrikam.com rolled back to managed." in rolled
     assert "Lockstep: rolled_back" in run(installation, "status", DIRECTORY)
-    actions = installation.query("SELECT action FROM directory_auditevent WHERE action LIKE 'saml.%'")
+    actions = installation.query("SELECT action FROM directory_auditevent WHERE action LIKE %s", ("saml.%",))
     assert {"saml.federate", "saml.roll_back"} <= {row[0] for row in actions}, actions
