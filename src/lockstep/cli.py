@@ -1,6 +1,6 @@
-"""The `lockstep` command: run, migrate, createadmin, worker, check, settings-table, permissions-table, demo, m365.
+"""The `lockstep` command: run, migrate, createadmin, worker, check, settings-table, permissions-table, demo, m365, sso.
 
-The commands live in `lockstep.commands` (and `lockstep.m365.cli`); this module builds the parser
+The commands live in `lockstep.commands` (and `lockstep.m365.cli`, `lockstep.commands.sso`); this module builds the parser
 and maps a `CommandFailed` to exit status 1. Django is set up only when a command runs.
 """
 
@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from lockstep.commands import admin, demo, demo_mail, serve
+from lockstep.commands import admin, demo, demo_mail, serve, sso
 from lockstep.commands.common import CommandFailed, out, positive_int
 from lockstep.m365 import cli as m365_cli
 
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     permissions.set_defaults(handler=serve.cmd_permissions_table)
 
     m365_cli.register(commands)
+    sso.register(commands)
     return parser
 
 

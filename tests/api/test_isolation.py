@@ -47,6 +47,7 @@ from lockstep.m365.verification import VerificationReport
 from lockstep.mail import outbox
 from lockstep.mail.models import EmailKind, EmailStatus, OutboundEmail
 from lockstep.portal.models import SignInThrottle, ThrottleScope
+from lockstep.saml import services as sso_services
 
 from .conftest import GOOD_PASSWORD, JsonClient
 
@@ -635,6 +636,70 @@ M365_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
 EXERCISERS.update(M365_EXERCISERS)
 
 
+# ---- single sign-on routes (api/sso.py) -------------------------------------------------------------
+
+
+def sso_owner_route(suffix: str) -> Callable[[World], None]:
+    """Owner only: an API key (never an owner) is refused first, whatever the directory;
+    an owner's session gets 404 for B's directory, as for one that never existed."""
+
+    def exercise(w: World) -> None:
+        if w.kind == "admin_session":
+            directory_route("POST", suffix)(w)
+            return
+        answer_b = w.a.post(f"directories/{dir_b(w)}{suffix}")
+        answer_missing = w.a.post(f"directories/{MISSING}{suffix}")
+        assert answer_b.status_code == 403, answer_b.data
+        assert (answer_b.status_code, answer_b.data) == (answer_missing.status_code, answer_missing.data)
+
+    return exercise
+
+
+def b_keys(w: World) -> list[tuple[str, str]]:
+    return [(key.fingerprint, key.status) for key in sso_services.key_overview(w.org_b)]
+
+
+def sso_keys_list(w: World) -> None:
+    theirs = {fingerprint for fingerprint, _ in b_keys(w)}
+    answer = w.a.get("sso/keys")
+    assert answer.status_code == 200, answer.data
+    assert not theirs & {key["fingerprint"] for key in answer.data}
+
+
+def sso_key_step(step: str) -> Callable[[World], None]:
+    def exercise(w: World) -> None:
+        before = b_keys(w)
+        answer = w.a.post(f"sso/keys/{step}")
+        assert answer.status_code in ((200, 409) if w.kind == "admin_session" else (403,)), answer.data
+        assert b_keys(w) == before
+
+    return exercise
+
+
+SSO_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
+    ("GET", "/api/v1/directories/{directory_id}/sso"): directory_route("GET", "/sso"),
+    ("GET", "/api/v1/directories/{directory_id}/sso/{domain}/readiness"): directory_route(
+        "GET", "/sso/fabrikam.com/readiness"
+    ),
+    ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/immutable-ids"): directory_route(
+        "POST", "/sso/fabrikam.com/immutable-ids"
+    ),
+    ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/test-sign-in"): directory_route(
+        "POST", "/sso/fabrikam.com/test-sign-in"
+    ),
+    ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/federate"): sso_owner_route(
+        "/sso/fabrikam.com/federate"
+    ),
+    ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/roll-back"): sso_owner_route(
+        "/sso/fabrikam.com/roll-back"
+    ),
+    ("GET", "/api/v1/sso/keys"): sso_keys_list,
+    ("POST", "/api/v1/sso/keys/next"): sso_key_step("next"),
+    ("POST", "/api/v1/sso/keys/promote"): sso_key_step("promote"),
+}
+EXERCISERS.update(SSO_EXERCISERS)
+
+
 def test_every_route_is_covered() -> None:
     """Fails when a route exists that this file does not know how to exercise (or one is gone)."""
     served = ninja_routes()
@@ -726,6 +791,7 @@ def test_read_only_keys_get_403_on_every_write(
         "candidate_id": MISSING,
         "email_id": MISSING,
         "lock_id": MISSING,
+        "domain": "contoso.com",
     }
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/v1/users"): {"username": "megan", "email": "megan@contoso.com"},

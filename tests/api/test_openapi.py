@@ -66,6 +66,16 @@ EXPECTED_PATHS = {
     "/api/v1/usage-report": {"get"},
     "/api/v1/directories/{directory_id}/remote-groups": {"get"},
     "/api/v1/directories/{directory_id}/remote-groups/import": {"post"},
+    # Single sign-on (api/sso.py)
+    "/api/v1/directories/{directory_id}/sso": {"get"},
+    "/api/v1/directories/{directory_id}/sso/{domain}/readiness": {"get"},
+    "/api/v1/directories/{directory_id}/sso/{domain}/immutable-ids": {"post"},
+    "/api/v1/directories/{directory_id}/sso/{domain}/test-sign-in": {"post"},
+    "/api/v1/directories/{directory_id}/sso/{domain}/federate": {"post"},
+    "/api/v1/directories/{directory_id}/sso/{domain}/roll-back": {"post"},
+    "/api/v1/sso/keys": {"get"},
+    "/api/v1/sso/keys/next": {"post"},
+    "/api/v1/sso/keys/promote": {"post"},
 }
 
 

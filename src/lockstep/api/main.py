@@ -22,6 +22,7 @@ from lockstep.api import (
     m365_imports,
     organization,
     sign_in_locks,
+    sso,
     users,
 )
 from lockstep.api.auth import AUTH
@@ -97,3 +98,4 @@ api.add_router("", bindings.router)
 api.add_router("", m365_imports.router)
 api.add_router("", emails.router)
 api.add_router("", sign_in_locks.router)
+api.add_router("", sso.router)

@@ -22,9 +22,11 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from lockstep.console.directories import urls as portal_urls
+from lockstep.directory import crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, AdminRole, AuditEvent, Group, Organization, User
 from lockstep.directory.services import admins, groups, users
+from lockstep.m365.credentials import secret_context
 from lockstep.m365.models import (
     Directory,
     DirectoryDomain,
@@ -82,6 +84,9 @@ def build_world(org: Organization, slug: str) -> World:
         login_base_url="https://127.0.0.1:9",
         graph_base_url="https://127.0.0.1:9/v1.0",
     )
+    # A real encrypted secret: pages that read Microsoft 365 (the SSO page) get "unreachable".
+    directory.client_secret_encrypted = crypto.encrypt("s3cret", context=secret_context(directory, "secret"))
+    directory.save(update_fields=["client_secret_encrypted"])
     DirectoryDomain.objects.create(directory=directory, name=f"{slug}.com", is_verified=True, is_default=True)
     binding = UserBinding.objects.create(
         directory=directory,
@@ -105,6 +110,7 @@ def d(ids: dict[str, int]) -> list[int]:
     return [ids["directory"]]
 
 
+SSO_DOMAIN = "contoso.com"  # the SSO actions name a domain of the directory's tenant in the URL
 IMPORT_FORM = {"scope": "filter", "state": "staged", "confirm_admins": "on"}
 
 CATALOGUE: dict[str, Route] = {
@@ -146,6 +152,13 @@ CATALOGUE: dict[str, Route] = {
     "groups_import": Route(args=d, post_only=True, post=lambda ids: {"remote_ids": ["g-x"]}),
     "plan": Route(args=d),
     "export": Route(args=d),
+    "sso": Route(args=d),
+    "sso_key_next": Route(args=d, post_only=True),
+    "sso_key_promote": Route(args=d, post_only=True),
+    "sso_immutable_ids": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
+    "sso_test": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
+    "sso_federate": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
+    "sso_roll_back": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], write_page=True),  # type: ignore[list-item]
     "deactivate": Route(args=d, write_page=True, post=lambda ids: {"confirmation": "x"}),
     "user": Route(args=lambda ids: [ids["user"]]),
     "user_status": Route(args=lambda ids: [ids["user"]]),

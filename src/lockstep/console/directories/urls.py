@@ -5,7 +5,7 @@ Every pattern is exercised by tests/m365/console_pages/test_portal_isolation.py.
 
 from django.urls import path
 
-from lockstep.console.directories import bindings, imports, pages, status
+from lockstep.console.directories import bindings, imports, pages, sso, status
 
 app_name = "directories"
 urlpatterns = [
@@ -32,6 +32,13 @@ urlpatterns = [
     path("<int:pk>/groups/import/", imports.remote_groups_import, name="groups_import"),
     path("<int:pk>/plan/", pages.pending_plan, name="plan"),
     path("<int:pk>/export.csv", pages.bindings_export, name="export"),
+    path("<int:pk>/sso/", sso.sso_page, name="sso"),
+    path("<int:pk>/sso/keys/next/", sso.sso_key_next, name="sso_key_next"),
+    path("<int:pk>/sso/keys/promote/", sso.sso_key_promote, name="sso_key_promote"),
+    path("<int:pk>/sso/<str:domain>/immutable-ids/", sso.sso_immutable_ids, name="sso_immutable_ids"),
+    path("<int:pk>/sso/<str:domain>/test/", sso.sso_test, name="sso_test"),
+    path("<int:pk>/sso/<str:domain>/federate/", sso.sso_federate, name="sso_federate"),
+    path("<int:pk>/sso/<str:domain>/roll-back/", sso.sso_roll_back, name="sso_roll_back"),
     path("<int:pk>/deactivate/", pages.directory_deactivate, name="deactivate"),
     path("users/<int:user_pk>/", bindings.user_directories, name="user"),
     path("users/<int:user_pk>/status/", status.user_status, name="user_status"),
