@@ -76,6 +76,7 @@ def test_a_global_admin_on_a_custom_domain_is_no_break_glass(tenant: Tenant, act
         ("contoso.onmicrosoft.com", BlockerCode.INITIAL_DOMAIN),
         ("northwind.example", BlockerCode.UNVERIFIED_DOMAIN),
         ("nosuch.example", BlockerCode.UNKNOWN_DOMAIN),
+        ("contoso.com", BlockerCode.DEFAULT_DOMAIN),  # the demo tenant's default
     ],
 )
 def test_domains_microsoft_never_federates_are_blocked(

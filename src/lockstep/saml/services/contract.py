@@ -14,6 +14,9 @@ class BlockerCode(StrEnum):
     NO_BREAK_GLASS = "no_break_glass"  # no enabled Global Administrator on *.onmicrosoft.com
     INITIAL_DOMAIN = "initial_domain"  # the tenant's initial domain cannot be federated
     UNVERIFIED_DOMAIN = "unverified_domain"
+    DEFAULT_DOMAIN = (
+        "default_domain"  # the tenant's default domain (refused by m365sim; UNCERTAIN at Microsoft)
+    )
     UNKNOWN_DOMAIN = "unknown_domain"  # not a domain of the tenant
     UNMANAGED_USERS = "unmanaged_users"  # accounts of the domain Lockstep does not manage
     NO_TEST_SIGN_IN = "no_test_sign_in"  # no passing test sign-in with the active key

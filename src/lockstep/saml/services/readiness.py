@@ -48,6 +48,15 @@ def domain_blockers(client: GraphClient, directory: Directory, domain: str) -> l
                 "federate a custom domain instead.",
             )
         )
+    if found.get("isDefault") and not found.get("isInitial"):
+        blockers.append(
+            _blocker(
+                BlockerCode.DEFAULT_DOMAIN,
+                f"{domain} is the tenant's default domain. Federating the default domain is refused "
+                "by common tooling and may be by Microsoft 365 (see docs/sso.md): make another "
+                "domain the default in the Microsoft 365 admin center first.",
+            )
+        )
     if not found.get("isVerified"):
         blockers.append(
             _blocker(
