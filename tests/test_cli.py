@@ -394,6 +394,14 @@ def test_demo_starts_m365sim_and_stops_it_too(scratch: Scratch) -> None:
         # the printed export line points another shell's `lockstep m365` at this demo
         exports = next(line.strip() for line in demo.lines if line.strip().startswith("export "))
         assert f"LOCKSTEP_TRUSTED_CA_FILE={ca_file}" in exports
+        # on a port of its own the demo's links and SAML URLs name that port, in the CLI too
+        assert f"LOCKSTEP_BASE_URL=http://127.0.0.1:{demo.port}" in exports
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{demo.port}/saml/demo-organization/contoso.com/metadata", timeout=10
+        ) as metadata:
+            assert f'entityID="http://127.0.0.1:{demo.port}/saml/demo-organization/contoso.com"'.encode() in (
+                metadata.read()
+            )
         cli_env = dict(scratch.env)
         cli_env.update(pair.split("=", 1) for pair in shlex.split(exports.removeprefix("export ")))
         status = subprocess.run(

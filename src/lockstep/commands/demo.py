@@ -106,8 +106,9 @@ def connect_demo_directory(*, port: int) -> None:
 def demo_exports(data_dir: Path, *, with_ca: bool) -> str:
     """The `export` line that points another shell's `lockstep` at this demo's database."""
     names = ["LOCKSTEP_DATA_DIR"] + (["LOCKSTEP_TRUSTED_CA_FILE"] if with_ca else [])
-    if os.environ.get("LOCKSTEP_DATABASE_URL"):
-        names.append("LOCKSTEP_DATABASE_URL")
+    for name in ("LOCKSTEP_DATABASE_URL", "LOCKSTEP_BASE_URL"):
+        if os.environ.get(name):
+            names.append(name)
     values = {"LOCKSTEP_DATA_DIR": str(data_dir.resolve())}
     values.update({name: os.environ[name] for name in names if name in os.environ and name not in values})
     return "export " + " ".join(f"{name}={shlex.quote(values[name])}" for name in names if name in values)
@@ -115,6 +116,10 @@ def demo_exports(data_dir: Path, *, with_ca: bool) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOCKSTEP_DATA_DIR", args.data_dir)
+    if args.listen and "LOCKSTEP_BASE_URL" not in os.environ:
+        # The public URL goes into links and SAML metadata (issuer, SSO URL): on another port
+        # the demo must say that port, here and in the command line's export line.
+        os.environ["LOCKSTEP_BASE_URL"] = f"http://{args.listen}"
     if not args.no_m365sim and m365sim_available():
         # Lockstep trusts the CA m365sim generates into the demo folder (start_m365sim's --ca-dir).
         ca_file = Path(os.environ["LOCKSTEP_DATA_DIR"]).resolve() / "m365sim" / "ca.pem"
