@@ -138,3 +138,19 @@ def test_read_only_cannot_queue_immutable_ids_or_test(
     with pytest.raises(PermissionDenied):
         saml.test_sign_in(tenant.directory, DOMAIN, actor=read_only_actor)
     assert saml.readiness(tenant.directory, DOMAIN, actor=read_only_actor).domain == DOMAIN
+
+
+@pytest.mark.django_db
+def test_a_real_cloud_needs_an_https_public_url(actor: Actor, org: Any, settings: Any) -> None:
+    from lockstep.m365.models import Cloud, Directory
+    from lockstep.saml.services.readiness import endpoint_blockers
+
+    directory = Directory(organization=org, name="real", tenant_id="t", client_id="c", cloud=Cloud.GLOBAL)
+    settings.BASE_URL = "http://lockstep.example.org"
+    (blocker,) = endpoint_blockers(directory)
+    assert blocker.code == BlockerCode.INSECURE_ENDPOINTS and "LOCKSTEP_BASE_URL" in blocker.message
+    settings.BASE_URL = "https://lockstep.example.org"
+    assert endpoint_blockers(directory) == []
+    directory.cloud = Cloud.CUSTOM  # m365sim and other custom endpoints take http
+    settings.BASE_URL = "http://127.0.0.1:8000"
+    assert endpoint_blockers(directory) == []

@@ -22,6 +22,7 @@ class BlockerCode(StrEnum):
     NO_TEST_SIGN_IN = "no_test_sign_in"  # no passing test sign-in with the active key
     FAILED_TEST_SIGN_IN = "failed_test_sign_in"
     FEDERATED_ELSEWHERE = "federated_elsewhere"  # already federated to another IdP
+    INSECURE_ENDPOINTS = "insecure_endpoints"  # LOCKSTEP_BASE_URL is not https:// (real clouds)
     UNREACHABLE = "unreachable"  # Microsoft 365 did not answer: readiness unknown
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from lockstep.directory.actors import Actor
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.errors import GraphError
-from lockstep.m365.models import Directory
+from lockstep.m365.models import Cloud, Directory
 from lockstep.saml import endpoints, keys
 from lockstep.saml.models import DomainFederation, FederationTest
 from lockstep.saml.services import microsoft
@@ -167,11 +168,26 @@ def sign_in_blockers(directory: Directory, domain: str) -> list[Blocker]:
     return []
 
 
+def endpoint_blockers(directory: Directory) -> list[Blocker]:
+    """Microsoft 365 sends browsers only to HTTPS sign-in pages (graph-facts §8.2): the public
+    URL must be https:// for a real cloud (m365sim, a custom cloud, also takes http)."""
+    base = str(settings.BASE_URL)
+    if directory.cloud != Cloud.CUSTOM and not base.lower().startswith("https://"):
+        return [
+            _blocker(
+                BlockerCode.INSECURE_ENDPOINTS,
+                f"Lockstep's public URL ({base}, LOCKSTEP_BASE_URL) is not https://; Microsoft 365 sends "
+                "users only to HTTPS sign-in pages. Serve Lockstep over HTTPS and set LOCKSTEP_BASE_URL.",
+            )
+        ]
+    return []
+
+
 def readiness(directory: Directory, domain: str, *, actor: Actor) -> Readiness:
     """Every blocker of federating `domain` now (an empty list: ready)."""
     own_directory(directory, actor)
     name = domain_name(domain)
-    blockers: list[Blocker] = []
+    blockers: list[Blocker] = endpoint_blockers(directory)
     try:
         with microsoft.graph_client(directory) as client:
             blockers += domain_blockers(client, directory, name)
