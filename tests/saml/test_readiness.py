@@ -3,6 +3,8 @@ is clear once each is fixed (issue 10, build point 3)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.saml.fed_support import BREAK_GLASS, DOMAIN, Tenant, tenant_with_users
 
