@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,10 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.models import Administrator, AdminRole, Organization
 from lockstep.directory.services import admins, api_keys, organizations
 from lockstep.testing.sessions import signed_in_client
+
+# The tests point directories at m365sim (custom endpoints), in this process and in the
+# `lockstep` subprocesses they start; a deployment has them off unless it says otherwise.
+os.environ.setdefault("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "true")
 
 # Every password the tests use is learned, and looked for in the database and the logs at the end.
 pytest_plugins = ["lockstep.testing.plaintext_guard"]

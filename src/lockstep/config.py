@@ -83,6 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
         "the client used HTTPS. Empty: REMOTE_ADDR is the client and the connection's own scheme counts.",
     ),
     Setting(
+        "LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS",
+        "false",
+        "Allow directories with custom Microsoft endpoints (`cloud: custom`: Lockstep then sends "
+        "requests wherever an administrator points it). On for `lockstep demo` (m365sim) and the tests.",
+    ),
+    Setting(
         "LOCKSTEP_HSTS_SECONDS",
         "31536000",
         "Strict-Transport-Security max-age sent on responses served over HTTPS; 0 sends none.",

@@ -356,3 +356,38 @@ def test_a_microsoft_365_refusal_is_a_409_in_plain_words(
     assert error["code"] == "conflict" and error["fields"] == {"directory_id": [error["message"]]}
     assert "permission" in error["message"].lower() or "consent" in error["message"].lower()
     assert "AccessDenied" not in error["message"]  # plain words, not the Graph client's type
+
+
+@pytest.mark.parametrize(
+    ("tenant_id", "accepted"),
+    [
+        ("7c6f3b2a-4d5e-4f60-8a1b-2c3d4e5f6a7b", True),
+        ("contoso.onmicrosoft.com", True),
+        ("contoso", False),  # one label is no domain name
+        ("7c6f3b2a-4d5e-4f60-8a1b-2c3d4e5f6a7", False),  # a GUID one digit short
+        ("contoso.com/../evil", False),
+        ("x" * 250 + ".com", False),  # beyond 253 characters
+    ],
+)
+def test_a_tenant_id_is_a_guid_or_a_domain_name(
+    client: JsonClient, sim: SimServer, tenant_id: str, accepted: bool
+) -> None:
+    response = client.post("directories", directory_fields(sim, name="Real", tenant_id=tenant_id))
+    fields = (response.data.get("error") or {}).get("fields", {}) if response.status_code >= 400 else {}
+    assert ("tenant_id" not in fields) is accepted, response.data
+    if not accepted:
+        assert response.status_code == 422
+        assert fields["tenant_id"] == ["Must be the tenant's id (a GUID) or one of its domain names."]
+        assert not Directory.objects.filter(name="Real").exists()
+
+
+def test_custom_endpoints_need_the_deployment_to_allow_them(
+    client: JsonClient, sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "false")
+    response = client.post("directories", directory_fields(sim))
+    assert response.status_code == 422
+    assert "LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS" in response.data["error"]["fields"]["cloud"][0]
+    assert not Directory.objects.exists()
+    monkeypatch.setenv("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "true")
+    assert client.post("directories", directory_fields(sim)).status_code == 201

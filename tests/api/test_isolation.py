@@ -437,7 +437,7 @@ def directories_list(w: World) -> None:
 def directories_create(w: World) -> None:
     body = {
         "name": w.m365_b.directory.name,  # B's name is free in A
-        "tenant_id": "tenant-a-2",
+        "tenant_id": "tenant-a-2.example.com",
         "client_id": "client",
         "client_secret": "s3cret",
         "cloud": "custom",

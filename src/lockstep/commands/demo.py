@@ -116,6 +116,7 @@ def demo_exports(data_dir: Path, *, with_ca: bool) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("LOCKSTEP_DATA_DIR", args.data_dir)
+    os.environ.setdefault("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "true")  # the demo tenant is m365sim
     if args.listen and "LOCKSTEP_BASE_URL" not in os.environ:
         # The public URL goes into links and SAML metadata (issuer, SSO URL): on another port
         # the demo must say that port, here and in the command line's export line.

@@ -121,7 +121,7 @@ CATALOGUE: dict[str, Route] = {
         creates=True,
         post=lambda ids: {
             "name": "Made by A",
-            "tenant_id": "tenant-new",
+            "tenant_id": "tenant-new.example.com",
             "client_id": "client",
             "credential_kind": "secret",
             "client_secret": "s3cret",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from lockstep.config import env_bool
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, ValidationFailed, collect
@@ -25,6 +27,11 @@ from lockstep.m365.verification import VerificationReport, verify
 
 def list_directories(*, actor: Actor) -> QuerySet[Directory]:
     return Directory.objects.filter(organization_id=actor.organization_id).order_by("name")
+
+
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# a DNS name of at least two labels (contoso.com, contoso.onmicrosoft.com), 253 characters at most
+DOMAIN_NAME = re.compile(r"(?=.{4,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 
 
 def _clean(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -47,6 +54,9 @@ def _clean(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]
     for field in ("name", "tenant_id", "client_id"):
         if not cleaned.get(field):
             collect(errors, field, "This field is required.")
+    tenant = cleaned.get("tenant_id")
+    if tenant and not (isinstance(tenant, str) and (GUID.fullmatch(tenant) or DOMAIN_NAME.fullmatch(tenant))):
+        collect(errors, "tenant_id", "Must be the tenant's id (a GUID) or one of its domain names.")
     if len(cleaned.get("name", "")) > 100:
         collect(errors, "name", "Must be at most 100 characters.")
     kind = cleaned.setdefault("credential_kind", CredentialKind.SECRET)
@@ -57,7 +67,14 @@ def _clean(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]
     cloud = cleaned.setdefault("cloud", Cloud.GLOBAL)
     if cloud not in Cloud.values:
         collect(errors, "cloud", f"Must be one of: {', '.join(Cloud.values)}.")
-    if cloud == Cloud.CUSTOM:
+    if cloud == Cloud.CUSTOM and not env_bool("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS"):
+        collect(
+            errors,
+            "cloud",
+            "Custom endpoints are turned off on this deployment (LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS): "
+            "choose Microsoft's global, US government or China cloud.",
+        )
+    elif cloud == Cloud.CUSTOM:
         for field in ("login_base_url", "graph_base_url"):
             if not str(cleaned.get(field, "")).startswith("https://"):
                 collect(errors, field, "Required for custom endpoints and must start with https://.")
