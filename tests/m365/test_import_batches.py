@@ -354,3 +354,43 @@ def test_a_upn_in_mixed_case_is_not_rewritten(directory: Directory, actor: Actor
     [write] = writes_since(sim, before)
     assert (write["method"], write["path"]) == ("PATCH", f"/users/{patti['id']}")
     assert tenant.users[patti["id"]]["userPrincipalName"] == "Patti.Osei@Contoso.com"
+
+
+def test_an_import_never_matches_or_binds_another_organizations_user(
+    directory: Directory, actor: Actor, other_org: Any
+) -> None:
+    """Issue 11: two organizations hold a user with the same company email; one imports the
+    account. Only its own user is matched; the other organization's user is never touched."""
+    from lockstep.directory.services import admins
+
+    other_owner = admins.create_admin(
+        organization=other_org,
+        email="owner@fabrikam-inc.example",
+        password="Tr1cky-Kangaroo-Lamp",
+        role="owner",
+    )
+    other_actor = Actor.for_admin(other_owner)
+    theirs = users.create_user(
+        actor=other_actor,
+        fields={"username": "nestor", "email": "nestor.wilke@contoso.com", "job_title": "CFO"},
+    )
+    their_tina = users.create_user(
+        actor=other_actor, fields={"username": "tina.muller", "email": "tina.muller@contoso.com"}
+    )
+    before = {u.pk: (u.job_title, u.immutable_id, u.state) for u in (theirs, their_tina)}
+    ours = users.create_user(actor=actor, fields={"username": "nestor", "email": "nestor.wilke@contoso.com"})
+    scan(actor, directory)
+    batch = run(actor, directory, candidate_ids=ids("nestor.wilke@contoso.com", "tina.muller@contoso.com"))
+    done = outcomes(batch)
+    assert done["nestor.wilke@contoso.com"][0] == "bound" and done["tina.muller@contoso.com"][0] == "created"
+    assert (
+        UserBinding.objects.get(user__email="nestor.wilke@contoso.com", directory=directory).user_id
+        == ours.pk
+    )
+    created = User.objects.get(organization=directory.organization, email="tina.muller@contoso.com")
+    assert created.pk != their_tina.pk
+    assert not UserBinding.objects.filter(user__organization=other_org).exists()
+    for user in (theirs, their_tina):
+        user.refresh_from_db()
+        assert (user.job_title, user.immutable_id, user.state) == before[user.pk]
+        assert user.organization_id == other_org.pk
