@@ -153,18 +153,44 @@ def test_in_progress_ends_after_the_propagation_time(tenant: Tenant, actor: Acto
     assert not status.in_progress and status.microsoft_state == "Federated"
 
 
-def test_a_lost_answer_is_retried_without_a_second_configuration(tenant: Tenant, actor: Actor) -> None:
-    """Microsoft 365 created the configuration but the answer was lost: federating again adopts
-    the configuration with Lockstep's issuer instead of failing on 'already federated'."""
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "lost_response"},  # created, the answer lost
+        {"kind": "applied_status", "status": 500},  # graph-facts §8.1: created, yet 500
+    ],
+)
+def test_a_create_that_errs_but_federated_the_domain_is_recorded_federated(
+    tenant: Tenant, actor: Actor, fault: dict[str, object]
+) -> None:
+    """Microsoft 365 created the configuration but answered an error (or nothing): Lockstep reads
+    it again and, finding its issuer, records the domain federated, so that the IdP serves it
+    (it serves only federated domains) and the administrator is told."""
     make_ready(tenant, actor)
-    lost = tenant.sim.sim.faults.add(
-        "lost_response", method="POST", path=r"/domains/[^/]+/federationConfiguration$", count=1
+    tenant.sim.sim.faults.add(
+        method="POST", path=r"/domains/[^/]+/federationConfiguration$", count=1, **fault
+    )
+    federation = saml.federate(tenant.directory, DOMAIN, actor=actor)
+    remote = tenant.sim.sim.tenant.domains[DOMAIN]
+    assert remote.authenticationType == "Federated"
+    assert federation.state == FederationState.FEDERATED and federation.last_error == ""
+    assert federation.remote_id == remote.federation["id"]
+    event = AuditEvent.objects.get(action="saml.federate")
+    assert "holds Lockstep's configuration" in event.after["note"]
+    assert not AuditEvent.objects.filter(action="saml.federate.failed").exists()
+    # federating again adopts the same configuration instead of failing on "already federated"
+    again = saml.federate(tenant.directory, DOMAIN, actor=actor)
+    assert again.remote_id == federation.remote_id and len(tenant.sim.sim.tenant.domains) >= 1
+
+
+def test_a_create_that_failed_without_federating_is_recorded_failed(tenant: Tenant, actor: Actor) -> None:
+    make_ready(tenant, actor)
+    tenant.sim.sim.faults.add(
+        "status", method="POST", path=r"/domains/[^/]+/federationConfiguration$", status=500, count=1
     )
     with pytest.raises(Conflict):
         saml.federate(tenant.directory, DOMAIN, actor=actor)
-    tenant.sim.sim.faults.remove(lost.id)
-    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Federated"
-    assert DomainFederation.objects.get(domain=DOMAIN).state == FederationState.FAILED
-    federation = saml.federate(tenant.directory, DOMAIN, actor=actor)
-    assert federation.state == FederationState.FEDERATED
-    assert federation.remote_id == tenant.sim.sim.tenant.domains[DOMAIN].federation["id"]
+    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Managed"
+    failed = DomainFederation.objects.get(domain=DOMAIN)
+    assert failed.state == FederationState.FAILED and failed.last_error
+    assert AuditEvent.objects.filter(action="saml.federate.failed").exists()
