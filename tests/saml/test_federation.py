@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from django.utils import timezone
 from tests.m365.test_permissions_exact import uncatalogued
@@ -194,3 +195,42 @@ def test_a_create_that_failed_without_federating_is_recorded_failed(tenant: Tena
     failed = DomainFederation.objects.get(domain=DOMAIN)
     assert failed.state == FederationState.FAILED and failed.last_error
     assert AuditEvent.objects.filter(action="saml.federate.failed").exists()
+
+
+def _sim_signs_requests(tenant: Tenant) -> bool:
+    """Whether m365sim's SP-initiated sign-in (no `signed` asked) sends a signed AuthnRequest."""
+    with httpx.Client(verify=tenant.sim.ssl_context(), timeout=20) as client:
+        answer = client.get(
+            tenant.sim.base_url + "/_sim/saml/start", params={"domain": DOMAIN, "binding": "redirect"}
+        )
+    assert answer.status_code == 302, answer.text
+    return "Signature=" in answer.headers["location"]
+
+
+def test_signed_requests_can_be_required_and_are_sent_again_on_federate(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    make_ready(tenant, actor)
+    with pytest.raises(Conflict):  # nothing to set it on yet
+        saml.set_signed_requests(tenant.directory, DOMAIN, required=True, actor=actor)
+    saml.federate(tenant.directory, DOMAIN, actor=actor)
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is False
+    assert not _sim_signs_requests(tenant)
+    with pytest.raises(PermissionDenied):
+        saml.set_signed_requests(tenant.directory, DOMAIN, required=True, actor=administrator(org))
+
+    federation = saml.set_signed_requests(tenant.directory, DOMAIN, required=True, actor=actor)
+    assert federation.require_signed_requests
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is True
+    assert _sim_signs_requests(tenant)
+    event = AuditEvent.objects.get(action="saml.signed_requests")
+    assert event.after["required"] is True and event.before["required"] is False
+
+    saml.roll_back(tenant.directory, DOMAIN, actor=actor)
+    assert saml.test_sign_in(tenant.directory, DOMAIN, actor=actor).passed
+    saml.federate(tenant.directory, DOMAIN, actor=actor)  # the stored choice goes with it
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is True
+
+    saml.set_signed_requests(tenant.directory, DOMAIN, required=False, actor=actor)
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is False
+    assert not DomainFederation.objects.get(domain=DOMAIN).require_signed_requests
