@@ -329,6 +329,7 @@ def federation_status(directory: Directory) -> list[DomainStatus]:
                 sso_url=endpoints.sso_url(organization, name),
                 metadata_url=endpoints.metadata_url(organization, name),
                 last_error=(federation.last_error if federation else "") or reached,
+                signed_requests=bool(federation and federation.require_signed_requests),
             )
         )
     return statuses
