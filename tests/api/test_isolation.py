@@ -824,6 +824,7 @@ def test_read_only_keys_get_403_on_every_write(
         ("POST", "/api/v1/directories/{directory_id}/imports/preview"): {"candidate_ids": [1]},
         ("POST", "/api/v1/directories/{directory_id}/imports"): {"candidate_ids": [1]},
         ("POST", "/api/v1/directories/{directory_id}/remote-groups/import"): {"remote_ids": ["x"]},
+        ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/signed-requests"): {"required": True},
     }
     before = db_state()
     writes = sorted(route for route in ninja_routes() if route[0] != "GET")
