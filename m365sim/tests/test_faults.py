@@ -355,3 +355,23 @@ def test_http_secret_expired_and_token_endpoint_reset(faulty: Any) -> None:
         with pytest.raises(DROPPED):
             client.post(faulty.token_url, data=form)
         assert client.post(faulty.token_url, data=form).status_code == 200
+
+
+def test_applied_status_runs_the_handler_then_answers_the_error() -> None:
+    faults = Faults()
+    faults.add("applied_status", method="POST", status=500, count=1)
+    r = req("POST")
+    assert faults.before(r) is None  # the handler still runs: the write is applied
+    resp = faults.after(r, GraphResponse(201, {"id": "new"}))
+    assert resp.status == 500 and resp.body["error"]["code"] == "generalException"
+    assert not resp.drop_connection
+    r = req("POST")
+    assert faults.before(r) is None
+    assert faults.after(r, GraphResponse(201, {})).status == 201  # count spent
+
+
+def test_http_applied_but_answered_500(faulty: Any, graph: Any) -> None:
+    faulty.sim.faults.add("applied_status", method="POST", path=r"/users$", status=500, count=1)
+    r = graph.post("/users", json=new_user("half.done"))
+    assert r.status_code == 500 and r.json()["error"]["code"] == "generalException"
+    assert user_exists(faulty, "half.done")  # the write was applied anyway

@@ -639,16 +639,16 @@ EXERCISERS.update(M365_EXERCISERS)
 # ---- single sign-on routes (api/sso.py) -------------------------------------------------------------
 
 
-def sso_owner_route(suffix: str) -> Callable[[World], None]:
+def sso_owner_route(suffix: str, body: Any = None) -> Callable[[World], None]:
     """Owner only: an API key (never an owner) is refused first, whatever the directory;
     an owner's session gets 404 for B's directory, as for one that never existed."""
 
     def exercise(w: World) -> None:
         if w.kind == "admin_session":
-            directory_route("POST", suffix)(w)
+            directory_route("POST", suffix, body)(w)
             return
-        answer_b = w.a.post(f"directories/{dir_b(w)}{suffix}")
-        answer_missing = w.a.post(f"directories/{MISSING}{suffix}")
+        answer_b = w.a.post(f"directories/{dir_b(w)}{suffix}", body)
+        answer_missing = w.a.post(f"directories/{MISSING}{suffix}", body)
         assert answer_b.status_code == 403, answer_b.data
         assert (answer_b.status_code, answer_b.data) == (answer_missing.status_code, answer_missing.data)
 
@@ -692,6 +692,9 @@ SSO_EXERCISERS: dict[tuple[str, str], Callable[[World], None]] = {
     ),
     ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/roll-back"): sso_owner_route(
         "/sso/fabrikam.com/roll-back"
+    ),
+    ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/signed-requests"): sso_owner_route(
+        "/sso/fabrikam.com/signed-requests", {"required": True}
     ),
     ("GET", "/api/v1/sso/keys"): sso_keys_list,
     ("POST", "/api/v1/sso/keys/next"): sso_key_step("next"),
@@ -821,6 +824,7 @@ def test_read_only_keys_get_403_on_every_write(
         ("POST", "/api/v1/directories/{directory_id}/imports/preview"): {"candidate_ids": [1]},
         ("POST", "/api/v1/directories/{directory_id}/imports"): {"candidate_ids": [1]},
         ("POST", "/api/v1/directories/{directory_id}/remote-groups/import"): {"remote_ids": ["x"]},
+        ("POST", "/api/v1/directories/{directory_id}/sso/{domain}/signed-requests"): {"required": True},
     }
     before = db_state()
     writes = sorted(route for route in ninja_routes() if route[0] != "GET")

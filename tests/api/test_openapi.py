@@ -73,6 +73,7 @@ EXPECTED_PATHS = {
     "/api/v1/directories/{directory_id}/sso/{domain}/test-sign-in": {"post"},
     "/api/v1/directories/{directory_id}/sso/{domain}/federate": {"post"},
     "/api/v1/directories/{directory_id}/sso/{domain}/roll-back": {"post"},
+    "/api/v1/directories/{directory_id}/sso/{domain}/signed-requests": {"post"},
     "/api/v1/sso/keys": {"get"},
     "/api/v1/sso/keys/next": {"post"},
     "/api/v1/sso/keys/promote": {"post"},

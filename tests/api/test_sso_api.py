@@ -138,6 +138,19 @@ def test_federate_then_roll_back_over_http(
         True,
     )
 
+    assert federated.data["signed_requests"] is False
+    signed = owner_api.post(sso(directory, f"/{READY_DOMAIN}/signed-requests"), {"required": True})
+    assert signed.status_code == 200, signed.data
+    assert (signed.data["state"], signed.data["signed_requests"]) == ("federated", True)
+    assert sim.sim.tenant.domains[READY_DOMAIN].federation["isSignedAuthenticationRequestRequired"] is True
+    assert {r["domain"]: r for r in client_a.get(sso(directory)).data}[READY_DOMAIN]["signed_requests"]
+    for bad in ({"required": "yes"}, {}, {"required": True, "other": 1}):
+        refused = owner_api.post(sso(directory, f"/{READY_DOMAIN}/signed-requests"), bad)
+        assert refused.status_code == 422, (bad, refused.data)
+    not_owner = client_a.post(sso(directory, f"/{READY_DOMAIN}/signed-requests"), {"required": False})
+    assert not_owner.status_code == 403, not_owner.data
+    assert sim.sim.tenant.domains[READY_DOMAIN].federation["isSignedAuthenticationRequestRequired"] is True
+
     rolled = owner_api.post(sso(directory, f"/{READY_DOMAIN}/roll-back"))
     assert rolled.status_code == 200, rolled.data
     assert rolled.data["state"] == "rolled_back"

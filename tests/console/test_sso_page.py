@@ -64,6 +64,7 @@ def test_an_administrator_sees_no_owner_action_and_is_refused_one(
         url("sso_federate", directory, READY_DOMAIN),
         url("sso_key_next", directory),
         url("sso_key_promote", directory),
+        url("sso_signed_requests", directory, READY_DOMAIN),
     }
     assert not owner_only & set(actions)
     for target in [*owner_only, url("sso_roll_back", directory, READY_DOMAIN)]:
@@ -88,6 +89,20 @@ def test_test_sign_in_federate_in_progress_and_roll_back(
     )
     html = federated.content.decode()
     assert "sso-in-progress" in html and "Roll back fabrikam.com" in html
+    assert "Signed sign-in requests: not required" in html
+    assert url("sso_signed_requests", directory, READY_DOMAIN) in post_form_actions(html)
+    signed = admin_client.post(
+        url("sso_signed_requests", directory, READY_DOMAIN), {"required": "on"}, follow=True
+    )
+    assert any(
+        level == "success" and "Signed sign-in requests for fabrikam.com saved" in text
+        for level, text in messages_of(signed)
+    )
+    assert "Signed sign-in requests: required" in signed.content.decode()
+    assert sim.sim.tenant.domains[READY_DOMAIN].federation["isSignedAuthenticationRequestRequired"] is True
+    unsigned = admin_client.post(url("sso_signed_requests", directory, READY_DOMAIN), follow=True)
+    assert "Signed sign-in requests: not required" in unsigned.content.decode()
+    assert sim.sim.tenant.domains[READY_DOMAIN].federation["isSignedAuthenticationRequestRequired"] is False
 
     confirm = admin_client.get(url("sso_roll_back", directory, READY_DOMAIN)).content.decode()
     assert "Users of fabrikam.com will need a Microsoft 365 password" in confirm

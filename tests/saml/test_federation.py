@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from django.utils import timezone
 from tests.m365.test_permissions_exact import uncatalogued
@@ -153,18 +154,83 @@ def test_in_progress_ends_after_the_propagation_time(tenant: Tenant, actor: Acto
     assert not status.in_progress and status.microsoft_state == "Federated"
 
 
-def test_a_lost_answer_is_retried_without_a_second_configuration(tenant: Tenant, actor: Actor) -> None:
-    """Microsoft 365 created the configuration but the answer was lost: federating again adopts
-    the configuration with Lockstep's issuer instead of failing on 'already federated'."""
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "lost_response"},  # created, the answer lost
+        {"kind": "applied_status", "status": 500},  # graph-facts §8.1: created, yet 500
+    ],
+)
+def test_a_create_that_errs_but_federated_the_domain_is_recorded_federated(
+    tenant: Tenant, actor: Actor, fault: dict[str, object]
+) -> None:
+    """Microsoft 365 created the configuration but answered an error (or nothing): Lockstep reads
+    it again and, finding its issuer, records the domain federated, so that the IdP serves it
+    (it serves only federated domains) and the administrator is told."""
     make_ready(tenant, actor)
-    lost = tenant.sim.sim.faults.add(
-        "lost_response", method="POST", path=r"/domains/[^/]+/federationConfiguration$", count=1
+    tenant.sim.sim.faults.add(
+        method="POST", path=r"/domains/[^/]+/federationConfiguration$", count=1, **fault
+    )
+    federation = saml.federate(tenant.directory, DOMAIN, actor=actor)
+    remote = tenant.sim.sim.tenant.domains[DOMAIN]
+    assert remote.authenticationType == "Federated"
+    assert federation.state == FederationState.FEDERATED and federation.last_error == ""
+    assert federation.remote_id == remote.federation["id"]
+    event = AuditEvent.objects.get(action="saml.federate")
+    assert "holds Lockstep's configuration" in event.after["note"]
+    assert not AuditEvent.objects.filter(action="saml.federate.failed").exists()
+    # federating again adopts the same configuration instead of failing on "already federated"
+    again = saml.federate(tenant.directory, DOMAIN, actor=actor)
+    assert again.remote_id == federation.remote_id and len(tenant.sim.sim.tenant.domains) >= 1
+
+
+def test_a_create_that_failed_without_federating_is_recorded_failed(tenant: Tenant, actor: Actor) -> None:
+    make_ready(tenant, actor)
+    tenant.sim.sim.faults.add(
+        "status", method="POST", path=r"/domains/[^/]+/federationConfiguration$", status=500, count=1
     )
     with pytest.raises(Conflict):
         saml.federate(tenant.directory, DOMAIN, actor=actor)
-    tenant.sim.sim.faults.remove(lost.id)
-    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Federated"
-    assert DomainFederation.objects.get(domain=DOMAIN).state == FederationState.FAILED
-    federation = saml.federate(tenant.directory, DOMAIN, actor=actor)
-    assert federation.state == FederationState.FEDERATED
-    assert federation.remote_id == tenant.sim.sim.tenant.domains[DOMAIN].federation["id"]
+    assert tenant.sim.sim.tenant.domains[DOMAIN].authenticationType == "Managed"
+    failed = DomainFederation.objects.get(domain=DOMAIN)
+    assert failed.state == FederationState.FAILED and failed.last_error
+    assert AuditEvent.objects.filter(action="saml.federate.failed").exists()
+
+
+def _sim_signs_requests(tenant: Tenant) -> bool:
+    """Whether m365sim's SP-initiated sign-in (no `signed` asked) sends a signed AuthnRequest."""
+    with httpx.Client(verify=tenant.sim.ssl_context(), timeout=20) as client:
+        answer = client.get(
+            tenant.sim.base_url + "/_sim/saml/start", params={"domain": DOMAIN, "binding": "redirect"}
+        )
+    assert answer.status_code == 302, answer.text
+    return "Signature=" in answer.headers["location"]
+
+
+def test_signed_requests_can_be_required_and_are_sent_again_on_federate(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    make_ready(tenant, actor)
+    with pytest.raises(Conflict):  # nothing to set it on yet
+        saml.set_signed_requests(tenant.directory, DOMAIN, required=True, actor=actor)
+    saml.federate(tenant.directory, DOMAIN, actor=actor)
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is False
+    assert not _sim_signs_requests(tenant)
+    with pytest.raises(PermissionDenied):
+        saml.set_signed_requests(tenant.directory, DOMAIN, required=True, actor=administrator(org))
+
+    federation = saml.set_signed_requests(tenant.directory, DOMAIN, required=True, actor=actor)
+    assert federation.require_signed_requests
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is True
+    assert _sim_signs_requests(tenant)
+    event = AuditEvent.objects.get(action="saml.signed_requests")
+    assert event.after["required"] is True and event.before["required"] is False
+
+    saml.roll_back(tenant.directory, DOMAIN, actor=actor)
+    assert saml.test_sign_in(tenant.directory, DOMAIN, actor=actor).passed
+    saml.federate(tenant.directory, DOMAIN, actor=actor)  # the stored choice goes with it
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is True
+
+    saml.set_signed_requests(tenant.directory, DOMAIN, required=False, actor=actor)
+    assert tenant.sim.sim.tenant.domains[DOMAIN].federation["isSignedAuthenticationRequestRequired"] is False
+    assert not DomainFederation.objects.get(domain=DOMAIN).require_signed_requests

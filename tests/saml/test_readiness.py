@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.saml.fed_support import BREAK_GLASS, DOMAIN, Tenant, tenant_with_users
+from tests.saml.fed_support import BREAK_GLASS, DOMAIN, SECOND, Tenant, tenant_with_users
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.audit import AuditEvent
@@ -156,3 +156,45 @@ def test_a_real_cloud_needs_an_https_public_url(actor: Actor, org: Any, settings
     directory.cloud = Cloud.CUSTOM  # m365sim and other custom endpoints take http
     settings.BASE_URL = "http://127.0.0.1:8000"
     assert endpoint_blockers(directory) == []
+
+
+def move_upn(tenant: Tenant, user: Any, upn: str) -> None:
+    """The user's account has the UPN `upn`, in another domain than their email (an account
+    adopted as it was, or a move held while a domain is federated); the sync is not run after."""
+    from lockstep.m365.models import UserBinding
+
+    account = tenant.account(user.email)
+    state = tenant.sim.sim.tenant
+    state.by_upn.pop(user.email.lower(), None)
+    account["userPrincipalName"] = upn
+    state.by_upn[upn.lower()] = account["id"]
+    binding = UserBinding.objects.get(user=user)
+    binding.remote_upn = upn
+    binding.last_applied = {**binding.last_applied, "userPrincipalName": upn}
+    binding.save(update_fields=["remote_upn", "last_applied"])
+
+
+def test_users_of_a_domain_are_those_whose_account_upn_is_in_it(sim: SimServer, actor: Actor) -> None:
+    """Microsoft 365 sends a user to a domain's identity provider by the account's UPN, and the
+    assertion carries it: the domain's users are decided by it, not by the company email."""
+    tenant = tenant_with_users(sim, actor, second_domain=True)
+    ada, bob, cy = tenant.users
+    move_upn(tenant, cy, f"cy@{DOMAIN}")  # email in litware.com, account in fabrikam.com
+    move_upn(tenant, bob, f"bob@{SECOND}")  # email in fabrikam.com, account in litware.com
+    for upn in (f"cy@{DOMAIN}", f"bob@{SECOND}"):
+        tenant.account(upn)["onPremisesImmutableId"] = None
+
+    blockers = codes(tenant, actor)
+    assert blockers[BlockerCode.MISSING_IMMUTABLE_ID] == [f"cy@{DOMAIN}"]
+    assert f"cy@{DOMAIN}" not in blockers.get(BlockerCode.UNMANAGED_USERS, [])
+    assert codes(tenant, actor, SECOND)[BlockerCode.MISSING_IMMUTABLE_ID] == [f"bob@{SECOND}"]
+    assert saml.set_immutable_ids(tenant.directory, DOMAIN, actor=actor) == 1  # cy's, not bob's
+    queued = AuditEvent.objects.get(action="saml.immutable_ids.queue")
+    assert queued.after["accounts"] == [f"cy@{DOMAIN}"]
+
+    tenant.account(f"cy@{DOMAIN}")["onPremisesImmutableId"] = cy.immutable_id
+    test = saml.test_sign_in(tenant.directory, DOMAIN, actor=actor, user=cy)
+    assert test.passed, test.problems  # IDPEmail is the account's UPN, cy@fabrikam.com
+    refused = saml.test_sign_in(tenant.directory, DOMAIN, actor=actor, user=bob)
+    assert not refused.passed and f"no account of this directory in {DOMAIN}" in refused.problems[0]
+    assert saml.test_sign_in(tenant.directory, DOMAIN, actor=actor).user == ada  # the first of the domain

@@ -4,6 +4,7 @@ and promoting it, a partial failure is named and finished by running the step ag
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from typing import Any
 
@@ -167,3 +168,85 @@ def test_rotation_survives_microsofts_propagation_delay(
             time.sleep(1.0)
     finally:
         sp.settings.federation_propagation_seconds = 0.0
+
+
+def test_publish_is_refused_until_a_failed_promote_is_finished(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    """A promote that failed for one domain leaves it holding the old key as signingCertificate
+    and the active key as next: publishing a new next certificate there would replace the active
+    one and fail every sign-in, so it is refused, naming the domain, until the promote finishes."""
+    saml.publish_next_key(org, actor=actor)
+    failing = tenant.sim.sim.faults.add(
+        "status", method="PATCH", path=rf"/domains/{SECOND}/federationConfiguration/", status=400, count=1
+    )
+    with pytest.raises(MicrosoftRefused):
+        saml.promote_next_key(org, actor=actor)
+    tenant.sim.sim.faults.remove(failing.id)
+    active = keys.active_key(org)
+    before = held(tenant, SECOND)
+    assert before[1] == keys.certificate_b64(active)
+    with pytest.raises(Conflict) as refused:
+        saml.publish_next_key(org, actor=actor)
+    assert SECOND in refused.value.message and DOMAIN not in refused.value.message
+    assert keys.next_key(org) is None and held(tenant, SECOND) == before
+    cy = tenant.users[2]
+    assert saml_result(tenant, cy, active) == "success"
+    saml.promote_next_key(org, actor=actor)  # finish it; then publishing works
+    upcoming = saml.publish_next_key(org, actor=actor)
+    assert held(tenant, SECOND) == (keys.certificate_b64(active), keys.certificate_b64(upcoming))
+
+
+def test_publish_sends_the_active_key_as_signing_certificate_too(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    """Whatever Microsoft 365 held as signingCertificate, after publishing it holds exactly the
+    two keys Lockstep may sign with."""
+    old = keys.active_key(org)
+    saml.publish_next_key(org, actor=actor)
+    saml.promote_next_key(org, actor=actor)
+    active = keys.active_key(org)
+    tenant.sim.sim.tenant.domains[SECOND].federation["signingCertificate"] = keys.certificate_b64(old)
+    upcoming = saml.publish_next_key(org, actor=actor)
+    for domain in (DOMAIN, SECOND):
+        assert held(tenant, domain) == (keys.certificate_b64(active), keys.certificate_b64(upcoming))
+
+
+def _race(step: Any, org: Organization, actor: Actor) -> list[object]:
+    """Run `step(org, actor=actor)` in two threads at once; each one's result or error."""
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(step(org, actor=actor))
+        except Exception as error:  # the outcome under test
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
+def test_concurrent_publish_or_promote_give_one_result_or_a_conflict(
+    tenant: Tenant, actor: Actor, org: Organization
+) -> None:
+    """Two owners (or a double click) at once: one after the other under the organization's
+    lock, never an IntegrityError or LookupError (a 500)."""
+    published = _race(saml.publish_next_key, org, actor)
+    assert all(isinstance(o, SigningKey | Conflict) for o in published), published
+    assert SigningKey.objects.filter(organization=org, status=KeyStatus.NEXT).count() == 1
+    upcoming = keys.next_key(org)
+    assert upcoming is not None
+    promoted = _race(saml.promote_next_key, org, actor)
+    assert all(isinstance(o, SigningKey | Conflict) for o in promoted), promoted
+    assert [o.pk for o in promoted if isinstance(o, SigningKey)] == [upcoming.pk]
+    assert keys.active_key(org).pk == upcoming.pk

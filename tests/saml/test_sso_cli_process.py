@@ -105,6 +105,15 @@ def test_federate_roll_back_and_rotate_from_the_command_line(installation: Scrat
         r"^  fabrikam\.com: Microsoft 365: Federated, Lockstep: federated, in progress", status, re.M
     )
 
+    signed = run(installation, "signed-requests", DIRECTORY, "fabrikam.com", "--required")
+    assert "fabrikam.com: Microsoft 365 signs its sign-in requests" in signed, signed
+    config = sim.sim.tenant.domains["fabrikam.com"].federation
+    assert config["isSignedAuthenticationRequestRequired"] is True
+    neither = run(installation, "signed-requests", DIRECTORY, "fabrikam.com", code=2)
+    assert "--required" in neither and "--not-required" in neither, neither
+    assert "unsigned" in run(installation, "signed-requests", DIRECTORY, "fabrikam.com", "--not-required")
+    assert sim.sim.tenant.domains["fabrikam.com"].federation["isSignedAuthenticationRequestRequired"] is False
+
     published = run(installation, "rotate", "--publish")
     fingerprint = re.search(r"^Next certificate ([0-9a-f]{64}) published", published, re.M)
     assert fingerprint, published
@@ -119,4 +128,4 @@ def test_federate_roll_back_and_rotate_from_the_command_line(installation: Scrat
     assert "fabrikam.com rolled back to managed." in rolled
     assert "Lockstep: rolled_back" in run(installation, "status", DIRECTORY)
     actions = installation.query("SELECT action FROM directory_auditevent WHERE action LIKE %s", ("saml.%",))
-    assert {"saml.federate", "saml.roll_back"} <= {row[0] for row in actions}, actions
+    assert {"saml.federate", "saml.roll_back", "saml.signed_requests"} <= {row[0] for row in actions}, actions

@@ -16,13 +16,14 @@ KINDS = (
     "hang",
     "reset",
     "lost_response",
+    "applied_status",
     "consent_revoked",
     "secret_expired",
     "latency",
     "replication_lag",
 )
 # kinds decided per request by FaultSet.pick (the others are conditions or delays)
-_REQUEST_KINDS = frozenset({"status", "throttle", "hang", "reset", "lost_response"})
+_REQUEST_KINDS = frozenset({"status", "throttle", "hang", "reset", "lost_response", "applied_status"})
 TOKEN_PATH = re.compile(r"^/[^/]+/oauth2/v2\.0/token$")
 
 

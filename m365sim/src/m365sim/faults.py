@@ -10,6 +10,9 @@ matched as ``/v1.0`` + their relative url), fires with a probability (seeded RNG
 ``hang``            sleep ``seconds`` before handling the request normally (client timeouts)
 ``reset``           read the request, then drop the connection without any response
 ``lost_response``   handle the request (the write is applied), then drop the connection
+``applied_status``  handle the request (the write is applied), then answer ``status`` with a Graph
+                    error body anyway (graph-facts §8.1: creating a federation configuration can
+                    answer 500 yet leave the domain federated)
 ``consent_revoked`` tokens are issued without ``roles``; Graph calls get 403 Authorization_RequestDenied
 ``secret_expired``  the token endpoint answers AADSTS7000222 to client-secret requests
 ``latency``         add ``seconds`` + uniform(0, ``jitter``) before every matching request
@@ -131,7 +134,7 @@ class Faults(FaultSet):
             return GraphResponse(status, body, headers)
         if fault.kind == "reset":
             return GraphResponse(503, None, {}, drop_connection=True)
-        vars(req)["_m365sim_fault"] = fault  # hang / lost_response: applied after the handler
+        vars(req)["_m365sim_fault"] = fault  # hang / lost_response / applied_status: after the handler
         return None
 
     def after(self, req: Any, resp: Any) -> Any:
@@ -141,6 +144,10 @@ class Faults(FaultSet):
                 resp.delay_s += fault.seconds
             elif fault.kind == "lost_response":
                 resp.drop_connection = True
+            elif fault.kind == "applied_status":
+                resp.status, resp.headers, resp.body = fault_response(
+                    fault, req.request_id, req.client_request_id
+                )
         if self._faults:
             resp.delay_s += self.latency(req.method, "/v1.0" + req.path)
         # $batch answers inner responses in its body: an inner drop or delay applies to the

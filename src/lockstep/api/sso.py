@@ -22,6 +22,7 @@ from lockstep.api.sso_schemas import (
     KeyOut,
     QueuedOut,
     ReadinessOut,
+    SignedRequestsIn,
     TestSignInOut,
 )
 from lockstep.directory.actors import Actor
@@ -72,6 +73,7 @@ def _federation(federation: Any) -> dict[str, Any]:
         "issuer_uri": federation.issuer_uri,
         "changed_at": federation.changed_at,
         "last_error": federation.last_error,
+        "signed_requests": federation.require_signed_requests,
     }
 
 
@@ -167,6 +169,20 @@ def roll_back(request: HttpRequest, directory_id: int, domain: str) -> dict[str,
     actor = owner(request)
     name = _domain(domain)
     return _federation(sso.roll_back(_directory(actor, directory_id), name, actor=actor))
+
+
+@router.post(
+    "/directories/{int:directory_id}/sso/{domain}/signed-requests",
+    response={200: FederationOut, **error_responses(403, 404, 409, 422)},
+    summary="Require (or not) signed sign-in requests from Microsoft 365 for a domain (owner)",
+    description="Sent to Microsoft 365 at once on a federated domain (isSignedAuthenticationRequest"
+    "Required) and with every later federation; 409 for a domain never federated with Lockstep.",
+)
+def signed_requests(request: HttpRequest, directory_id: int, domain: str, body: SignedRequestsIn) -> Any:
+    actor = owner(request)
+    name = _domain(domain)
+    directory = _directory(actor, directory_id)
+    return _federation(sso.set_signed_requests(directory, name, required=body.required, actor=actor))
 
 
 @router.get(

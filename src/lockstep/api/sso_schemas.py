@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field, StrictBool
 
 
 class DomainStatusOut(Schema):
@@ -24,6 +24,9 @@ class DomainStatusOut(Schema):
     sso_url: str
     metadata_url: str
     last_error: str
+    signed_requests: bool = Field(
+        False, description="Microsoft 365 must sign its sign-in requests (AuthnRequests) to Lockstep."
+    )
 
 
 class BlockerOut(Schema):
@@ -61,6 +64,18 @@ class FederationOut(Schema):
     issuer_uri: str
     changed_at: dt.datetime
     last_error: str
+    signed_requests: bool = Field(
+        False, description="Microsoft 365 must sign its sign-in requests (AuthnRequests) to Lockstep."
+    )
+
+
+class SignedRequestsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    required: StrictBool = Field(
+        description="true: Microsoft 365 signs its sign-in requests and Lockstep refuses unsigned ones; "
+        "false: they may come unsigned (Microsoft's default)."
+    )
 
 
 class KeyOut(Schema):

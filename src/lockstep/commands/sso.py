@@ -64,6 +64,19 @@ def register(subparsers: Any) -> None:
     roll_back.add_argument(
         "--yes", action="store_true", help="confirm: the domain's users will need passwords"
     )
+    signed = add(
+        "signed-requests",
+        "require (or not) Microsoft 365 to sign its sign-in requests for the domain",
+        cmd_signed_requests,
+        domain=True,
+    )
+    choice = signed.add_mutually_exclusive_group(required=True)
+    choice.add_argument(
+        "--required", dest="required", action="store_true", help="Lockstep refuses unsigned requests"
+    )
+    choice.add_argument(
+        "--not-required", dest="required", action="store_false", help="requests may come unsigned"
+    )
     keys = commands.add_parser("keys", help="the organization's signing certificates")
     keys.add_argument("--organization", help="organization name or slug (needed when there are several)")
     keys.set_defaults(handler=_guarded(cmd_keys))
@@ -225,6 +238,19 @@ def cmd_roll_back(args: argparse.Namespace) -> int:
     actor, directory = _target(args)
     sso.roll_back(directory, domain, actor=actor)
     out(f"{domain} rolled back to managed. Microsoft can take up to two hours to apply it everywhere.")
+    return 0
+
+
+def cmd_signed_requests(args: argparse.Namespace) -> int:
+    from lockstep.saml import services as sso
+
+    actor, directory = _target(args)
+    domain = _domain(args.domain)
+    sso.set_signed_requests(directory, domain, required=args.required, actor=actor)
+    if args.required:
+        out(f"{domain}: Microsoft 365 signs its sign-in requests; Lockstep refuses unsigned ones.")
+    else:
+        out(f"{domain}: Microsoft 365 may send its sign-in requests unsigned.")
     return 0
 
 

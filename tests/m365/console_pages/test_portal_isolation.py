@@ -159,6 +159,7 @@ CATALOGUE: dict[str, Route] = {
     "sso_test": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
     "sso_federate": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
     "sso_roll_back": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], write_page=True),  # type: ignore[list-item]
+    "sso_signed_requests": Route(args=lambda ids: [ids["directory"], SSO_DOMAIN], post_only=True),  # type: ignore[list-item]
     "deactivate": Route(args=d, write_page=True, post=lambda ids: {"confirmation": "x"}),
     "user": Route(args=lambda ids: [ids["user"]]),
     "user_status": Route(args=lambda ids: [ids["user"]]),

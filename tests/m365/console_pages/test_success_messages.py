@@ -184,6 +184,7 @@ EXEMPT = {
     "directories:sso_federate": "needs a ready domain: tests/console/test_sso_page.py",
     "directories:sso_roll_back": "a confirmation page first, then needs a federated domain: tests/console/test_sso_page.py",
     "directories:sso_key_promote": "needs a published next certificate: tests/console/test_sso_page.py",
+    "directories:sso_signed_requests": "needs a federated domain: tests/console/test_sso_page.py",
 }
 
 READ_ONLY = {  # GET pages and downloads

@@ -163,6 +163,30 @@ def sso_roll_back(request: HttpRequest, pk: int, domain: str) -> HttpResponse:
 
 
 @portal_view(post_only=True)
+def sso_signed_requests(request: HttpRequest, pk: int, domain: str) -> HttpResponse:
+    """Require (box ticked) or stop requiring signed AuthnRequests from Microsoft 365."""
+    actor = actor_for(request)
+    directory = get_directory(actor=actor, directory_id=pk)
+    required = request.POST.get("required") == "on"
+    try:
+        sso.set_signed_requests(directory, domain, required=required, actor=actor)
+    except PermissionDenied:
+        raise  # the 403 page, as for every write the role does not allow
+    except ServiceError as error:
+        messages.error(request, f"Signed sign-in requests for {domain} not changed: {error_words(error)}")
+    else:
+        now = (
+            "signs its sign-in requests to Lockstep, which refuses unsigned ones"
+            if required
+            else "may send its sign-in requests to Lockstep unsigned"
+        )
+        messages.success(
+            request, f"Signed sign-in requests for {domain} saved: Microsoft 365 {now} (up to two hours)."
+        )
+    return _back(directory)
+
+
+@portal_view(post_only=True)
 def sso_key_next(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)

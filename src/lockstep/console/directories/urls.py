@@ -39,6 +39,7 @@ urlpatterns = [
     path("<int:pk>/sso/<str:domain>/test/", sso.sso_test, name="sso_test"),
     path("<int:pk>/sso/<str:domain>/federate/", sso.sso_federate, name="sso_federate"),
     path("<int:pk>/sso/<str:domain>/roll-back/", sso.sso_roll_back, name="sso_roll_back"),
+    path("<int:pk>/sso/<str:domain>/signed-requests/", sso.sso_signed_requests, name="sso_signed_requests"),
     path("<int:pk>/deactivate/", pages.directory_deactivate, name="deactivate"),
     path("users/<int:user_pk>/", bindings.user_directories, name="user"),
     path("users/<int:user_pk>/status/", status.user_status, name="user_status"),

@@ -16,7 +16,10 @@ This package's public names are the contract between the surfaces and the federa
   be federated, with its state as Lockstep and Microsoft 365 see it;
 - `publish_next_key(organization, *, actor)` / `promote_next_key(organization, *, actor)`
   (owner only): rotation with overlap across every federated domain of the organization;
-- `key_overview(organization) -> list[KeyInfo]`: the certificates and their expiry.
+- `key_overview(organization) -> list[KeyInfo]`: the certificates and their expiry;
+- `set_signed_requests(directory, domain, *, required, actor) -> DomainFederation` (owner
+  only): whether Microsoft 365 must sign its AuthnRequests for the domain (PATCHed at once on a
+  federated domain, sent again with every federate).
 
 `directory` is a `lockstep.m365.models.Directory` of the actor's organization (another's is
 NotFound); `domain` a domain name (any case). Roles are checked here, not in the views:
@@ -37,6 +40,7 @@ from lockstep.saml.services.immutable_ids import set_immutable_ids
 from lockstep.saml.services.readiness import readiness
 from lockstep.saml.services.rotation import key_overview, promote_next_key, publish_next_key
 from lockstep.saml.services.sign_in_test import test_sign_in
+from lockstep.saml.services.signed_requests import set_signed_requests
 
 __all__ = [
     "Blocker",
@@ -52,5 +56,6 @@ __all__ = [
     "readiness",
     "roll_back",
     "set_immutable_ids",
+    "set_signed_requests",
     "test_sign_in",
 ]

@@ -59,6 +59,7 @@ class DomainStatus:
     sso_url: str
     metadata_url: str
     last_error: str
+    signed_requests: bool = False  # Microsoft 365 must sign its AuthnRequests (set_signed_requests)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ LOCKSTEP_FEDERATION_PROPAGATION_MINUTES after a change the status says "in progr
 
 from __future__ import annotations
 
-from django.db import transaction
+import logging
+
 from django.utils import timezone
 
 from lockstep.directory import audit
@@ -27,9 +28,12 @@ from lockstep.saml import endpoints, keys
 from lockstep.saml.models import DomainFederation, FederationState, SigningKey
 from lockstep.saml.services import microsoft
 from lockstep.saml.services.contract import DomainStatus
+from lockstep.saml.services.locking import organization_lock
 from lockstep.saml.services.propagation import in_progress
 from lockstep.saml.services.readiness import readiness
 from lockstep.saml.services.scope import bound_users, domain_name, own_directory
+
+logger = logging.getLogger(__name__)
 
 DISPLAY_NAME = "Lockstep"
 PASSWORDS_AFTER_ROLL_BACK = (
@@ -41,7 +45,13 @@ PASSWORDS_AFTER_ROLL_BACK = (
 
 
 def configuration(
-    directory: Directory, domain: str, issuer: str, active: SigningKey, upcoming: SigningKey | None
+    directory: Directory,
+    domain: str,
+    issuer: str,
+    active: SigningKey,
+    upcoming: SigningKey | None,
+    *,
+    signed_requests: bool = False,
 ) -> InternalDomainFederation:
     """The internalDomainFederation body for `domain` with the organization's published keys."""
     organization = directory.organization
@@ -57,6 +67,7 @@ def configuration(
         # "translate"); nativeSupport would forward it as ForceAuthn, which Lockstep honours
         # the same way, but translate is the documented behaviour for SAML IdPs without it.
         "promptLoginBehavior": "translateToFreshPasswordAuthentication",
+        "isSignedAuthenticationRequestRequired": signed_requests,
     }
     if upcoming is not None:
         body["nextSigningCertificate"] = keys.certificate_b64(upcoming)
@@ -69,16 +80,35 @@ def _set_domain_type(directory: Directory, domain: str, kind: str) -> None:
     DirectoryDomain.objects.filter(directory=directory, name=domain).update(authentication_type=kind)
 
 
-def _publish(client: GraphClient, body: InternalDomainFederation, domain: str) -> str:
+def _publish(client: GraphClient, body: InternalDomainFederation, domain: str) -> tuple[str, str]:
     """Create the configuration, or bring ours up to date if Microsoft 365 already holds it (a
-    retry after a lost answer); the configuration's id."""
+    retry after a lost answer): the configuration's id, and a note when Microsoft 365 answered
+    an error yet holds it.
+
+    Creating can answer 500 (or lose its answer) yet leave the domain federated (graph-facts
+    §8.1): after any error of the create the configuration is read again, and if it carries our
+    issuer the domain IS federated with Lockstep; recording a failure then would leave users
+    sent to Lockstep's /sso while Lockstep refuses them (only federated domains are served)."""
     issuer = body["issuerUri"]
     existing = microsoft.federation_configuration(client, domain)
     if existing is not None and existing.get("issuerUri") == issuer:
         client.update_federation_configuration(domain, str(existing["id"]), body)
-        return str(existing["id"])
-    created = client.create_federation_configuration(domain, body)
-    return str(created.get("id", ""))
+        return str(existing["id"]), ""
+    try:
+        created = client.create_federation_configuration(domain, body)
+    except GraphError as error:
+        try:
+            after = microsoft.federation_configuration(client, domain)
+        except GraphError:
+            raise error from None
+        if after is None or after.get("issuerUri") != issuer:
+            raise
+        words = error.plain_words or error.message or str(error)
+        return str(after["id"]), (
+            f"Microsoft 365 answered an error ({words}) but holds Lockstep's configuration: "
+            f"{domain} is federated."
+        )
+    return str(created.get("id", "")), ""
 
 
 def federate(directory: Directory, domain: str, *, actor: Actor) -> DomainFederation:
@@ -100,45 +130,64 @@ def federate(directory: Directory, domain: str, *, actor: Actor) -> DomainFedera
             after={"domain": name, "blockers": [b.code.value for b in check.blockers]},
         )
         raise Conflict("domain", f"{name} cannot be federated yet. {words}")
+    with organization_lock(directory.organization_id):
+        federation, failure = _federate_locked(directory, name, actor)
+    if failure is not None:
+        raise refusal("domain", failure) from failure
+    assert federation is not None
+    return federation
+
+
+def _federate_locked(
+    directory: Directory, name: str, actor: Actor
+) -> tuple[DomainFederation | None, GraphError | None]:
+    """Publish and record, holding the organization (`locking`); a Graph failure is recorded
+    and handed back, to be raised once the lock's transaction has kept the record."""
     stored = DomainFederation.objects.filter(directory=directory, domain=name).first()
     issuer = stored.issuer_uri if stored else endpoints.issuer_uri(directory.organization, name)
+    signed = bool(stored and stored.require_signed_requests)
     organization = directory.organization
     active, upcoming = keys.active_key(organization), keys.next_key(organization)
+    body = configuration(directory, name, issuer, active, upcoming, signed_requests=signed)
     try:
         with microsoft.graph_client(directory) as client:
-            remote_id = _publish(client, configuration(directory, name, issuer, active, upcoming), name)
+            remote_id, note = _publish(client, body, name)
     except GraphError as error:
         _remember_failure(directory, name, issuer, error, actor)
-        raise refusal("domain", error) from error
-    with transaction.atomic():
-        federation, _ = DomainFederation.objects.update_or_create(
-            directory=directory,
-            domain=name,
-            defaults={
-                "issuer_uri": issuer,
-                "remote_id": remote_id,
-                "state": FederationState.FEDERATED,
-                "published_key": active,
-                "published_next_key": upcoming,
-                "changed_at": timezone.now(),
-                "last_error": "",
-            },
-        )
-        _set_domain_type(directory, name, "Federated")
-        audit.record(
-            actor=actor,
-            action="saml.federate",
-            target_type="directory",
-            target_id=directory.pk,
-            target_label=f"{directory.name}: {name}",
-            after={
-                "domain": name,
-                "issuer": issuer,
-                "remote_id": remote_id,
-                "key": federation.published_key_id,
-            },
-        )
-    return federation
+        return None, error
+    federation, _ = DomainFederation.objects.update_or_create(
+        directory=directory,
+        domain=name,
+        defaults={
+            "issuer_uri": issuer,
+            "remote_id": remote_id,
+            "state": FederationState.FEDERATED,
+            "published_key": active,
+            "published_next_key": upcoming,
+            "changed_at": timezone.now(),
+            "last_error": "",
+        },
+    )
+    _set_domain_type(directory, name, "Federated")
+    after: dict[str, object] = {
+        "domain": name,
+        "issuer": issuer,
+        "remote_id": remote_id,
+        "key": federation.published_key_id,
+        "signed_requests": signed,
+    }
+    if note:
+        after["note"] = note
+        logger.warning("saml.federate: %s", note)
+    audit.record(
+        actor=actor,
+        action="saml.federate",
+        target_type="directory",
+        target_id=directory.pk,
+        target_label=f"{directory.name}: {name}",
+        after=after,
+    )
+    return federation, None
 
 
 def _remember_failure(
@@ -171,6 +220,20 @@ def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFeder
     actor.require_owner()
     own_directory(directory, actor)
     name = domain_name(domain)
+    with organization_lock(directory.organization_id):
+        federation, failure = _roll_back_locked(directory, name, actor)
+    if failure is not None:
+        raise refusal("domain", failure) from failure
+    assert federation is not None
+    federation.refresh_from_db()
+    return federation
+
+
+def _roll_back_locked(
+    directory: Directory, name: str, actor: Actor
+) -> tuple[DomainFederation | None, GraphError | None]:
+    """Delete and record, holding the organization; a Graph failure is handed back (see
+    `_federate_locked`)."""
     federation = DomainFederation.objects.filter(directory=directory, domain=name).first()
     try:
         with microsoft.graph_client(directory) as client:
@@ -188,35 +251,33 @@ def roll_back(directory: Directory, domain: str, *, actor: Actor) -> DomainFeder
             DomainFederation.objects.filter(pk=federation.pk).update(
                 last_error=error.plain_words or error.message or str(error)
             )
-        raise refusal("domain", error) from error
+        return None, error
     if federation is None:
         raise Conflict("domain", f"{name} is not federated; there is nothing to roll back.")
-    with transaction.atomic():
-        DomainFederation.objects.filter(pk=federation.pk).update(
-            state=FederationState.ROLLED_BACK,
-            remote_id="",
-            published_key=None,
-            published_next_key=None,
-            changed_at=timezone.now(),
-            last_error="",
-        )
-        _set_domain_type(directory, name, "Managed")
-        waiting = _await_passwords(directory, name)
-        audit.record(
-            actor=actor,
-            action="saml.roll_back",
-            target_type="directory",
-            target_id=directory.pk,
-            target_label=f"{directory.name}: {name}",
-            before={"state": federation.state, "remote_id": federation.remote_id},
-            after={
-                "state": FederationState.ROLLED_BACK,
-                "accounts_waiting": waiting,
-                "note": PASSWORDS_AFTER_ROLL_BACK.format(domain=name),
-            },
-        )
-    federation.refresh_from_db()
-    return federation
+    DomainFederation.objects.filter(pk=federation.pk).update(
+        state=FederationState.ROLLED_BACK,
+        remote_id="",
+        published_key=None,
+        published_next_key=None,
+        changed_at=timezone.now(),
+        last_error="",
+    )
+    _set_domain_type(directory, name, "Managed")
+    waiting = _await_passwords(directory, name)
+    audit.record(
+        actor=actor,
+        action="saml.roll_back",
+        target_type="directory",
+        target_id=directory.pk,
+        target_label=f"{directory.name}: {name}",
+        before={"state": federation.state, "remote_id": federation.remote_id},
+        after={
+            "state": FederationState.ROLLED_BACK,
+            "accounts_waiting": waiting,
+            "note": PASSWORDS_AFTER_ROLL_BACK.format(domain=name),
+        },
+    )
+    return federation, None
 
 
 def _await_passwords(directory: Directory, domain: str) -> int:
@@ -268,6 +329,7 @@ def federation_status(directory: Directory) -> list[DomainStatus]:
                 sso_url=endpoints.sso_url(organization, name),
                 metadata_url=endpoints.metadata_url(organization, name),
                 last_error=(federation.last_error if federation else "") or reached,
+                signed_requests=bool(federation and federation.require_signed_requests),
             )
         )
     return statuses

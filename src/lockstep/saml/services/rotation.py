@@ -1,7 +1,9 @@
 """Signing-key rotation with overlap, across every federated domain of the organization.
 
 1. `publish_next_key`: a NEXT key is made and set as `nextSigningCertificate` on every
-   federated domain; Microsoft 365 then accepts assertions signed by either key.
+   federated domain (with the active key as `signingCertificate` in the same PATCH); Microsoft
+   365 then accepts assertions signed by either key. Refused while a promote has not reached
+   every domain: the active key is still only `nextSigningCertificate` there.
 2. `promote_next_key`: refused until every federated domain holds the next key, and until
    Microsoft 365 may have it on every sign-in (LOCKSTEP_FEDERATION_PROPAGATION_MINUTES after
    the domain's last change, `propagation`); the key then signs, and each domain gets it as `signingCertificate` with `nextSigningCertificate` cleared
@@ -9,12 +11,14 @@
 No sign-in fails in between: whichever key signs, Microsoft 365 holds it. Each domain's
 published keys are stored as Microsoft 365 confirmed them; a domain that failed is named in the
 error, keeps its last confirmed state (still overlapping), and the same call again finishes it.
+Each step holds the organization's row (`locking`): two at once run one after the other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,6 +33,7 @@ from lockstep.saml import keys
 from lockstep.saml.models import DomainFederation, FederationState, KeyStatus, SigningKey
 from lockstep.saml.services import microsoft
 from lockstep.saml.services.contract import KeyInfo
+from lockstep.saml.services.locking import organization_lock
 from lockstep.saml.services.propagation import in_progress, settled_at
 
 
@@ -80,26 +85,63 @@ def _raise_if_failed(failed: list[str], step: str) -> None:
         )
 
 
-def publish_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
-    """Make (or keep) the NEXT key and publish it as nextSigningCertificate everywhere (owner)."""
-    _own(organization, actor)
-    upcoming = keys.create_next_key(organization, actor=actor)
-    pending = [f for f in federated_domains(organization) if f.published_next_key_id != upcoming.pk]
-    body: InternalDomainFederation = {"nextSigningCertificate": keys.certificate_b64(upcoming)}
-
-    def done(federation: DomainFederation) -> None:
-        DomainFederation.objects.filter(pk=federation.pk).update(
-            published_next_key=upcoming, changed_at=timezone.now(), last_error=""
+def _refuse_while_promote_unfinished(federations: list[DomainFederation], active: SigningKey) -> None:
+    """A domain whose promote failed holds the old key as signingCertificate and the active one
+    as nextSigningCertificate: publishing a new next certificate there would take the active
+    one's place, and every sign-in of that domain would then fail."""
+    behind = [f.domain for f in federations if f.published_key_id != active.pk]
+    if behind:
+        raise Conflict(
+            "key",
+            "Finish promoting the current certificate first (promote again): Microsoft 365 does "
+            f"not hold it as the signing certificate yet for {', '.join(behind)}, and a new next "
+            "certificate there would replace it and fail every sign-in.",
         )
 
-    failed = _patch_each(pending, body, done)
-    audit.record(
-        actor=actor,
-        action="saml.key.publish_next",
-        target_type="saml_key",
-        target_id=upcoming.pk,
-        after={"fingerprint": upcoming.fingerprint, "domains": [f.domain for f in pending], "failed": failed},
-    )
+
+def _next_key_once(organization: Organization, actor: Actor) -> SigningKey:
+    try:
+        return keys.create_next_key(organization, actor=actor)
+    except IntegrityError as error:  # another request made one meanwhile (the lock makes it rare)
+        raise Conflict(
+            "key", "Another administrator is publishing a next certificate right now; reload and look."
+        ) from error
+
+
+def publish_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
+    """Make (or keep) the NEXT key and publish it as nextSigningCertificate everywhere (owner).
+
+    Each PATCH also sends the active key as signingCertificate: whatever Microsoft 365 held
+    there, the domain then accepts exactly the two keys Lockstep may sign with."""
+    _own(organization, actor)
+    with organization_lock(organization.pk):
+        federations = federated_domains(organization)
+        active = keys.active_key(organization)
+        _refuse_while_promote_unfinished(federations, active)
+        upcoming = _next_key_once(organization, actor)
+        pending = [f for f in federations if f.published_next_key_id != upcoming.pk]
+        body: InternalDomainFederation = {
+            "signingCertificate": keys.certificate_b64(active),
+            "nextSigningCertificate": keys.certificate_b64(upcoming),
+        }
+
+        def done(federation: DomainFederation) -> None:
+            DomainFederation.objects.filter(pk=federation.pk).update(
+                published_key=active, published_next_key=upcoming, changed_at=timezone.now(), last_error=""
+            )
+
+        failed = _patch_each(pending, body, done)
+        audit.record(
+            actor=actor,
+            action="saml.key.publish_next",
+            target_type="saml_key",
+            target_id=upcoming.pk,
+            after={
+                "fingerprint": upcoming.fingerprint,
+                "domains": [f.domain for f in pending],
+                "failed": failed,
+            },
+        )
     _raise_if_failed(failed, "Publishing the next certificate")
     return upcoming
 
@@ -121,6 +163,13 @@ def _refuse_until_settled(federations: list[DomainFederation]) -> None:
 def promote_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
     """The NEXT key signs from now on and becomes signingCertificate everywhere (owner)."""
     _own(organization, actor)
+    with organization_lock(organization.pk):
+        active, failed = _promote_locked(organization, actor)
+    _raise_if_failed(failed, "Publishing the new signing certificate")
+    return active
+
+
+def _promote_locked(organization: Organization, actor: Actor) -> tuple[SigningKey, list[str]]:
     upcoming = keys.next_key(organization)
     federations = federated_domains(organization)
     if upcoming is not None:
@@ -132,7 +181,12 @@ def promote_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
                 f"{', '.join(missing)}, so sign-ins there would fail once it signs.",
             )
         _refuse_until_settled(federations)
-        active = keys.promote_next_key(organization, actor=actor)
+        try:
+            active = keys.promote_next_key(organization, actor=actor)
+        except LookupError as error:  # promoted meanwhile by another request
+            raise Conflict(
+                "key", "The next certificate was promoted by another request meanwhile; reload and look."
+            ) from error
     else:
         active = keys.active_key(organization)  # a retry: finish the domains not done yet
         if all(f.published_key_id == active.pk for f in federations):
@@ -158,8 +212,7 @@ def promote_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
         target_id=active.pk,
         after={"fingerprint": active.fingerprint, "domains": [f.domain for f in pending], "failed": failed},
     )
-    _raise_if_failed(failed, "Publishing the new signing certificate")
-    return active
+    return active, failed
 
 
 def key_overview(organization: Organization) -> list[KeyInfo]:

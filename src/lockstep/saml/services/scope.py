@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import NotFound, ValidationFailed
@@ -27,9 +27,15 @@ def domain_name(domain: str) -> str:
 
 
 def bound_users(directory: Directory, domain: str) -> QuerySet[UserBinding]:
-    """Bindings of Lockstep users of `directory` whose company email is in `domain`."""
+    """Bindings of Lockstep users of `directory` whose Microsoft 365 account is in `domain`.
+
+    Decided by the account's UPN (`remote_upn`), not the user's company email: the UPN is what
+    Microsoft 365 sends to the domain's identity provider and what Lockstep's assertion carries
+    (IDPEmail), and an account's UPN may be in another domain than the email. A binding whose
+    account is not made yet has no UPN: its email says where it will be."""
+    suffix = "@" + domain
     return (
         UserBinding.objects.filter(directory=directory, unbound=False, user__isnull=False)
-        .filter(user__email__iendswith="@" + domain)
+        .filter(Q(remote_upn__iendswith=suffix) | Q(remote_upn="", user__email__iendswith=suffix))
         .select_related("user")
     )

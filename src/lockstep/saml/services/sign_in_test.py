@@ -42,7 +42,7 @@ def _binding(directory: Directory, domain: str, user: User | None) -> tuple[User
         return found, []
     binding = candidates.filter(user=user).first()
     if binding is None:
-        return None, [f"{user.username} is not bound to this directory with an address in {domain}."]
+        return None, [f"{user.username} has no account of this directory in {domain}."]
     if user.state != UserState.ACTIVE:
         return binding, [f"{user.username} is not active, so Lockstep would refuse them an assertion."]
     return binding, []
@@ -64,8 +64,11 @@ def account_problems(directory: Directory, binding: UserBinding, user: User, dom
             "Microsoft 365 would answer 'user does not exist' (AADSTS51004)."
         )
     upn = str(account.get("userPrincipalName", "")).lower()
-    if upn != user.email.lower():
-        problems.append("The account's UPN is not the user's email (the IDPEmail Lockstep sends).")
+    if upn != binding.remote_upn.lower():
+        problems.append(
+            f"The account's UPN ({upn}) is not the one Lockstep knows and sends as IDPEmail "
+            f"({binding.remote_upn}): let the sync catch up, then test again."
+        )
     if not upn.endswith("@" + domain):
         problems.append(f"The account's UPN is not in {domain}.")
     if account.get("accountEnabled") is False:
@@ -76,7 +79,7 @@ def account_problems(directory: Directory, binding: UserBinding, user: User, dom
 def test_sign_in(
     directory: Directory, domain: str, *, actor: Actor, user: User | None = None
 ) -> FederationTest:
-    """Build and check a sign-in for `user` (or the first active bound user of `domain`)."""
+    """Build and check a sign-in for `user` (or the first active user whose account is in `domain`)."""
     actor.require_write()
     own_directory(directory, actor)
     name = domain_name(domain)
@@ -88,8 +91,10 @@ def test_sign_in(
     if subject_user is not None and not problems:
         issuer = issuer_of(directory, name)
         now = dt.datetime.now(dt.UTC)
+        assert binding is not None
+        upn = binding.remote_upn  # what a real sign-in sends as IDPEmail (the account's UPN)
         xml = build_response(
-            Subject(subject_user.immutable_id, subject_user.email, False, now, new_id()),
+            Subject(subject_user.immutable_id, upn, False, now, new_id()),
             Audience(issuer, endpoints.acs_url(directory), None),
             key,
             now=now,
@@ -99,10 +104,9 @@ def test_sign_in(
             key.certificate_pem,
             issuer=issuer,
             name_id=subject_user.immutable_id,
-            upn=subject_user.email,
+            upn=upn,
             acs_url=endpoints.acs_url(directory),
         )
-        assert binding is not None
         problems += account_problems(directory, binding, subject_user, name)
     test = FederationTest.objects.create(
         directory=directory,
