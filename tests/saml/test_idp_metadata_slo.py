@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import datetime as dt
 import zlib
 from typing import Any
@@ -93,14 +94,21 @@ def test_a_logout_request_ends_the_portal_session_and_is_answered(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sign_out_without_a_request_shows_a_signed_out_page(
+def test_sign_out_without_a_request_asks_first_and_needs_csrf(
     org: Organization, actor: Actor, sim: Any, settings: Any
 ) -> None:
     build_world(org, actor, sim, settings)
-    client = Client()
+    client = Client(enforce_csrf_checks=True)
     assert portal_login(client, "adele").status_code == 302
-    page = client.get(f"/saml/{org.slug}/contoso.com/slo")
-    assert page.status_code == 200 and b"You are signed out" in page.content
+    page = client.get(f"/saml/{org.slug}/contoso.com/slo")  # a cross-site link, say
+    assert page.status_code == 200 and b"Sign out of Lockstep?" in page.content
+    assert client.get("/portal/").status_code == 200  # still signed in
+    assert client.post(f"/saml/{org.slug}/contoso.com/slo").status_code == 403  # no CSRF token
+    assert client.get("/portal/").status_code == 200
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content)
+    assert token is not None
+    done = client.post(f"/saml/{org.slug}/contoso.com/slo", {"csrfmiddlewaretoken": token.group(1).decode()})
+    assert done.status_code == 200 and b"You are signed out" in done.content
     assert client.get("/portal/").status_code == 302
 
 

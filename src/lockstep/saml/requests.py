@@ -10,6 +10,7 @@ and a RelayState that would lead anywhere but Microsoft's login host.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -41,6 +42,9 @@ class SamlMessage:
     binding: str  # "redirect" or "post"
     signed: bool  # a signature was present and verified
     relay_state: str
+    force_authn: bool = False  # AuthnRequest ForceAuthn="true": the user must sign in again
+    is_passive: bool = False  # AuthnRequest IsPassive="true": never show a sign-in page
+    name_id: str = ""  # LogoutRequest: whose session Microsoft asks to end
 
 
 def check_relay_state(relay_state: str | None, federation: DomainFederation) -> str:
@@ -158,24 +162,47 @@ def _verify(root: etree._Element, query_string: str | None, certificates: list[s
     return signatures.verify_xml(root, certificates)
 
 
+def received_fields(method: str, query_string: str, form: Mapping[str, str]) -> dict[str, str]:
+    """The SAML fields of a request: for the Redirect binding (GET) decoded from the raw query its
+    signature covers (never Django's `request.GET`, which another spelling of a name can feed),
+    for the POST binding the form. RequestRefused when a name appears twice."""
+    if method == "GET":
+        return signatures.redirect_parameters(query_string)
+    return {name: str(form[name]) for name in ("SAMLRequest", "RelayState") if name in form}
+
+
 def receive(
     federation: DomainFederation,
     *,
-    saml_request: str | None,
-    relay_state: str | None,
+    fields: Mapping[str, str],
     query_string: str | None,
     kind: str = "AuthnRequest",
 ) -> SamlMessage:
-    """Check a received request; `query_string` is the raw query for the Redirect binding, None for POST."""
+    """Check a received request. `fields` come from `received_fields`; `query_string` is the raw
+    query for the Redirect binding (the one `fields` were decoded from), None for POST."""
+    saml_request = fields.get("SAMLRequest")
     if not saml_request:
         raise RequestRefused("missing", "The request has no SAMLRequest.")
-    relay = check_relay_state(relay_state, federation)
+    relay = check_relay_state(fields.get("RelayState"), federation)
     redirect = query_string is not None
     xml = decode_redirect(saml_request) if redirect else decode_post(saml_request)
     root, signed = _verified_root(parse(xml), federation, query_string)
     request_id = check_fields(root, federation, kind)
     _require_unanswered(federation, request_id)
-    return SamlMessage(request_id, "redirect" if redirect else "post", signed, relay)
+    return SamlMessage(
+        request_id,
+        "redirect" if redirect else "post",
+        signed,
+        relay,
+        force_authn=_flag(root, "ForceAuthn"),
+        is_passive=_flag(root, "IsPassive"),
+        name_id=_text(root, f"{{{SAML}}}NameID")[:MAX_ID_CHARS],
+    )
+
+
+def _flag(root: etree._Element, attribute: str) -> bool:
+    """An xs:boolean attribute: "true" or "1" (SAML core 3.4.1)."""
+    return (root.get(attribute) or "").strip() in ("true", "1")
 
 
 def mark_answered(organization_id: int, request_id: str) -> None:

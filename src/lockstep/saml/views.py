@@ -14,8 +14,10 @@ from django.views.decorators.http import require_GET
 from lockstep.directory.models import Organization
 from lockstep.ops.csp import relax
 from lockstep.portal import sessions
-from lockstep.saml import metadata
+from lockstep.portal.client_address import client_address
+from lockstep.saml import decisions, metadata
 from lockstep.saml.models import DomainFederation, FederationState
+from lockstep.saml.xml_input import RequestRefused
 
 DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
@@ -33,6 +35,21 @@ def federation_for(org: str, domain: str) -> DomainFederation:
     if found is None:
         raise Http404("This domain does not sign in to Microsoft 365 through Lockstep.")
     return found
+
+
+def refused_request(
+    request: HttpRequest, federation: DomainFederation, refused: RequestRefused, binding_kind: str
+) -> None:
+    """Audit a request refused by its own checks: always when someone is signed in, otherwise
+    at most once per (federation, reason, client address) a few minutes (no log flooding)."""
+    decisions.audit_refused_request(
+        federation,
+        code=refused.code,
+        words=refused.words,
+        binding_kind=binding_kind,
+        client=client_address(request),
+        signed_in=sessions.current_user(request) is not None,
+    )
 
 
 def see_other(url: str) -> HttpResponse:

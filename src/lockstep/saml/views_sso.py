@@ -22,7 +22,7 @@ from lockstep.portal.views.auth import AUTHN_AT
 from lockstep.saml import continuation, decisions, endpoints, keys, requests
 from lockstep.saml.models import DomainFederation
 from lockstep.saml.response import Audience, Subject, build_response, new_id, post_value
-from lockstep.saml.views import autopost, federation_for, refusal, see_other
+from lockstep.saml.views import autopost, federation_for, refusal, refused_request, see_other
 from lockstep.saml.xml_input import RequestRefused
 
 SESSION_INDEX = "saml_session_index"
@@ -36,17 +36,15 @@ def sso(request: HttpRequest, org: str, domain: str) -> HttpResponse:
         return _continue(request, federation, request.GET["c"])
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
-    data = request.GET if request.method == "GET" else request.POST
     kind = "redirect" if request.method == "GET" else "post"
+    query_string = request.META.get("QUERY_STRING", "")
     try:
+        fields = requests.received_fields(request.method, query_string, request.POST)
         message = requests.receive(
-            federation,
-            saml_request=data.get("SAMLRequest"),
-            relay_state=data.get("RelayState"),
-            query_string=request.META.get("QUERY_STRING", "") if kind == "redirect" else None,
+            federation, fields=fields, query_string=query_string if kind == "redirect" else None
         )
     except RequestRefused as refused:
-        decisions.audit_refused_request(federation, code=refused.code, words=refused.words, binding_kind=kind)
+        refused_request(request, federation, refused, kind)
         return refusal(request, refused.code, refused.words, status=400)
     token = continuation.dumps(org, federation.domain, message)
     return see_other(f"{request.path}?{urlencode({'c': token})}")
@@ -106,9 +104,7 @@ def answer(
             try:
                 requests.mark_answered(federation.directory.organization_id, request_id)
             except RequestRefused as refused:
-                decisions.audit_refused_request(
-                    federation, code=refused.code, words=refused.words, binding_kind=kind
-                )
+                refused_request(request, federation, refused, kind)
                 return refusal(request, refused.code, refused.words, status=400)
         decisions.audit(
             decision,
