@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import re
 import datetime as dt
+import re
 import zlib
 from typing import Any
 from urllib.parse import urlencode
@@ -18,8 +18,9 @@ from tests.saml.idp_support import World, autopost_fields, build_world, portal_l
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Organization
+from lockstep.m365.models import Directory, DirectoryDomain
 from lockstep.saml import endpoints, keys
-from lockstep.saml.models import DomainFederation
+from lockstep.saml.models import DomainFederation, SigningKey
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 
@@ -27,6 +28,12 @@ MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 @pytest.mark.django_db
 def test_metadata_of_a_domain_not_yet_federated(org: Organization, actor: Actor, settings: Any) -> None:
     settings.BASE_URL = "https://lockstep.example"
+    directory = Directory.objects.create(
+        organization=org, name="Contoso 365", tenant_id="t", client_id="c", credential_kind="secret"
+    )
+    DirectoryDomain.objects.create(directory=directory, name="contoso.com", is_verified=True)
+    assert Client().get(f"/saml/{org.slug}/contoso.com/metadata").status_code == 404  # no key yet
+    assert not SigningKey.objects.exists()  # and a GET made none
     upcoming = keys.create_next_key(org, actor=actor)
     response = Client().get(f"/saml/{org.slug}/Contoso.com/metadata")
     assert response.status_code == 200
@@ -57,7 +64,14 @@ def test_metadata_keeps_the_stored_issuer_of_a_federated_domain(
     response = Client().get(f"/saml/{org.slug}/contoso.com/metadata")
     assert etree.fromstring(response.content).get("entityID") == "https://old.example/issuer"
     assert Client().get(f"/saml/{org.slug}/not_a_domain/metadata").status_code == 404
-    assert Client().get("/saml/no-such-org/contoso.com/metadata").status_code == 404
+    unknown_org = Client().get("/saml/no-such-org/contoso.com/metadata")
+    assert unknown_org.status_code == 404
+    unknown_domain = Client().get(f"/saml/{org.slug}/evil-example.com/metadata")
+    assert unknown_domain.status_code == 404 and unknown_domain.content == unknown_org.content
+    # a domain known only as the domain of a bound account's UPN is served too
+    world.binding.remote_upn = "adele@bound-only.example"
+    world.binding.save()
+    assert Client().get(f"/saml/{org.slug}/bound-only.example/metadata").status_code == 200
 
 
 def _logout_query(world: World) -> str:

@@ -48,17 +48,20 @@ class SamlMessage:
 
 
 def check_relay_state(relay_state: str | None, federation: DomainFederation) -> str:
-    """RelayState passes unchanged, unless too long or an absolute URL to another host."""
+    """RelayState passes unchanged, unless too long, with a backslash or control character, or an
+    absolute URL anywhere but https:// to Microsoft's login host (no open redirect through us)."""
     value = relay_state or ""
     if len(value) > MAX_RELAY_STATE_CHARS:
         raise RequestRefused("relay_state", f"RelayState is longer than {MAX_RELAY_STATE_CHARS} characters.")
+    if "\\" in value or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise RequestRefused("relay_state", "RelayState must not contain backslashes or control characters.")
     parts = urlsplit(value.strip())
     if parts.scheme or parts.netloc or value.strip().startswith("//"):
-        allowed = urlsplit(login_base(federation.directory)).hostname
-        if parts.scheme.lower() not in ("https", "http") or parts.hostname != allowed:
+        allowed = urlsplit(login_base(federation.directory))
+        if parts.scheme.lower() != "https" or parts.netloc.lower() != allowed.netloc.lower():
             raise RequestRefused(
                 "relay_state",
-                f"RelayState leads to {parts.hostname or value!r}, not to Microsoft's {allowed}.",
+                f"RelayState leads to {parts.netloc or value!r}, not to https://{allowed.netloc} (Microsoft's sign-in).",
             )
     return value
 
