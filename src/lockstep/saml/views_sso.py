@@ -21,6 +21,7 @@ from lockstep.portal import sessions
 from lockstep.portal.views.auth import AUTHN_AT
 from lockstep.saml import continuation, decisions, endpoints, keys, requests
 from lockstep.saml.models import DomainFederation
+from lockstep.saml.no_passive import no_passive_response
 from lockstep.saml.response import Audience, Subject, build_response, new_id, post_value
 from lockstep.saml.views import autopost, federation_for, refusal, refused_request, see_other
 from lockstep.saml.xml_input import RequestRefused
@@ -68,9 +69,39 @@ def _continue(request: HttpRequest, federation: DomainFederation, token: str) ->
     user = sessions.current_user(request)
     if user is None and stale is not None:
         user = stale
+    message = carried.message
+    if user is not None and message.force_authn and not _signed_in_after(request, carried.received_at):
+        sessions.sign_out(request)  # ForceAuthn: this session's sign-in does not count
+        user = None
     if user is None:
+        if message.is_passive:  # IsPassive: never a sign-in page; Microsoft gets NoPassive
+            return _no_passive(request, federation, message)
         return redirect(f"{settings.PORTAL_LOGIN_PATH}?{urlencode({'next': request.get_full_path()})}")
-    return answer(request, federation, user, carried.message)
+    return answer(request, federation, user, message)
+
+
+def _signed_in_after(request: HttpRequest, moment: float) -> bool:
+    started = request.session.get(AUTHN_AT)
+    return started is not None and float(started) > moment
+
+
+def _no_passive(
+    request: HttpRequest, federation: DomainFederation, message: requests.SamlMessage
+) -> HttpResponse:
+    acs = endpoints.acs_url(federation.directory)
+    with transaction.atomic():
+        try:
+            requests.mark_answered(federation.directory.organization_id, message.request_id)
+        except RequestRefused as refused:
+            refused_request(request, federation, refused, message.binding)
+            return refusal(request, refused.code, refused.words, status=400)
+    xml = no_passive_response(
+        issuer=federation.issuer_uri,
+        destination=acs,
+        in_response_to=message.request_id,
+        key=keys.active_key(federation.directory.organization),
+    )
+    return autopost(request, acs, post_value(xml), message.relay_state)
 
 
 def _subject(request: HttpRequest, user: User, upn: str) -> Subject:
