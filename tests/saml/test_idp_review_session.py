@@ -18,7 +18,7 @@ from signxml import XMLVerifier
 from tests.saml.idp_support import World, autopost_fields, build_world, follow_to_form, portal_login
 
 from lockstep.directory.actors import Actor
-from lockstep.directory.models import Organization
+from lockstep.directory.models import AuditEvent, Organization
 from lockstep.saml import endpoints, keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -135,6 +135,8 @@ def test_an_unsigned_logout_request_for_another_user_keeps_the_session(world: Wo
     page = client.get(first["Location"])
     assert page.status_code == 400 and b'data-reason="other_user"' in page.content
     assert client.get("/portal/").status_code == 200
+    rows = AuditEvent.objects.filter(action="saml.sign_in.refused")
+    assert [row.after["reason"] for row in rows] == ["other_user"]
 
 
 def test_a_replayed_logout_request_is_refused(world: World) -> None:

@@ -49,7 +49,7 @@ def known_domain(organization: Organization, domain: str) -> bool:
         DirectoryDomain.objects.filter(directory__organization=organization, name__iexact=name).exists()
         or DomainFederation.objects.filter(directory__organization=organization, domain=name).exists()
         or UserBinding.objects.filter(
-            directory__organization=organization, remote_upn__iendswith=f"@{name}"
+            directory__organization=organization, unbound=False, remote_upn__iendswith=f"@{name}"
         ).exists()
     )
 

@@ -4,7 +4,9 @@ Refused (RequestRefused, with plain words): oversized or malformed input, a DOCT
 other than `urn:federation:MicrosoftOnline`, an AssertionConsumerServiceURL other than the
 directory's ACS, a Destination other than our SSO URL, a request older than `REQUEST_LIFETIME`,
 a bad signature, no signature when the federation requires one, a request id already answered,
-and a RelayState that would lead anywhere but Microsoft's login host.
+a name given twice in a Redirect query, and a RelayState with a backslash or control character
+or leading anywhere but https:// to Microsoft's login host. ForceAuthn and IsPassive are kept
+(the SSO view acts on them), and a LogoutRequest's NameID.
 """
 
 from __future__ import annotations

@@ -60,12 +60,12 @@ def _finish(request: HttpRequest, federation: DomainFederation, token: str) -> H
         return refusal(request, refused.code, refused.words, status=400)
     user = sessions.current_user(request)
     if user is not None and not carried.message.signed and carried.message.name_id != user.immutable_id:
-        return refusal(
-            request,
+        other = RequestRefused(
             "other_user",
             "This sign-out request is for another account than the one signed in here, so your session stays.",
-            status=400,
         )
+        refused_request(request, federation, other, carried.message.binding)
+        return refusal(request, other.code, other.words, status=400)
     try:
         requests.mark_answered(federation.directory.organization_id, carried.message.request_id)
     except RequestRefused as refused:

@@ -1,6 +1,8 @@
 """`/sso`: the AuthnRequest (HTTP-Redirect GET or HTTP-POST), checked, then carried to our own GET
 (`?c=...`) where the portal session is readable; the user signs in if needed, the decision is
-taken and recorded, and the signed Response is posted to Microsoft's ACS. `/start`: the same
+taken and recorded, and the signed Response is posted to Microsoft's ACS. ForceAuthn: a session
+whose sign-in is older than the request ends and the user signs in again. IsPassive: no sign-in
+page ever; without a session Microsoft gets a Responder/NoPassive Response. `/start`: the same
 from the User Portal home (IdP-initiated, no InResponseTo)."""
 
 from __future__ import annotations
