@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import zlib
 from typing import Any
 from urllib.parse import urlencode
@@ -17,8 +18,9 @@ from tests.saml.idp_support import World, autopost_fields, build_world, portal_l
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Organization
+from lockstep.m365.models import Directory, DirectoryDomain
 from lockstep.saml import endpoints, keys
-from lockstep.saml.models import DomainFederation
+from lockstep.saml.models import DomainFederation, SigningKey
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 
@@ -26,6 +28,12 @@ MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 @pytest.mark.django_db
 def test_metadata_of_a_domain_not_yet_federated(org: Organization, actor: Actor, settings: Any) -> None:
     settings.BASE_URL = "https://lockstep.example"
+    directory = Directory.objects.create(
+        organization=org, name="Contoso 365", tenant_id="t", client_id="c", credential_kind="secret"
+    )
+    DirectoryDomain.objects.create(directory=directory, name="contoso.com", is_verified=True)
+    assert Client().get(f"/saml/{org.slug}/contoso.com/metadata").status_code == 404  # no key yet
+    assert not SigningKey.objects.exists()  # and a GET made none
     upcoming = keys.create_next_key(org, actor=actor)
     response = Client().get(f"/saml/{org.slug}/Contoso.com/metadata")
     assert response.status_code == 200
@@ -56,7 +64,14 @@ def test_metadata_keeps_the_stored_issuer_of_a_federated_domain(
     response = Client().get(f"/saml/{org.slug}/contoso.com/metadata")
     assert etree.fromstring(response.content).get("entityID") == "https://old.example/issuer"
     assert Client().get(f"/saml/{org.slug}/not_a_domain/metadata").status_code == 404
-    assert Client().get("/saml/no-such-org/contoso.com/metadata").status_code == 404
+    unknown_org = Client().get("/saml/no-such-org/contoso.com/metadata")
+    assert unknown_org.status_code == 404
+    unknown_domain = Client().get(f"/saml/{org.slug}/evil-example.com/metadata")
+    assert unknown_domain.status_code == 404 and unknown_domain.content == unknown_org.content
+    # a domain known only as the domain of a bound account's UPN is served too
+    world.binding.remote_upn = "adele@bound-only.example"
+    world.binding.save()
+    assert Client().get(f"/saml/{org.slug}/bound-only.example/metadata").status_code == 200
 
 
 def _logout_query(world: World) -> str:
@@ -93,14 +108,22 @@ def test_a_logout_request_ends_the_portal_session_and_is_answered(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sign_out_without_a_request_shows_a_signed_out_page(
+def test_sign_out_without_a_request_asks_first_and_needs_csrf(
     org: Organization, actor: Actor, sim: Any, settings: Any
 ) -> None:
     build_world(org, actor, sim, settings)
     client = Client()
     assert portal_login(client, "adele").status_code == 302
-    page = client.get(f"/saml/{org.slug}/contoso.com/slo")
-    assert page.status_code == 200 and b"You are signed out" in page.content
+    client.handler.enforce_csrf_checks = True
+    page = client.get(f"/saml/{org.slug}/contoso.com/slo")  # a cross-site link, say
+    assert page.status_code == 200 and b"Sign out of Lockstep?" in page.content
+    assert client.get("/portal/").status_code == 200  # still signed in
+    assert client.post(f"/saml/{org.slug}/contoso.com/slo").status_code == 403  # no CSRF token
+    assert client.get("/portal/").status_code == 200
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content)
+    assert token is not None
+    done = client.post(f"/saml/{org.slug}/contoso.com/slo", {"csrfmiddlewaretoken": token.group(1).decode()})
+    assert done.status_code == 200 and b"You are signed out" in done.content
     assert client.get("/portal/").status_code == 302
 
 

@@ -205,6 +205,24 @@ def test_a_relay_state_leading_elsewhere_is_refused(world: World, relay: str) ->
     refused(Client().get(path), "relay_state")
 
 
+@pytest.mark.parametrize(
+    "relay", ["a\\b", "\\\\evil.example/x", "ctx\x01", "ctx\nLocation: x", "ctx\x7f", "ctx\x85"]
+)
+def test_a_relay_state_with_backslashes_or_control_characters_is_refused(world: World, relay: str) -> None:
+    refused(Client().get(f"{world.sso_path}?{redirect_query(authn_xml(), relay)}"), "relay_state")
+
+
+def test_an_absolute_relay_state_must_be_https_to_microsofts_login_host(world: World) -> None:
+    login = world.sim.login_base_url
+    assert login.startswith("https://")
+    host = login.removeprefix("https://")
+    for n, relay in enumerate([f"http://{host}/x", f"//{host}/x", f"https://{host}.evil.example/x"]):
+        xml = authn_xml(request_id=f"_rs{n}")
+        refused(Client().get(f"{world.sso_path}?{redirect_query(xml, relay)}"), "relay_state")
+    allowed = redirect_query(authn_xml(request_id="_rs_ok"), f"{login}/landing?x=1")
+    assert Client().get(f"{world.sso_path}?{allowed}").status_code == 303
+
+
 def test_an_opaque_relay_state_passes_unchanged(world: World) -> None:
     client = Client()
     page = follow_to_form(client, send(client, *start_at_sim(world, relay="ctx=a+b/c%20d")))

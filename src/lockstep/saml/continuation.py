@@ -4,6 +4,7 @@ the user's session. The same URL is the login page's `next` while the user signs
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.core import signing
@@ -19,6 +20,7 @@ class Continuation:
     organization_slug: str
     domain: str
     message: SamlMessage
+    received_at: float = 0.0  # epoch seconds
 
 
 def dumps(organization_slug: str, domain: str, message: SamlMessage, purpose: str = "sso") -> str:
@@ -30,6 +32,10 @@ def dumps(organization_slug: str, domain: str, message: SamlMessage, purpose: st
         "b": message.binding,
         "s": message.signed,
         "r": message.relay_state,
+        "f": message.force_authn,
+        "a": message.is_passive,
+        "n": message.name_id,
+        "t": time.time(),  # when the request was received: ForceAuthn needs a sign-in after it
     }
     return signing.dumps(payload, salt=SALT, compress=True)
 
@@ -43,5 +49,13 @@ def loads(token: str, organization_slug: str, domain: str, purpose: str = "sso")
         ) from None
     if data.get("o") != organization_slug or data.get("d") != domain or data.get("p") != purpose:
         raise RequestRefused("expired", "This sign-in link belongs to another domain.")
-    message = SamlMessage(str(data["i"]), str(data["b"]), bool(data["s"]), str(data["r"]))
-    return Continuation(organization_slug, domain, message)
+    message = SamlMessage(
+        str(data["i"]),
+        str(data["b"]),
+        bool(data["s"]),
+        str(data["r"]),
+        force_authn=bool(data.get("f")),
+        is_passive=bool(data.get("a")),
+        name_id=str(data.get("n") or ""),
+    )
+    return Continuation(organization_slug, domain, message, float(data.get("t") or 0.0))

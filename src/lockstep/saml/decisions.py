@@ -7,7 +7,10 @@ Everyone else is refused with words they can act on (SPEC 6; issue 10 point 4).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+
+from django.core.cache import cache
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.audit import record
@@ -17,6 +20,7 @@ from lockstep.saml.models import DomainFederation, FederationState
 
 ISSUED = "saml.sign_in.issued"
 REFUSED = "saml.sign_in.refused"
+QUIET_SECONDS = 300  # an anonymous refusal is audited once per reason and address this long
 
 
 @dataclass(frozen=True)
@@ -109,15 +113,36 @@ def audit(
     )
 
 
-def audit_refused_request(federation: DomainFederation, *, code: str, words: str, binding_kind: str) -> None:
-    """A request refused before anyone signed in (bad signature, replay, foreign ACS...)."""
+def _first_in_quiet_period(federation: DomainFederation, code: str, client: str) -> bool:
+    """True once per (federation, reason, client address) per `QUIET_SECONDS` (Django cache)."""
+    digest = hashlib.sha256(f"{federation.pk}|{code}|{client}".encode()).hexdigest()
+    return bool(cache.add(f"saml:refused-audit:{digest}", 1, QUIET_SECONDS))
+
+
+def audit_refused_request(
+    federation: DomainFederation,
+    *,
+    code: str,
+    words: str,
+    binding_kind: str,
+    client: str = "",
+    signed_in: bool = True,
+) -> None:
+    """A request refused by its own checks (bad signature, replay, foreign ACS...). From nobody
+    signed in, anyone can send these: recorded once per reason and client address a few
+    minutes, so a flood of them cannot flood the audit log."""
+    if not signed_in and not _first_in_quiet_period(federation, code, client):
+        return
+    after = {"domain": federation.domain, "binding": binding_kind, "reason": code, "words": words}
+    if client:
+        after["client"] = client
     record(
         actor=Actor.system(federation.directory.organization_id, "Microsoft 365 sign-in request"),
         action=REFUSED,
         target_type="saml_federation",
         target_id=federation.pk,
         target_label=federation.domain,
-        after={"domain": federation.domain, "binding": binding_kind, "reason": code, "words": words},
+        after=after,
     )
 
 

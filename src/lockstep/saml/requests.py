@@ -4,12 +4,15 @@ Refused (RequestRefused, with plain words): oversized or malformed input, a DOCT
 other than `urn:federation:MicrosoftOnline`, an AssertionConsumerServiceURL other than the
 directory's ACS, a Destination other than our SSO URL, a request older than `REQUEST_LIFETIME`,
 a bad signature, no signature when the federation requires one, a request id already answered,
-and a RelayState that would lead anywhere but Microsoft's login host.
+a name given twice in a Redirect query, and a RelayState with a backslash or control character
+or leading anywhere but https:// to Microsoft's login host. ForceAuthn and IsPassive are kept
+(the SSO view acts on them), and a LogoutRequest's NameID.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -41,20 +44,26 @@ class SamlMessage:
     binding: str  # "redirect" or "post"
     signed: bool  # a signature was present and verified
     relay_state: str
+    force_authn: bool = False  # AuthnRequest ForceAuthn="true": the user must sign in again
+    is_passive: bool = False  # AuthnRequest IsPassive="true": never show a sign-in page
+    name_id: str = ""  # LogoutRequest: whose session Microsoft asks to end
 
 
 def check_relay_state(relay_state: str | None, federation: DomainFederation) -> str:
-    """RelayState passes unchanged, unless too long or an absolute URL to another host."""
+    """RelayState passes unchanged, unless too long, with a backslash or control character, or an
+    absolute URL anywhere but https:// to Microsoft's login host (no open redirect through us)."""
     value = relay_state or ""
     if len(value) > MAX_RELAY_STATE_CHARS:
         raise RequestRefused("relay_state", f"RelayState is longer than {MAX_RELAY_STATE_CHARS} characters.")
+    if "\\" in value or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise RequestRefused("relay_state", "RelayState must not contain backslashes or control characters.")
     parts = urlsplit(value.strip())
     if parts.scheme or parts.netloc or value.strip().startswith("//"):
-        allowed = urlsplit(login_base(federation.directory)).hostname
-        if parts.scheme.lower() not in ("https", "http") or parts.hostname != allowed:
+        allowed = urlsplit(login_base(federation.directory))
+        if parts.scheme.lower() != "https" or parts.netloc.lower() != allowed.netloc.lower():
             raise RequestRefused(
                 "relay_state",
-                f"RelayState leads to {parts.hostname or value!r}, not to Microsoft's {allowed}.",
+                f"RelayState leads to {parts.netloc or value!r}, not to https://{allowed.netloc} (Microsoft's sign-in).",
             )
     return value
 
@@ -158,24 +167,47 @@ def _verify(root: etree._Element, query_string: str | None, certificates: list[s
     return signatures.verify_xml(root, certificates)
 
 
+def received_fields(method: str, query_string: str, form: Mapping[str, str]) -> dict[str, str]:
+    """The SAML fields of a request: for the Redirect binding (GET) decoded from the raw query its
+    signature covers (never Django's `request.GET`, which another spelling of a name can feed),
+    for the POST binding the form. RequestRefused when a name appears twice."""
+    if method == "GET":
+        return signatures.redirect_parameters(query_string)
+    return {name: str(form[name]) for name in ("SAMLRequest", "RelayState") if name in form}
+
+
 def receive(
     federation: DomainFederation,
     *,
-    saml_request: str | None,
-    relay_state: str | None,
+    fields: Mapping[str, str],
     query_string: str | None,
     kind: str = "AuthnRequest",
 ) -> SamlMessage:
-    """Check a received request; `query_string` is the raw query for the Redirect binding, None for POST."""
+    """Check a received request. `fields` come from `received_fields`; `query_string` is the raw
+    query for the Redirect binding (the one `fields` were decoded from), None for POST."""
+    saml_request = fields.get("SAMLRequest")
     if not saml_request:
         raise RequestRefused("missing", "The request has no SAMLRequest.")
-    relay = check_relay_state(relay_state, federation)
+    relay = check_relay_state(fields.get("RelayState"), federation)
     redirect = query_string is not None
     xml = decode_redirect(saml_request) if redirect else decode_post(saml_request)
     root, signed = _verified_root(parse(xml), federation, query_string)
     request_id = check_fields(root, federation, kind)
     _require_unanswered(federation, request_id)
-    return SamlMessage(request_id, "redirect" if redirect else "post", signed, relay)
+    return SamlMessage(
+        request_id,
+        "redirect" if redirect else "post",
+        signed,
+        relay,
+        force_authn=_flag(root, "ForceAuthn"),
+        is_passive=_flag(root, "IsPassive"),
+        name_id=_text(root, f"{{{SAML}}}NameID")[:MAX_ID_CHARS],
+    )
+
+
+def _flag(root: etree._Element, attribute: str) -> bool:
+    """An xs:boolean attribute: "true" or "1" (SAML core 3.4.1)."""
+    return (root.get(attribute) or "").strip() in ("true", "1")
 
 
 def mark_answered(organization_id: int, request_id: str) -> None:

@@ -36,14 +36,27 @@ TAMPERED = "The signature does not match Microsoft 365's signing certificate: th
 
 
 def _raw_parameters(query_string: str) -> dict[str, str]:
-    """The query's parameters exactly as sent (still encoded); a repeated one is refused."""
+    """The query's parameters keyed by their decoded names, values exactly as sent (still encoded).
+
+    A name that appears twice once decoded is refused: `SAML%52equest` is `SAMLRequest` to
+    Django's `request.GET`, so a second copy could otherwise carry a value nobody signed.
+    """
     found: dict[str, str] = {}
     for part in query_string.split("&"):
-        name, _, value = part.partition("=")
+        if not part:
+            continue
+        raw_name, _, value = part.partition("=")
+        name = unquote_plus(raw_name)
         if name in found:
             raise RequestRefused("malformed", f"The parameter {name} appears twice.")
         found[name] = value
     return found
+
+
+def redirect_parameters(query_string: str) -> dict[str, str]:
+    """The HTTP-Redirect parameters decoded from the same raw query the signature is checked
+    over: the only place a redirect's SAMLRequest, RelayState, SigAlg and Signature are read."""
+    return {name: unquote_plus(value) for name, value in _raw_parameters(query_string).items()}
 
 
 def has_redirect_signature(query_string: str) -> bool:

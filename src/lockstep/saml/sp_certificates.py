@@ -2,8 +2,8 @@
 
 Fetched with a short timeout and a size cap, parsed safely, cached for an hour (a failure for
 half a minute, so an outage does not make every sign-in wait for the timeout). `refresh=True`
-fetches again: a signature that fails with a cached certificate may be one Microsoft made with a
-newly rolled key.
+fetches again (a signature that fails with a cached certificate may be one Microsoft made with a
+newly rolled key), but at most once per `REFRESH_SECONDS`: a bad signature is free to send.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5.0
 CACHE_SECONDS = 3600
 FAILURE_CACHE_SECONDS = 30
+REFRESH_SECONDS = 300  # at most one forced refetch per metadata URL this long (anyone can ask)
 MAX_METADATA_BYTES = 4 * MAX_XML_BYTES
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -83,6 +84,8 @@ def sp_certificates(directory: Directory, *, refresh: bool = False) -> list[str]
     """Microsoft's SP signing certificates for the directory's cloud; [] when unavailable."""
     url = sp_metadata_url(directory)
     key = _cache_key(url)
+    if refresh and not cache.add(key + ":refreshed", 1, REFRESH_SECONDS):
+        refresh = False  # refetched recently: a bad signature cannot force a download every time
     if not refresh:
         cached = cache.get(key)
         if isinstance(cached, list):

@@ -7,17 +7,20 @@ import re
 from urllib.parse import urlsplit
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from lockstep.directory.models import Organization
 from lockstep.ops.csp import relax
 from lockstep.portal import sessions
-from lockstep.saml import metadata
+from lockstep.portal.client_address import client_address
+from lockstep.saml import decisions, metadata
 from lockstep.saml.models import DomainFederation, FederationState
+from lockstep.saml.xml_input import RequestRefused
 
 DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+UNKNOWN = "No SAML metadata here."
 
 
 def federation_for(org: str, domain: str) -> DomainFederation:
@@ -33,6 +36,21 @@ def federation_for(org: str, domain: str) -> DomainFederation:
     if found is None:
         raise Http404("This domain does not sign in to Microsoft 365 through Lockstep.")
     return found
+
+
+def refused_request(
+    request: HttpRequest, federation: DomainFederation, refused: RequestRefused, binding_kind: str
+) -> None:
+    """Audit a request refused by its own checks: always when someone is signed in, otherwise
+    at most once per (federation, reason, client address) a few minutes (no log flooding)."""
+    decisions.audit_refused_request(
+        federation,
+        code=refused.code,
+        words=refused.words,
+        binding_kind=binding_kind,
+        client=client_address(request),
+        signed_in=sessions.current_user(request) is not None,
+    )
 
 
 def see_other(url: str) -> HttpResponse:
@@ -71,8 +89,11 @@ def autopost(request: HttpRequest, acs_url: str, saml_response: str, relay_state
 @require_GET
 @never_cache
 def metadata_view(request: HttpRequest, org: str, domain: str) -> HttpResponse:
-    if not DOMAIN.match(domain.lower()):
-        raise Http404("Not a domain name.")
-    organization = get_object_or_404(Organization, slug=org)
-    body = metadata.entity_descriptor(organization, domain.lower())
+    """404 (the same as for an unknown organization) unless the domain is one Lockstep knows for
+    the organization, and until it has a signing key: a GET never creates one."""
+    name = domain.lower()
+    organization = Organization.objects.filter(slug=org).first()
+    if organization is None or not DOMAIN.match(name) or not metadata.serves(organization, name):
+        raise Http404(UNKNOWN)
+    body = metadata.entity_descriptor(organization, name)
     return HttpResponse(body, content_type=metadata.CONTENT_TYPE)

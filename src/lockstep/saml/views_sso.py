@@ -1,6 +1,8 @@
 """`/sso`: the AuthnRequest (HTTP-Redirect GET or HTTP-POST), checked, then carried to our own GET
 (`?c=...`) where the portal session is readable; the user signs in if needed, the decision is
-taken and recorded, and the signed Response is posted to Microsoft's ACS. `/start`: the same
+taken and recorded, and the signed Response is posted to Microsoft's ACS. ForceAuthn: a session
+whose sign-in is older than the request ends and the user signs in again. IsPassive: no sign-in
+page ever; without a session Microsoft gets a Responder/NoPassive Response. `/start`: the same
 from the User Portal home (IdP-initiated, no InResponseTo)."""
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from lockstep.portal import sessions
 from lockstep.portal.views.auth import AUTHN_AT
 from lockstep.saml import continuation, decisions, endpoints, keys, requests
 from lockstep.saml.models import DomainFederation
+from lockstep.saml.no_passive import no_passive_response
 from lockstep.saml.response import Audience, Subject, build_response, new_id, post_value
-from lockstep.saml.views import autopost, federation_for, refusal, see_other
+from lockstep.saml.views import autopost, federation_for, refusal, refused_request, see_other
 from lockstep.saml.xml_input import RequestRefused
 
 SESSION_INDEX = "saml_session_index"
@@ -36,17 +39,15 @@ def sso(request: HttpRequest, org: str, domain: str) -> HttpResponse:
         return _continue(request, federation, request.GET["c"])
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
-    data = request.GET if request.method == "GET" else request.POST
     kind = "redirect" if request.method == "GET" else "post"
+    query_string = request.META.get("QUERY_STRING", "")
     try:
+        fields = requests.received_fields(request.method, query_string, request.POST)
         message = requests.receive(
-            federation,
-            saml_request=data.get("SAMLRequest"),
-            relay_state=data.get("RelayState"),
-            query_string=request.META.get("QUERY_STRING", "") if kind == "redirect" else None,
+            federation, fields=fields, query_string=query_string if kind == "redirect" else None
         )
     except RequestRefused as refused:
-        decisions.audit_refused_request(federation, code=refused.code, words=refused.words, binding_kind=kind)
+        refused_request(request, federation, refused, kind)
         return refusal(request, refused.code, refused.words, status=400)
     token = continuation.dumps(org, federation.domain, message)
     return see_other(f"{request.path}?{urlencode({'c': token})}")
@@ -70,9 +71,39 @@ def _continue(request: HttpRequest, federation: DomainFederation, token: str) ->
     user = sessions.current_user(request)
     if user is None and stale is not None:
         user = stale
+    message = carried.message
+    if user is not None and message.force_authn and not _signed_in_after(request, carried.received_at):
+        sessions.sign_out(request)  # ForceAuthn: this session's sign-in does not count
+        user = None
     if user is None:
+        if message.is_passive:  # IsPassive: never a sign-in page; Microsoft gets NoPassive
+            return _no_passive(request, federation, message)
         return redirect(f"{settings.PORTAL_LOGIN_PATH}?{urlencode({'next': request.get_full_path()})}")
-    return answer(request, federation, user, carried.message)
+    return answer(request, federation, user, message)
+
+
+def _signed_in_after(request: HttpRequest, moment: float) -> bool:
+    started = request.session.get(AUTHN_AT)
+    return started is not None and float(started) > moment
+
+
+def _no_passive(
+    request: HttpRequest, federation: DomainFederation, message: requests.SamlMessage
+) -> HttpResponse:
+    acs = endpoints.acs_url(federation.directory)
+    with transaction.atomic():
+        try:
+            requests.mark_answered(federation.directory.organization_id, message.request_id)
+        except RequestRefused as refused:
+            refused_request(request, federation, refused, message.binding)
+            return refusal(request, refused.code, refused.words, status=400)
+    xml = no_passive_response(
+        issuer=federation.issuer_uri,
+        destination=acs,
+        in_response_to=message.request_id,
+        key=keys.active_key(federation.directory.organization),
+    )
+    return autopost(request, acs, post_value(xml), message.relay_state)
 
 
 def _subject(request: HttpRequest, user: User, upn: str) -> Subject:
@@ -106,9 +137,7 @@ def answer(
             try:
                 requests.mark_answered(federation.directory.organization_id, request_id)
             except RequestRefused as refused:
-                decisions.audit_refused_request(
-                    federation, code=refused.code, words=refused.words, binding_kind=kind
-                )
+                refused_request(request, federation, refused, kind)
                 return refusal(request, refused.code, refused.words, status=400)
         decisions.audit(
             decision,
