@@ -148,7 +148,13 @@ def some_users(make_user: Callable[..., User]) -> list[User]:
 @pytest.mark.django_db
 def test_a_forged_cursor_on_any_list_is_a_422_in_the_error_shape(api: Client, some_users: list[User]) -> None:
     outcomes: Counter[str] = Counter()
-    lists = ["/api/v1/users", "/api/v1/groups", "/api/v1/audit-events", "/api/v1/api-keys", "/api/v1/directories"]
+    lists = [
+        "/api/v1/users",
+        "/api/v1/groups",
+        "/api/v1/audit-events",
+        "/api/v1/api-keys",
+        "/api/v1/directories",
+    ]
 
     @SEEDED
     @given(FORGED, st.sampled_from(lists))
