@@ -61,3 +61,17 @@ def test_a_path_with_a_newline_gets_the_json_404(api: Client, path: str) -> None
     response = api.get(path)
     assert response.status_code == 404
     assert _json(response)["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("offset", ["+17:57", "-23:59"])
+def test_a_usage_period_with_an_offset_postgresql_cannot_store_is_compared_in_utc(
+    api: Client, offset: str
+) -> None:
+    response = api.get(f"/api/v1/usage-report?start=2026-01-01T00:00:00{offset.replace('+', '%2B')}")
+    assert response.status_code == 200, response.content
+
+
+def test_a_usage_period_that_leaves_the_calendar_in_utc_is_a_422(api: Client) -> None:
+    response = api.get("/api/v1/usage-report?start=0001-01-01T00:00:00%2B05:00")
+    assert response.status_code == 422, response.content
+    assert list(_json(response)["error"]["fields"]) == ["start"]
