@@ -5,11 +5,14 @@ when they hold what no field may hold.
 - NUL characters (PostgreSQL cannot store them; SQLite would, so the two would differ) and lone
   UTF-16 surrogates (not text; they cannot be encoded to UTF-8): refused anywhere in a body or a
   query parameter, before any service sees the input.
+- Integers beyond 64 bits (no database column holds them; SQLite raises OverflowError): refused
+  anywhere in a body or a query parameter.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, cast
 
 from django.http import HttpRequest
@@ -21,6 +24,9 @@ from lockstep.directory.errors import ValidationFailed
 NUL_RULE = "Must not contain the NUL character (\\u0000)."
 SURROGATE_RULE = "Must be valid Unicode text (a lone surrogate such as \\ud800 is not)."
 DUPLICATE_RULE = "Appears more than once in the same JSON object."
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_RULE = f"Must be a 64-bit integer (between {INT_MIN} and {INT_MAX})."
+INTEGER = re.compile(r"[+-]?\d+")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -53,6 +59,8 @@ def check_text(value: Any, path: tuple[str | int, ...] = ()) -> None:
         problem = text_problem(value)
         if problem:
             raise ValidationFailed({_field(path): [problem]})
+    elif isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        raise ValidationFailed({_field(path): [INT_RULE]})
     elif isinstance(value, dict):
         for key, item in value.items():
             key_problem = text_problem(key)
@@ -62,6 +70,13 @@ def check_text(value: Any, path: tuple[str | int, ...] = ()) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_text(item, (*path, index))
+
+
+def _integer_problem(value: str) -> str:
+    """A query value written as an integer too big for any id or count (ninja would pass it on)."""
+    if INTEGER.fullmatch(value.strip()) and not INT_MIN <= int(value) <= INT_MAX:
+        return INT_RULE
+    return ""
 
 
 class StrictParser(Parser):
@@ -76,7 +91,7 @@ class StrictParser(Parser):
         for key, values in data.lists():
             for value in values:
                 if isinstance(value, str):
-                    problem = text_problem(key) or text_problem(value)
+                    problem = text_problem(key) or text_problem(value) or _integer_problem(value)
                     if problem:
                         raise ValidationFailed({key if not text_problem(key) else "query": [problem]})
         return super().parse_querydict(data, list_fields, request)

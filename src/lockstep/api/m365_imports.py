@@ -7,7 +7,7 @@ job; poll the batch), undo it within 48 hours.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -35,7 +35,7 @@ from lockstep.api.import_schemas import (
     UsageOut,
 )
 from lockstep.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, NEWEST_CREATED_FIRST, paginate
-from lockstep.directory.errors import NotFound
+from lockstep.directory.errors import NotFound, ValidationFailed
 from lockstep.m365.models import ImportBatch, ImportScan
 from lockstep.m365.services import imports
 
@@ -229,7 +229,18 @@ def undo(request: HttpRequest, batch_id: int, restore_remote: bool = False) -> I
     summary="Users counted for a period (default: this month); import undos excluded",
 )
 def usage(request: HttpRequest, start: datetime | None = None, end: datetime | None = None) -> Any:
-    return imports.usage_report(actor=actor_of(request), start=start, end=end)
+    return imports.usage_report(actor=actor_of(request), start=in_utc(start, "start"), end=in_utc(end, "end"))
+
+
+def in_utc(moment: datetime | None, field: str) -> datetime | None:
+    """The moment in UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 (and Python)
+    allow up to ±23:59, so +17:57 was a 500 there and fine on SQLite."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed({field: ["Must be between the years 1 and 9999 in UTC."]}) from None
 
 
 # --- security groups -------------------------------------------------------------------------------------

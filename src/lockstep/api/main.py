@@ -73,7 +73,8 @@ class LockstepAPI(NinjaAPI):
         return [
             path("docs/assets/<str:name>", docs_asset, name="docs-asset"),
             *routes,
-            re_path(r"^(?P<rest>.+)$", errors.not_found_view, name="not-found"),
+            # [\s\S]: any character, a newline too (`.` would leave /x%0A/ to Django's HTML 404).
+            re_path(r"^(?P<rest>[\s\S]+)\Z", errors.not_found_view, name="not-found"),
         ]
 
 

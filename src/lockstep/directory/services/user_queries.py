@@ -17,6 +17,8 @@ from lockstep.directory.models import User, UserState
 
 SEARCH_MAX = 200
 CHOICES_MAX = 500  # distinct departments or domains offered in a filter
+# A cursor holds one sort value (a name of at most 256 characters, even fully \u-escaped) and an id.
+CURSOR_MAX = 16384
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,29 @@ def encode_cursor(values: list[Any]) -> str:
 
 
 def decode_cursor(cursor: str) -> list[Any]:
+    """The values of a cursor `encode_cursor` made; anything else (too long, not base64 or JSON,
+    nested deeper than Python's parser recurses) is a 422, never a 500."""
+    if len(cursor) > CURSOR_MAX:
+        raise ValidationFailed({"cursor": ["Not a cursor this API returned."]})
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise ValidationFailed({"cursor": ["Not a cursor this API returned."]}) from None
-    if not isinstance(values, list) or len(values) != 2:
+    if not isinstance(values, list) or len(values) != 2 or not all(map(_storable, values)):
         raise ValidationFailed({"cursor": ["Not a cursor this API returned."]})
     return values
+
+
+def _storable(value: Any) -> bool:
+    """No NUL (PostgreSQL refuses it) nor lone surrogate (no database encodes it) in a cursor's text."""
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 def normalise_domain(domain: str) -> str:

@@ -174,6 +174,8 @@ def list_candidates(
     total = queryset.count()
     if cursor:
         last_key, last_id = decode_cursor(cursor)
+        if not isinstance(last_key, str) or type(last_id) is not int or not 0 <= last_id < 2**63:
+            raise ValidationFailed({"cursor": ["Not a cursor this API returned."]})
         queryset = queryset.filter(Q(sort_key__gt=last_key) | Q(sort_key=last_key, id__gt=last_id))
     items = list(queryset.select_related("matched_user").order_by("sort_key", "id")[: limit + 1])
     next_cursor = None
