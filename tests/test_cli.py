@@ -329,11 +329,12 @@ def test_run_migrates_serves_and_stops_cleanly_on_sigterm(scratch: Scratch) -> N
     for path in scratch.data_dir.rglob("*"):
         if path.is_file():
             assert password.encode() not in path.read_bytes(), path
-    ((org_name, email_db, must_change, hashed),) = scratch.query(
-        "SELECT o.name, a.email, a.must_change_password, a.password FROM directory_administrator a "
-        "JOIN directory_organization o ON o.id = a.organization_id"
+    ((org_name, email_db, must_change, hashed, mfa_required),) = scratch.query(
+        "SELECT o.name, a.email, a.must_change_password, a.password, o.require_admin_mfa "
+        "FROM directory_administrator a JOIN directory_organization o ON o.id = a.organization_id"
     )
     assert (org_name, email_db, bool(must_change)) == ("Contoso", "first@contoso.com", True)
+    assert bool(mfa_required)  # a new organization requires MFA for administrators
     assert check_password(password, hashed) and hashed.startswith("argon2")
 
 
@@ -347,7 +348,8 @@ def test_demo_creates_the_demo_owner_once_then_explains_how_to_get_in(scratch: S
         assert first.stop()[0] == 0
     finally:
         first.process.kill()
-    assert scratch.query("SELECT name FROM directory_organization") == [("Demo Organization",)]
+    ((demo_name, demo_mfa),) = scratch.query("SELECT name, require_admin_mfa FROM directory_organization")
+    assert demo_name == "Demo Organization" and not demo_mfa  # the local demo leaves it off
 
     again = Server(scratch, "demo", "--data-dir", data_dir, "--no-m365sim")
     try:

@@ -108,3 +108,36 @@ def test_a_read_only_administrator_changes_their_own_password(org: Organization)
     assert response.status_code == 302
     auditor.refresh_from_db()
     assert auditor.check_password(MINE)
+
+
+@pytest.mark.django_db
+def test_the_first_owner_enrols_then_replaces_the_one_time_password(first_owner: Administrator) -> None:
+    """A new organization requires MFA (as `run` creates it): the first sign-in goes password ->
+    authenticator enrolment -> own password, and only then anywhere else."""
+    from lockstep.testing.sessions import next_totp_code
+
+    organization = first_owner.organization
+    organization.require_admin_mfa = True
+    organization.save()
+    client = Client()
+    assert sign_in(client, "first@contoso.com", ONE_TIME) == 302
+    assert client.get(reverse("console:users"))["Location"] == reverse("console:mfa")
+    assert client.get(reverse("console:mfa"))["Location"] == reverse("console:mfa_enrol")
+    client.get(reverse("console:mfa_enrol"))
+    secret = client.session["pending_totp_secret"]
+    client.post(reverse("console:mfa_enrol"), {"code": next_totp_code(secret, first_owner)})
+    assert client.get(reverse("console:users"))["Location"] == reverse("console:own_password")
+    client.post(reverse("console:own_password"), {"current_password": ONE_TIME, "new_password": MINE})
+    assert client.get(reverse("console:users")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_dashboard_says_when_administrators_need_no_second_factor(
+    admin_client: Client, org: Organization
+) -> None:
+    assert b'id="mfa-optional"' in admin_client.get(reverse("console:index")).content
+    org.require_admin_mfa = True
+    org.save()
+    page = admin_client.get(reverse("console:index"))
+    assert page.status_code == 200 and b"Users by state" in page.content
+    assert b'id="mfa-optional"' not in page.content

@@ -38,7 +38,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def find_or_create_organization(name: str) -> tuple[Organization, bool]:
+def find_or_create_organization(name: str, *, require_admin_mfa: bool = True) -> tuple[Organization, bool]:
+    """The organization of that name, or a new one; a new organization requires MFA for its
+    administrators unless told otherwise (the local demo)."""
     from django.db.models import Q
     from django.utils.text import slugify
 
@@ -48,10 +50,16 @@ def find_or_create_organization(name: str) -> tuple[Organization, bool]:
     existing = Organization.objects.filter(Q(name__iexact=name.strip()) | Q(slug=slugify(name))).first()
     if existing is not None:
         return existing, False
-    return organizations.create_organization(name=name), True
+    created = organizations.create_organization(name=name)
+    if created.require_admin_mfa != require_admin_mfa:
+        created.require_admin_mfa = require_admin_mfa
+        created.save(update_fields=["require_admin_mfa"])
+    return created, True
 
 
-def bootstrap_first_admin(*, email: str, organization_name: str) -> tuple[Administrator, str] | None:
+def bootstrap_first_admin(
+    *, email: str, organization_name: str, require_admin_mfa: bool = True
+) -> tuple[Administrator, str] | None:
     """On a database with no administrator: create the organization and an owner with a one-time password."""
     from django.db import transaction
 
@@ -65,7 +73,9 @@ def bootstrap_first_admin(*, email: str, organization_name: str) -> tuple[Admini
     password = admins.generate_one_time_password()
     try:
         with transaction.atomic():
-            organization, _created = find_or_create_organization(organization_name)
+            organization, _created = find_or_create_organization(
+                organization_name, require_admin_mfa=require_admin_mfa
+            )
             admin = admins.create_admin(
                 organization=organization,
                 email=email,

@@ -18,5 +18,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **{state: Count("id", filter=Q(state=state)) for state in UserState.values},
     )
     states = [(state, label, counts[state]) for state, label in UserState.choices]
-    context = {"total": counts["total"], "states": states, **cards_context(actor_for(request))}
+    context = {
+        "total": counts["total"],
+        "states": states,
+        "mfa_optional": not admin.organization.require_admin_mfa,
+        **cards_context(actor_for(request)),
+    }
     return render(request, "console/dashboard.html", context)
