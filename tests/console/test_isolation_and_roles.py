@@ -100,6 +100,7 @@ CATALOGUE: dict[str, Route] = {
     "mfa": Route(sign_in=True, post=lambda ids: {"code": "000000"}),
     "mfa_enrol": Route(sign_in=True, post=lambda ids: {"code": "000000"}),
     "logout": Route(sign_in=True, post_only=True),
+    "recovery_codes": Route(sign_in=True, post_only=True),
     "own_password": Route(sign_in=True, post=lambda ids: {"current_password": "wrong", "new_password": "x"}),
     "users": Route(),
     "users_export": Route(),

@@ -21,6 +21,7 @@ OUTSIDE_THE_MENU = {("console", "login"), ("console", "mfa"), ("console", "logou
         ("console", "api_keys", "settings"),
         ("console", "mfa_enrol", "settings"),
         ("console", "own_password", "settings"),
+        ("console", "recovery_codes", "settings"),
         ("console", "audit_export", "audit"),
         ("directories", "user", "users"),
         ("directories", "user_delete_account", "users"),

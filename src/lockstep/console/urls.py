@@ -23,6 +23,7 @@ urlpatterns = [
     path("login/", auth.login_view, name="login"),
     path("login/mfa/", auth.mfa_view, name="mfa"),
     path("login/mfa/enrol/", auth.mfa_enrol_view, name="mfa_enrol"),
+    path("settings/recovery-codes/", auth.recovery_codes_view, name="recovery_codes"),
     path("logout/", auth.logout_view, name="logout"),
     path("users/", users.user_list, name="users"),
     path("users/export.csv", users.user_export, name="users_export"),

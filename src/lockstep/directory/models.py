@@ -293,3 +293,13 @@ class AdminSignInThrottle(models.Model):
         constraints: ClassVar[list[Any]] = [
             models.UniqueConstraint(fields=["scope", "key"], name="admin_sign_in_throttle_unique"),
         ]
+
+
+class AdminRecoveryCode(models.Model):
+    """One of an administrator's second-factor recovery codes, stored as a keyed hash; each
+    works once (`lockstep.directory.services.admin_recovery`)."""
+
+    admin = models.ForeignKey(Administrator, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -156,6 +156,7 @@ EXEMPT = {
     "console:mfa": "a sign-in step",
     "console:mfa_enrol": "a sign-in step; Settings then says the authenticator app is set up",
     "console:logout": "leaves the Admin Portal",
+    "console:recovery_codes": "its answer is the page of new codes (tests/console/test_admin_recovery_codes.py)",
     "directories:import_preview": "a preview: nothing is done yet",
     "console:users_bulk": "the confirmation page: nothing is done yet",
     "console:users_bulk_apply": "renders its result page, whose first line is the success message",

@@ -19,7 +19,8 @@ CONSOLE_PAGES = {
     "index": "dashboard",
     "directories": "directories",
     "mfa_enrol": "settings",  # the signed-in admin's own authenticator: Settings > My account
-    "own_password": "settings",  # the signed-in admin's own password: Settings > My account
+    "own_password": "settings",
+    "recovery_codes": "settings",  # the signed-in admin's own password: Settings > My account
     "administrators": "settings",
     "administrator_role": "settings",
     "administrator_active": "settings",

@@ -25,7 +25,7 @@ from lockstep.console.forms import CodeForm, LoginForm
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.models import Administrator
-from lockstep.directory.services import admins
+from lockstep.directory.services import admin_recovery, admins
 
 NEXT_SESSION_KEY = "console_next"
 
@@ -120,7 +120,8 @@ def mfa_view(request: HttpRequest) -> HttpResponse:
                 status=429,
             )
             return response
-        if admins.verify_totp(admin=admin, code=form.cleaned_data["code"]):
+        code = form.cleaned_data["code"]
+        if admins.verify_totp(admin=admin, code=code) or admin_recovery.consume(admin, code):
             throttle.record_success(account=admin.email)
             return _finish_sign_in(request, admin)
         throttle.record_failure(account=admin.email, source=source, step="totp")
@@ -152,10 +153,12 @@ def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
         else:
             update_session_auth_hash(request, admin)  # this session goes on; the admin's others end
             del request.session[PENDING_TOTP_SECRET]
+            codes = admin_recovery.regenerate(admin)
             if forced:
                 throttle.record_success(account=admin.email)
-                return _finish_sign_in(request, admin)
-            return redirect(f"{reverse('console:settings')}?mfa=enabled")
+                finished = _finish_sign_in(request, admin)
+                return show_recovery_codes(request, codes, finished["Location"], carry=finished)
+            return show_recovery_codes(request, codes, f"{reverse('console:settings')}?mfa=enabled")
     uri = admins.provisioning_uri(admin, secret)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff", omitsize=True)
     return render(
@@ -163,6 +166,29 @@ def mfa_enrol_view(request: HttpRequest) -> HttpResponse:
         "console/auth/enrol.html",
         {"form": form, "qr_svg": qr_svg, "secret": secret, "forced": forced},
     )
+
+
+def show_recovery_codes(
+    request: HttpRequest, codes: list[str], continue_url: str, *, carry: HttpResponse | None = None
+) -> HttpResponse:
+    """The recovery codes, shown this once (never cached); `carry` lends its cookies."""
+    response = render(
+        request, "console/auth/recovery_codes.html", {"codes": codes, "continue_url": continue_url}
+    )
+    if carry is not None:
+        response.cookies.update(carry.cookies)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@self_service
+def recovery_codes_view(request: HttpRequest) -> HttpResponse:
+    """Settings > My account: ten new codes (the old ones stop working)."""
+    admin = current_admin(request)
+    if not admin.totp_enabled:
+        return redirect("console:settings")
+    return show_recovery_codes(request, admin_recovery.regenerate(admin), reverse("console:settings"))
 
 
 @require_POST

@@ -15,7 +15,7 @@ from lockstep.directory.errors import Conflict, ValidationFailed
 from lockstep.directory.form_errors import show_service_error
 from lockstep.directory.models import AdminRole
 from lockstep.directory.password_policy import describe_policy
-from lockstep.directory.services import admins, api_keys, organizations, passwords, users_self
+from lockstep.directory.services import admin_recovery, admins, api_keys, organizations, passwords, users_self
 
 
 def organization_settings(request: HttpRequest) -> HttpResponse:
@@ -42,6 +42,7 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
             "form": form,
             "rules": describe_policy(passwords.policy_for(organization)),
             "me": current_admin(request),
+            "recovery_codes_left": admin_recovery.remaining(current_admin(request)),
             "mfa_enabled_now": request.GET.get("mfa") == "enabled",
         },
     )
