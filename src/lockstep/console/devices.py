@@ -18,6 +18,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
 from lockstep.directory.models import Administrator
+from lockstep.portal.devices import signed_entries
 
 COOKIE = "lockstep_admin_device"
 SALT = "lockstep.console.known-device.v1"
@@ -31,14 +32,7 @@ def entry(admin: Administrator) -> str:
 
 
 def known_entries(request: HttpRequest) -> list[str]:
-    raw = request.COOKIES.get(COOKIE)
-    if not raw:
-        return []
-    try:
-        value = signing.loads(raw, salt=SALT, max_age=MAX_AGE)
-    except signing.BadSignature:
-        return []
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+    return signed_entries(request, COOKIE, salt=SALT, max_age=MAX_AGE)
 
 
 def is_known(request: HttpRequest, admin: Administrator | None) -> bool:

@@ -28,17 +28,23 @@ def entry(user: User) -> str:
     return f"{user.pk}:{fingerprint(user)[:16]}"
 
 
-def known_entries(request: HttpRequest) -> list[str]:
-    raw = request.COOKIES.get(COOKIE)
+def signed_entries(request: HttpRequest, cookie: str, *, salt: str, max_age: int) -> list[str]:
+    """The strings of a signed list cookie ([] when absent, forged, expired or malformed).
+    The Admin Portal's known-browser cookie (`lockstep.console.devices`) reads the same way."""
+    raw = request.COOKIES.get(cookie)
     if not raw:
         return []
     try:
-        value = signing.loads(raw, salt=SALT, max_age=MAX_AGE)
+        value = signing.loads(raw, salt=salt, max_age=max_age)
     except signing.BadSignature:
         return []
     if not isinstance(value, list):
         return []
     return [v for v in value if isinstance(v, str)]
+
+
+def known_entries(request: HttpRequest) -> list[str]:
+    return signed_entries(request, COOKIE, salt=SALT, max_age=MAX_AGE)
 
 
 def knows(entries: list[str], user: User) -> bool:

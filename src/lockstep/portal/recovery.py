@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import User
-from lockstep.directory.recovery_codes import COUNT, code_hash, looks_like_code, new_code
+from lockstep.directory.recovery_codes import looks_like_code, replace_codes, use_code
 from lockstep.portal.models import RecoveryCode
 
 __all__ = ["consume", "discard", "looks_like_code", "regenerate", "remaining"]
 
 
+PURPOSE = "lockstep-recovery"
+
+
 @transaction.atomic
 def regenerate(user: User) -> list[str]:
     """Replace the user's codes with ten new ones; returns them (the only time they are seen)."""
-    RecoveryCode.objects.filter(user=user).delete()
-    codes = [new_code() for _ in range(COUNT)]
-    RecoveryCode.objects.bulk_create([RecoveryCode(user=user, code_hash=code_hash(code)) for code in codes])
+    codes = replace_codes(
+        RecoveryCode.objects.filter(user=user),
+        lambda hashed: RecoveryCode(user=user, code_hash=hashed),
+        purpose=PURPOSE,
+    )
     audit.record(
         actor=Actor.for_user(user),
         action="user.regenerate_recovery_codes",
@@ -33,17 +37,8 @@ def regenerate(user: User) -> list[str]:
 @transaction.atomic
 def consume(user: User, code: str) -> bool:
     """Accept an unused code once; False for a wrong or used one."""
-    if not looks_like_code(code):
+    if not use_code(RecoveryCode.objects.filter(user=user), code, purpose=PURPOSE):
         return False
-    row = (
-        RecoveryCode.objects.select_for_update()
-        .filter(user=user, code_hash=code_hash(code), used_at__isnull=True)
-        .first()
-    )
-    if row is None:
-        return False
-    row.used_at = timezone.now()
-    row.save(update_fields=["used_at"])
     audit.record(
         actor=Actor.for_user(user),
         action="user.use_recovery_code",
