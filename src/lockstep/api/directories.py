@@ -217,7 +217,7 @@ def preview_managed(
 
 @router.get(
     "/directories/{int:directory_id}/plan",
-    response={200: PlanOut, **error_responses(404)},
+    response={200: PlanOut, **error_responses(404, 422)},
     summary="The pending Microsoft 365 writes (plan preview; no passwords)",
 )
 def plan(

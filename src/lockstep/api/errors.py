@@ -57,8 +57,10 @@ class ErrorOut(Schema):
 
 
 def error_responses(*codes: int) -> dict[int, type[ErrorOut]]:
-    """The error statuses an operation documents; 401 is always possible."""
-    return dict.fromkeys(sorted({401, *codes}), ErrorOut)
+    """The error statuses an operation documents. 401 and 422 are always possible: any
+    request may lack a key, and any query string or body may hold what the API refuses
+    before the operation runs (a NUL, a lone surrogate, a malformed parameter)."""
+    return dict.fromkeys(sorted({401, 422, *codes}), ErrorOut)
 
 
 def error_body(
