@@ -7,8 +7,9 @@ signed-in role cannot do. Each action answers with a message and back to the pag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +25,8 @@ from lockstep.m365.models import Directory
 from lockstep.m365.services.bindings import get_directory
 from lockstep.saml import services as sso
 from lockstep.saml.services import DomainStatus, Readiness
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,32 @@ def sso_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/directories/sso.html", context)
 
 
+def _attempt(request: HttpRequest, not_done: str, call: Callable[[], T]) -> tuple[bool, T | None]:
+    """Run one service call of a POST: a role it does not allow is the 403 page (as for every
+    write); any other refusal becomes an error message saying what was not done, and why."""
+    try:
+        return True, call()
+    except PermissionDenied:
+        raise
+    except ServiceError as error:
+        messages.error(request, f"{not_done}: {error_words(error)}")
+        return False, None
+
+
+def _organization(actor: Actor) -> Organization:
+    return Organization.objects.get(pk=actor.organization_id)
+
+
 @portal_view(post_only=True)
 def sso_immutable_ids(request: HttpRequest, pk: int, domain: str) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
-    try:
-        count = sso.set_immutable_ids(directory, domain, actor=actor)
-    except PermissionDenied:
-        raise  # the 403 page, as for every write the role does not allow
-    except ServiceError as error:
-        messages.error(request, f"Immutable ids of {domain} not set: {error_words(error)}")
-    else:
+    done, count = _attempt(
+        request,
+        f"Immutable ids of {domain} not set",
+        lambda: sso.set_immutable_ids(directory, domain, actor=actor),
+    )
+    if done:
         messages.success(
             request,
             f"Immutable ids of {domain}: {count} account{'s' if count != 1 else ''} queued; "
@@ -105,12 +123,12 @@ def sso_immutable_ids(request: HttpRequest, pk: int, domain: str) -> HttpRespons
 def sso_test(request: HttpRequest, pk: int, domain: str) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
-    try:
-        test = sso.test_sign_in(directory, domain, actor=actor)
-    except PermissionDenied:
-        raise  # the 403 page, as for every write the role does not allow
-    except ServiceError as error:
-        messages.error(request, f"Test sign-in for {domain} not run: {error_words(error)}")
+    _done, test = _attempt(
+        request,
+        f"Test sign-in for {domain} not run",
+        lambda: sso.test_sign_in(directory, domain, actor=actor),
+    )
+    if test is None:
         return _back(directory)
     who = test.user.email if test.user is not None else "a user"
     if test.passed:
@@ -124,13 +142,10 @@ def sso_test(request: HttpRequest, pk: int, domain: str) -> HttpResponse:
 def sso_federate(request: HttpRequest, pk: int, domain: str) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
-    try:
-        sso.federate(directory, domain, actor=actor)
-    except PermissionDenied:
-        raise  # the 403 page, as for every write the role does not allow
-    except ServiceError as error:
-        messages.error(request, f"{domain} not federated: {error_words(error)}")
-    else:
+    done, _federation = _attempt(
+        request, f"{domain} not federated", lambda: sso.federate(directory, domain, actor=actor)
+    )
+    if done:
         messages.success(
             request,
             f"{domain} federated: sign-ins to Microsoft 365 now come to Lockstep. Microsoft can take "
@@ -147,11 +162,10 @@ def sso_roll_back(request: HttpRequest, pk: int, domain: str) -> HttpResponse:
     if not actor.is_owner:
         return forbidden(request, "Only an owner can roll back federation.")
     if request.method == "POST":
-        try:
-            sso.roll_back(directory, domain, actor=actor)
-        except ServiceError as error:
-            messages.error(request, f"{domain} not rolled back: {error_words(error)}")
-        else:
+        done, _federation = _attempt(
+            request, f"{domain} not rolled back", lambda: sso.roll_back(directory, domain, actor=actor)
+        )
+        if done:
             messages.success(
                 request,
                 f"{domain} rolled back to managed: its users sign in to Microsoft 365 with a "
@@ -168,13 +182,12 @@ def sso_signed_requests(request: HttpRequest, pk: int, domain: str) -> HttpRespo
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     required = request.POST.get("required") == "on"
-    try:
-        sso.set_signed_requests(directory, domain, required=required, actor=actor)
-    except PermissionDenied:
-        raise  # the 403 page, as for every write the role does not allow
-    except ServiceError as error:
-        messages.error(request, f"Signed sign-in requests for {domain} not changed: {error_words(error)}")
-    else:
+    done, _result = _attempt(
+        request,
+        f"Signed sign-in requests for {domain} not changed",
+        lambda: sso.set_signed_requests(directory, domain, required=required, actor=actor),
+    )
+    if done:
         now = (
             "signs its sign-in requests to Lockstep, which refuses unsigned ones"
             if required
@@ -190,14 +203,12 @@ def sso_signed_requests(request: HttpRequest, pk: int, domain: str) -> HttpRespo
 def sso_key_next(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
-    organization = Organization.objects.get(pk=actor.organization_id)
-    try:
-        key = sso.publish_next_key(organization, actor=actor)
-    except PermissionDenied:
-        raise  # the 403 page, as for every write the role does not allow
-    except ServiceError as error:
-        messages.error(request, f"Next certificate not published: {error_words(error)}")
-    else:
+    _done, key = _attempt(
+        request,
+        "Next certificate not published",
+        lambda: sso.publish_next_key(_organization(actor), actor=actor),
+    )
+    if key is not None:
         messages.success(
             request,
             f"Next certificate {key.fingerprint[:16]}… published to every federated domain; "
@@ -210,13 +221,11 @@ def sso_key_next(request: HttpRequest, pk: int) -> HttpResponse:
 def sso_key_promote(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
-    organization = Organization.objects.get(pk=actor.organization_id)
-    try:
-        key = sso.promote_next_key(organization, actor=actor)
-    except PermissionDenied:
-        raise  # the 403 page, as for every write the role does not allow
-    except ServiceError as error:
-        messages.error(request, f"Next certificate not promoted: {error_words(error)}")
-    else:
+    _done, key = _attempt(
+        request,
+        "Next certificate not promoted",
+        lambda: sso.promote_next_key(_organization(actor), actor=actor),
+    )
+    if key is not None:
         messages.success(request, f"Certificate {key.fingerprint[:16]}… promoted: it signs from now on.")
     return _back(directory)
