@@ -120,3 +120,14 @@ def test_turning_on_the_authenticator_app_ends_the_other_sessions(owner: Adminis
     assert response.status_code == 200 and b"Your recovery codes" in response.content
     assert laptop.get(reverse("console:users")).status_code == 200
     assert phone.get(reverse("console:users")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_portal_says_why_an_owner_cannot_remove_themselves(
+    two_owners: tuple[Administrator, Administrator],
+) -> None:
+    first, _second = two_owners
+    page = sign_in(first.email).post(reverse("console:administrator_remove", args=[first.pk]))
+    assert page.status_code == 409
+    assert b"Nothing was removed" in page.content and b"your own account" in page.content
+    assert Administrator.objects.filter(pk=first.pk).exists()

@@ -97,6 +97,11 @@ def administrator_role(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("console:administrators")
 
 
+def _refused(request: HttpRequest, title: str, error: Conflict) -> HttpResponse:
+    """A rule kept the action from happening (the last owner, one's own account): 409, said plainly."""
+    return render(request, "console/message.html", {"title": title, "message": error.message}, status=409)
+
+
 @require_POST
 def administrator_active(request: HttpRequest, pk: int) -> HttpResponse:
     """Deactivate (`active=0`) or reactivate (`active=1`) an administrator (owners)."""
@@ -104,12 +109,7 @@ def administrator_active(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         admin = admins.set_active(actor=actor_for(request), admin_id=pk, active=active)
     except Conflict as error:
-        return render(
-            request,
-            "console/message.html",
-            {"title": "Nothing was changed", "message": error.message},
-            status=409,
-        )
+        return _refused(request, "Nothing was changed", error)
     messages.success(request, f"{admin.email} is {'active again' if active else 'deactivated'}.")
     return redirect("console:administrators")
 
@@ -120,12 +120,7 @@ def administrator_remove(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         email = admins.remove_admin(actor=actor_for(request), admin_id=pk)
     except Conflict as error:
-        return render(
-            request,
-            "console/message.html",
-            {"title": "Nothing was removed", "message": error.message},
-            status=409,
-        )
+        return _refused(request, "Nothing was removed", error)
     messages.success(request, f"Administrator {email} removed; their API keys are revoked.")
     return redirect("console:administrators")
 
