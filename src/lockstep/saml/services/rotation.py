@@ -75,6 +75,24 @@ def _patch_each(
     return failed
 
 
+def _publish_pair(
+    pending: list[DomainFederation], active: SigningKey, upcoming: SigningKey | None
+) -> list[str]:
+    """PATCH both certificate slots (the active key always, the next one or null) on each
+    pending domain and record what each then holds; the domains that failed, by name."""
+    body: InternalDomainFederation = {
+        "signingCertificate": keys.certificate_b64(active),
+        "nextSigningCertificate": keys.certificate_b64(upcoming) if upcoming is not None else None,
+    }
+
+    def done(federation: DomainFederation) -> None:
+        DomainFederation.objects.filter(pk=federation.pk).update(
+            published_key=active, published_next_key=upcoming, changed_at=timezone.now(), last_error=""
+        )
+
+    return _patch_each(pending, body, done)
+
+
 def _raise_if_failed(failed: list[str], step: str) -> None:
     if failed:
         raise MicrosoftRefused(
@@ -120,17 +138,7 @@ def publish_next_key(organization: Organization, *, actor: Actor) -> SigningKey:
         _refuse_while_promote_unfinished(federations, active)
         upcoming = _next_key_once(organization, actor)
         pending = [f for f in federations if f.published_next_key_id != upcoming.pk]
-        body: InternalDomainFederation = {
-            "signingCertificate": keys.certificate_b64(active),
-            "nextSigningCertificate": keys.certificate_b64(upcoming),
-        }
-
-        def done(federation: DomainFederation) -> None:
-            DomainFederation.objects.filter(pk=federation.pk).update(
-                published_key=active, published_next_key=upcoming, changed_at=timezone.now(), last_error=""
-            )
-
-        failed = _patch_each(pending, body, done)
+        failed = _publish_pair(pending, active, upcoming)
         audit.record(
             actor=actor,
             action="saml.key.publish_next",
@@ -194,17 +202,7 @@ def _promote_locked(organization: Organization, actor: Actor) -> tuple[SigningKe
     pending = [
         f for f in federations if f.published_key_id != active.pk or f.published_next_key_id is not None
     ]
-    body: InternalDomainFederation = {
-        "signingCertificate": keys.certificate_b64(active),
-        "nextSigningCertificate": None,
-    }
-
-    def done(federation: DomainFederation) -> None:
-        DomainFederation.objects.filter(pk=federation.pk).update(
-            published_key=active, published_next_key=None, changed_at=timezone.now(), last_error=""
-        )
-
-    failed = _patch_each(pending, body, done)
+    failed = _publish_pair(pending, active, None)
     audit.record(
         actor=actor,
         action="saml.key.publish_active",
