@@ -17,6 +17,10 @@ from lockstep.testing.sessions import signed_in_client
 # The tests point directories at m365sim (custom endpoints), in this process and in the
 # `lockstep` subprocesses they start; a deployment has them off unless it says otherwise.
 os.environ.setdefault("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "true")
+# Under a loaded CI machine m365sim may take longer than the 3 s a web request waits for a
+# verification; the tests of that wait (tests/m365/test_verify_background.py) set their own.
+# The environment reaches `lockstep` subprocesses; `verification_waits` below this process.
+os.environ.setdefault("LOCKSTEP_VERIFY_WAIT_SECONDS", "60")
 
 # Every password the tests use is learned, and looked for in the database and the logs at the end.
 pytest_plugins = ["lockstep.testing.plaintext_guard"]
@@ -123,3 +127,11 @@ def mailbox(smtp_server: Any, settings: Any) -> Any:
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     smtp_server.mailbox.clear()
     return smtp_server.mailbox
+
+
+@pytest.fixture(autouse=True, scope="session")
+def verification_waits() -> None:
+    """Django's settings were read before this file set the environment: set the wait there too."""
+    from django.conf import settings
+
+    settings.M365_VERIFY_WAIT_SECONDS = float(os.environ["LOCKSTEP_VERIFY_WAIT_SECONDS"])

@@ -228,18 +228,23 @@ def test_createadmin_names_the_field_and_rule(
     assert not Organization.objects.exists()  # nothing half-written
 
 
-def test_createadmin_refuses_a_duplicate_email(
+def test_createadmin_refuses_a_duplicate_email_in_the_same_organization_only(
     db: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
         createadmin(monkeypatch, GOOD_PASSWORD, "--email", "a@contoso.com", "--organization", "Contoso") == 0
     )
-    assert createadmin(monkeypatch, GOOD_PASSWORD, "--email", "A@contoso.com", "--organization", "Other") == 1
     assert (
-        "error: email: An administrator with the email 'a@contoso.com' already exists."
+        createadmin(monkeypatch, GOOD_PASSWORD, "--email", "A@contoso.com", "--organization", "Contoso") == 1
+    )
+    assert (
+        "error: email: This organization already has an administrator with the email 'a@contoso.com'."
         in capsys.readouterr().err
     )
-    assert not Organization.objects.filter(name="Other").exists()
+    assert Administrator.objects.filter(email="a@contoso.com").count() == 1
+    # another organization may have its own administrator with that address (the same person)
+    assert createadmin(monkeypatch, GOOD_PASSWORD, "--email", "A@contoso.com", "--organization", "Other") == 0
+    assert Administrator.objects.filter(email="a@contoso.com").count() == 2
 
 
 def test_createadmin_without_a_terminal_names_the_missing_flag(

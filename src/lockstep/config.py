@@ -119,6 +119,21 @@ SETTINGS: tuple[Setting, ...] = (
         "After a federation change, its status shows as in progress (not failed) this long: Microsoft says changes can take up to two hours to reach every sign-in.",
     ),
     Setting(
+        "LOCKSTEP_VERIFY_TIMEOUT_SECONDS",
+        "10",
+        "Timeout of each Microsoft request a directory verification makes (connect, token, each Graph read).",
+    ),
+    Setting(
+        "LOCKSTEP_VERIFY_WAIT_SECONDS",
+        "3",
+        "How long a web request waits for a directory verification before answering that it is still running (it finishes in the background).",
+    ),
+    Setting(
+        "LOCKSTEP_VERIFY_PER_ORGANIZATION",
+        "2",
+        "Directory verifications one organization may have running at once; more are refused until one finishes.",
+    ),
+    Setting(
         "LOCKSTEP_TRUSTED_CA_FILE",
         "",
         "Extra CA bundle trusted for Microsoft endpoints and the mail server (m365sim's CA, TLS proxies, a private CA).",

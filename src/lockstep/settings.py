@@ -38,6 +38,9 @@ BASE_URL = env("LOCKSTEP_BASE_URL").rstrip("/")
 TRUSTED_CA_FILE = env("LOCKSTEP_TRUSTED_CA_FILE")
 M365_LEASE_SECONDS = float(env("LOCKSTEP_M365_LEASE_SECONDS"))
 M365_DRIFT_SECONDS = float(env("LOCKSTEP_M365_DRIFT_SECONDS"))
+M365_VERIFY_TIMEOUT_SECONDS = float(env("LOCKSTEP_VERIFY_TIMEOUT_SECONDS"))
+M365_VERIFY_WAIT_SECONDS = float(env("LOCKSTEP_VERIFY_WAIT_SECONDS"))
+M365_VERIFY_PER_ORGANIZATION = int(env("LOCKSTEP_VERIFY_PER_ORGANIZATION"))
 FEDERATION_PROPAGATION_MINUTES = float(env("LOCKSTEP_FEDERATION_PROPAGATION_MINUTES"))
 
 INSTALLED_APPS = [
@@ -113,6 +116,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.Administrator"
+# An administrator's email is unique per organization (one person may administer several):
+# this backend signs in by email and password and, when both fit several, asks which one.
+AUTHENTICATION_BACKENDS = ["lockstep.console.admin_backend.AdminBackend"]
+# auth.W004: "USERNAME_FIELD is not unique" - intended, the backend above handles it.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]

@@ -74,6 +74,7 @@ def base_env(data_dir: Path) -> dict[str, str]:
         LOCKSTEP_DATA_DIR=str(data_dir),
         LOCKSTEP_DATABASE_URL="",
         LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS="true",  # the tests' directories point at m365sim
+        LOCKSTEP_VERIFY_WAIT_SECONDS="60",  # a loaded CI machine: see tests/conftest.py
         PYTHONPATH=os.pathsep.join(filter(None, [*SOURCES, str(HERE), env.get("PYTHONPATH", "")])),
         PYTHONUNBUFFERED="1",
     )

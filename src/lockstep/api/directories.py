@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 
@@ -100,15 +101,21 @@ def get_one(request: HttpRequest, directory_id: int) -> Directory:
 
 @router.post(
     "/directories/{int:directory_id}/verify",
-    response={200: DirectoryOut, **error_responses(403, 404, 409)},
+    response={200: DirectoryOut, 202: DirectoryOut, **error_responses(403, 404, 409, 429)},
     summary="Verify a directory now",
-    description="Token, each missing permission, the app's roles, the domains; the result is stored.",
+    description="Token, each missing permission, the app's roles, the domains; the result is stored. "
+    "200: verified, the result is in `verification`. 202: Microsoft 365 did not answer within a few "
+    "seconds (LOCKSTEP_VERIFY_WAIT_SECONDS); the verification goes on in the background "
+    "(`verification_running`) and its result replaces `verification` when it ends. 429: the "
+    "organization already runs its limit of verifications (LOCKSTEP_VERIFY_PER_ORGANIZATION).",
 )
-def verify(request: HttpRequest, directory_id: int) -> Directory:
+def verify(request: HttpRequest, directory_id: int) -> Status:
     actor = writer(request)
     directory = get_directory(actor=actor, directory_id=directory_id)
-    directories.verify_directory(actor=actor, directory_id=directory.pk)
-    return _loaded(directory)
+    report = directories.verify_directory(
+        actor=actor, directory_id=directory.pk, wait=settings.M365_VERIFY_WAIT_SECONDS
+    )
+    return Status(200 if report is not None else 202, _loaded(directory))
 
 
 @router.get(

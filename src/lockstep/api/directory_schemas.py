@@ -8,7 +8,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from lockstep.m365 import overview
+from lockstep.m365 import overview, verification_runs
 from lockstep.m365.credentials import certificate_thumbprint
 from lockstep.m365.models import Directory
 
@@ -66,6 +66,9 @@ class DirectoryOut(Schema):
     health: HealthName
     health_reason: str
     verified_at: datetime | None
+    verification_running: bool = Field(
+        description="A verification is running in the background; its result replaces `verification` when Microsoft answers."
+    )
     verification: VerificationOut | None
     domains: list[DomainOut]
     managed_attributes: list[str]
@@ -85,6 +88,10 @@ class DirectoryOut(Schema):
     @staticmethod
     def resolve_certificate_thumbprint(obj: Directory) -> str:
         return certificate_thumbprint(obj.certificate_pem) if obj.certificate_pem else ""
+
+    @staticmethod
+    def resolve_verification_running(obj: Directory) -> bool:
+        return verification_runs.is_running(obj)
 
     @staticmethod
     def resolve_verification(obj: Directory) -> dict[str, Any] | None:

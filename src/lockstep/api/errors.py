@@ -15,7 +15,14 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ConfigDict, Field
 
-from lockstep.directory.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationFailed
+from lockstep.directory.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    TooBusy,
+    ValidationFailed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +44,7 @@ class ErrorDetail(Schema):
 
     code: str = Field(
         description="Machine-readable: not_authenticated, csrf_failed, permission_denied, not_found, "
-        "conflict, validation_failed, method_not_allowed, internal_error."
+        "conflict, too_many_requests, validation_failed, method_not_allowed, internal_error."
     )
     message: str = Field(description="What is wrong, in plain words.")
     fields: dict[str, list[str]] = Field(
@@ -138,6 +145,8 @@ def error_for(exc: Exception) -> tuple[int, dict[str, Any]]:
     """The status and body for an exception a route or ninja raised."""
     if isinstance(exc, ValidationFailed):
         return 422, error_body("validation_failed", _summary(exc.errors), exc.errors)
+    if isinstance(exc, TooBusy):
+        return 429, error_body("too_many_requests", exc.message, {exc.field: [exc.message]})
     if isinstance(exc, Conflict):
         return 409, error_body("conflict", exc.message, {exc.field: [exc.message]}, exc.allowed)
     if isinstance(exc, NotFound):

@@ -53,6 +53,8 @@ class LoginForm(ConsoleForm):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+    # asked only when the email and password fit administrators of several organizations
+    organization = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput)
 
 
 class CodeForm(ConsoleForm):

@@ -1,4 +1,4 @@
-"""Errors raised by services; the API and portals translate them (422, 409, 404, 403)."""
+"""Errors raised by services; the API and portals translate them (422, 429, 409, 404, 403)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ class Conflict(ServiceError):
         self.message = message
         self.allowed = allowed
         super().__init__(f"{field}: {message}")
+
+
+class TooBusy(Conflict):
+    """Too much of this work is already running for the caller; retry later (a 429)."""
 
 
 class NotFound(ServiceError):

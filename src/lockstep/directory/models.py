@@ -48,6 +48,8 @@ class Organization(models.Model):
 
 class AdministratorManager(BaseUserManager["Administrator"]):
     def get_by_natural_key(self, username: str | None) -> Administrator:
+        """Only for Django's own tooling; sign-in goes through `console.admin_backend`, since
+        one email may administer several organizations."""
         return self.get(email__iexact=username)
 
 
@@ -61,7 +63,9 @@ class Administrator(AbstractBaseUser):
     """A person who signs in to the Admin Portal (never a directory user)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="administrators")
-    email = models.EmailField(max_length=254, unique=True)
+    # unique per organization, not per deployment: adding an administrator never reveals that an
+    # address administers another organization (`console.admin_backend` signs in by email)
+    email = models.EmailField(max_length=254)
     name = models.CharField(max_length=200, blank=True, default="")
     role = models.CharField(max_length=20, choices=AdminRole.choices, default=AdminRole.ADMINISTRATOR)
     is_active = models.BooleanField(default=True)
@@ -76,6 +80,13 @@ class Administrator(AbstractBaseUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     objects = AdministratorManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"], name="administrator_email_per_organization"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -199,6 +199,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise service_error(error) from None
     except GraphError as error:
         raise _failed(f"error: {error.plain_words}") from None
+    if report is None:
+        raise _failed(
+            f"A verification of {directory.name} is already running (started elsewhere); "
+            "its result shows on the directory's page and in the API when Microsoft 365 answers."
+        )
     directory.refresh_from_db()
     _out(f"Directory {directory.name} (id {directory.pk}, tenant {directory.tenant_id})")
     _out(f"  token: {'obtained' if report.token_ok else 'NOT obtained: ' + report.token_error}")

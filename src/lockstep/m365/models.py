@@ -68,6 +68,8 @@ class Directory(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)  # last pass Microsoft 365 answered
     verification = models.JSONField(default=dict, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # set while a verification runs (verification_runs): counted per organization by every process
+    verification_started_at = models.DateTimeField(null=True, blank=True)
     managed_attributes = models.JSONField(default=list, blank=True)
     brake_count = models.PositiveIntegerField(default=10)
     brake_percent = models.PositiveSmallIntegerField(default=5)

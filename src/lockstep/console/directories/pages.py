@@ -8,6 +8,7 @@ that no service offers come from `lockstep.m365.overview`. Every view is wrapped
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,9 +28,9 @@ from lockstep.console.directories.forms import (
     DirectoryForm,
     ManagedAttributesForm,
 )
-from lockstep.directory.errors import Conflict, ValidationFailed
+from lockstep.directory.errors import Conflict, TooBusy, ValidationFailed
 from lockstep.directory.form_errors import show_service_error
-from lockstep.m365 import directory_status, overview, write_plans
+from lockstep.m365 import directory_status, overview, verification_runs, write_plans
 from lockstep.m365.credentials import certificate_thumbprint
 from lockstep.m365.graph.errors import GraphError
 from lockstep.m365.models import Directory, DirectoryDomain
@@ -89,6 +90,7 @@ def directory_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         **tab_context(request, directory, "overview"),
         "verification": overview.verification_view(directory),
+        "verification_running": verification_runs.is_running(directory),
         "domains": domains,
         "summary": summary,
         "thumbprint": certificate_thumbprint(directory.certificate_pem) if directory.certificate_pem else "",
@@ -111,16 +113,28 @@ def _consent_outcome(request: HttpRequest, directory: Directory) -> None:
         messages.error(request, f"Admin consent was not granted: {words[:300]}")
 
 
+STILL_VERIFYING = (
+    "Verification is running: Microsoft 365 has not answered yet. It goes on in the background; "
+    "reload this page in a few seconds to see the result."
+)
+
+
 @portal_view(post_only=True)
 def directory_verify(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     directory = get_directory(actor=actor, directory_id=pk)
     try:
-        report = directories.verify_directory(actor=actor, directory_id=directory.pk)
+        report = directories.verify_directory(
+            actor=actor, directory_id=directory.pk, wait=settings.M365_VERIFY_WAIT_SECONDS
+        )
     except MicrosoftRefused as refused:
         messages.error(request, f"Verification failed: {refused.message}")
+    except TooBusy as busy:
+        messages.error(request, f"Verification not started: {busy.message}")
     else:
-        if report.problems:
+        if report is None:
+            messages.info(request, STILL_VERIFYING)
+        elif report.problems:
             messages.warning(request, "Verified with problems: " + "; ".join(report.problems))
         else:
             messages.success(request, f"{directory.name} verified: everything Lockstep needs is in place.")

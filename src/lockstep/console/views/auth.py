@@ -21,6 +21,7 @@ from lockstep.console.access import (
     self_service,
     sign_in_step,
 )
+from lockstep.console.admin_backend import CHOICES_ATTRIBUTE
 from lockstep.console.forms import CodeForm, LoginForm
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.form_errors import show_service_error
@@ -55,7 +56,9 @@ def _known_browser(request: HttpRequest, email: str) -> bool:
     known = devices.known_entries(request)
     if not known:
         return False
-    return devices.is_known(request, Administrator.objects.filter(email__iexact=email).first())
+    return any(
+        devices.is_known(request, admin) for admin in Administrator.objects.filter(email__iexact=email)
+    )
 
 
 @sensitive_post_parameters("password")
@@ -73,7 +76,21 @@ def login_view(request: HttpRequest) -> HttpResponse:
             form.add_error(None, throttle.BLOCKED_MESSAGE)
             status = 429
         else:
-            admin = authenticate(request, username=email, password=form.cleaned_data["password"])
+            admin = authenticate(
+                request,
+                username=email,
+                password=form.cleaned_data["password"],
+                organization=form.cleaned_data["organization"],
+            )
+            choices = getattr(request, CHOICES_ATTRIBUTE, None)
+            if not isinstance(admin, Administrator) and choices:
+                # the password fits several organizations: the person proved it for each one listed
+                organizations = [(a.organization.slug, a.organization.name) for a in choices]
+                return render(
+                    request,
+                    "console/auth/login.html",
+                    {"form": form, "next": request.POST.get("next", ""), "organizations": organizations},
+                )
             if not isinstance(admin, Administrator):
                 throttle.record_failure(account=email, source=source, step="password")
                 form.add_error(None, "The email or password is not right.")

@@ -59,8 +59,10 @@ def create_admin(
         errors.update(failed.errors)
     if errors:
         raise ValidationFailed(errors)
-    if Administrator.objects.filter(email__iexact=email).exists():
-        raise Conflict("email", f"An administrator with the email {email!r} already exists.")
+    # Only this organization is looked at: whether the address administers another one is
+    # nobody's business here (the same person may administer both).
+    if Administrator.objects.filter(organization=organization, email__iexact=email).exists():
+        raise Conflict("email", f"This organization already has an administrator with the email {email!r}.")
     admin = Administrator(
         organization=organization,
         email=email,

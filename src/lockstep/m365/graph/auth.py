@@ -96,6 +96,7 @@ class MsalTokenSource:
             connection.credential_key(),
             connection.ca_file or "",
             self.cloud.scope,
+            str(timeout),  # a verification's short timeout gets its own session
         )
 
     def _lock(self) -> threading.Lock:
@@ -188,13 +189,14 @@ class MsalTokenSource:
         return str(result["access_token"])
 
     def invalidate(self) -> None:
+        """Drop the cached tokens of this directory's apps, whatever their timeout (a verification's
+        short-timeout app and the sync loop's share what Microsoft says about the credential)."""
         with _apps_lock:
-            app = _apps.get(self._key)
-        if app is None:
-            return
-        cache = app.token_cache
-        for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-            cache.remove_at(item)
+            apps = [app for key, app in _apps.items() if key[:-1] == self._key[:-1]]
+        for app in apps:
+            cache = app.token_cache
+            for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+                cache.remove_at(item)
 
 
 _BAD_KEY_WORDS = (

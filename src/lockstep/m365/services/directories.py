@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -15,14 +16,13 @@ from lockstep.config import env_bool
 from lockstep.directory import audit, crypto
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, ValidationFailed, collect
-from lockstep.m365 import password_hold, wakeup
+from lockstep.m365 import password_hold, verification_runs, wakeup
 from lockstep.m365.credentials import connection_for, generate_certificate, secret_context
-from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.clouds import CLOUDS
 from lockstep.m365.models import Cloud, CredentialKind, Directory, DirectoryDomain, Health, UserBinding
 from lockstep.m365.services.bindings import get_directory
 from lockstep.m365.services.errors import microsoft_refusals
-from lockstep.m365.verification import VerificationReport, verify
+from lockstep.m365.verification import VerificationReport
 
 
 def list_directories(*, actor: Actor) -> QuerySet[Directory]:
@@ -91,13 +91,27 @@ def add_directory(*, actor: Actor, fields: dict[str, Any], verify_now: bool = Tr
     if verify_now:
         # Outside the transaction: no database lock is held while Microsoft 365 answers.
         with microsoft_refusals("directory_id"):
-            report = run_verification(directory)
-        try:
-            refuse_if_unservable(directory, report)
-        except Conflict:
-            directory.delete()
-            raise
+            report = run_verification(
+                directory, wait=settings.M365_VERIFY_WAIT_SECONDS, late=_pause_if_unservable
+            )
+        if report is not None:  # else it finishes in the background (verification_runs)
+            try:
+                refuse_if_unservable(directory, report)
+            except Conflict:
+                directory.delete()
+                raise
     return directory, certificate_pem
+
+
+def _pause_if_unservable(directory: Directory, report: VerificationReport) -> None:
+    """A new directory whose verification ended after its add was answered: what the add would
+    have refused (GoDaddy, a domain another directory serves) turns its sync off instead."""
+    try:
+        refuse_if_unservable(directory, report)
+    except Conflict as refused:
+        Directory.objects.filter(pk=directory.pk).update(
+            sync_enabled=False, health=Health.RED, health_reason=refused.message
+        )
 
 
 @transaction.atomic
@@ -185,12 +199,39 @@ def health_of(report: VerificationReport) -> tuple[str, str]:
     return Health.OK, ""
 
 
-def run_verification(directory: Directory) -> VerificationReport:
-    """Verify against Microsoft 365 and store the result, the domains and the health."""
+def run_verification(
+    directory: Directory,
+    *,
+    wait: float | None = None,
+    late: verification_runs.Store | None = None,
+    stored: verification_runs.Store | None = None,
+) -> VerificationReport | None:
+    """Verify against Microsoft 365 and store the result, the domains and the health.
+
+    Returns the report, or None when Microsoft did not answer within `wait` seconds (None: no
+    limit): the run then finishes in the background (`verification_runs`), stores its result,
+    calls `stored` and `late`. `stored` is called whenever the result is stored.
+    """
     consent_at = consent_granted_at(directory)
     roles_were_missing = bool((directory.verification or {}).get("missing_roles"))
-    with GraphClient(connection_for(directory)) as client:
-        report = verify(client, directory.client_id, consent_granted_at=consent_at)
+    inputs = verification_runs.Inputs(connection_for(directory), directory.client_id, consent_at)
+
+    def store(target: Directory, report: VerificationReport) -> None:
+        _store_report(target, report, roles_were_missing=roles_were_missing, consent_at=consent_at)
+        if stored is not None:
+            stored(target, report)
+
+    def store_late(target: Directory, report: VerificationReport) -> None:
+        store(target, report)
+        if late is not None:
+            late(target, report)
+
+    return verification_runs.run(directory, inputs, store, late=store_late, wait=wait)
+
+
+def _store_report(
+    directory: Directory, report: VerificationReport, *, roles_were_missing: bool, consent_at: datetime | None
+) -> None:
     with transaction.atomic():
         if roles_were_missing and report.token_ok and not report.access_denied and not report.missing_roles:
             release_held_passwords(directory)
@@ -215,7 +256,6 @@ def run_verification(directory: Directory) -> VerificationReport:
         directory.verified_at = timezone.now()
         directory.health, directory.health_reason = health_of(report)
         directory.save(update_fields=["verification", "verified_at", "health", "health_reason"])
-    return report
 
 
 def release_held_passwords(directory: Directory) -> int:
@@ -238,19 +278,27 @@ def release_held_passwords(directory: Directory) -> int:
     return count
 
 
-def verify_directory(*, actor: Actor, directory_id: int) -> VerificationReport:
+def verify_directory(
+    *, actor: Actor, directory_id: int, wait: float | None = None
+) -> VerificationReport | None:
+    """Verify now; the report, or None when it is still running after `wait` seconds (it then
+    finishes in the background; None: wait until it ends). Raises `TooBusy` past the
+    organization's limit of running verifications."""
+    actor.require_write()
     directory = get_directory(actor=actor, directory_id=directory_id)
+
+    def audited(target: Directory, report: VerificationReport) -> None:
+        audit.record(
+            actor=actor,
+            action="directory.verify",
+            target_type="directory",
+            target_id=target.pk,
+            target_label=target.name,
+            after={"health": target.health, "problems": report.problems},
+        )
+
     with microsoft_refusals("directory_id"):
-        report = run_verification(directory)
-    audit.record(
-        actor=actor,
-        action="directory.verify",
-        target_type="directory",
-        target_id=directory.pk,
-        target_label=directory.name,
-        after={"health": directory.health, "problems": report.problems},
-    )
-    return report
+        return run_verification(directory, wait=wait, stored=audited)
 
 
 def consent_url(directory: Directory, redirect_uri: str, state: str) -> str:
