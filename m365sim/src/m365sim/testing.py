@@ -14,6 +14,21 @@ Attributes: ``base_url``, ``login_base_url`` (token endpoint is
 ``f"{login_base_url}/{tenant}/oauth2/v2.0/token"``), ``graph_base_url`` (``.../v1.0``),
 ``ca_file``, ``tenant_id``, ``client_id`` / ``client_secret`` (demo app), ``sim`` (None in
 subprocess mode).
+
+Several tenants on one server (each with its own state, settings, faults, throttle buckets):
+
+    with SimServer(seed="large", users=1000, tenants=10) as srv:   # the default + 9 added
+        for tenant in srv.tenants:                                 # SimTenant, default first
+            tenant.tenant_id, tenant.initial_domain, tenant.client_id, tenant.client_secret
+            with tenant.client() as http:                          # a token of that tenant
+                http.get("/users")
+        extra = srv.add_tenant(seed="demo", domain="acme.onmicrosoft.com")
+        extra.control("POST", "/faults", json={...})               # /_sim/...?tenant=<its id>
+        srv.remove_tenant(extra.tenant_id)
+
+A `SimTenant` has the attributes Lockstep's directory form needs (``tenant_id``,
+``client_id``, ``client_secret``, ``login_base_url``, ``graph_base_url``, ``ca_file``), like
+the server itself does for its default tenant.
 """
 
 from __future__ import annotations
@@ -32,6 +47,69 @@ from m365sim import seeds
 from m365sim.state import Settings
 
 
+class SimTenant:
+    """One tenant of a running SimServer (from ``/_sim/tenants``)."""
+
+    def __init__(self, server: SimServer, info: dict[str, Any]) -> None:
+        self.server = server
+        self.tenant_id: str = info["tenant_id"]
+        self.display_name: str = info["tenant_name"]
+        self.initial_domain: str = info["initial_domain"]
+        self.default_domain: str = info["default_domain"]
+        self.domains: list[str] = list(info["domains"])
+        self.seed: str = info["seed"]
+        self.client_id: str = info["client_id"]
+        self.client_secret: str = info["client_secret"]
+
+    def __repr__(self) -> str:
+        return f"SimTenant({self.tenant_id}, {self.initial_domain})"
+
+    @property
+    def login_base_url(self) -> str:
+        return self.server.login_base_url
+
+    @property
+    def graph_base_url(self) -> str:
+        return self.server.graph_base_url
+
+    @property
+    def ca_file(self) -> str:
+        return self.server.ca_file
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.server.base_url}/{self.tenant_id}/oauth2/v2.0/token"
+
+    @property
+    def sim(self) -> Any:
+        """The tenant's Simulator (thread mode; None in subprocess mode)."""
+        return self.server.sim.tenants.get(self.tenant_id) if self.server.sim is not None else None
+
+    def control(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """The ``/_sim`` control API acting on this tenant (``?tenant=<id>``)."""
+        params = dict(kw.pop("params", None) or {})
+        params["tenant"] = self.tenant_id
+        return self.server.control(method, path, params=params, **kw)
+
+    def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
+        return self.server.token(
+            client_id or self.client_id, client_secret or self.client_secret, self.tenant_id
+        )
+
+    def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
+        return self.server.client(token or self.token(), **kw)
+
+    def add_app(
+        self, roles: list[str], directory_roles: list[str] | None = None, **kw: Any
+    ) -> dict[str, str]:
+        """Register an app in this tenant; returns {client_id, client_secret, sp_id}."""
+        body = {"roles": roles, "directory_roles": directory_roles or [], **kw}
+        return dict(self.control("POST", "/apps", json=body).json())
+
+    def request_log(self, since: int = 0) -> list[dict[str, Any]]:
+        return list(self.control("GET", "/requests", params={"since": since}).json())
+
+
 class SimServer:
     def __init__(
         self,
@@ -46,8 +124,12 @@ class SimServer:
         ca_dir: str | Path | None = None,
         port: int = 0,
         subprocess_mode: bool = False,
+        tenants: int = 1,
     ) -> None:
+        """`tenants`: how many tenants the server starts with, each built from `seed`/`users`/
+        `groups` (the default one plus ``tenants - 1`` added ones; see `add_tenant`)."""
         self.seed, self.users, self.groups = seed, users, groups
+        self.tenant_count = tenants
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.throttling = throttling
         self.settings = settings or {}
@@ -80,6 +162,8 @@ class SimServer:
             self.base_url = self.sim.base_url
             self.ca_file = str(self._server.tls.ca_file)
             self.tenant_id = self.sim.tenant.id
+        for _ in range(self.tenant_count - 1):
+            self.add_tenant()
         return self
 
     def _start_subprocess(self) -> None:
@@ -178,11 +262,50 @@ class SimServer:
         r.raise_for_status()
         return r
 
-    def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
-        """A Graph access token via the real token endpoint (client secret)."""
+    # ----- tenants ----------------------------------------------------------------------------------
+    @property
+    def tenants(self) -> list[SimTenant]:
+        """Every tenant the server serves, the default one first."""
+        return [SimTenant(self, info) for info in self.control("GET", "/tenants").json()["value"]]
+
+    def tenant(self, name: str) -> SimTenant:
+        """A served tenant by id or verified domain (HTTPStatusError 404 if unknown)."""
+        return SimTenant(self, self.control("GET", f"/tenants/{name}").json())
+
+    def add_tenant(
+        self,
+        seed: str | None = None,
+        users: int | None = None,
+        groups: int | None = None,
+        tenant_id: str | None = None,
+        domain: str | None = None,
+        display_name: str = "",
+    ) -> SimTenant:
+        """Serve another tenant (default: the server's seed, users and groups); its initial
+        domain defaults to ``tenant<N>.onmicrosoft.com`` and its id to a new GUID."""
+        same = seed is None
+        body = {
+            "seed": seed or self.seed,
+            "users": users if users is not None or not same else self.users,
+            "groups": groups if groups is not None or not same else self.groups,
+            "tenant_id": tenant_id,
+            "domain": domain,
+            "display_name": display_name,
+        }
+        return SimTenant(self, self.control("POST", "/tenants", json=body).json())
+
+    def remove_tenant(self, tenant_id: str) -> None:
+        self.control("DELETE", f"/tenants/{tenant_id}")
+
+    def token(
+        self, client_id: str | None = None, client_secret: str | None = None, tenant: str | None = None
+    ) -> str:
+        """A Graph access token via the real token endpoint (client secret); `tenant` (id or
+        domain) defaults to the default tenant."""
+        url = self.token_url if tenant is None else f"{self.base_url}/{tenant}/oauth2/v2.0/token"
         with httpx.Client(verify=self.ssl_context(), timeout=30) as c:
             r = c.post(
-                self.token_url,
+                url,
                 data={
                     "client_id": client_id or self.client_id,
                     "client_secret": client_secret or self.client_secret,
