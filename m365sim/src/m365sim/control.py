@@ -21,6 +21,8 @@ GET  /_sim/requests              request log (?since=<index>); DELETE clears it
 GET  /_sim/settings, PATCH       the UNCERTAIN-behaviour switches (state.Settings)
 POST /_sim/apps                  {"roles": [...], "directory_roles": [...], "consent": true,
                                   "secret_expired": false, "display_name": "x"} -> {client_id, client_secret, sp_id}
+                                 ("client_id"/"client_secret" given: the same app in several
+                                 tenants, a multi-tenant app sharing per-app throttle buckets)
 POST /_sim/apps/{appId}/certificates   {"pem": "..."}      register a certificate
 POST /_sim/apps/{appId}/consent        {"granted": bool}   grant/revoke admin consent
 POST /_sim/apps/{appId}/expire-secrets                     every secret of the app expires now
@@ -193,6 +195,8 @@ def routes(server: Simulator) -> list[BaseRoute]:
                 b.get("consent", True),
                 b.get("secret_expired", False),
                 b.get("display_name", "Test app"),
+                client_id=b.get("client_id"),
+                secret=b.get("client_secret"),
             )
         return JSONResponse(
             {
