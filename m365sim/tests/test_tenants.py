@@ -303,3 +303,28 @@ def test_application_buckets_count_across_the_tenants_of_a_server(throttled: Sim
     assert in_second[2][1] == f"Application/Write/{app['client_id']}/{second.tenant_id}"
     # the tenants' own app (another client id) is not held back
     assert [s for s, _ in write_statuses(second, second.token(), 1)] == [204]
+
+
+def reads_until_throttled(tenant: SimTenant, limit: int) -> int:
+    with tenant.client() as http:
+        for i in range(limit):
+            if http.get("/domains").status_code == 429:
+                return i
+    return limit
+
+
+def test_the_resource_unit_quota_follows_each_tenants_size(throttled: SimServer) -> None:
+    throttled.sim.throttle.configure(ru_small=5, ru_medium=8, ru_large=12, ru_window=3600.0)
+    small = throttled.tenants[0]  # demo: 49 users
+    large = throttled.add_tenant(seed="large", users=600, groups=2)
+    assert reads_until_throttled(small, 20) == 5
+    assert reads_until_throttled(large, 20) == 12
+
+
+def test_user_realm_answers_for_the_tenant_owning_the_domain(srv: SimServer, other: SimTenant) -> None:
+    with httpx.Client(verify=srv.ssl_context(), timeout=30) as http:
+        r = http.get(
+            f"{srv.base_url}/getuserrealm.srf", params={"login": f"x@{other.default_domain}", "json": "1"}
+        )
+    assert r.json()["NameSpaceType"] == "Managed"
+    assert r.json()["FederationBrandName"] == other.display_name
