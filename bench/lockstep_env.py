@@ -16,6 +16,8 @@ def setup_django(database_url: str = "") -> Path:
     os.environ["LOCKSTEP_DATA_DIR"] = str(data_dir)
     os.environ["LOCKSTEP_DATABASE_URL"] = database_url
     os.environ.setdefault("LOCKSTEP_LOG_LEVEL", "WARNING")
+    # the benchmarks' directories point at m365sim, a custom endpoint
+    os.environ.setdefault("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "true")
     os.environ["DJANGO_SETTINGS_MODULE"] = "lockstep.settings"
     import django
     from django.core.management import call_command
@@ -58,7 +60,9 @@ def portal_client(owner: Any) -> Any:
     return client
 
 
-def connect_directory(actor: Any, sim: Any) -> Any:
+def connect_directory(actor: Any, sim: Any, name: str = "Bench tenant") -> Any:
+    """A directory of `actor`'s organization connected to `sim`: a SimServer (its default
+    tenant) or one SimTenant of it (same attributes)."""
     from django.conf import settings
 
     from lockstep.m365.services import directories
@@ -67,7 +71,7 @@ def connect_directory(actor: Any, sim: Any) -> Any:
     directory, _ = directories.add_directory(
         actor=actor,
         fields={
-            "name": "Bench tenant",
+            "name": name,
             "tenant_id": sim.tenant_id,
             "client_id": sim.client_id,
             "credential_kind": "secret",
@@ -78,6 +82,24 @@ def connect_directory(actor: Any, sim: Any) -> Any:
         },
     )
     return directory
+
+
+def connect_directories(actors: Any, sim: Any, count: int) -> list[tuple[Any, Any]]:
+    """`count` directories, each connected to its own tenant of one SimServer `sim`.
+
+    Tenants are added (same seed and size as the server's) until `sim` serves `count`.
+    `actors` is one Actor (every directory in its organization, named "Bench tenant <i>") or a
+    list of `count` Actors (directory i in actors[i]'s organization). Returns
+    [(directory, SimTenant)] in the server's tenant order, the default tenant first.
+    """
+    tenants = sim.tenants
+    while len(tenants) < count:
+        tenants.append(sim.add_tenant())
+    owners = list(actors) if isinstance(actors, list | tuple) else [actors] * count
+    return [
+        (connect_directory(owners[i], tenant, name=f"Bench tenant {i + 1}"), tenant)
+        for i, tenant in enumerate(tenants[:count])
+    ]
 
 
 def machine() -> str:

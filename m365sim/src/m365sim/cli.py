@@ -31,6 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--jitter-ms", type=float, default=0.0)
     s.add_argument("--no-throttle", action="store_true", help="disable throttling")
     s.add_argument(
+        "--tenants",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve N tenants built from --seed (the default one + N-1 at tenant<K>.onmicrosoft.com)",
+    )
+    s.add_argument(
         "--replication-lag",
         type=float,
         default=0.0,
@@ -56,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     sim.latency_ms, sim.latency_jitter_ms = args.latency_ms, args.jitter_ms
     sim.settings.throttling_enabled = not args.no_throttle
     sim.settings.update({"replication_lag_seconds": args.replication_lag})
+    for _ in range(args.tenants - 1):
+        sim.add_tenant(args.seed, args.users, args.groups)
     tls = ensure_tls(args.ca_dir)
     sock = bind(args.host, args.port)
     server = make_server(sim, sock, tls)
@@ -67,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  demo client id : {seeds.DEMO_CLIENT_ID}", flush=True)
     print(f"  demo secret    : {seeds.DEMO_CLIENT_SECRET}", flush=True)
     print(f"  control API    : {base}/_sim/info", flush=True)
+    for extra in list(sim.tenants.values())[1:]:
+        client_id, secret = extra.client_credentials()
+        print(
+            f"  + tenant {extra.tenant.id} ({extra.tenant.initial_domain}) client {client_id} secret {secret}",
+            flush=True,
+        )
     # uvicorn shuts down on SIGTERM, then raises the signal again: with the default handler the
     # process would die there, before the state is saved. Exit through Python instead.
     signal.signal(signal.SIGTERM, _exit_on_signal)

@@ -1,12 +1,28 @@
 """The ``/_sim/`` control API (no auth: the sim listens on loopback only).
 
-GET  /_sim/info                  tenant id, demo client id/secret, base URLs, CA file, seed
+Several tenants: every endpoint below acts on the server's default (first) tenant, or on the
+tenant named by the query parameter ``?tenant=<tenant id or verified domain>`` (404 if the
+server does not serve it), e.g. ``POST /_sim/reset?tenant=tenant2.onmicrosoft.com``.
+Throttle limits (``sim.throttle``) and latency are the server's, shared by its tenants.
+
+GET  /_sim/tenants               {"value": [info of each tenant, the default first]}
+POST /_sim/tenants               {"seed": "demo"|"godaddy"|"large", "users": N, "groups": M,
+                                  "tenant_id": GUID, "domain": "x.onmicrosoft.com",
+                                  "display_name": "..."} (all optional) -> 201 info of the new
+                                  tenant (its own client_id/client_secret); 409 if the id or a
+                                  domain is taken, 400 for a bad seed/id/domain
+GET  /_sim/tenants/{tenant}      info of one tenant (id or domain)
+DELETE /_sim/tenants/{tenant}    stop serving an added tenant (409 for the default tenant)
+
+GET  /_sim/info                  tenant id, domains, its client id/secret, base URLs, CA file, seed
 POST /_sim/reset                 {"seed": "demo"|"godaddy"|"large", "users": N, "groups": M}
 GET  /_sim/state                 counts and domains; ?full=1 for the whole tenant JSON
 GET  /_sim/requests              request log (?since=<index>); DELETE clears it
 GET  /_sim/settings, PATCH       the UNCERTAIN-behaviour switches (state.Settings)
 POST /_sim/apps                  {"roles": [...], "directory_roles": [...], "consent": true,
                                   "secret_expired": false, "display_name": "x"} -> {client_id, client_secret, sp_id}
+                                 ("client_id"/"client_secret" given: the same app in several
+                                 tenants, a multi-tenant app sharing per-app throttle buckets)
 POST /_sim/apps/{appId}/certificates   {"pem": "..."}      register a certificate
 POST /_sim/apps/{appId}/consent        {"granted": bool}   grant/revoke admin consent
 POST /_sim/apps/{appId}/expire-secrets                     every secret of the app expires now
@@ -23,16 +39,15 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from m365sim.simulator import Simulator, TenantTaken
 from m365sim.state import AppRegistration, Certificate, Secret, Tenant
-
-if TYPE_CHECKING:
-    from m365sim.simulator import Simulator
 
 
 def add_app(
@@ -81,38 +96,61 @@ def info(sim: Simulator, request: Request | None = None) -> dict[str, Any]:
     base = sim.base_url
     if request is not None:
         base = f"{request.url.scheme}://{request.headers.get('host')}"
-    from m365sim import seeds
-
     t = sim.tenant
+    client_id, client_secret = sim.client_credentials()
     return {
         "tenant_id": t.id,
         "tenant_name": t.display_name,
         "initial_domain": t.initial_domain,
+        "default_domain": t.default_domain().id,
+        "domains": [d.id for d in t.verified_domains()],
         "seed": sim.seed_name,
-        "client_id": seeds.DEMO_CLIENT_ID,
-        "client_secret": seeds.DEMO_CLIENT_SECRET,
+        "users": len(t.users),
+        "client_id": client_id,
+        "client_secret": client_secret,
         "login_base_url": base,
         "graph_base_url": base + "/v1.0",
-        "ca_file": getattr(sim, "ca_file", None),
+        "token_url": f"{base}/{t.id}/oauth2/v2.0/token",
+        "ca_file": getattr(sim.primary, "ca_file", None),
     }
 
 
-def routes(sim: Simulator) -> list[BaseRoute]:
+Scoped = Callable[[Request, "Simulator"], Awaitable[Response]]
+
+
+def unknown_tenant(name: str) -> JSONResponse:
+    return JSONResponse({"error": f"unknown tenant {name!r}"}, status_code=404)
+
+
+def scoped(sim: Simulator, handler: Scoped) -> Callable[[Request], Awaitable[Response]]:
+    """A control endpoint acting on the default tenant, or on the ``?tenant=`` one."""
+
+    async def endpoint(request: Request) -> Response:
+        name = request.query_params.get("tenant")
+        target = sim.tenant_sim(name) if name else sim
+        if target is None:
+            return unknown_tenant(str(name))
+        return await handler(request, target)
+
+    return endpoint
+
+
+def routes(server: Simulator) -> list[BaseRoute]:
     async def body(request: Request) -> dict[str, Any]:
         raw = await request.body()
         import json
 
         return json.loads(raw) if raw else {}
 
-    async def get_info(request: Request) -> Response:
+    async def get_info(request: Request, sim: Simulator) -> Response:
         return JSONResponse(info(sim, request))
 
-    async def reset(request: Request) -> Response:
+    async def reset(request: Request, sim: Simulator) -> Response:
         b = await body(request)
         sim.reset(b.get("seed"), b.get("users"), b.get("groups"))
         return JSONResponse(info(sim, request))
 
-    async def state(request: Request) -> Response:
+    async def state(request: Request, sim: Simulator) -> Response:
         with sim.lock:
             t = sim.tenant
             if request.query_params.get("full"):
@@ -129,7 +167,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
                 }
             )
 
-    async def requests(request: Request) -> Response:
+    async def requests(request: Request, sim: Simulator) -> Response:
         with sim.lock:
             if request.method == "DELETE":
                 sim.tenant.request_log.clear()
@@ -137,7 +175,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
             since = int(request.query_params.get("since", "0"))
             return JSONResponse([r.to_dict() for r in list(sim.tenant.request_log)[since:]])
 
-    async def settings(request: Request) -> Response:
+    async def settings(request: Request, sim: Simulator) -> Response:
         if request.method == "PATCH":
             try:
                 sim.settings.update(await body(request))
@@ -147,7 +185,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
                 return JSONResponse({"error": str(e)}, status_code=400)
         return JSONResponse(sim.settings.to_dict())
 
-    async def apps(request: Request) -> Response:
+    async def apps(request: Request, sim: Simulator) -> Response:
         b = await body(request)
         with sim.lock:
             app = add_app(
@@ -157,6 +195,8 @@ def routes(sim: Simulator) -> list[BaseRoute]:
                 b.get("consent", True),
                 b.get("secret_expired", False),
                 b.get("display_name", "Test app"),
+                client_id=b.get("client_id"),
+                secret=b.get("client_secret"),
             )
         return JSONResponse(
             {
@@ -167,7 +207,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
             status_code=201,
         )
 
-    async def app_action(request: Request) -> Response:
+    async def app_action(request: Request, sim: Simulator) -> Response:
         app_id, action = request.path_params["app_id"], request.path_params["action"]
         b = await body(request)
         with sim.lock:
@@ -199,7 +239,7 @@ def routes(sim: Simulator) -> list[BaseRoute]:
                 return JSONResponse({"error": "unknown action"}, status_code=404)
         return Response(status_code=204)
 
-    async def delete_app(request: Request) -> Response:
+    async def delete_app(request: Request, sim: Simulator) -> Response:
         app_id = request.path_params["app_id"]
         with sim.lock:
             t = sim.tenant
@@ -213,12 +253,12 @@ def routes(sim: Simulator) -> list[BaseRoute]:
                 del t.role_assignments[ra["id"]]
         return Response(status_code=204)
 
-    async def delta_reset(request: Request) -> Response:
+    async def delta_reset(request: Request, sim: Simulator) -> Response:
         b = await body(request)
         sim.delta_reset_pending.add(b.get("kind", "user"))
         return Response(status_code=204)
 
-    async def password_check(request: Request) -> Response:
+    async def password_check(request: Request, sim: Simulator) -> Response:
         b = await body(request)
         with sim.lock:
             found = sim.tenant.find_user(str(b.get("user", "")))
@@ -230,25 +270,62 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         current = stored is not None and hmac.compare_digest(stored.encode(), given.encode())
         return JSONResponse({"current": current, "force_change_next_sign_in": must_change})
 
-    async def save(request: Request) -> Response:
+    async def save(request: Request, sim: Simulator) -> Response:
         b = await body(request)
         sim.save(b.get("path"))
         return Response(status_code=204)
 
+    async def tenants(request: Request) -> Response:
+        if request.method == "GET":
+            with server.lock:
+                return JSONResponse({"value": [info(t, request) for t in server.tenants.values()]})
+        b = await body(request)
+        try:
+            added = server.add_tenant(
+                b.get("seed") or "demo",
+                b.get("users"),
+                b.get("groups"),
+                tenant_id=b.get("tenant_id"),
+                domain=b.get("domain"),
+                display_name=b.get("display_name") or "",
+            )
+        except TenantTaken as taken:
+            return JSONResponse({"error": str(taken)}, status_code=409)
+        except ValueError as bad:
+            return JSONResponse({"error": str(bad)}, status_code=400)
+        return JSONResponse(info(added, request), status_code=201)
+
+    async def one_tenant(request: Request) -> Response:
+        name = request.path_params["tenant"]
+        target = server.tenant_sim(name)
+        if target is None:
+            return unknown_tenant(name)
+        if request.method == "GET":
+            return JSONResponse(info(target, request))
+        if target.is_primary:
+            return JSONResponse({"error": "the default tenant cannot be removed"}, status_code=409)
+        server.remove_tenant(target.tenant.id)
+        return Response(status_code=204)
+
+    def on(handler: Scoped) -> Callable[[Request], Awaitable[Response]]:
+        return scoped(server, handler)
+
     out: list[BaseRoute] = [
-        Route("/_sim/info", get_info, methods=["GET"]),
-        Route("/_sim/reset", reset, methods=["POST"]),
-        Route("/_sim/state", state, methods=["GET"]),
-        Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
-        Route("/_sim/settings", settings, methods=["GET", "PATCH"]),
-        Route("/_sim/apps", apps, methods=["POST"]),
-        Route("/_sim/apps/{app_id}", delete_app, methods=["DELETE"]),
-        Route("/_sim/apps/{app_id}/{action}", app_action, methods=["POST"]),
-        Route("/_sim/delta/reset", delta_reset, methods=["POST"]),
-        Route("/_sim/save", save, methods=["POST"]),
-        Route("/_sim/password-check", password_check, methods=["POST"]),
+        Route("/_sim/tenants", tenants, methods=["GET", "POST"]),
+        Route("/_sim/tenants/{tenant}", one_tenant, methods=["GET", "DELETE"]),
+        Route("/_sim/info", on(get_info), methods=["GET"]),
+        Route("/_sim/reset", on(reset), methods=["POST"]),
+        Route("/_sim/state", on(state), methods=["GET"]),
+        Route("/_sim/requests", on(requests), methods=["GET", "DELETE"]),
+        Route("/_sim/settings", on(settings), methods=["GET", "PATCH"]),
+        Route("/_sim/apps", on(apps), methods=["POST"]),
+        Route("/_sim/apps/{app_id}", on(delete_app), methods=["DELETE"]),
+        Route("/_sim/apps/{app_id}/{action}", on(app_action), methods=["POST"]),
+        Route("/_sim/delta/reset", on(delta_reset), methods=["POST"]),
+        Route("/_sim/save", on(save), methods=["POST"]),
+        Route("/_sim/password-check", on(password_check), methods=["POST"]),
     ]
-    extra = getattr(sim.faults, "control_routes", None)
+    extra = getattr(server.faults, "control_routes", None)
     if extra is not None:
         out += extra()
     return out

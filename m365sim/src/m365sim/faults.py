@@ -193,7 +193,16 @@ class Faults(FaultSet):
         return None
 
     def control_routes(self) -> list[BaseRoute]:
-        return fault_routes(self._current)
+        return fault_routes(self._for_request)
+
+    def _for_request(self, request: Request) -> FaultSet | None:
+        """The faults of the ``?tenant=`` tenant (default: this simulator's), None if unknown."""
+        name = request.query_params.get("tenant")
+        if not name:
+            return self._current()
+        target = self.sim.tenant_sim(name) if self.sim is not None else None
+        faults = getattr(target, "faults", None)
+        return faults._current() if isinstance(faults, Faults) else None
 
 
 def _first(value: Any) -> str | None:
@@ -221,11 +230,18 @@ def create(sim: Any) -> Faults:
 # ----- HTTP control API ---------------------------------------------------------------------------
 
 
-def fault_routes(current: Callable[[], FaultSet]) -> list[BaseRoute]:
-    """`/_sim/faults` routes: GET lists, POST adds (JSON Fault fields), DELETE clears."""
+def fault_routes(current: Callable[[Request], FaultSet | None]) -> list[BaseRoute]:
+    """`/_sim/faults` routes: GET lists, POST adds (JSON Fault fields), DELETE clears.
+    `current(request)` is the FaultSet the request acts on (None: unknown ``?tenant=``)."""
+
+    def unknown(request: Request) -> Response:
+        name = request.query_params.get("tenant")
+        return JSONResponse({"error": f"unknown tenant {name!r}"}, status_code=404)
 
     async def collection(request: Request) -> Response:
-        faults = current()
+        faults = current(request)
+        if faults is None:
+            return unknown(request)
         if request.method == "GET":
             return JSONResponse({"value": faults.list()})
         if request.method == "DELETE":
@@ -241,13 +257,19 @@ def fault_routes(current: Callable[[], FaultSet]) -> list[BaseRoute]:
         return JSONResponse(fault.to_dict(), status_code=201)
 
     async def single(request: Request) -> Response:
-        if current().remove(request.path_params["fault_id"]):
+        faults = current(request)
+        if faults is None:
+            return unknown(request)
+        if faults.remove(request.path_params["fault_id"]):
             return Response(status_code=204)
         return JSONResponse({"error": {"code": "notFound", "message": "no such fault"}}, status_code=404)
 
     async def seed(request: Request) -> Response:
+        faults = current(request)
+        if faults is None:
+            return unknown(request)
         data = await request.json()
-        current().seed(data.get("seed") if isinstance(data, dict) else None)
+        faults.seed(data.get("seed") if isinstance(data, dict) else None)
         return Response(status_code=204)
 
     return [

@@ -61,11 +61,17 @@ __all__ = [
     "godaddy_signing_cert",
     "large",
     "lockstep_app",
+    "seeded_rng",
 ]
 
 
-def demo() -> Tenant:
-    rng = random.Random(1)
+def seeded_rng(base: int, variant: int) -> random.Random:
+    """The seed's random source; `variant` > 0 gives another tenant of the same seed its own ids."""
+    return random.Random(base if variant == 0 else f"{base}/{variant}")
+
+
+def demo(variant: int = 0) -> Tenant:
+    rng = seeded_rng(1, variant)
     t = Tenant(DEMO_TENANT_ID, "Contoso", "contoso.onmicrosoft.com")
     t.add_domain("contoso.onmicrosoft.com", isInitial=True, isAdminManaged=True)
     t.add_domain("contoso.com", isDefault=True)
@@ -175,9 +181,9 @@ def godaddy_signing_cert() -> str:
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
-def godaddy() -> Tenant:
+def godaddy(variant: int = 0) -> Tenant:
     """A GoDaddy-operated tenant: NETORG initial domain, custom domain federated to GoDaddy."""
-    rng = random.Random(2)
+    rng = seeded_rng(2, variant)
     t = Tenant(GODADDY_TENANT_ID, "Bellows Bakery", "NETORG1234567.onmicrosoft.com")
     t.add_domain("NETORG1234567.onmicrosoft.com", isInitial=True)
     d = t.add_domain("bellowsbakery.com", isDefault=True, authenticationType="Federated")
@@ -207,9 +213,9 @@ def godaddy() -> Tenant:
     return t
 
 
-def large(users: int = 100_000, groups: int = 1000) -> Tenant:
+def large(users: int = 100_000, groups: int = 1000, variant: int = 0) -> Tenant:
     """N users / M groups built directly as dicts (no validation path): ~1 s per 100k users."""
-    rng = random.Random(3)
+    rng = seeded_rng(3, variant)
     t = Tenant(LARGE_TENANT_ID, "Large Corp", "largecorp.onmicrosoft.com")
     t.add_domain("largecorp.onmicrosoft.com", isInitial=True)
     t.add_domain("largecorp.com", isDefault=True)
@@ -255,11 +261,12 @@ def large(users: int = 100_000, groups: int = 1000) -> Tenant:
     return t
 
 
-def build(seed: str, users: int | None = None, groups: int | None = None) -> Tenant:
+def build(seed: str, users: int | None = None, groups: int | None = None, variant: int = 0) -> Tenant:
+    """The seed's tenant; `variant` > 0 draws other object ids (a second tenant of one seed)."""
     if seed == "demo":
-        return demo()
+        return demo(variant)
     if seed == "godaddy":
-        return godaddy()
+        return godaddy(variant)
     if seed == "large":
-        return large(users if users is not None else 100_000, groups if groups is not None else 1000)
+        return large(users if users is not None else 100_000, groups if groups is not None else 1000, variant)
     raise ValueError(f"unknown seed {seed!r} (demo, godaddy, large)")

@@ -14,6 +14,21 @@ Attributes: ``base_url``, ``login_base_url`` (token endpoint is
 ``f"{login_base_url}/{tenant}/oauth2/v2.0/token"``), ``graph_base_url`` (``.../v1.0``),
 ``ca_file``, ``tenant_id``, ``client_id`` / ``client_secret`` (demo app), ``sim`` (None in
 subprocess mode).
+
+Several tenants on one server (each with its own state, settings, faults, throttle buckets):
+
+    with SimServer(seed="large", users=1000, tenants=10) as srv:   # the default + 9 added
+        for tenant in srv.tenants:                                 # SimTenant, default first
+            tenant.tenant_id, tenant.initial_domain, tenant.client_id, tenant.client_secret
+            with tenant.client() as http:                          # a token of that tenant
+                http.get("/users")
+        extra = srv.add_tenant(seed="demo", domain="acme.onmicrosoft.com")
+        extra.control("POST", "/faults", json={...})               # /_sim/...?tenant=<its id>
+        srv.remove_tenant(extra.tenant_id)
+
+A `SimTenant` has the attributes Lockstep's directory form needs (``tenant_id``,
+``client_id``, ``client_secret``, ``login_base_url``, ``graph_base_url``, ``ca_file``), like
+the server itself does for its default tenant.
 """
 
 from __future__ import annotations
@@ -29,7 +44,10 @@ from typing import Any
 import httpx
 
 from m365sim import seeds
+from m365sim.sim_tenant import SimTenant
 from m365sim.state import Settings
+
+__all__ = ["SimServer", "SimTenant", "app_client", "graph_error"]
 
 
 class SimServer:
@@ -46,8 +64,12 @@ class SimServer:
         ca_dir: str | Path | None = None,
         port: int = 0,
         subprocess_mode: bool = False,
+        tenants: int = 1,
     ) -> None:
+        """`tenants`: how many tenants the server starts with, each built from `seed`/`users`/
+        `groups` (the default one plus ``tenants - 1`` added ones; see `add_tenant`)."""
         self.seed, self.users, self.groups = seed, users, groups
+        self.tenant_count = tenants
         self.latency_ms, self.jitter_ms = latency_ms, jitter_ms
         self.throttling = throttling
         self.settings = settings or {}
@@ -80,6 +102,8 @@ class SimServer:
             self.base_url = self.sim.base_url
             self.ca_file = str(self._server.tls.ca_file)
             self.tenant_id = self.sim.tenant.id
+        for _ in range(self.tenant_count - 1):
+            self.add_tenant()
         return self
 
     def _start_subprocess(self) -> None:
@@ -178,11 +202,50 @@ class SimServer:
         r.raise_for_status()
         return r
 
-    def token(self, client_id: str | None = None, client_secret: str | None = None) -> str:
-        """A Graph access token via the real token endpoint (client secret)."""
+    # ----- tenants ----------------------------------------------------------------------------------
+    @property
+    def tenants(self) -> list[SimTenant]:
+        """Every tenant the server serves, the default one first."""
+        return [SimTenant(self, info) for info in self.control("GET", "/tenants").json()["value"]]
+
+    def tenant(self, name: str) -> SimTenant:
+        """A served tenant by id or verified domain (HTTPStatusError 404 if unknown)."""
+        return SimTenant(self, self.control("GET", f"/tenants/{name}").json())
+
+    def add_tenant(
+        self,
+        seed: str | None = None,
+        users: int | None = None,
+        groups: int | None = None,
+        tenant_id: str | None = None,
+        domain: str | None = None,
+        display_name: str = "",
+    ) -> SimTenant:
+        """Serve another tenant (default: the server's seed, users and groups); its initial
+        domain defaults to ``tenant<N>.onmicrosoft.com`` and its id to a new GUID."""
+        same = seed is None
+        body = {
+            "seed": seed or self.seed,
+            "users": users if users is not None or not same else self.users,
+            "groups": groups if groups is not None or not same else self.groups,
+            "tenant_id": tenant_id,
+            "domain": domain,
+            "display_name": display_name,
+        }
+        return SimTenant(self, self.control("POST", "/tenants", json=body).json())
+
+    def remove_tenant(self, tenant_id: str) -> None:
+        self.control("DELETE", f"/tenants/{tenant_id}")
+
+    def token(
+        self, client_id: str | None = None, client_secret: str | None = None, tenant: str | None = None
+    ) -> str:
+        """A Graph access token via the real token endpoint (client secret); `tenant` (id or
+        domain) defaults to the default tenant."""
+        url = self.token_url if tenant is None else f"{self.base_url}/{tenant}/oauth2/v2.0/token"
         with httpx.Client(verify=self.ssl_context(), timeout=30) as c:
             r = c.post(
-                self.token_url,
+                url,
                 data={
                     "client_id": client_id or self.client_id,
                     "client_secret": client_secret or self.client_secret,

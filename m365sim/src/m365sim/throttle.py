@@ -173,9 +173,14 @@ class Throttle:
     _buckets: dict[tuple[str, str, str], TokenBucket] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def reset(self) -> None:
+    def reset(self, tenant_id: str | None = None) -> None:
+        """Refill every bucket, or drop only the buckets of one tenant (`tenant_id`)."""
         with self._lock:
-            self._buckets.clear()
+            if tenant_id is None:
+                self._buckets.clear()
+            else:
+                for key in [key for key in self._buckets if key[2] == tenant_id]:
+                    del self._buckets[key]
 
     def _bucket(self, key: tuple[str, str, str], capacity: float, window: float, now: float) -> TokenBucket:
         bucket = self._buckets.get(key)
@@ -279,14 +284,24 @@ class GraphThrottle:
 
     The outer `POST /$batch` itself costs nothing; each inner request is charged on its own.
     Requests without a token's `appid`/`tid` are charged to "anonymous"/the sim's tenant.
+
+    The tenants of one server share one engine (`engine`): its buckets are keyed by app and
+    tenant, so each tenant has its own (app, tenant) and tenant buckets while the
+    per-application buckets count across the server's tenants, as at Microsoft. The limits
+    (`settings`) are the engine's, the same for every tenant; the RU quota follows each
+    tenant's size.
     """
 
     def __init__(
-        self, sim: Any, settings: ThrottleSettings | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        sim: Any,
+        settings: ThrottleSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        engine: Throttle | None = None,
     ) -> None:
         self.sim = sim
-        self.engine = Throttle(
-            settings or ThrottleSettings(), user_count=lambda _tid: len(sim.tenant.users), clock=clock
+        self.engine = engine or Throttle(
+            settings or ThrottleSettings(), user_count=lambda tid: _tenant_size(sim, tid), clock=clock
         )
 
     @property
@@ -308,7 +323,12 @@ class GraphThrottle:
         return self.engine.settings
 
     def reset(self) -> None:
-        self.engine.reset()
+        """The primary tenant's reset refills every bucket; another tenant's drops its own."""
+        primary = getattr(self.sim, "primary", self.sim)
+        self.engine.reset(None if primary is self.sim else self.sim.tenant.id)
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        self.engine.reset(tenant_id)
 
     def charge(self, req: Any) -> ThrottleCharge:
         if req.path.lower().rstrip("/") == "/$batch":
@@ -327,6 +347,16 @@ class GraphThrottle:
         return ThrottleCharge(decision.cost, {}, GraphResponse(429, body, headers))
 
 
+def _tenant_size(sim: Any, tenant_id: str) -> int:
+    served = getattr(sim, "tenants", {}).get(tenant_id)
+    return len((served or sim).tenant.users)
+
+
 def create(sim: Any) -> GraphThrottle:
-    """The hook `Simulator` calls: real §5 limits; tests call `sim.throttle.configure(...)`."""
+    """The hook `Simulator` calls: real §5 limits; tests call `sim.throttle.configure(...)`.
+    A tenant added to a server shares the primary tenant's engine."""
+    primary = getattr(sim, "primary", sim)
+    shared = getattr(primary, "throttle", None) if primary is not sim else None
+    if isinstance(shared, GraphThrottle):
+        return GraphThrottle(sim, engine=shared.engine)
     return GraphThrottle(sim)

@@ -51,9 +51,10 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def tenant_or_error(sim: Simulator, name: str) -> Tenant:
-    t = sim.resolve_tenant(name)
-    if t is None:
+def tenant_or_error(sim: Simulator, name: str) -> Simulator:
+    """The served tenant named by id or verified domain, else AADSTS90002 (graph-facts §9.3)."""
+    served = sim.tenant_sim(name)
+    if served is None:
         raise TokenError(
             400,
             "invalid_request",
@@ -62,7 +63,7 @@ def tenant_or_error(sim: Simulator, name: str) -> Tenant:
             "into the correct cloud. Check with your subscription administrator, this may happen if there "
             "are no active subscriptions for the tenant.",
         )
-    return t
+    return served
 
 
 def issue_token(sim: Simulator, t: Tenant, app: AppRegistration, acr: str, audience: str) -> dict[str, Any]:
@@ -95,22 +96,23 @@ def issue_token(sim: Simulator, t: Tenant, app: AppRegistration, acr: str, audie
 
 
 async def token_endpoint(request: Request) -> Response:
-    sim: Simulator = request.app.state.sim
+    server: Simulator = request.app.state.sim
     name = request.path_params["tenant"]
     form = await read_form(request)
-    delay = sim.latency_s()
+    delay = server.latency_s()
     if delay > 0:
         await asyncio.sleep(delay)
-    hook = getattr(sim.faults, "before_login", None)
+    # login faults of the named tenant (the default tenant's when the name is unknown)
+    hook = getattr((server.tenant_sim(name) or server).faults, "before_login", None)
     if hook is not None:
         early = hook(name, form)
         if early is not None:
             return early
     try:
-        with sim.lock:
-            t = tenant_or_error(sim, name)
+        with server.lock:
+            sim = tenant_or_error(server, name)
             return JSONResponse(
-                _token(sim, t, form, request, name), headers={"Cache-Control": "no-store, no-cache"}
+                _token(sim, sim.tenant, form, request, name), headers={"Cache-Control": "no-store, no-cache"}
             )
     except TokenError as e:
         return aad_error(e)
@@ -193,8 +195,7 @@ def _token(sim: Simulator, t: Tenant, form: dict[str, Any], request: Request, na
 async def openid_configuration(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     name = request.path_params["tenant"]
-    with sim.lock:
-        t = sim.resolve_tenant(name)
+    t = sim.resolve_tenant(name)
     if t is None:
         return aad_error(tenant_or_error_exc(name))
     base = login_base(request)
@@ -307,8 +308,9 @@ async def get_user_realm(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     login = request.query_params.get("login", "")
     domain = login.rsplit("@", 1)[-1].lower()
+    served = sim.tenant_sim(domain) or sim
     with sim.lock:
-        d = sim.tenant.domains.get(domain)
+        d = served.tenant.domains.get(domain)
         if d is None or not d.isVerified:
             body: dict[str, Any] = {"State": 4, "UserState": 1, "Login": login, "NameSpaceType": "Unknown"}
         elif d.authenticationType == "Federated" and d.federation:
@@ -321,7 +323,7 @@ async def get_user_realm(request: Request) -> Response:
                 "DomainName": d.id,
                 "FederationGlobalVersion": -1,
                 "AuthURL": f.get("passiveSignInUri"),
-                "FederationBrandName": sim.tenant.display_name,
+                "FederationBrandName": served.tenant.display_name,
                 "AuthNForwardType": 1,
                 "CloudInstanceName": "microsoftonline.com",
                 "CloudInstanceIssuerUri": "urn:federation:MicrosoftOnline",
@@ -333,7 +335,7 @@ async def get_user_realm(request: Request) -> Response:
                 "Login": login,
                 "NameSpaceType": "Managed",
                 "DomainName": d.id,
-                "FederationBrandName": sim.tenant.display_name,
+                "FederationBrandName": served.tenant.display_name,
                 "CloudInstanceName": "microsoftonline.com",
             }
     return JSONResponse(body)

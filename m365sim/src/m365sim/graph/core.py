@@ -3,7 +3,8 @@
 Every Graph call, top-level or inside ``$batch``, goes through :func:`dispatch`:
 
 1. bearer token validation (401 ``InvalidAuthenticationToken``) - skipped for batch inner
-   requests, which reuse the outer request's claims;
+   requests, which reuse the outer request's claims; from here on the request is served by
+   the token's tenant (``tid``): its state, settings, faults and throttle buckets;
 2. ``sim.faults.before(req)`` (optional hook) may answer instead;
 3. ``sim.throttle.charge(req)`` (optional hook) returns the RU cost and possibly a 429;
 4. the route handler (``handler(sim, req) -> GraphResponse``) runs under the tenant lock;
@@ -150,6 +151,7 @@ def dispatch(sim: Simulator, req: GraphRequest) -> GraphResponse:
             req.claims = validate_graph_token(sim, req.header("authorization"))
         except GraphError as e:
             resp = error_response(req, e)
+    sim = sim.serving(req.claims)  # the token's tenant: its state, settings, faults, buckets
     faults = getattr(sim, "faults", None)
     if resp is None and faults is not None and hasattr(faults, "before"):
         resp = faults.before(req)
