@@ -89,3 +89,29 @@ def test_as_root_the_missing_packages_are_installed(monkeypatch: pytest.MonkeyPa
     assert module.ensure_system_packages() is True
     assert ["apt-get", "update", "-qq"] in ran
     assert any(c[:2] == ["apt-get", "install"] and "chromium" in c for c in ran)
+
+
+@pytest.mark.parametrize(("jobs", "alongside"), [("2", True), ("1", False)])
+def test_the_postgresql_run_goes_alongside_the_sqlite_runs_unless_told_otherwise(
+    runner: ModuleType, monkeypatch: pytest.MonkeyPatch, jobs: str, alongside: bool
+) -> None:
+    started: list[tuple[str, dict[str, str]]] = []
+
+    class FakeBackground:
+        def __init__(self, title: str, command: list[str], env: dict[str, str]) -> None:
+            started.append((title, env))
+
+        def finish(self) -> bool:
+            runner.ran.append("finished alongside")
+            return True
+
+    monkeypatch.setattr(runner, "Background", FakeBackground)
+    monkeypatch.setattr(runner, "postgres_reachable", lambda url: True)
+    monkeypatch.setenv("LOCKSTEP_TEST_JOBS", jobs)
+    assert runner.main() == 0
+    if alongside:
+        assert [title for title, _ in started] == ["tests on PostgreSQL"]
+        assert runner.ran[-1] == "finished alongside" and "tests on PostgreSQL" not in runner.ran
+        assert started[0][1]["LOCKSTEP_DATA_DIR"].rsplit("/", 1)[-1].startswith("lockstep-test-pg-")
+    else:
+        assert started == [] and runner.ran[-1] == "tests on PostgreSQL"

@@ -6,6 +6,11 @@ Entra's eventual consistency (graph-facts §12.2): every test that uses a direct
 that no binding was parked and no account duplicated. Tests marked `lag_sensitive` (exact request
 counts or timings) are left out of it. Extra arguments go to every pytest run.
 
+The PostgreSQL run goes alongside the two SQLite runs (`LOCKSTEP_TEST_JOBS=2`, the default; 1
+runs them one after the other): much of the suite waits on sockets, browsers and replication lag
+rather than the CPU. Its output is kept in a file and printed when it ends, so the log reads
+run by run. Each run has its own data folder.
+
 Prints which databases it ran on and how long each step took. Exits non-zero if any step fails.
 """
 
@@ -31,6 +36,34 @@ def run(title: str, command: list[str], env: dict[str, str] | None = None) -> bo
     ok = subprocess.run(command, env={**os.environ, **(env or {})}).returncode == 0
     print(f"=== {title}: {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s", flush=True)
     return ok
+
+
+class Background:
+    """A run started now whose output is printed when `finish` is called."""
+
+    def __init__(self, title: str, command: list[str], env: dict[str, str]) -> None:
+        self.title = title
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in finish)
+        self.started = time.monotonic()
+        print(f"\n=== {title} (alongside, output below when it ends): {' '.join(command)}", flush=True)
+        self.process = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT, text=True
+        )
+
+    def finish(self) -> bool:
+        ok = self.process.wait() == 0
+        elapsed = time.monotonic() - self.started
+        self.log.seek(0)
+        print(f"\n=== {self.title}: output", flush=True)
+        for line in self.log:
+            sys.stdout.write(line)
+        self.log.close()
+        print(f"=== {self.title}: {'passed' if ok else 'FAILED'} in {elapsed:.0f} s", flush=True)
+        return ok
+
+
+def parallel_jobs() -> int:
+    return 1 if os.environ.get("LOCKSTEP_TEST_JOBS", "2").strip() == "1" else 2
 
 
 # command on PATH -> the Debian package that brings it (the browser tests and SAML need them)
@@ -88,7 +121,17 @@ def main() -> int:
     results.append(("lint (ruff, mypy)", all([run("lint", command) for command in lint])))
 
     pytest = [f"{BIN}/python", "-m", "pytest", *sys.argv[1:]]
-    with tempfile.TemporaryDirectory(prefix="lockstep-test-") as data_dir:
+    with (
+        tempfile.TemporaryDirectory(prefix="lockstep-test-") as data_dir,
+        tempfile.TemporaryDirectory(prefix="lockstep-test-pg-") as pg_data_dir,
+    ):
+        pg_url = os.environ.get("LOCKSTEP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+        pg_env = {"LOCKSTEP_DATA_DIR": pg_data_dir, "LOCKSTEP_DATABASE_URL": pg_url}
+        postgres = bool(pg_url) and postgres_reachable(pg_url)
+        alongside = (
+            Background("tests on PostgreSQL", pytest, pg_env) if postgres and parallel_jobs() > 1 else None
+        )
+
         sqlite_env = {"LOCKSTEP_DATA_DIR": data_dir, "LOCKSTEP_DATABASE_URL": ""}
         results.append(("tests on SQLite", run("tests on SQLite", pytest, sqlite_env)))
         lag_env = {**sqlite_env, "LOCKSTEP_TEST_SIM_LAG_SECONDS": LAG_SECONDS}
@@ -96,9 +139,9 @@ def main() -> int:
         title = f"tests/m365 on SQLite with a {LAG_SECONDS} s replication lag"
         results.append((title, run(title, lagged, lag_env)))
 
-        pg_url = os.environ.get("LOCKSTEP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-        if pg_url and postgres_reachable(pg_url):
-            pg_env = {"LOCKSTEP_DATA_DIR": data_dir, "LOCKSTEP_DATABASE_URL": pg_url}
+        if alongside is not None:
+            results.append(("tests on PostgreSQL", alongside.finish()))
+        elif postgres:
             results.append(("tests on PostgreSQL", run("tests on PostgreSQL", pytest, pg_env)))
         elif postgres_required():
             print("FAIL: CI=true and PostgreSQL is not reachable: CI must run the suite on PostgreSQL too.")
