@@ -224,3 +224,26 @@ def test_ten_verifications_of_a_hung_port_leave_the_web_threads_free(
         )
     finally:
         server.close()
+
+
+def test_the_admin_portal_says_a_new_directory_is_still_being_verified(
+    admin_client: Any, silent: SilentServer, fast_limits: None
+) -> None:
+    base = f"https://127.0.0.1:{silent.port}"
+    form = {
+        "name": "Slow",
+        "tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "00000000-0000-0000-0000-000000000001",
+        "credential_kind": "secret",
+        "client_secret": "not-a-real-secret",
+        "cloud": "custom",
+        "login_base_url": base,
+        "graph_base_url": f"{base}/v1.0",
+    }
+    page = admin_client.post("/directories/new/", form, follow=True).content.decode()
+    assert "Directory Slow added. Verification is running" in page and "added and verified" not in page
+    assert 'id="verification-running"' in page
+    directory = Directory.objects.get(name="Slow")
+    wait_until(lambda: finished(directory))
+    page = admin_client.get(f"/directories/{directory.pk}/").content.decode()
+    assert 'id="verification-running"' not in page and "No token" in page

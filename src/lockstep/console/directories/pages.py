@@ -72,10 +72,14 @@ def directory_new(request: HttpRequest) -> HttpResponse:
                     "consent_url": consent_link(request, directory),
                 }
                 return render(request, "console/directories/created.html", context, status=201)
-            messages.success(
-                request,
-                f"Directory {directory.name} added and verified: {directory.get_health_display()}.",
-            )
+            directory.refresh_from_db()
+            if verification_runs.is_running(directory):
+                messages.info(request, f"Directory {directory.name} added. {STILL_VERIFYING}")
+            else:
+                messages.success(
+                    request,
+                    f"Directory {directory.name} added and verified: {directory.get_health_display()}.",
+                )
             return redirect("directories:detail", pk=directory.pk)
     return render(request, "console/directories/new.html", {"form": form})
 
@@ -101,6 +105,12 @@ def directory_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "console/directories/detail.html", context)
 
 
+STILL_VERIFYING = (
+    "Verification is running: Microsoft 365 has not answered yet. It goes on in the background; "
+    "reload this page in a few seconds to see the result."
+)
+
+
 def _consent_outcome(request: HttpRequest, directory: Directory) -> None:
     """Microsoft sends the admin back here after the admin-consent page; say what happened."""
     if request.GET.get("state") != f"lockstep-directory-{directory.pk}":
@@ -111,12 +121,6 @@ def _consent_outcome(request: HttpRequest, directory: Directory) -> None:
     elif request.GET.get("error"):
         words = request.GET.get("error_description") or request.GET["error"]
         messages.error(request, f"Admin consent was not granted: {words[:300]}")
-
-
-STILL_VERIFYING = (
-    "Verification is running: Microsoft 365 has not answered yet. It goes on in the background; "
-    "reload this page in a few seconds to see the result."
-)
 
 
 @portal_view(post_only=True)
