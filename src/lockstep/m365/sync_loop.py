@@ -216,18 +216,19 @@ class SyncLoop(threading.Thread):
         self.pool = DirectoryThreads(
             self.run_round, size=threads or sync_threads(), stop=stop, name=f"sync-{worker}"
         )
+        self.checked: set[int] = set()  # directories whose start-up check this loop has run
 
     def run_round(self, directory_id: int) -> int:
         directory = active_directories_query().filter(pk=directory_id).first()
         if directory is None:  # deactivated or red since it was offered
             return 0
+        if directory_id not in self.checked:  # objects deleted while Lockstep was down
+            self.checked.add(directory_id)  # in the directory's own thread: a slow tenant delays no other
+            startup_check.check_all([directory], self.ports)
         return run_directory(directory, self.ports, worker=self.worker)
 
     def run(self) -> None:
         try:
-            startup_check.check_all(
-                active_directories(), self.ports
-            )  # objects deleted while Lockstep was down
             while not self.stop_event.is_set():
                 close_old_connections()
                 self.pool.offer([directory.pk for directory in active_directories()])
