@@ -34,7 +34,7 @@ from lockstep.m365.models import Directory, GraphBudget, GroupBinding, UserBindi
 from lockstep.m365.services import bindings, bulk_bindings, directories
 from lockstep.m365.sync_loop import PortCache, SyncLoop, run_once
 from lockstep.m365.sync_pass import CLAIM_LIMIT, claim
-from lockstep.testing.m365 import directory_fields
+from lockstep.testing.m365 import directory_fields, own_tenant
 from m365sim.testing import SimServer
 
 TENANTS = 10
@@ -165,18 +165,6 @@ def tenant_servers() -> Iterator[list[SimServer]]:
     finally:
         for server in servers:
             server.__exit__(None, None, None)
-
-
-def own_tenant(server: SimServer, index: int) -> str:
-    """A fresh demo tenant with its own id and its own verified domain `t<index>.example`."""
-    server.reset("demo")
-    tenant = server.sim.tenant
-    tenant.id = f"00000000-0000-4000-8000-{index:012d}"
-    server.tenant_id = tenant.id
-    for name in ("contoso.com", "fabrikam.com"):
-        tenant.domains.pop(name, None)
-    tenant.add_domain(f"t{index}.example", isVerified=True, isDefault=True)
-    return f"t{index}.example"
 
 
 @pytest.fixture
