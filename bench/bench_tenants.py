@@ -12,6 +12,7 @@ same for edits made when the queue is idle.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--edit-at", type=float, default=3.0)
     parser.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-tenants.md"))
     args = parser.parse_args()
+    os.environ.setdefault("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "true")  # the tenants are m365sim
     setup_django()
     from django.conf import settings
     from django.db.models import F
