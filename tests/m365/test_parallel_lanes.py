@@ -233,6 +233,12 @@ def test_a_throttled_tenant_holds_back_only_its_own_directory(
     assert paused(), "the slow tenant is still paused"
     assert not applied(waiting)
     assert slow_sim.sim.tenant.find_user(second.email) is None
+
+    loop, stop = loops[0]
+    stop.set()  # a stopping worker does not sit out the hour: its budget wait ends
+    loop.join(timeout=30)
+    assert not loop.is_alive()
+    assert not UserBinding.objects.exclude(lease_owner="").exists()  # and it hands back its leases
     slow_sim.sim.faults.clear()
 
 
