@@ -114,6 +114,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between two drift checks (delta queries) of one directory.",
     ),
     Setting(
+        "LOCKSTEP_SYNC_THREADS",
+        "8",
+        "Directories one worker syncs at the same time, each at its own tenant's pace (one thread each).",
+    ),
+    Setting(
         "LOCKSTEP_FEDERATION_PROPAGATION_MINUTES",
         "120",
         "After a federation change, its status shows as in progress (not failed) this long: Microsoft says changes can take up to two hours to reach every sign-in.",

@@ -31,7 +31,9 @@ password_presented = Signal()
 user_bound = Signal()
 group_changed = Signal()  # kwargs: organization_id, group_id, fields
 group_deleting = Signal()  # kwargs: organization_id, group_id (sent before the row goes)
-membership_changed = Signal()  # kwargs: organization_id, group_id, added (list[int]), removed (list[int])
+# kwargs: organization_id, group_id, added (list[int]), removed (list[int]), and bulk=True when a
+# bulk action made the change (adapters queue it behind changes made by hand).
+membership_changed = Signal()
 
 
 def emit(signal: Signal, **kwargs: Any) -> None:

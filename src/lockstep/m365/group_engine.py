@@ -20,7 +20,7 @@ from lockstep.m365 import mapping, reconcile, replication
 from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError, NotFound
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
-from lockstep.m365.sync_pass import CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
+from lockstep.m365.sync_pass import GROUP_CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
 
 REFUSED = "Authorization_RequestDenied"
 GROUP_PERMISSION_WORDS = (
@@ -59,7 +59,7 @@ def _member_remote_ids(binding: GroupBinding) -> frozenset[str]:
 
 def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "worker") -> PassResult:
     result = PassResult()
-    ids = claim(GroupBinding, directory, worker, CLAIM_LIMIT)
+    ids = claim(GroupBinding, directory, worker, GROUP_CLAIM_LIMIT)
     result.claimed = len(ids)
     actor = Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})")
     for binding in GroupBinding.objects.filter(id__in=ids).select_related("group"):

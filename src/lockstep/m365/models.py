@@ -131,6 +131,9 @@ class BindingBase(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     changed_at = models.DateTimeField(default=timezone.now)  # when desired_version was last bumped
+    # Set when a change made by hand to this one object (console, API, a single CLI command) is
+    # waiting: claims take it ahead of bulk work (`lanes`); cleared when the binding is claimed.
+    interactive_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # When Lockstep created, restored or (after a create conflict) found the remote object: for a

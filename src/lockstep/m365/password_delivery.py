@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from lockstep.directory import crypto
 from lockstep.directory.models import Organization, User
-from lockstep.m365 import mapping, wakeup
+from lockstep.m365 import lanes, mapping, wakeup
 from lockstep.m365.models import DirectoryDomain, PendingPassword, UserBinding
 
 FEDERATED = "Federated"
@@ -69,6 +69,7 @@ def _hold(user: User, password: str, targets: QuerySet[UserBinding], *, keep_unb
         changed_at=now,
         retry_at=None,
         attempts=0,
+        **lanes.interactive(),  # one user's password, set or typed by hand
     )
     transaction.on_commit(wakeup.notify)
     return len(target_ids)

@@ -1,7 +1,10 @@
 """Directory events -> binding bookkeeping, inside the change's transaction.
 
 A relevant change bumps the desired version of every binding of the object, so the
-reconciler sees it; a password is held encrypted until delivered (`password_delivery` decides
+reconciler sees it. A change to one user or group (`user_changed`, `group_changed`,
+`membership_changed`, `user_deleting`) is made by hand and goes in the interactive lane
+(`lanes`); `users_changed` (bulk actions, CSV imports) and a bulk action's membership change
+(`bulk=True`) queue as bulk work. A password is held encrypted until delivered (`password_delivery` decides
 for which bindings). The worker is nudged after commit. Nothing here talks to Microsoft 365.
 """
 
@@ -14,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from lockstep.directory import events
-from lockstep.m365 import password_delivery, wakeup
+from lockstep.m365 import lanes, password_delivery, wakeup
 from lockstep.m365.models import GroupBinding, PendingPassword, SyncStatus, UserBinding
 
 USER_FIELDS_SYNCED = {
@@ -37,19 +40,26 @@ ID_CHUNK = 500  # ids per IN (...) list: well under every database's parameter l
 
 
 def bump_user_bindings(user_id: int) -> int:
+    """One user changed by hand: its bindings go in the interactive lane."""
     now = timezone.now()
     count = UserBinding.objects.filter(user_id=user_id, unbound=False).update(
-        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None, attempts=0
+        desired_version=F("desired_version") + 1,
+        changed_at=now,
+        retry_at=None,
+        attempts=0,
+        **lanes.interactive(),
     )
     if count:
         transaction.on_commit(wakeup.notify)
     return count
 
 
-def bump_group_bindings(group_id: int) -> int:
+def bump_group_bindings(group_id: int, *, interactive: bool = True) -> int:
+    """One group changed: by hand (the interactive lane) unless `interactive` is False."""
     now = timezone.now()
+    lane = lanes.interactive() if interactive else {}
     count = GroupBinding.objects.filter(group_id=group_id, unbound=False).update(
-        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None, attempts=0
+        desired_version=F("desired_version") + 1, changed_at=now, retry_at=None, attempts=0, **lane
     )
     if count:
         transaction.on_commit(wakeup.notify)
@@ -97,6 +107,7 @@ def on_user_deleting(*, user_id: int, **_: Any) -> None:
         status=SyncStatus.PENDING,
         retry_at=None,
         attempts=0,
+        **lanes.interactive(),
     )
     PendingPassword.objects.filter(user_id=user_id).delete()
     transaction.on_commit(wakeup.notify)
@@ -106,8 +117,8 @@ def on_group_changed(*, group_id: int, **_: Any) -> None:
     bump_group_bindings(group_id)
 
 
-def on_membership_changed(*, group_id: int, **_: Any) -> None:
-    bump_group_bindings(group_id)
+def on_membership_changed(*, group_id: int, bulk: bool = False, **_: Any) -> None:
+    bump_group_bindings(group_id, interactive=not bulk)
 
 
 def on_group_deleting(*, group_id: int, **_: Any) -> None:

@@ -17,9 +17,13 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from lockstep.m365 import lanes
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
 
-CLAIM_LIMIT = 500
+# Bindings per claim (one chunk of a pass). Small, so a hand-made change queued behind a bulk
+# backlog waits about one chunk (a few seconds of the tenant's write budget), not the backlog.
+CLAIM_LIMIT = 40
+GROUP_CLAIM_LIMIT = 20  # a group costs a member read and several writes, one group at a time
 MAX_BACKOFF = timedelta(minutes=30)
 PARK_FOR = timedelta(hours=6)  # a permanent error is retried only after a change, or after this
 
@@ -83,18 +87,35 @@ def _dirty(now: datetime) -> Q:
 def claim(
     model: type[UserBinding] | type[GroupBinding], directory: Directory, worker: str, limit: int
 ) -> list[int]:
-    """Lease dirty bindings to this worker; other workers skip rows being claimed."""
+    """Lease dirty bindings to this worker; other workers skip rows being claimed.
+
+    The interactive lane first (at most `lanes.split(limit)`, by `interactive_at`), then bulk
+    work by `changed_at`; room bulk work leaves goes to more interactive bindings. The lease
+    takes a binding out of the interactive lane (a later hand-made change puts it back).
+    """
     now = timezone.now()
     with transaction.atomic():
-        queryset = model.objects.filter(_dirty(now), directory=directory).exclude(status=SyncStatus.HELD)
-        queryset = queryset.order_by("changed_at", "id")
-        if connection.vendor == "postgresql":
-            queryset = queryset.select_for_update(skip_locked=True)
-        ids = list(queryset.values_list("id", flat=True)[:limit])
+        dirty = model.objects.filter(_dirty(now), directory=directory).exclude(status=SyncStatus.HELD)
+        interactive = _ids(dirty.filter(interactive_at__isnull=False).order_by("interactive_at", "id"), limit)
+        first = interactive[: lanes.split(limit)]
+        bulk = _ids(
+            dirty.filter(interactive_at__isnull=True).order_by("changed_at", "id"), limit - len(first)
+        )
+        ids = first + bulk + interactive[len(first) : limit - len(bulk)]
         if ids:
             lease = timedelta(seconds=settings.M365_LEASE_SECONDS)
-            model.objects.filter(id__in=ids).update(lease_until=now + lease, lease_owner=worker)
+            model.objects.filter(id__in=ids).update(
+                lease_until=now + lease, lease_owner=worker, interactive_at=None
+            )
     return ids
+
+
+def _ids(queryset: Any, limit: int) -> list[int]:
+    if limit <= 0:
+        return []
+    if connection.vendor == "postgresql":
+        queryset = queryset.select_for_update(skip_locked=True)
+    return list(queryset.values_list("id", flat=True)[:limit])
 
 
 def verified_domains(directory: Directory) -> set[str]:

@@ -8,6 +8,22 @@ from typing import Any
 SIM_LAG_VARIABLE = "LOCKSTEP_TEST_SIM_LAG_SECONDS"
 
 
+def own_tenant(server: Any, index: int) -> str:
+    """Reset an in-process m365sim server to a demo tenant of its own: tenant id ending in
+    `index`, verified domain `t<index>.example` instead of contoso.com and fabrikam.com (two
+    directories may not serve one domain). Returns the domain. Several such servers stand for
+    several tenants (their own budgets, their own faults)."""
+    server.reset("demo")
+    tenant = server.sim.tenant
+    tenant.id = f"00000000-0000-4000-8000-{index:012d}"
+    server.tenant_id = tenant.id
+    for name in ("contoso.com", "fabrikam.com"):
+        tenant.domains.pop(name, None)
+    domain = f"t{index}.example"
+    tenant.add_domain(domain, isVerified=True, isDefault=True)
+    return domain
+
+
 def sim_lag_seconds() -> float:
     """m365sim's replication lag for this test run (`LOCKSTEP_TEST_SIM_LAG_SECONDS`; default 0, none)."""
     raw = os.environ.get(SIM_LAG_VARIABLE, "").strip()

@@ -220,5 +220,6 @@ def add_users_to_group(*, actor: Actor, user_ids: Sequence[object], group_id: in
             group_id=group.pk,
             added=added,
             removed=[],
+            bulk=True,
         )
     return BulkResult(changed=added, skipped=plan.skipped)

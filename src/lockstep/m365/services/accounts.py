@@ -28,7 +28,7 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import Conflict, NotFound, ValidationFailed
 from lockstep.directory.models import GroupMembership
-from lockstep.m365 import replication, wakeup
+from lockstep.m365 import lanes, replication, wakeup
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.credentials import connection_for
 from lockstep.m365.graph.client import GraphClient
@@ -201,6 +201,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
                 retry_at=None,
                 desired_version=F("desired_version") + 1,
                 changed_at=timezone.now(),
+                **lanes.interactive(),
             )
             transaction.on_commit(wakeup.notify)
             raise Conflict(
@@ -236,6 +237,7 @@ def restore_remote_account(*, actor: Actor, binding_id: int) -> UserBinding:
             # dirty: the next pass applies Lockstep's attributes and state to the restored account
             desired_version=F("desired_version") + 1,
             changed_at=timezone.now(),
+            **lanes.interactive(),
         )
         if not ours:
             _forget_pending_password(user.pk)
@@ -260,7 +262,10 @@ def _recheck_groups_of(directory: Directory, user_id: int) -> None:
     the next drift round (`members@delta`)."""
     group_ids = GroupMembership.objects.filter(user_id=user_id).values_list("group_id", flat=True)
     GroupBinding.objects.filter(directory=directory, group_id__in=group_ids, unbound=False).update(
-        desired_version=F("desired_version") + 1, changed_at=timezone.now(), retry_at=None
+        desired_version=F("desired_version") + 1,
+        changed_at=timezone.now(),
+        retry_at=None,
+        **lanes.interactive(),
     )
 
 

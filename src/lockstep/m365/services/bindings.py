@@ -1,4 +1,7 @@
-"""Bind and unbind users and groups to a directory (SPEC 2.3, 2.5)."""
+"""Bind and unbind users and groups to a directory (SPEC 2.3, 2.5).
+
+One object at a time, by hand: the change goes in the interactive lane (`lanes`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from lockstep.directory.errors import Conflict, NotFound
 from lockstep.directory.models import PasswordSetup
 from lockstep.directory.services.groups import get_group
 from lockstep.directory.services.users import get_user
-from lockstep.m365 import mapping, password_delivery, wakeup
+from lockstep.m365 import lanes, mapping, password_delivery, wakeup
 from lockstep.m365.models import Directory, GroupBinding, PendingPassword, SyncStatus, UserBinding
 
 
@@ -71,7 +74,9 @@ def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
         and domain not in federated_domains(directory)
     )
     if binding is None:
-        binding = UserBinding.objects.create(directory=directory, user=user, password_pending=pending)
+        binding = UserBinding.objects.create(
+            directory=directory, user=user, password_pending=pending, **lanes.interactive()
+        )
     else:
         UserBinding.objects.filter(pk=binding.pk).update(
             unbound=False,
@@ -81,6 +86,7 @@ def bind_user(*, actor: Actor, user_id: int, directory_id: int) -> UserBinding:
             status=SyncStatus.PENDING,
             **REBOUND_PASSWORD_FIELDS,
             password_pending=pending,
+            **lanes.interactive(),
         )
         binding.refresh_from_db()
     audit.record(
@@ -111,6 +117,7 @@ def unbind_user(*, actor: Actor, user_id: int, directory_id: int) -> None:
         retry_at=None,
         status=SyncStatus.PENDING,
         password_pending=False,
+        **lanes.interactive(),
     )
     if not updated:
         raise NotFound("binding", f"{user.pk}@{directory.pk}")
@@ -133,7 +140,7 @@ def bind_group(*, actor: Actor, group_id: int, directory_id: int) -> GroupBindin
     directory = get_directory(actor=actor, directory_id=directory_id)
     if GroupBinding.objects.filter(directory=directory, group=group).exists():
         raise Conflict("directory_id", f"{group.name} is already bound to {directory.name}.")
-    binding = GroupBinding.objects.create(directory=directory, group=group)
+    binding = GroupBinding.objects.create(directory=directory, group=group, **lanes.interactive())
     audit.record(
         actor=actor,
         action="group.bind",
