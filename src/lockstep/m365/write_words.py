@@ -172,6 +172,9 @@ def _summary(method: str, segments: list[str], body: Mapping[str, Any], names: M
             return f"Add member: {_member(str(body.get('@odata.id', '')), names)}"
         if method == "DELETE" and segments[-1] == "$ref" and "members" in segments:
             return f"Remove member: {names.get(segments[-2], segments[-2])}"
+        if method == "PATCH" and "members@odata.bind" in body:
+            refs = body.get("members@odata.bind") or []
+            return "Add members: " + ", ".join(_member(str(ref), names) for ref in refs)
         if method == "PATCH":
             return "Update the group"
     if kind == "directory" and segments[-1] == "restore":
