@@ -141,6 +141,9 @@ def _sync_one(
         hold_partial=on_the_way,
     )
     if not binding.remote_id and operations:
+        if on_the_way and len(desired.member_remote_ids) < reconcile.MAX_BIND:
+            _hold_rest(binding)  # created with the accounts on the way, in the same write
+            return True
         return _create(binding, operations[0], desired, port, actor, result)
     if operations and not _write(binding, operations, port, actor, result):
         return False
@@ -185,8 +188,9 @@ def _members_on_the_way(binding: GroupBinding) -> bool:
 
 
 def _hold_rest(binding: GroupBinding) -> None:
-    """The last (< 20) new members wait for the accounts being created, to share one write with
-    them; the group comes back when those accounts exist, or after `HOLD_FOR` in any case."""
+    """The last (< 20) new members, or the creation of a group with fewer than 20 members yet,
+    wait for the accounts being created, to share one write with them; the group comes back
+    when those accounts exist, or after `HOLD_FOR` in any case."""
     binding.status = SyncStatus.PENDING
     binding.retry_at = timezone.now() + HOLD_FOR
     GroupBinding.objects.filter(pk=binding.pk).update(desired_version=F("desired_version") + 1)
