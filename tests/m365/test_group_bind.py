@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import Group, User
@@ -155,3 +157,36 @@ def test_a_removed_member_is_still_removed_by_its_own_ref(
         ("DELETE", f"/groups/{gid}/members/{remote_id(people[1])}/$ref")
     ]
     assert remote_members(sim, team) == {remote_id(people[0]), remote_id(people[2])}
+
+
+@pytest.mark.lag_sensitive(reason="runs passes back to back; a lagging replica hides the new group")
+def test_a_bound_member_gone_from_microsoft_365_costs_its_own_add_not_the_group(
+    directory: Directory, actor: Actor, sim: SimServer, port: Any
+) -> None:
+    """A member deleted in Microsoft 365 behind Lockstep's back makes the atomic create and the
+    PATCH answer 404: the group is still created, every other member still added (the chunk
+    resent member by member, once), and only the missing member holds the group back."""
+    people = bound_users(actor, directory, "gone", 4)
+    sync_until_settled()
+    UserBinding.objects.update(remote_created_at=timezone.now() - timedelta(hours=1))  # not lag
+    gone = remote_id(people[2])
+    del sim.sim.tenant.users[gone]  # hard-deleted, unnoticed by Lockstep
+    team = bound_group(actor, directory, "Survivors", people)
+    sim.clear_request_log()
+    group_engine.run_group_pass(directory, port)
+    assert [(w["method"], w["status"]) for w in group_writes(sim)] == [("POST", 404), ("POST", 201)]
+    group_engine.run_group_pass(directory, port)
+    assert remote_members(sim, team) == {remote_id(u) for u in people} - {gone}
+    assert len([w for w in group_writes(sim) if w["path"].endswith("/$ref")]) == 4
+    binding = GroupBinding.objects.get(group=team)
+    assert binding.status == SyncStatus.PENDING  # a new group's 404: maybe lag, retried shortly
+    GroupBinding.objects.filter(pk=binding.pk).update(
+        remote_created_at=timezone.now() - timedelta(hours=1), retry_at=None
+    )
+    sim.clear_request_log()
+    group_engine.run_group_pass(directory, port)
+    assert [(w["method"], w["status"]) for w in group_writes(sim)] == [
+        ("PATCH", 404)
+    ]  # one member: no resend
+    binding.refresh_from_db()
+    assert binding.status == SyncStatus.ERROR and binding.last_error_code == "Request_ResourceNotFound"

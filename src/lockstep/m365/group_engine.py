@@ -260,14 +260,15 @@ def _write(
 
 def _member_by_member(binding: GroupBinding, operation: reconcile.Operation, outcome: WriteOutcome) -> bool:
     """Whether a refused `members@odata.bind` write is retried per member: one of its members is
-    already in the group (400), or does not exist (404 naming a member, not the group, and not
-    replication lag); which one is not said, so each member gets its own `$ref` write."""
-    if operation.kind != "add_members" or outcome.ok:
-        return False
+    already in the group (400), or does not exist (a 404 that does not name the group, for
+    members none of which is new enough to be replicating); which one is not said, so each
+    member gets its own `$ref` write (a new group's own lag then shows there)."""
+    if operation.kind != "add_members" or outcome.ok or len(reconcile.bound_members(operation.body)) < 2:
+        return False  # a one-member bind's refusal already says which member
     if outcome.code == "already_member":
         return True
     names_group = binding.remote_id in (outcome.message or "")
-    return outcome.status == 404 and not names_group and not _replicating(binding, operation)
+    return outcome.status == 404 and not names_group and not _members_recent(binding, operation)
 
 
 def _record(
@@ -303,7 +304,7 @@ def _handle(
 ) -> bool:
     # Membership already as wanted (a replay after a lost response, a member already gone:
     # 400 or 404, graph-facts §12.3) counts as done.
-    benign = (operation.kind == "add_member" and outcome.code == "already_member") or (
+    benign = (operation.kind in ("add_member", "add_members") and outcome.code == "already_member") or (
         operation.kind == "remove_member" and (outcome.code == "not_member" or outcome.status == 404)
     )
     if outcome.ok or benign:
@@ -337,8 +338,11 @@ def _handle(
 
 def _replicating(binding: GroupBinding, operation: reconcile.Operation) -> bool:
     """Whether the group, or a member being added, was created or restored by Lockstep moments ago."""
-    if replication.recent(binding.remote_created_at):
-        return True
+    return replication.recent(binding.remote_created_at) or _members_recent(binding, operation)
+
+
+def _members_recent(binding: GroupBinding, operation: reconcile.Operation) -> bool:
+    """Whether a member this write adds was created or restored by Lockstep moments ago."""
     if operation.kind == "add_member":
         members = [replication.member_of_ref(operation.body)]
     elif operation.kind in ("add_members", "create_group"):
