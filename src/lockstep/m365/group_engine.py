@@ -3,6 +3,9 @@
 Each binding is handled on its own: a failed member read or write parks or delays that binding
 only. A 404 for a group or member Lockstep created moments ago is replication lag (§12.2) and is
 retried shortly; removing a member that is already gone (404 or 400) counts as done.
+
+Members are added with `members@odata.bind`, 20 per write (the first 20 in the group's create),
+and a refused bind is resent member by member once; removals are one `$ref` write each.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ GROUP_PERMISSION_WORDS = (
     "the group then syncs."
 )
 
-# Never the versions: a concurrent change must not be overwritten by this pass.
 # A group holding back its last few new members for accounts being created is planned again
 # after this at the latest (sooner when those accounts exist).
 HOLD_FOR = timedelta(seconds=30)
 # An account pending for longer than this is not waited for (something else holds it up).
 WAIT_AT_MOST = timedelta(minutes=10)
 
+# Never the versions: a concurrent change must not be overwritten by this pass.
 SAVED_FIELDS = [
     "remote_id",
     "last_applied",
