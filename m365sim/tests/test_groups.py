@@ -167,6 +167,41 @@ def test_create_with_more_than_20_binds_fails(graph: httpx.Client) -> None:
     assert r.status_code == 201
 
 
+def test_binding_members_at_creation_needs_user_read_all(sim_server: SimServer, graph: httpx.Client) -> None:
+    """group-post-groups: creating a group with user owners or members needs at least
+    User.Read.All besides Group.Create; a bare create does not."""
+    urls = [f"https://graph.microsoft.com/v1.0/directoryObjects/{u}" for u in user_ids(graph, 2)]
+    with app_client(sim_server, ["Group.Create"]) as c:
+        r = c.post("/groups", json=sec(mailNickname="bare"))
+        assert r.status_code == 201
+        r = c.post("/groups", json=sec(mailNickname="bound", **{"members@odata.bind": urls}))
+        assert r.status_code == 403 and err(r)["code"] == "Authorization_RequestDenied"
+    with app_client(sim_server, ["Group.Create", "User.Read.All"]) as c:
+        r = c.post("/groups", json=sec(mailNickname="bound", **{"members@odata.bind": urls}))
+        assert r.status_code == 201
+        assert len(sim_server.sim.tenant.members[r.json()["id"]]) == 2
+
+
+def test_members_bind_needs_a_member_write_permission(sim_server: SimServer, graph: httpx.Client) -> None:
+    gid = graph.post("/groups", json=sec()).json()["id"]
+    body = {
+        "members@odata.bind": [f"https://graph.microsoft.com/v1.0/directoryObjects/{user_ids(graph, 1)[0]}"]
+    }
+    with app_client(sim_server, ["Group.Read.All", "User.ReadWrite.All"]) as c:
+        assert c.patch(f"/groups/{gid}", json=body).status_code == 403
+    with app_client(sim_server, ["GroupMember.ReadWrite.All"]) as c:
+        assert c.patch(f"/groups/{gid}", json=body).status_code == 204
+
+
+def test_members_bind_naming_a_member_twice_is_refused_whole(graph: httpx.Client) -> None:
+    gid = graph.post("/groups", json=sec()).json()["id"]
+    uid = user_ids(graph, 1)[0]
+    url = f"https://graph.microsoft.com/v1.0/directoryObjects/{uid}"
+    r = graph.patch(f"/groups/{gid}", json={"members@odata.bind": [url, url]})
+    assert r.status_code == 400 and err(r)["message"] == ALREADY
+    assert graph.get(f"/groups/{gid}/members").json()["value"] == []
+
+
 def test_members_paging(graph: httpx.Client) -> None:
     gid = group_id(graph, "All Company")
     r = graph.get(f"/groups/{gid}/members", params={"$top": "7"})

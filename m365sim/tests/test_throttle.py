@@ -54,6 +54,7 @@ class FakeClock:
         ("POST", "/users", None, (1, 1)),
         ("PATCH", "/users/u1", None, (1, 1)),
         ("DELETE", "/groups/g1/members/u1/$ref", None, (1, 1)),
+        ("PATCH", "/groups/g1", None, (1, 1)),  # one write, whatever its members@odata.bind holds
         ("PUT", "/something", None, (1, 1)),
         ("GET", "/groups", None, (1, 0)),
         ("GET", "/domains", None, (1, 0)),
@@ -317,3 +318,19 @@ def test_http_throttling_switched_off(throttled: Any, graph: Any) -> None:
     for _ in range(10):
         r = graph.get("/users")
         assert r.status_code == 200 and r.headers["x-ms-resource-unit"] == "2"  # cost still reported
+
+
+def test_http_a_patch_binding_20_members_is_one_write(throttled: Any, graph: Any) -> None:
+    """§5: PATCH on an identity path is 1 RU and 1 write; the 20 references in it are not 20 writes."""
+    throttled.sim.throttle.configure(ru_small=1000, ru_medium=1000, ru_large=1000, app_tenant_writes=2)
+    users = list(throttled.sim.tenant.users)[1:21]
+    gid = graph.post(
+        "/groups",
+        json={"displayName": "Ops", "mailEnabled": False, "mailNickname": "ops", "securityEnabled": True},
+    ).json()["id"]
+    refs = [f"https://graph.microsoft.com/v1.0/directoryObjects/{u}" for u in users]
+    r = graph.patch(f"/groups/{gid}", json={"members@odata.bind": refs})
+    assert r.status_code == 204 and r.headers["x-ms-resource-unit"] == "1"
+    assert len(throttled.sim.tenant.members[gid]) == 20
+    r = graph.patch(f"/groups/{gid}", json={"description": "third write"})
+    assert r.status_code == 429 and r.headers["x-ms-throttle-information"] == "WriteLimitExceeded"

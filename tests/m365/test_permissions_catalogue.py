@@ -102,6 +102,7 @@ def test_every_planned_write_is_in_the_catalogue() -> None:
         "create_group",
         "update_group",
         "add_member",
+        "add_members",
         "remove_member",
     }
 

@@ -183,11 +183,11 @@ def test_group_membership_is_made_equal_both_ways() -> None:
         last_known={"displayName": "Ops"},
         remote_member_ids=frozenset({"b", "c"}),
     )
-    assert [(o.kind, o.url) for o in ops] == [
-        ("add_member", "/groups/g1/members/$ref"),
-        ("remove_member", "/groups/g1/members/c/$ref"),
+    assert [(o.kind, o.method, o.url) for o in ops] == [
+        ("add_members", "PATCH", "/groups/g1"),
+        ("remove_member", "DELETE", "/groups/g1/members/c/$ref"),
     ]
-    assert ops[0].body == {"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/a"}
+    assert ops[0].body == {"members@odata.bind": ["https://graph.microsoft.com/v1.0/directoryObjects/a"]}
 
 
 def test_new_group_is_a_security_group_not_mail_enabled() -> None:

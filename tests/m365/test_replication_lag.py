@@ -143,8 +143,9 @@ def test_one_groups_member_read_failing_does_not_abort_the_pass(
     user_pass(directory, port)
     lag(sim, "^Lagging$")
     lagging = bound_group(actor, directory, "Lagging", [first])  # bound first: read first
-    steady = bound_group(actor, directory, "Steady", [second])
-    group_pass(directory, port)  # both created; membership follows in the next pass
+    steady = bound_group(actor, directory, "Steady", [])
+    group_pass(directory, port)  # both created ("Lagging" with its member bound at creation)
+    groups.add_members(actor=actor, group_id=steady.pk, user_ids=[second.pk])  # written next pass
     group_pass(directory, port)
     assert_waits_for_replication(GroupBinding.objects.get(group=lagging))
     steady_binding = GroupBinding.objects.get(group=steady)

@@ -80,6 +80,18 @@ def test_group_member_add_and_remove_name_the_member_or_fall_back_to_its_id() ->
     assert remove.summary == "Remove member: r-megan" and remove.body == ""
 
 
+def test_members_bound_in_one_write_are_named_in_the_summary_not_as_a_field() -> None:
+    names = {"r-adele": "adele"}
+    refs = [f"https://graph.microsoft.com/v1.0/directoryObjects/{m}" for m in ("r-adele", "r-megan")]
+    add = describe("PATCH", "/groups/g1", {"members@odata.bind": refs}, member_names=names)
+    assert add.summary == "Add members: adele, r-megan" and add.changes == ()
+    create = describe(
+        "POST", "/groups", {"displayName": "Ops", "members@odata.bind": refs[:1]}, member_names=names
+    )
+    assert create.summary == "Create the security group with members: adele"
+    assert [c.text for c in create.changes if "odata" in c.text] == []
+
+
 def test_other_requests_have_plain_summaries() -> None:
     assert describe("POST", "/users/u1/revokeSignInSessions").summary == "End all sign-in sessions"
     assert describe("POST", "/groups", {"displayName": "Ops"}).summary == "Create the security group"

@@ -12,7 +12,9 @@ is the one permission of Lockstep's set that covers the call. The set is the sma
 covering every call:
 
 - Group.ReadWrite.All is needed anyway (PATCH /groups/{id} has no narrower permission) and
-  covers member `$ref` writes, so GroupMember.ReadWrite.All is not asked for.
+  covers member writes (`$ref`, `members@odata.bind`), so GroupMember.ReadWrite.All is not asked
+  for. Binding members when creating a group also needs User.Read.All or higher, which
+  User.ReadWrite.All is.
 - User.ReadWrite.All is needed anyway (POST /users has no narrower permission) and, with the
   User Administrator role, covers passwordProfile, revokeSignInSessions, delete and restore,
   so User-PasswordProfile.ReadWrite.All, User.RevokeSessions.All and User.DeleteRestore.All are
@@ -190,6 +192,9 @@ CATALOGUE: tuple[GraphCall, ...] = (
         (GROUP_SYNC,),
         ("Group.ReadWrite.All", "Directory.ReadWrite.All"),
         "Group.ReadWrite.All",
+    ),
+    GraphCall(
+        "PATCH", "/groups/{id} (members@odata.bind)", (GROUP_SYNC,), _MEMBER_WRITE, "Group.ReadWrite.All"
     ),
     GraphCall("POST", "/groups/{id}/members/$ref", (GROUP_SYNC,), _MEMBER_WRITE, "Group.ReadWrite.All"),
     GraphCall(

@@ -7,7 +7,7 @@ No I/O and no Django: every function here is a plain computation, unit-tested on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ OperationKind = Literal[
     "create_group",
     "update_group",
     "add_member",
+    "add_members",
     "remove_member",
 ]
 
@@ -178,6 +179,37 @@ def plan_user(
     return operations
 
 
+MAX_BIND = 20  # members@odata.bind references per request (graph-facts §2.2, §2.3)
+
+
+def _bind(member_ids: Sequence[str], directory_object_base: str) -> dict[str, Any]:
+    """A `members@odata.bind` body part (nothing for no members)."""
+    if not member_ids:
+        return {}
+    return {"members@odata.bind": [directory_object_base + m for m in member_ids]}
+
+
+def bound_members(body: Mapping[str, Any] | None) -> list[str]:
+    """The member ids a `members@odata.bind` body names."""
+    refs = (body or {}).get("members@odata.bind") or []
+    return [str(ref).rstrip("/").rsplit("/", 1)[-1] for ref in refs]
+
+
+def member_ref_operations(
+    remote_id: str, member_ids: Sequence[str], directory_object_base: str
+) -> list[Operation]:
+    """One `POST .../members/$ref` per member: the fallback for a refused `members@odata.bind`."""
+    return [
+        Operation(
+            "add_member",
+            "POST",
+            f"/groups/{remote_id}/members/$ref",
+            {"@odata.id": directory_object_base + member},
+        )
+        for member in member_ids
+    ]
+
+
 def plan_group(
     *,
     desired: DesiredGroup | None,
@@ -185,11 +217,16 @@ def plan_group(
     last_known: Mapping[str, Any],
     remote_member_ids: frozenset[str] | None,
     directory_object_base: str = "https://graph.microsoft.com/v1.0/directoryObjects/",
+    hold_partial: bool = False,
 ) -> list[Operation]:
     """Writes for a bound security group; membership is made equal in both directions.
 
     `remote_member_ids` is the membership last read from Microsoft 365 (None: unknown,
-    so only attributes are planned and membership waits for a read).
+    so only attributes are planned and membership waits for a read). Members are added with
+    `members@odata.bind`, up to 20 per write: at creation (the first 20) and by `PATCH`
+    (graph-facts §2.2, §2.3); removals are one `DELETE .../$ref` each, the only way Graph has.
+    `hold_partial`: more members are about to exist (their accounts are being created), so
+    only full writes of 20 are planned now and the rest waits to share a write with them.
     """
     if desired is None:
         return []
@@ -206,6 +243,7 @@ def plan_group(
                     "securityEnabled": True,
                     "groupTypes": [],
                     **({"description": desired.description} if desired.description else {}),
+                    **_bind(sorted(desired.member_remote_ids)[:MAX_BIND], directory_object_base),
                 },
             )
         ]
@@ -215,12 +253,13 @@ def plan_group(
     if patch:
         operations.append(Operation("update_group", "PATCH", f"/groups/{remote_id}", patch))
     if remote_member_ids is not None:
-        base = directory_object_base
-        for member in sorted(desired.member_remote_ids - remote_member_ids):
+        added = sorted(desired.member_remote_ids - remote_member_ids)
+        if hold_partial:
+            added = added[: len(added) - len(added) % MAX_BIND]
+        for start in range(0, len(added), MAX_BIND):
+            chunk = added[start : start + MAX_BIND]
             operations.append(
-                Operation(
-                    "add_member", "POST", f"/groups/{remote_id}/members/$ref", {"@odata.id": base + member}
-                )
+                Operation("add_members", "PATCH", f"/groups/{remote_id}", _bind(chunk, directory_object_base))
             )
         for member in sorted(remote_member_ids - desired.member_remote_ids):
             operations.append(

@@ -166,17 +166,32 @@ def _summary(method: str, segments: list[str], body: Mapping[str, Any], names: M
         if method == "PATCH":
             return "Update the account"
     if kind == "groups":
+        if method == "POST" and len(segments) == 1 and body.get("members@odata.bind"):
+            refs = body["members@odata.bind"]
+            return "Create the security group with members: " + ", ".join(
+                _member(str(r), names) for r in refs
+            )
         if method == "POST" and len(segments) == 1:
             return "Create the security group"
         if method == "POST" and segments[-1] == "$ref" and "members" in segments:
             return f"Add member: {_member(str(body.get('@odata.id', '')), names)}"
         if method == "DELETE" and segments[-1] == "$ref" and "members" in segments:
             return f"Remove member: {names.get(segments[-2], segments[-2])}"
+        if method == "PATCH" and "members@odata.bind" in body:
+            refs = body.get("members@odata.bind") or []
+            return "Add members: " + ", ".join(_member(str(ref), names) for ref in refs)
         if method == "PATCH":
             return "Update the group"
     if kind == "directory" and segments[-1] == "restore":
         return "Restore the deleted account"
     return f"{method} {'/'.join(segments)}"
+
+
+def _without_binds(body: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The body's properties: member references are said in the summary, not as a field change."""
+    if body is None:
+        return None
+    return {k: v for k, v in body.items() if not k.endswith("@odata.bind")}
 
 
 def describe(
@@ -198,7 +213,9 @@ def describe(
     shown = hide_passwords(dict(body)) if body is not None else None
     return PlainWrite(
         summary=_summary(method, segments, body or {}, member_names or {}),
-        changes=changes(body, before) if method in ("POST", "PATCH") and "$ref" not in segments else (),
+        changes=changes(_without_binds(body), before)
+        if method in ("POST", "PATCH") and "$ref" not in segments
+        else (),
         method=method,
         path=path,
         body=json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=False) if shown is not None else "",

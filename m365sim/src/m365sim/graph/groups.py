@@ -239,6 +239,8 @@ def create_group(sim: Simulator, req: GraphRequest) -> GraphResponse:
             raise conflict("mailNickname")
     members = bind_ids(body.get("members@odata.bind", []))
     owners = bind_ids(body.get("owners@odata.bind", []))
+    if members or owners:
+        perms.require(req, perms.BIND_AT_CREATE)
     if len(members) + len(owners) > MAX_BIND:
         raise bad_request("The number of members and owners to add in one request exceeds the limit of 20.")
     gid = new_id()

@@ -55,6 +55,9 @@ GROUP_READ = {
 GROUP_CREATE = {"Group.Create", "Group.ReadWrite.All"} | DIR_W
 GROUP_WRITE = {"Group.ReadWrite.All"} | DIR_W
 MEMBER_WRITE = {"GroupMember.ReadWrite.All", "Group.ReadWrite.All"} | DIR_W
+# POST /groups binding user owners or members at creation: "at least User.Read.All" besides
+# GROUP_CREATE (group-post-groups, Permissions)
+BIND_AT_CREATE = {"User.Read.All", "User.ReadWrite.All"} | DIR_R
 # list/get domains: Domain.Read.All, Directory.Read.All, Domain.ReadWrite.All, Directory.ReadWrite.All
 DOMAIN_READ = {"Domain.Read.All", "Domain.ReadWrite.All"} | DIR_R
 DOMAIN_WRITE = {"Domain.ReadWrite.All"}
