@@ -16,6 +16,7 @@ def setup_django(database_url: str = "") -> Path:
     os.environ["LOCKSTEP_DATA_DIR"] = str(data_dir)
     os.environ["LOCKSTEP_DATABASE_URL"] = database_url
     os.environ.setdefault("LOCKSTEP_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("LOCKSTEP_ALLOW_CUSTOM_ENDPOINTS", "true")  # the benches' tenant is m365sim
     os.environ["DJANGO_SETTINGS_MODULE"] = "lockstep.settings"
     import django
     from django.core.management import call_command

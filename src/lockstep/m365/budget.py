@@ -36,6 +36,8 @@ a third; the other two thirds stay with other apps, and their use shows up in th
 percentage header, which slows Lockstep further."""
 UNIT_SHARE = 0.9
 """Resource units: 90 % of the smallest tenant size's quota (the size is not known up front)."""
+_FLOAT_NOISE = 1e-9
+"""A shortfall this small (seconds) is rounding in the refill arithmetic, not a real wait."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ class DatabaseBudget:
                 (writes - row.writes) / limits.writes_per_second,
                 0.0,
             )
-            if wait <= 0:
+            if wait <= _FLOAT_NOISE:
+                wait = 0.0
                 row.resource_units -= units
                 row.writes -= writes
                 row.used_units += units
