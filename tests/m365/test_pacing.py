@@ -50,6 +50,7 @@ class FakeClock:
         return self.now
 
     def sleep(self, seconds: float) -> None:
+        assert seconds > 1e-9, "a wait too small to move the clock: the budget would spin"
         self.slept += seconds
         self.now += seconds
 
