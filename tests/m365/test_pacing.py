@@ -26,6 +26,7 @@ from lockstep.m365.graph.transport import RetryPolicy
 from lockstep.m365.models import Directory, GraphBudget, SyncStatus, UserBinding
 from lockstep.m365.services import bindings
 from lockstep.m365.sync_loop import PortCache
+from lockstep.m365.sync_pass import retry_delay
 from m365sim.testing import SimServer
 
 CONNECTION = DirectoryConnection(
@@ -228,3 +229,9 @@ def test_an_inner_retry_after_becomes_the_bindings_retry_time(
     assert before + timedelta(seconds=119) <= binding.retry_at <= timezone.now() + timedelta(seconds=121)
     paused = GraphBudget.objects.get(tenant_id=directory.tenant_id).blocked_until
     assert 115 <= paused - time.time() <= 121  # the tenant waits as long as the binding
+
+
+def test_retry_after_replaces_the_backoff_exactly_and_without_it_the_backoff_stays() -> None:
+    assert retry_delay(1, 120.0) == timedelta(seconds=120)
+    assert retry_delay(7, 0.25) == timedelta(seconds=0.25)  # a short one is not stretched either
+    assert timedelta(seconds=1) <= retry_delay(1) <= timedelta(seconds=2)  # backoff: 1-2 s at first
