@@ -1,7 +1,9 @@
 """Provision N users into m365sim with 20 ms latency and Graph's real limits.
 
-Reports the achieved write rate against the tenant's write limit (3,000 per 150 s per
-app and tenant), the share of throttled requests, and Graph HTTP requests per write.
+Reports the wall time against the allowance minimum (the least time Graph's write limit of
+3,000 per 150 s per app and tenant permits, as m365sim models it: a full bucket of 3,000 at
+the start, then 20 writes/s, plus the latency of batches that cannot overlap), the share of
+throttled requests, and Graph HTTP requests per write.
 
     .venv/bin/python bench/bench_provision.py [--users 5000]
 """
@@ -16,7 +18,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today
 
+WRITE_BUCKET = 3000  # writes per app and tenant, full when the tenant is idle
 WRITE_LIMIT_PER_SECOND = 3000 / 150
+BATCH_SIZE = 20
+LATENCY_SECONDS = 0.020
+
+
+def allowance_minimum(writes: int, latency: float = LATENCY_SECONDS) -> float:
+    """The least wall time for `writes` writes sent as `$batch`es of 20, one after another.
+
+    Each batch goes as soon as the bucket (full at the start, refilled at 20/s) holds its
+    writes and the previous batch has answered; the last answer ends the run.
+    """
+    now, tokens, left = 0.0, float(WRITE_BUCKET), writes
+    while left > 0:
+        size = min(BATCH_SIZE, left)
+        if tokens < size:
+            wait = (size - tokens) / WRITE_LIMIT_PER_SECOND
+            now, tokens = now + wait, float(size)
+        tokens -= size
+        left -= size
+        now += latency
+        tokens = min(WRITE_BUCKET, tokens + latency * WRITE_LIMIT_PER_SECOND)
+    return now
 
 
 def main() -> None:
@@ -68,15 +92,13 @@ def main() -> None:
     writes = stats.writes
     requests = stats.http_requests
     throttled = stats.throttled
-    rate = writes / elapsed
+    minimum = allowance_minimum(writes)
     rows = [
         ("users provisioned", f"{args.users:,}"),
         ("wall time", f"{elapsed:.1f} s"),
+        ("allowance minimum", f"{minimum:.1f} s (3,000 writes at once, then 20/s, 20 ms per batch)"),
+        ("wall time / allowance minimum", f"{elapsed / minimum:.2f} (target ≤ 1.15)"),
         ("Graph writes", f"{writes:,}"),
-        (
-            "achieved write rate",
-            f"{rate:.2f}/s = {rate / WRITE_LIMIT_PER_SECOND:.1%} of the 20/s limit (target ≥ 90%)",
-        ),
         ("Graph HTTP requests", f"{requests:,} = {requests / (writes / 20):.2f} x writes/20 (target ≤ 1.1)"),
         ("throttled responses", f"{throttled} = {throttled / max(1, requests):.2%} (target < 1%)"),
     ]

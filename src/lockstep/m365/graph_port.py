@@ -13,6 +13,7 @@ from lockstep.m365.graph.errors import (
     MaybeCommitted,
     NotAMember,
     ObjectConflict,
+    Throttled,
 )
 from lockstep.m365.mapping import ACCOUNT_SELECT
 from lockstep.m365.port import ErrorKind, WriteOutcome, WriteRequest
@@ -68,6 +69,7 @@ def outcome_of_error(
         code=code,
         message=error.message or str(error),
         plain_words=error.plain_words,
+        retry_after=error.retry_after if isinstance(error, Throttled) else None,
     )
 
 

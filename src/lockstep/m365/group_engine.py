@@ -20,10 +20,10 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
 from lockstep.m365 import mapping, reconcile, replication
-from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError, NotFound
+from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError, NotFound, Throttled
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
-from lockstep.m365.sync_pass import GROUP_CLAIM_LIMIT, PARK_FOR, PassResult, backoff, claim
+from lockstep.m365.sync_pass import GROUP_CLAIM_LIMIT, PARK_FOR, PassResult, claim, retry_delay
 
 REFUSED = "Authorization_RequestDenied"
 GROUP_PERMISSION_WORDS = (
@@ -331,7 +331,7 @@ def _handle(
         result.paused = binding.last_error
     elif outcome.error_kind == "transient":
         binding.attempts += 1
-        binding.retry_at = timezone.now() + backoff(binding.attempts)
+        binding.retry_at = timezone.now() + retry_delay(binding.attempts, outcome.retry_after)
         binding.status = SyncStatus.PENDING
     else:
         binding.status = SyncStatus.ERROR
@@ -378,7 +378,8 @@ def _read_failed(binding: GroupBinding, exc: GraphError, result: PassResult) -> 
     binding.last_error_code = exc.code or type(exc).__name__
     if exc.kind in ("transient", "uncertain"):
         binding.attempts += 1
-        binding.retry_at = timezone.now() + backoff(binding.attempts)
+        retry_after = exc.retry_after if isinstance(exc, Throttled) else None
+        binding.retry_at = timezone.now() + retry_delay(binding.attempts, retry_after)
         binding.status = SyncStatus.PENDING
     else:
         binding.status = SyncStatus.ERROR

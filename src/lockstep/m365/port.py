@@ -27,6 +27,7 @@ class WriteOutcome:
     code: str = ""
     message: str = ""
     plain_words: str = ""
+    retry_after: float | None = None  # seconds Graph asked to wait (a throttled write)
 
     @property
     def ok(self) -> bool:

@@ -49,6 +49,14 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
 
 
+def retry_delay(attempts: int, retry_after: float | None = None) -> timedelta:
+    """When to try a transient failure again: after Graph's Retry-After when it sent one (a
+    throttled write must not come back before Graph allows it), else after `backoff`."""
+    if retry_after is not None:
+        return timedelta(seconds=max(0.0, retry_after))
+    return backoff(attempts)
+
+
 def random_password() -> str:
     """A password nobody knows that satisfies Microsoft's policy (all four classes, 32 chars)."""
     alphabet = string.ascii_letters + string.digits + "-_.!#"

@@ -16,7 +16,7 @@ from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
 from lockstep.m365 import adoption, mapping, password_delivery, password_hold, reconcile, replication
-from lockstep.m365.graph.errors import FatalForDirectory, GraphError
+from lockstep.m365.graph.errors import FatalForDirectory, GraphError, Throttled
 from lockstep.m365.models import (
     Directory,
     GroupBinding,
@@ -28,7 +28,7 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.port import GraphPort, WriteOutcome
-from lockstep.m365.sync_pass import ADMIN_ROLE_WORDS, PARK_FOR, PassResult, backoff
+from lockstep.m365.sync_pass import ADMIN_ROLE_WORDS, PARK_FOR, PassResult, backoff, retry_delay
 from lockstep.m365.user_plan import Work, deleted_match, deleted_users, offer_restore
 
 
@@ -47,19 +47,22 @@ def record_one(
     except FatalForDirectory as exc:
         result.paused = exc.plain_words or str(exc)
     except GraphError as exc:
-        _retry_later(work, result, exc.plain_words or str(exc), exc.code or "lookup_failed")
+        retry_after = exc.retry_after if isinstance(exc, Throttled) else None
+        _retry_later(work, result, exc.plain_words or str(exc), exc.code or "lookup_failed", retry_after)
     except ObjectDoesNotExist:
         _retry_later(work, result, adoption.USER_CHANGED_WORDS, "user_changed")
 
 
-def _retry_later(work: Work, result: PassResult, words: str, code: str) -> None:
+def _retry_later(
+    work: Work, result: PassResult, words: str, code: str, retry_after: float | None = None
+) -> None:
     binding = work.binding
     result.errors += 1
     work.done = False
     work.error = binding.last_error = words
     binding.last_error_code = code
     binding.attempts += 1
-    binding.retry_at = timezone.now() + backoff(binding.attempts)
+    binding.retry_at = timezone.now() + retry_delay(binding.attempts, retry_after)
     binding.status = SyncStatus.PENDING
 
 
@@ -151,7 +154,7 @@ def _record(
         result.paused = outcome.plain_words or outcome.message
     elif outcome.error_kind == "transient":
         binding.attempts += 1
-        binding.retry_at = timezone.now() + backoff(binding.attempts)
+        binding.retry_at = timezone.now() + retry_delay(binding.attempts, outcome.retry_after)
         binding.status = SyncStatus.PENDING
     else:
         binding.status = SyncStatus.ERROR

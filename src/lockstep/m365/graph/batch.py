@@ -21,7 +21,7 @@ from .errors import (
     Throttled,
     Transient,
 )
-from .ratelimit import estimate_cost
+from .ratelimit import estimate_cost, limit_usage
 from .transport import RETRY_STATUSES_ALWAYS, RETRY_STATUSES_IDEMPOTENT, Transport, is_idempotent
 
 MAX_BATCH = 20
@@ -275,7 +275,28 @@ class BatchExecutor:
             out[i] = BatchResult(requests[i], status, headers, inner_body, error)
         if throttled:
             self.transport.stats.add(throttled=throttled)
+        self._tell_limiter(out)
         return _settle_424(out, _chain(chunk, ids, requests))
+
+    def _tell_limiter(self, out: dict[int, BatchResult]) -> None:
+        """Inner answers carry Graph's throttling news too: the highest limit percentage goes to
+        the limiter, and the longest inner Retry-After pauses the whole tenant."""
+        readings = [
+            (fraction, result.request.method.upper() != "GET")
+            for result in out.values()
+            if (fraction := limit_usage(result.headers)) is not None
+        ]
+        if readings:
+            self.transport.observe_usage(
+                max(fraction for fraction, _ in readings), writes=any(wrote for _, wrote in readings)
+            )
+        pauses = [
+            r.error.retry_after
+            for r in out.values()
+            if isinstance(r.error, Throttled) and r.error.retry_after is not None
+        ]
+        if pauses:
+            self.transport.penalize(max(pauses))
 
 
 def _in_dependency_order(group: list[int], ids: list[str], requests: Sequence[BatchRequest]) -> list[int]:

@@ -2,14 +2,16 @@
 
 The transport calls `acquire(units)` before every HTTP request with the request's estimated
 resource-unit cost (graph-facts §5), so a limiter can pace below Graph's per-tenant budget.
-A limiter that also has `penalize(seconds)` is told about every 429's Retry-After.
+A limiter that also has `penalize(seconds)` is told about every 429's Retry-After (top-level
+or inside a `$batch`), and one with `observe_usage(fraction, writes=...)` about every
+`x-ms-throttle-limit-percentage` header, which Graph sends once a limit is past 80 % used.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -26,6 +28,29 @@ class ThrottleAware(Protocol):
     """A limiter that wants to hear about 429s: stop handing out budget for `seconds`."""
 
     def penalize(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class UsageAware(Protocol):
+    """A limiter that wants Graph's own count: a limit is `fraction` used (0.8-1.8; 1 = full).
+    `writes`: the answered request was a write, so the limit may be the write limit."""
+
+    def observe_usage(self, fraction: float, *, writes: bool) -> None: ...
+
+
+THROTTLE_PERCENTAGE = "x-ms-throttle-limit-percentage"
+
+
+def limit_usage(headers: Mapping[str, str]) -> float | None:
+    """The `x-ms-throttle-limit-percentage` of a response's headers (any case), or None."""
+    for name, value in headers.items():
+        if name.lower() == THROTTLE_PERCENTAGE:
+            try:
+                fraction = float(value)
+            except ValueError:
+                return None
+            return fraction if fraction >= 0 else None
+    return None
 
 
 class NoRateLimit:

@@ -25,7 +25,7 @@ from .errors import (
     Throttled,
     Transient,
 )
-from .ratelimit import NoRateLimit, RateLimiter, ThrottleAware, estimate_cost
+from .ratelimit import NoRateLimit, RateLimiter, ThrottleAware, UsageAware, estimate_cost, limit_usage
 
 log = logging.getLogger("lockstep.m365.graph")
 
@@ -244,6 +244,7 @@ class Transport:
 
             self.stats.add(http_requests=1, writes=writes)
             if response.is_success:
+                self.observe_usage(limit_usage(response.headers), writes=writes > 0)
                 return response
             error = classify(response.status_code, response.content, response.headers)
             status = response.status_code
@@ -280,15 +281,25 @@ class Transport:
             )
             self._wait(delay)
 
+    def observe_usage(self, fraction: float | None, *, writes: bool) -> None:
+        """Pass Graph's `x-ms-throttle-limit-percentage` (if it was sent) on to the rate limiter."""
+        if fraction is not None and isinstance(self.rate_limiter, UsageAware):
+            self.rate_limiter.observe_usage(fraction, writes=writes)
+
+    def penalize(self, retry_after: float) -> None:
+        """Tell the rate limiter that Graph asked for a pause of `retry_after` seconds."""
+        if isinstance(self.rate_limiter, ThrottleAware):
+            self.rate_limiter.penalize(retry_after)
+
     def _retry_delay(self, error: GraphError, status: int, idempotent: bool, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up and raise."""
+        retry_after = error.retry_after if isinstance(error, Throttled) else None
+        if retry_after is not None:
+            self.penalize(retry_after)  # the whole tenant waits, whether or not this request retries
         retryable = status in RETRY_STATUSES_ALWAYS or (idempotent and status in RETRY_STATUSES_IDEMPOTENT)
         if not retryable or attempt >= self.retry.max_attempts:
             return None
-        retry_after = error.retry_after if isinstance(error, Throttled) else None
         if retry_after is not None:
-            if isinstance(self.rate_limiter, ThrottleAware):
-                self.rate_limiter.penalize(retry_after)
             if retry_after > self.retry.max_retry_after:
                 return None  # too long to block a worker: the caller reschedules
             return retry_after
