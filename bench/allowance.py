@@ -68,7 +68,9 @@ def allowance_minimum(
 
 def combined_minimum(writes_per_tenant: Iterable[int], *, latency_seconds: float = LATENCY_SECONDS) -> float:
     """Several tenants worked at once, each with its own bucket: the slowest tenant's minimum."""
-    return max((allowance_minimum(w, latency_seconds=latency_seconds) for w in writes_per_tenant), default=0.0)
+    return max(
+        (allowance_minimum(w, latency_seconds=latency_seconds) for w in writes_per_tenant), default=0.0
+    )
 
 
 def ratio(wall_seconds: float, minimum_seconds: float) -> str:

@@ -56,7 +56,13 @@ def main() -> None:
 
     organization, actor = organization_and_actor()
     with SimServer(
-        seed="large", users=10, groups=1, latency_ms=20, throttling=True, subprocess_mode=False, tenants=args.tenants
+        seed="large",
+        users=10,
+        groups=1,
+        latency_ms=20,
+        throttling=True,
+        subprocess_mode=False,
+        tenants=args.tenants,
     ) as sim:
         pairs = connect_directories(actor, sim, args.tenants)
         prefixes = [f"t{i:02d}u" for i in range(args.tenants)]
@@ -81,7 +87,10 @@ def main() -> None:
             time.sleep(0.05)
         elapsed = time.monotonic() - start
         stop_worker(loop, stop)
-        counts = [throttle_counts(tenant.request_log()[since:]) for (_, tenant), since in zip(pairs, logged_before)]
+        counts = [
+            throttle_counts(tenant.request_log(since))
+            for (_, tenant), since in zip(pairs, logged_before, strict=True)
+        ]
     done = [f for f in finished if f is not None]
     minimum = allowance_minimum(args.users)  # every tenant does the same work
     overall = combined_minimum([args.users] * args.tenants)
