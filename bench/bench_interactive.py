@@ -120,7 +120,8 @@ def main() -> None:
         seed="large", users=10, groups=1, latency_ms=20, throttling=True, subprocess_mode=False
     ) as sim:
         directory = connect_directory(actor, sim)
-        domain = sim.tenants[0].default_domain
+        tenant = sim.tenants[0]  # (a control request: asked once)
+        domain = tenant.default_domain
         loop, stop = start_worker()
         edited = bulk_users(organization, "edit", domain, EDITED_USERS)
         bulk_bindings.bind_users(actor=actor, user_ids=edited, directory_id=directory.pk)
@@ -137,7 +138,7 @@ def main() -> None:
         finished: list[float] = []
 
         def watch_bulk() -> None:
-            while accounts_with_prefix(sim.tenants[0], "bulk") < args.users and not stop.is_set():
+            while accounts_with_prefix(tenant, "bulk") < args.users and not stop.is_set():
                 time.sleep(0.05)
             finished.append(time.monotonic() - start)
             bulk_done.set()
