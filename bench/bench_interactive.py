@@ -155,7 +155,7 @@ def main() -> None:
     text = (
         f"# An admin's edit during a bulk job (b)\n\n`bench/bench_interactive.py --users {args.users} "
         f"--interval {args.interval:g}` on {today()}, {machine()}; one worker (`SyncLoop`), "
-        f"{database_words(database_url)}; m365sim, one tenant, "
+        f"{database_words(database_url, args.sqlite)}; m365sim, one tenant, "
         f"{LATENCY_SECONDS * 1000:.0f} ms latency, Graph's real limits. An admin edit (job title, "
         f"`users.update_user` as an administrator) every {args.interval:g} s while {args.users:,} users "
         "bound in bulk are provisioned; a sample is save -> the title on the account in m365sim.\n\n"

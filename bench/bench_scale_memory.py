@@ -150,7 +150,7 @@ def main() -> None:
     text = (
         f"# Worker memory and queries at scale (e)\n\n`bench/bench_scale_memory.py --users {args.users} "
         f"--tenants {args.tenants} --change-rate {args.change_rate:g}` on {today()}, {machine()}; "
-        f"{database_words(database_url)}; m365sim `large` seed, {args.tenants} tenants, 20 ms latency, Graph's "
+        f"{database_words(database_url, args.sqlite)}; m365sim `large` seed, {args.tenants} tenants, 20 ms latency, Graph's "
         f"real limits. {total:,} bound users in step, then {edits:,} of them edited at once (a CSV import); "
         "one worker process (`SyncLoop`) until every edit is applied and each directory's first drift "
         f"round is done (+{SETTLE_SECONDS:.0f} s).\n\n"

@@ -51,8 +51,11 @@ def fresh_postgres(name: str) -> str:
     return POSTGRES + name
 
 
-def database_words(database_url: str) -> str:
-    return "PostgreSQL" if database_url else "SQLite (PostgreSQL was not reachable)"
+def database_words(database_url: str, sqlite_asked: bool = False) -> str:
+    """The database a benchmark ran on, for its results file."""
+    if database_url:
+        return "PostgreSQL"
+    return "SQLite (--sqlite)" if sqlite_asked else "SQLite (PostgreSQL was not reachable)"
 
 
 def throttle_counts(log: list[dict[str, Any]]) -> tuple[int, int]:
