@@ -37,17 +37,20 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432/"
 
 def fresh_postgres(name: str) -> str:
     """A new, empty PostgreSQL database `name` at 127.0.0.1 (dropped first if it exists; never
-    `test`); its URL, or "" when PostgreSQL is not reachable (the caller falls back to SQLite)."""
+    `test`); its URL, or "" when PostgreSQL is not reachable (the caller falls back to SQLite).
+    A reachable server that refuses the drop or the create stops the benchmark."""
     if name == "test":
         raise ValueError("the database named test belongs to the test runs")
     host = ["-h", "127.0.0.1", "-U", "postgres"]
     try:
         if subprocess.run(["pg_isready", *host], capture_output=True, timeout=10).returncode != 0:
             return ""
-        subprocess.run(["dropdb", *host, "--if-exists", name], check=True, capture_output=True, timeout=60)
-        subprocess.run(["createdb", *host, name], check=True, capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return ""
+    for command in (["dropdb", *host, "--if-exists", name], ["createdb", *host, name]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command)}: {done.stderr.strip()}")
     return POSTGRES + name
 
 
