@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 
-def setup_django(database_url: str = "") -> Path:
-    data_dir = Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
+def setup_django(database_url: str = "", data_dir: Path | None = None, migrate: bool = True) -> Path:
+    """Django on `database_url` (empty: SQLite in the data directory), its data directory
+    `data_dir` (default: a new one), migrated unless `migrate` is False (a child process
+    joining its parent's database). Returns the data directory."""
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="lockstep-bench-"))
     os.environ["LOCKSTEP_DATA_DIR"] = str(data_dir)
     os.environ["LOCKSTEP_DATABASE_URL"] = database_url
     os.environ.setdefault("LOCKSTEP_LOG_LEVEL", "WARNING")
@@ -23,8 +27,45 @@ def setup_django(database_url: str = "") -> Path:
     from django.core.management import call_command
 
     django.setup()
-    call_command("migrate", verbosity=0)
+    if migrate:
+        call_command("migrate", verbosity=0)
     return data_dir
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/"
+
+
+def fresh_postgres(name: str) -> str:
+    """A new, empty PostgreSQL database `name` at 127.0.0.1 (dropped first if it exists; never
+    `test`); its URL, or "" when PostgreSQL is not reachable (the caller falls back to SQLite).
+    A reachable server that refuses the drop or the create stops the benchmark."""
+    if name == "test":
+        raise ValueError("the database named test belongs to the test runs")
+    host = ["-h", "127.0.0.1", "-U", "postgres"]
+    try:
+        if subprocess.run(["pg_isready", *host], capture_output=True, timeout=10).returncode != 0:
+            return ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    for command in (["dropdb", *host, "--if-exists", name], ["createdb", *host, name]):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command)}: {done.stderr.strip()}")
+    return POSTGRES + name
+
+
+def database_words(database_url: str, sqlite_asked: bool = False) -> str:
+    """The database a benchmark ran on, for its results file."""
+    if database_url:
+        return "PostgreSQL"
+    return "SQLite (--sqlite)" if sqlite_asked else "SQLite (PostgreSQL was not reachable)"
+
+
+def throttle_counts(log: list[dict[str, Any]]) -> tuple[int, int]:
+    """(Graph requests, of which throttled) in an m365sim request log: the requests inside a
+    `$batch` count one by one, the outer `POST /$batch` and token requests not at all."""
+    graph = [r for r in log if "/oauth2/" not in r["path"] and r["path"].rstrip("/") != "/$batch"]
+    return len(graph), sum(1 for r in graph if int(r["status"]) == 429)
 
 
 def organization_and_actor() -> tuple[Any, Any]:
@@ -108,3 +149,56 @@ def machine() -> str:
 
 def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def bulk_users(organization: Any, prefix: str, domain: str, count: int) -> list[int]:
+    """`count` Lockstep users `<prefix>NNNNNN@<domain>` made in bulk (the create service is
+    measured elsewhere); their ids, in order."""
+    from lockstep.directory.models import User
+
+    User.objects.bulk_create(
+        [
+            User(
+                organization=organization,
+                username=f"{prefix}{i:06d}",
+                email=f"{prefix}{i:06d}@{domain}",
+                first_name="Bench",
+                last_name=f"User {i}",
+                display_name=f"Bench {prefix} {i}",
+                immutable_id=f"{prefix}immutable{i:08d}",
+            )
+            for i in range(count)
+        ],
+        batch_size=1000,
+    )
+    return list(
+        User.objects.filter(organization=organization, username__startswith=prefix)
+        .order_by("username")
+        .values_list("id", flat=True)
+    )
+
+
+def accounts_with_prefix(sim_tenant: Any, prefix: str) -> int:
+    """How many accounts of an in-process m365sim tenant have a UPN starting with `prefix`."""
+    return sum(1 for upn in list(sim_tenant.sim.tenant.by_upn) if upn.startswith(prefix))
+
+
+def start_worker(name: str = "bench") -> tuple[Any, Any]:
+    """The sync loop as `lockstep worker` runs it (a thread; whatever `SyncLoop` does with
+    several directories); returns (loop, stop event)."""
+    import threading
+
+    from lockstep.m365 import sync_loop
+
+    stop = threading.Event()
+    loop = sync_loop.SyncLoop(worker=name, stop=stop)
+    loop.start()
+    return loop, stop
+
+
+def stop_worker(loop: Any, stop: Any) -> None:
+    from lockstep.m365 import wakeup
+
+    stop.set()
+    wakeup.notify()
+    loop.join(timeout=30)
