@@ -1,23 +1,22 @@
 """The allowance minimum: the least wall time Graph's write limit, as m365sim models it, permits.
 
 Graph allows an app 3,000 writes per 150 s in one tenant (graph-facts §5). m365sim models that
-as a token bucket that is full when the tenant is idle and refills evenly, 20 writes/s. So for
-`W` writes into one tenant:
+as a token bucket that is full when the tenant is idle and refills evenly, 20 writes/s. A
+tenant's writes go as `$batch`es of 20, one after another (each waits for the previous answer),
+each costing one 20 ms round trip. The least time for `W` writes is then found step by step
+(`allowance_minimum`): a batch leaves as soon as the bucket holds its writes and the previous
+batch has answered; the bucket refills meanwhile, also during the round trips.
 
-    allowance minimum = max(0, W - 3,000) / 20 s  +  B x 20 ms
-
-The first term is the refill time: the first 3,000 writes are in the bucket at the start, every
-further write waits for its 1/20 s of refill. The second is the latency of the `B` round trips
-that cannot overlap: a tenant's `$batch`es of 20 go one after another (`batches_in_sequence`),
-each costing one 20 ms round trip, and this bound does not hide them behind the refill wait.
-So 3,000 writes cost only latency; 3,001 cost one refill interval (50 ms) more.
+So up to the bucket (and the little that refills while it drains) only the round trips cost
+time: 3,000 writes take 150 x 20 ms = 3.0 s. Well past it the refill rate rules: 5,000 writes
+take about (5,000 - 3,000) / 20 = 100 s, the round trips hidden in the refill waits.
 
 Tenants have their own buckets and refill side by side, so the minimum for several tenants
 worked at once is the largest of theirs (`combined_minimum`). The per-application buckets
 (35,000 writes / 5 min) do not bind here: each tenant's Lockstep app has its own client id.
 
-`bench/bench_tenants.py`, `bench_interactive.py` and `bench_scale_memory.py` print every
-wall time beside this figure, as a ratio.
+Every scale benchmark (`bench_provision`, `bench_onboarding`, `bench_tenants`,
+`bench_interactive`) prints its wall time beside this figure, as a ratio.
 """
 
 from __future__ import annotations
@@ -53,17 +52,24 @@ def batches_in_sequence(writes: int, batch_size: int = BATCH_SIZE) -> int:
 def allowance_minimum(
     writes: int,
     *,
-    batches: int | None = None,
     latency_seconds: float = LATENCY_SECONDS,
+    batch_size: int = BATCH_SIZE,
     limit: WriteLimit = GRAPH_WRITE_LIMIT,
 ) -> float:
-    """Seconds: the refill time for the writes past a full bucket, plus `batches` round trips
-    (default `batches_in_sequence(writes)`) of `latency_seconds` each."""
+    """Seconds: `writes` writes into one idle tenant as batches of `batch_size`, one after another."""
     if writes < 0:
         raise ValueError("writes must be >= 0")
-    round_trips = batches_in_sequence(writes) if batches is None else batches
-    refill = max(0, writes - limit.bucket) / limit.refill_per_second
-    return refill + round_trips * latency_seconds
+    now, tokens, left = 0.0, float(limit.bucket), writes
+    while left > 0:
+        size = min(batch_size, left)
+        if tokens < size:  # wait for the refill
+            now += (size - tokens) / limit.refill_per_second
+            tokens = float(size)
+        tokens -= size
+        left -= size
+        now += latency_seconds  # the round trip, while the bucket refills
+        tokens = min(float(limit.bucket), tokens + latency_seconds * limit.refill_per_second)
+    return now
 
 
 def combined_minimum(writes_per_tenant: Iterable[int], *, latency_seconds: float = LATENCY_SECONDS) -> float:

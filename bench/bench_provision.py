@@ -16,31 +16,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from allowance import allowance_minimum
 from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today
 
-WRITE_BUCKET = 3000  # writes per app and tenant, full when the tenant is idle
 WRITE_LIMIT_PER_SECOND = 3000 / 150
-BATCH_SIZE = 20
-LATENCY_SECONDS = 0.020
-
-
-def allowance_minimum(writes: int, latency: float = LATENCY_SECONDS) -> float:
-    """The least wall time for `writes` writes sent as `$batch`es of 20, one after another.
-
-    Each batch goes as soon as the bucket (full at the start, refilled at 20/s) holds its
-    writes and the previous batch has answered; the last answer ends the run.
-    """
-    now, tokens, left = 0.0, float(WRITE_BUCKET), writes
-    while left > 0:
-        size = min(BATCH_SIZE, left)
-        if tokens < size:
-            wait = (size - tokens) / WRITE_LIMIT_PER_SECOND
-            now, tokens = now + wait, float(size)
-        tokens -= size
-        left -= size
-        now += latency
-        tokens = min(WRITE_BUCKET, tokens + latency * WRITE_LIMIT_PER_SECOND)
-    return now
 
 
 def main() -> None:

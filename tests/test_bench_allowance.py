@@ -16,17 +16,22 @@ from allowance import (
 
 
 def test_a_full_bucket_costs_only_latency() -> None:
-    assert allowance_minimum(3000, batches=150) == pytest.approx(150 * 0.020)
+    assert allowance_minimum(3000) == pytest.approx(150 * 0.020)
 
 
-def test_one_write_past_the_bucket_waits_one_refill_interval() -> None:
-    at_bucket = allowance_minimum(3000, batches=150)
-    assert allowance_minimum(3001, batches=150) - at_bucket == pytest.approx(1 / 20)
+def test_what_refills_while_the_bucket_drains_also_costs_only_latency() -> None:
+    # 153 round trips refill 61.2 writes: 3,061 writes (154 batches) never wait
+    assert allowance_minimum(3061) == pytest.approx(154 * 0.020)
+
+
+def test_one_write_beyond_that_waits_for_the_refill() -> None:
+    # 3,062: the last batch of 2 finds 1.2 writes in the bucket and waits 0.8 / 20 s for the rest
+    assert allowance_minimum(3062) - allowance_minimum(3061) == pytest.approx(0.8 / 20)
 
 
 def test_writes_past_the_bucket_go_at_the_refill_rate() -> None:
-    # 5,000 users into an idle tenant: 2,000 past the bucket at 20/s, plus 250 batches of 20 ms
-    assert allowance_minimum(5000) == pytest.approx(100.0 + 250 * 0.020)
+    # 5,000 users into an idle tenant: 2,000 past the bucket at 20/s, round trips hidden in the waits
+    assert allowance_minimum(5000) == pytest.approx(100.0 + 0.020, abs=0.1)
 
 
 def test_batches_in_sequence_are_the_batches_of_twenty() -> None:
