@@ -142,6 +142,9 @@ def test_sigkill_mid_batch_under_faults_loses_and_duplicates_nothing(
     faults.add("lost_response", method="POST", path=r"^/v1\.0/users$", count=3)
     faults.add("status", status=503, count=4)
     faults.add("throttle", retry_after=0.5, probability=0.03)
+    # Graph's whole write allowance is there at once (Lockstep uses it), so only the round trips
+    # pace the batches: make each long enough that the kill lands between the first and the last.
+    slow_sim.sim.latency_ms = 400
 
     first = start_worker("first", slow_sim)
     workers.append(first)

@@ -116,6 +116,12 @@ class Simulator:
             if clash:
                 raise TenantTaken(f"domain {sorted(clash)[0]} already belongs to tenant {other.tenant.id}")
 
+    def set_tenant_id(self, tenant_id: str) -> None:
+        """Serve this tenant under another id (tests that stand one server for one tenant of their own)."""
+        with self.lock:
+            self.tenant.id = tenant_id
+            self._register()
+
     def _register(self) -> None:
         """(Re-)enter this tenant in the server's registry under its current id, in its place."""
         entries = list(self.tenants.items())

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from lockstep.directory.errors import TooBusy
 from lockstep.directory.models import Organization
-from lockstep.m365.graph.auth import MsalTokenSource
+from lockstep.m365.graph.auth import LOGIN_TIMEOUT
 from lockstep.m365.graph.client import GraphClient
 from lockstep.m365.graph.connection import DirectoryConnection
 from lockstep.m365.graph.transport import RetryPolicy
@@ -70,14 +70,16 @@ Store = Callable[[Directory, VerificationReport], None]
 def read_microsoft(inputs: Inputs) -> VerificationReport:
     """The Microsoft reads of a verification: short timeouts, one quick retry, no database."""
     timeout = settings.M365_VERIFY_TIMEOUT_SECONDS
-    tokens = MsalTokenSource(inputs.connection, timeout=timeout)
-    with GraphClient(
-        inputs.connection,
-        tokens=tokens,
-        timeout=httpx.Timeout(timeout),
-        retry=RetryPolicy(max_attempts=2, max_delay=1.0, max_retry_after=2.0),
-    ) as client:
-        return verify(client, inputs.client_id, consent_granted_at=inputs.consent_at)
+    short_logins = LOGIN_TIMEOUT.set(timeout)  # this pool thread's token requests
+    try:
+        with GraphClient(
+            inputs.connection,
+            timeout=httpx.Timeout(timeout),
+            retry=RetryPolicy(max_attempts=2, max_delay=1.0, max_retry_after=2.0),
+        ) as client:
+            return verify(client, inputs.client_id, consent_granted_at=inputs.consent_at)
+    finally:
+        LOGIN_TIMEOUT.reset(short_logins)
 
 
 def reserve(directory: Directory) -> bool:

@@ -14,8 +14,8 @@ def own_tenant(server: Any, index: int) -> str:
     directories may not serve one domain). Returns the domain. Several such servers stand for
     several tenants (their own budgets, their own faults)."""
     server.reset("demo")
+    server.sim.set_tenant_id(f"00000000-0000-4000-8000-{index:012d}")
     tenant = server.sim.tenant
-    tenant.id = f"00000000-0000-4000-8000-{index:012d}"
     server.tenant_id = tenant.id
     for name in ("contoso.com", "fabrikam.com"):
         tenant.domains.pop(name, None)

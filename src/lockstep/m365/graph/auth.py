@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import jwt
@@ -59,9 +60,13 @@ class _PinnedCASession(requests.Session):
         return settings
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
+        kwargs.setdefault("timeout", LOGIN_TIMEOUT.get() or self._timeout)
         return super().request(method, url, *args, **kwargs)
 
+
+# A shorter timeout for the login requests made in this context (a directory verification's
+# thread), without a second msal app: the verification and the sync loop share the token cache.
+LOGIN_TIMEOUT: ContextVar[float | None] = ContextVar("lockstep_login_timeout", default=None)
 
 _TRANSIENT_TOKEN_ERRORS = {"temporarily_unavailable", "server_error", "http_error"}
 
@@ -96,7 +101,6 @@ class MsalTokenSource:
             connection.credential_key(),
             connection.ca_file or "",
             self.cloud.scope,
-            str(timeout),  # a verification's short timeout gets its own session
         )
 
     def _lock(self) -> threading.Lock:
@@ -189,14 +193,13 @@ class MsalTokenSource:
         return str(result["access_token"])
 
     def invalidate(self) -> None:
-        """Drop the cached tokens of this directory's apps, whatever their timeout (a verification's
-        short-timeout app and the sync loop's share what Microsoft says about the credential)."""
         with _apps_lock:
-            apps = [app for key, app in _apps.items() if key[:-1] == self._key[:-1]]
-        for app in apps:
-            cache = app.token_cache
-            for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
-                cache.remove_at(item)
+            app = _apps.get(self._key)
+        if app is None:
+            return
+        cache = app.token_cache
+        for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+            cache.remove_at(item)
 
 
 _BAD_KEY_WORDS = (
