@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from allowance import allowance_minimum
-from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today
+from lockstep_env import bulk_users, connect_directory, machine, organization_and_actor, setup_django, today
 
 PER_WRITE = 20  # members@odata.bind references per write; requests per $batch
 NOTE = "Old code (one `$ref` write per membership): 4.01 writes per user, by count.\n"
@@ -39,27 +39,10 @@ def groups_of(user: int, groups: int, per_user: int) -> list[int]:
 
 
 def make_lockstep_side(organization: Any, actor: Any, directory: Any, args: argparse.Namespace) -> list[int]:
-    from lockstep.directory.models import Group, GroupMembership, User
+    from lockstep.directory.models import Group, GroupMembership
     from lockstep.m365.services.bindings import bind_group, bind_user
 
-    User.objects.bulk_create(
-        [
-            User(
-                organization=organization,
-                username=f"onb{i:05d}",
-                email=f"onb{i:05d}@contoso.com",
-                first_name="Onboard",
-                last_name=f"User {i}",
-                display_name=f"Onboard User {i}",
-                immutable_id=f"onbimmutable{i:08d}",
-            )
-            for i in range(args.users)
-        ],
-        batch_size=1000,
-    )
-    user_ids = list(
-        User.objects.filter(organization=organization).order_by("id").values_list("id", flat=True)
-    )
+    user_ids = bulk_users(organization, "onb", "contoso.com", args.users)
     groups = Group.objects.bulk_create(
         [Group(organization=organization, name=f"Onboarding team {g:02d}") for g in range(args.groups)]
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from allowance import allowance_minimum
-from lockstep_env import connect_directory, machine, organization_and_actor, setup_django, today
+from lockstep_env import bulk_users, connect_directory, machine, organization_and_actor, setup_django, today
 
 WRITE_LIMIT_PER_SECOND = 3000 / 150
 
@@ -28,7 +28,6 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "RESULTS-provision.md"))
     args = parser.parse_args()
     setup_django()
-    from lockstep.directory.models import User
     from lockstep.m365 import sync_loop
     from lockstep.m365.models import SyncStatus, UserBinding
     from lockstep.m365.services.bindings import bind_user
@@ -39,22 +38,7 @@ def main() -> None:
         directory = connect_directory(actor, sim)
         # Lockstep users made in bulk (the service path is measured elsewhere), then bound
         # through the real bind service.
-        User.objects.bulk_create(
-            [
-                User(
-                    organization=organization,
-                    username=f"bench{i:05d}",
-                    email=f"bench{i:05d}@contoso.com",
-                    first_name="Bench",
-                    last_name=f"User {i}",
-                    display_name=f"Bench User {i}",
-                    immutable_id=f"benchimmutable{i:08d}",
-                )
-                for i in range(args.users)
-            ],
-            batch_size=1000,
-        )
-        for user_id in User.objects.filter(organization=organization).values_list("id", flat=True):
+        for user_id in bulk_users(organization, "bench", "contoso.com", args.users):
             bind_user(actor=actor, user_id=user_id, directory_id=directory.pk)
 
         ports = sync_loop.PortCache()

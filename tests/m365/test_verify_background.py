@@ -89,21 +89,23 @@ def fast_limits(settings: Any) -> None:
     settings.M365_VERIFY_PER_ORGANIZATION = 2
 
 
-def hung_directory(actor: Actor, silent: SilentServer, name: str) -> Directory:
+def hung_fields(silent: SilentServer, name: str) -> dict[str, Any]:
+    """A custom-cloud directory whose Microsoft endpoints are the hung port."""
     base = f"https://127.0.0.1:{silent.port}"
-    directory, _ = directories.add_directory(
-        actor=actor,
-        fields={
-            "name": name,
-            "tenant_id": "contoso.onmicrosoft.com",
-            "client_id": "00000000-0000-0000-0000-000000000001",
-            "client_secret": "not-a-real-secret",
-            "cloud": Cloud.CUSTOM,
-            "login_base_url": base,
-            "graph_base_url": base,
-        },
-        verify_now=False,
-    )
+    return {
+        "name": name,
+        "tenant_id": "contoso.onmicrosoft.com",
+        "client_id": "00000000-0000-0000-0000-000000000001",
+        "credential_kind": "secret",
+        "client_secret": "not-a-real-secret",
+        "cloud": Cloud.CUSTOM,
+        "login_base_url": base,
+        "graph_base_url": f"{base}/v1.0",
+    }
+
+
+def hung_directory(actor: Actor, silent: SilentServer, name: str) -> Directory:
+    directory, _ = directories.add_directory(actor=actor, fields=hung_fields(silent, name), verify_now=False)
     return directory
 
 
@@ -174,16 +176,7 @@ def test_an_organization_runs_at_most_its_limit_of_verifications(
 def test_a_directory_added_while_microsoft_hangs_is_kept_and_verified_in_the_background(
     actor: Actor, silent: SilentServer, fast_limits: None
 ) -> None:
-    base = f"https://127.0.0.1:{silent.port}"
-    fields = {
-        "name": "Slow",
-        "tenant_id": "contoso.onmicrosoft.com",
-        "client_id": "00000000-0000-0000-0000-000000000001",
-        "client_secret": "not-a-real-secret",
-        "cloud": Cloud.CUSTOM,
-        "login_base_url": base,
-        "graph_base_url": base,
-    }
+    fields = hung_fields(silent, "Slow")
     directory, _ = directories.add_directory(actor=actor, fields=fields)
     directory.refresh_from_db()
     assert directory.verification_started_at is not None
@@ -229,17 +222,7 @@ def test_ten_verifications_of_a_hung_port_leave_the_web_threads_free(
 def test_the_admin_portal_says_a_new_directory_is_still_being_verified(
     admin_client: Any, silent: SilentServer, fast_limits: None
 ) -> None:
-    base = f"https://127.0.0.1:{silent.port}"
-    form = {
-        "name": "Slow",
-        "tenant_id": "contoso.onmicrosoft.com",
-        "client_id": "00000000-0000-0000-0000-000000000001",
-        "credential_kind": "secret",
-        "client_secret": "not-a-real-secret",
-        "cloud": "custom",
-        "login_base_url": base,
-        "graph_base_url": f"{base}/v1.0",
-    }
+    form = hung_fields(silent, "Slow")
     page = admin_client.post("/directories/new/", form, follow=True).content.decode()
     assert "Directory Slow added. Verification is running" in page and "added and verified" not in page
     assert 'id="verification-running"' in page
