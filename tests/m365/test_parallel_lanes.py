@@ -131,6 +131,9 @@ def test_room_bulk_work_leaves_goes_to_the_interactive_lane(directory: Directory
     assert claimed == hand_ids[:share] + bulk_ids + hand_ids[share : CLAIM_LIMIT - 3]
 
 
+@pytest.mark.lag_sensitive(
+    reason="the edit's PATCH right after its account's create meets the replication lag and waits for its retry"
+)
 def test_a_hand_made_change_overtakes_a_bulk_backlog_which_still_drains(
     sim: SimServer, directory: Directory, actor: Actor
 ) -> None:
@@ -244,6 +247,7 @@ def test_a_throttled_tenant_holds_back_only_its_own_directory(
 
 
 SHARED_LIMITS = BudgetLimits(writes_per_second=5, write_burst=20)  # burst: one full $batch
+ARRIVAL_JITTER_SECONDS = 1.0
 PER_TENANT = 2 * CLAIM_LIMIT  # two chunks: both workers can work on one tenant at once
 
 
@@ -287,6 +291,9 @@ def test_two_workers_share_ten_tenants_without_double_writes_or_overspending(
         assert all(by_upn[p.email] == 1 for p in people[index])
         writes_at = [float(r["at"]) for r in log if r["method"] != "GET" and not r["path"].endswith("$batch")]
         assert len(writes_at) >= PER_TENANT
-        # one shared bucket per tenant: two workers with a bucket each would run a burst ahead
-        assert peak_over_budget(writes_at, SHARED_LIMITS) <= 2, f"tenant {index} went over its budget"
+        # one shared bucket per tenant: two workers with a bucket each would run a whole burst (20)
+        # ahead (38 when tried); the slack is what arrives late or early at m365sim after its
+        # budget was taken, up to a second of scheduling on a loaded machine
+        slack = SHARED_LIMITS.writes_per_second * ARRIVAL_JITTER_SECONDS + 1
+        assert peak_over_budget(writes_at, SHARED_LIMITS) <= slack, f"tenant {index} went over its budget"
     assert owners <= {"", "alpha", "beta"}
