@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from lockstep.m365.graph.batch import BatchRequest, BatchResult
@@ -74,8 +76,10 @@ def outcome_of_error(
 
 
 class GraphClientPort:
-    def __init__(self, client: GraphClient) -> None:
+    def __init__(self, client: GraphClient, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
+        self.clock = clock
+        self._deleted: tuple[float, list[dict[str, Any]]] | None = None  # (listed at, listing)
 
     def write(self, requests: list[WriteRequest]) -> list[WriteOutcome]:
         batch = [
@@ -104,8 +108,11 @@ class GraphClientPort:
     def directory_object_base(self) -> str:
         return self.client.directory_object_url("x")[:-1]
 
-    def deleted_users(self) -> list[dict[str, Any]]:
-        return [dict(u) for u in self.client.list_deleted_users(select=DELETED_SELECT)]
+    def deleted_users(self, *, max_age_seconds: float = 0.0) -> list[dict[str, Any]]:
+        now = self.clock()
+        if self._deleted is None or max_age_seconds <= 0 or now - self._deleted[0] > max_age_seconds:
+            self._deleted = (now, [dict(u) for u in self.client.list_deleted_users(select=DELETED_SELECT)])
+        return [dict(u) for u in self._deleted[1]]
 
     def healthy(self) -> bool:
         """A cheap read proving the token and consent still work (tells a per-object 403 apart)."""

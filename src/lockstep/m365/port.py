@@ -47,8 +47,9 @@ class GraphPort(Protocol):
         """The ids of a group's direct members."""
         ...
 
-    def deleted_users(self) -> list[dict[str, Any]]:
-        """Soft-deleted users in the recycle bin (one listing; restorable for 30 days)."""
+    def deleted_users(self, *, max_age_seconds: float = 0.0) -> list[dict[str, Any]]:
+        """Soft-deleted users in the recycle bin (restorable for 30 days); a listing made at most
+        `max_age_seconds` ago may be given again."""
         ...
 
     def directory_object_base(self) -> str:

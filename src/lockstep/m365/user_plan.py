@@ -174,10 +174,17 @@ def deleted_match(deleted: list[dict[str, Any]], immutable_id: str) -> dict[str,
     return None
 
 
+# The recycle bin is read before creating accounts; passes are chunks of a few dozen users, so
+# one listing serves the passes of this long (a pass of 500 users used to take about as long).
+DELETED_LISTING_REUSE_SECONDS = 20.0
+
+
 def deleted_users(port: GraphPort, result: PassResult, *, fresh: bool = False) -> list[dict[str, Any]]:
     if result.deleted_users is None or fresh:
         try:
-            result.deleted_users = port.deleted_users()
+            result.deleted_users = port.deleted_users(
+                max_age_seconds=0.0 if fresh else DELETED_LISTING_REUSE_SECONDS
+            )
         except FatalForDirectory:
             raise
         except GraphError as exc:  # e.g. no read access to deleted items: create as before
