@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.services import users
+from lockstep.m365 import lanes
 from lockstep.m365.budget import DatabaseBudget
 from lockstep.m365.engine import run_user_pass
 from lockstep.m365.graph.auth import StaticTokenSource
@@ -72,17 +73,43 @@ def test_an_idle_tenant_gets_nearly_all_of_graphs_3000_writes_at_once() -> None:
     clock = FakeClock()
     limiter = budget(clock)
     assert limiter.limits.write_burst == pytest.approx(2_940)  # 98 % of 3,000 per 150 s
-    for _ in range(147):
-        limiter.acquire(20, writes=20)  # 147 batches of 20 = 2,940 writes
+    for _ in range(146):
+        limiter.acquire(20, writes=20)  # bulk work: 146 batches of 20 = 2,920 writes
     assert clock.slept == 0
-    limiter.acquire(1, writes=1)  # one more waits for the refill
+    with lanes.priority():
+        limiter.acquire(20, writes=20)  # the last 20 are the interactive lane's
+    assert clock.slept == 0
+    limiter.acquire(1, writes=1)  # one more waits for the refill, and the reserve's
+    assert clock.slept == pytest.approx(21 / 19.6)
+
+
+def test_bulk_work_leaves_the_interactive_lane_its_reserve() -> None:
+    clock = FakeClock()
+    limiter = budget(clock)
+    take_writes(limiter, 2_920)  # bulk work down to the reserve: no wait
+    assert clock.slept == 0 and limiter.write_room == pytest.approx(lanes.INTERACTIVE_RESERVE)
+    limiter.acquire(1, writes=1)  # bulk may not take the 2,921st
     assert clock.slept == pytest.approx(1 / 19.6)
+    clock.slept = 0
+    with lanes.priority():  # a hand-made change may: the whole reserve at once, no more
+        take_writes(limiter, 20)
+        assert clock.slept == 0
+        limiter.acquire(1, writes=1)
+    assert clock.slept == pytest.approx(1 / 19.6)
+
+
+def test_reads_are_not_held_back_by_the_reserve() -> None:
+    clock = FakeClock()
+    limiter = budget(clock)
+    take_writes(limiter, 2_920)
+    limiter.acquire(5)  # a read of bulk work: resource units only
+    assert clock.slept == 0
 
 
 def test_after_the_burst_the_budget_refills_at_98_percent_of_20_writes_a_second() -> None:
     clock = FakeClock()
     limiter = budget(clock)
-    take_writes(limiter, 2_940)
+    take_writes(limiter, 2_920)
     clock.now += 10.0  # 196 writes come back
     take_writes(limiter, 196)
     assert clock.slept == 0
@@ -94,7 +121,7 @@ def test_an_unknown_tenant_starts_full_even_when_a_pause_created_its_row() -> No
     clock = FakeClock()
     limiter = budget(clock)
     limiter.penalize(5.0)
-    take_writes(limiter, 2_940)
+    take_writes(limiter, 2_920)
     assert clock.slept == pytest.approx(5.0)  # the pause only; no refill wait
 
 
@@ -105,10 +132,10 @@ def test_graph_saying_90_percent_used_leaves_a_tenth_of_the_writes() -> None:
     clock = FakeClock()
     limiter = budget(clock)
     limiter.observe_usage(0.9, writes=True)
-    take_writes(limiter, 294)
+    take_writes(limiter, 294 - 20)  # bulk work: 294 less the interactive reserve
     assert clock.slept == 0
     limiter.acquire(1, writes=1)
-    assert clock.slept > 0
+    assert clock.slept == pytest.approx(1 / 19.6)
 
 
 def test_a_percentage_on_a_read_lowers_resource_units_but_not_writes() -> None:
@@ -121,7 +148,7 @@ def test_a_percentage_on_a_read_lowers_resource_units_but_not_writes() -> None:
 def test_graph_counting_less_than_lockstep_never_speeds_it_up() -> None:
     clock = FakeClock()
     limiter = budget(clock)
-    take_writes(limiter, 2_940)
+    take_writes(limiter, 2_920)
     limiter.observe_usage(0.8, writes=True)
     limiter.acquire(1, writes=1)
     assert clock.slept == pytest.approx(1 / 19.6)
@@ -131,7 +158,8 @@ def test_over_the_limit_waits_until_graph_has_room_again() -> None:
     clock = FakeClock()
     limiter = budget(clock)
     limiter.observe_usage(1.1, writes=True)  # 10 % over: 294 writes in debt
-    limiter.acquire(1, writes=1)
+    with lanes.priority():
+        limiter.acquire(1, writes=1)
     assert clock.slept == pytest.approx(295 / 19.6)
 
 

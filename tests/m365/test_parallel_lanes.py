@@ -28,12 +28,15 @@ from lockstep.directory.actors import Actor
 from lockstep.directory.models import User
 from lockstep.directory.services import bulk, groups, users
 from lockstep.m365 import lanes
-from lockstep.m365.budget import BudgetLimits
+from lockstep.m365.budget import BudgetLimits, DatabaseBudget
+from lockstep.m365.credentials import connection_for
 from lockstep.m365.engine import run_user_pass
+from lockstep.m365.graph.client import GraphClient
+from lockstep.m365.graph_port import GraphClientPort
 from lockstep.m365.models import Directory, GraphBudget, GroupBinding, UserBinding
 from lockstep.m365.services import bindings, bulk_bindings, directories
 from lockstep.m365.sync_loop import PortCache, SyncLoop, run_once
-from lockstep.m365.sync_pass import CLAIM_LIMIT, claim
+from lockstep.m365.sync_pass import BATCH_CLAIM, CLAIM_LIMIT, claim, claim_size
 from lockstep.testing.m365 import directory_fields, own_tenant
 from m365sim.testing import SimServer
 
@@ -153,6 +156,68 @@ def test_a_hand_made_change_overtakes_a_bulk_backlog_which_still_drains(
 
     run_once()  # and the backlog is not starved: it drains
     assert not dirty_ids(directory)
+
+
+class FakeClock:
+    """Moves only when the budget sleeps; `on_sleep` sees the world at each wait."""
+
+    def __init__(self, on_sleep: Callable[[], None]) -> None:
+        self.now = 1_000_000.0
+        self.on_sleep = on_sleep
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.on_sleep()
+        self.now += seconds
+
+
+def test_a_hand_made_change_spends_the_reserve_while_bulk_work_waits_for_the_refill(
+    sim: SimServer, directory: Directory, actor: Actor
+) -> None:
+    """The tenant's bucket holds just the interactive reserve, as a bulk job at the refill rate
+    leaves it: the hand-made account goes out at once, the bulk accounts wait for the refill."""
+    bulk_ids, [hand_id] = backlog(actor, directory, CLAIM_LIMIT - 1, 1)
+    hand = UserBinding.objects.select_related("user").get(pk=hand_id).user
+    seen_at_waits: list[tuple[bool, int]] = []  # (the hand-made account exists, bulk accounts)
+
+    def look() -> None:
+        bulk_made = sum(1 for u in sim.sim.tenant.users.values() if u["userPrincipalName"].startswith("b0"))
+        seen_at_waits.append((sim.sim.tenant.find_user(hand.email) is not None, bulk_made))
+
+    clock = FakeClock(look)
+    GraphBudget.objects.create(
+        tenant_id=directory.tenant_id,
+        resource_units=3_000,
+        writes=lanes.INTERACTIVE_RESERVE,
+        refilled_at=clock.now,
+    )
+    limiter = DatabaseBudget(directory.tenant_id, clock=clock, sleep=clock.sleep)
+    port = GraphClientPort(GraphClient(connection_for(directory), rate_limiter=limiter))
+    result = run_user_pass(directory, port, worker="w")
+
+    assert result.claimed == CLAIM_LIMIT
+    assert seen_at_waits, "bulk work waited for the refill"
+    assert seen_at_waits[0] == (True, 0)  # the hand-made account before the first wait
+    assert not dirty_ids(directory)  # and the bulk work went out after it
+    assert limiter.write_room is not None and limiter.write_room < CLAIM_LIMIT + lanes.INTERACTIVE_RESERVE
+    assert claim_size(port, CLAIM_LIMIT) == BATCH_CLAIM  # refill-bound now: one batch per chunk
+
+
+def test_a_refill_bound_tenant_is_claimed_one_batch_at_a_time() -> None:
+    class Budgeted:
+        def __init__(self, room: float | None) -> None:
+            self.room = room
+
+        def write_room(self) -> float | None:
+            return self.room
+
+    full_chunk = CLAIM_LIMIT + lanes.INTERACTIVE_RESERVE
+    assert claim_size(Budgeted(None), CLAIM_LIMIT) == CLAIM_LIMIT  # nothing written yet
+    assert claim_size(Budgeted(full_chunk), CLAIM_LIMIT) == CLAIM_LIMIT  # room for a whole chunk
+    assert claim_size(Budgeted(full_chunk - 0.5), CLAIM_LIMIT) == BATCH_CLAIM
+    assert claim_size(object(), CLAIM_LIMIT) == CLAIM_LIMIT  # a port without a budget
 
 
 # --- several tenants ----------------------------------------------------------------------------------

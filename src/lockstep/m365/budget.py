@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from lockstep.m365 import lanes
 from lockstep.m365.models import GraphBudget
 
 GRAPH_APP_TENANT_WRITES = 3_000
@@ -66,6 +67,8 @@ class DatabaseBudget:
         self.clock = clock
         self.sleep = sleep
         self.waited = 0.0
+        self.write_room: float | None = None
+        """Writes left in the bucket after this budget's last write was taken (None: none yet)."""
 
     def _row(self) -> GraphBudget:
         """The tenant's row, locked and refilled up to now (call inside a transaction).
@@ -85,16 +88,20 @@ class DatabaseBudget:
         return row
 
     def _try(self, units: float, writes: float) -> float:
-        """Take the budget if available; else return the seconds to wait."""
+        """Take the budget if available; else return the seconds to wait.
+
+        Bulk writes leave the interactive lane's reserve in the bucket (`lanes.reserve_for_bulk`).
+        """
         limits = self.limits
         with transaction.atomic():
             row = self._row()
             units = min(units, limits.unit_burst)
             writes = min(writes, limits.write_burst)
+            needed = min(limits.write_burst, writes + lanes.reserve_for_bulk()) if writes else 0.0
             wait = max(
                 row.blocked_until - row.refilled_at,
                 (units - row.resource_units) / limits.units_per_second,
-                (writes - row.writes) / limits.writes_per_second,
+                (needed - row.writes) / limits.writes_per_second,
                 0.0,
             )
             if wait <= _FLOAT_NOISE:
@@ -103,6 +110,8 @@ class DatabaseBudget:
                 row.writes -= writes
                 row.used_units += units
                 row.used_writes += writes
+                if writes:
+                    self.write_room = row.writes
             row.save()
             return wait
 

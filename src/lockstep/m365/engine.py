@@ -19,18 +19,19 @@ The parts: `sync_pass` (claim, backoff, the pass result), `user_plan` (steps 2-3
 
 from __future__ import annotations
 
-from lockstep.m365 import brake_window
+from lockstep.m365 import brake_window, lanes
 from lockstep.m365.graph.errors import FatalForDirectory
 from lockstep.m365.models import Directory, UserBinding
-from lockstep.m365.port import GraphPort, WriteRequest
-from lockstep.m365.sync_pass import CLAIM_LIMIT, PassResult, claim
-from lockstep.m365.user_plan import apply_brake, offer_restores, plan_users
+from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
+from lockstep.m365.sync_pass import CLAIM_LIMIT, PassResult, claim_lanes, claim_size
+from lockstep.m365.user_plan import Work, apply_brake, offer_restores, plan_users
 from lockstep.m365.user_record import finish, record_one
 
 
 def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worker") -> PassResult:
     result = PassResult()
-    ids = claim(UserBinding, directory, worker, CLAIM_LIMIT)
+    claimed = claim_lanes(UserBinding, directory, worker, claim_size(port, CLAIM_LIMIT))
+    ids = claimed.ids
     result.claimed = len(ids)
     if not ids:
         return result
@@ -44,11 +45,11 @@ def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worke
     rounds = 0 if result.paused else max((len(w.operations) for w in works), default=0)
     for step in range(rounds):
         todo = [w for w in works if w.done and len(w.operations) > step]
-        requests = [WriteRequest(op.method, op.url, op.body) for w in todo for op in [w.operations[step]]]
-        if not requests:
+        if not todo:
             break
+        todo.sort(key=lambda w: w.binding.pk not in claimed.interactive)  # hand-made first
         try:
-            outcomes = port.write(requests)
+            outcomes = _write(port, todo, step, claimed.interactive)
         except (
             FatalForDirectory
         ) as exc:  # no token at all (expired secret, deleted app): pause, keep the queue
@@ -63,3 +64,15 @@ def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worke
         brake_window.release_unsent(directory, admission, sent_disables)
     finish(directory, works, result)
     return result
+
+
+def _write(port: GraphPort, todo: list[Work], step: int, interactive: set[int]) -> list[WriteOutcome]:
+    """Send one round's writes; hand-made changes (`interactive`, listed first in `todo`) go in
+    their own request, which may spend the interactive lane's reserve of the tenant's budget."""
+    requests = [WriteRequest(op.method, op.url, op.body) for w in todo for op in [w.operations[step]]]
+    first = sum(1 for w in todo if w.binding.pk in interactive)
+    if not first:
+        return port.write(requests)
+    with lanes.priority():
+        outcomes = port.write(requests[:first])
+    return outcomes + (port.write(requests[first:]) if first < len(requests) else [])

@@ -114,6 +114,11 @@ class GraphClientPort:
             self._deleted = (now, [dict(u) for u in self.client.list_deleted_users(select=DELETED_SELECT)])
         return [dict(u) for u in self._deleted[1]]
 
+    def write_room(self) -> float | None:
+        """Writes left in the tenant's bucket after this client's last write (None: not paced)."""
+        room = getattr(self.client.transport.rate_limiter, "write_room", None)
+        return room if isinstance(room, float | int) else None
+
     def healthy(self) -> bool:
         """A cheap read proving the token and consent still work (tells a per-object 403 apart)."""
         try:

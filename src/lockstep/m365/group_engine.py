@@ -10,6 +10,7 @@ and a refused bind is resent member by member once; removals are one `$ref` writ
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -19,11 +20,11 @@ from django.utils import timezone
 from lockstep.directory import audit
 from lockstep.directory.actors import Actor
 from lockstep.directory.models import GroupMembership
-from lockstep.m365 import mapping, reconcile, replication
+from lockstep.m365 import lanes, mapping, reconcile, replication
 from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError, NotFound, Throttled
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
-from lockstep.m365.sync_pass import GROUP_CLAIM_LIMIT, PARK_FOR, PassResult, claim, retry_delay
+from lockstep.m365.sync_pass import GROUP_CLAIM_LIMIT, PARK_FOR, PassResult, claim_lanes, retry_delay
 
 REFUSED = "Authorization_RequestDenied"
 GROUP_PERMISSION_WORDS = (
@@ -68,14 +69,17 @@ def _member_remote_ids(binding: GroupBinding) -> frozenset[str]:
 
 def run_group_pass(directory: Directory, port: GraphPort, *, worker: str = "worker") -> PassResult:
     result = PassResult()
-    ids = claim(GroupBinding, directory, worker, GROUP_CLAIM_LIMIT)
+    claimed = claim_lanes(GroupBinding, directory, worker, GROUP_CLAIM_LIMIT)
+    ids = claimed.ids
     result.claimed = len(ids)
     actor = Actor.system(directory.organization_id, f"Microsoft 365 sync ({directory.name})")
-    for binding in GroupBinding.objects.filter(id__in=ids).select_related("group"):
+    bindings = GroupBinding.objects.filter(id__in=ids).select_related("group")
+    for binding in sorted(bindings, key=lambda b: (b.pk not in claimed.interactive, b.pk)):  # hand-made first
         version = binding.desired_version
         read_refused = False
         try:
-            ok = _sync_one(directory, binding, port, actor, result)
+            with lanes.priority() if binding.pk in claimed.interactive else nullcontext():
+                ok = _sync_one(directory, binding, port, actor, result)
         except AccessDenied as exc:  # the member read refused: this group, or the whole directory?
             result.paused, ok, read_refused = exc.plain_words or str(exc), False, True
         except FatalForDirectory as exc:  # no token at all: pause the directory, keep the queue

@@ -24,6 +24,9 @@ from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBindin
 # backlog waits about one chunk (a few seconds of the tenant's write budget), not the backlog.
 CLAIM_LIMIT = 40
 GROUP_CLAIM_LIMIT = 20  # a group costs a member read and several writes, one group at a time
+BATCH_CLAIM = 20
+"""A user chunk while the tenant's bucket is nearly empty: one `$batch`, about a second of refill,
+so a hand-made change queued meanwhile is claimed after one batch, not two (`claim_size`)."""
 MAX_BACKOFF = timedelta(minutes=30)
 PARK_FOR = timedelta(hours=6)  # a permanent error is retried only after a change, or after this
 
@@ -92,14 +95,38 @@ def _dirty(now: datetime) -> Q:
     )
 
 
+def claim_size(port: Any, limit: int) -> int:
+    """How many user bindings to claim: `limit`, or one batch while the tenant is refill-bound
+    (its bucket, as the last write left it, holds less than a full chunk beyond the reserve)."""
+    room_of = getattr(port, "write_room", None)
+    room = room_of() if callable(room_of) else None
+    if room is None or room >= limit + lanes.INTERACTIVE_RESERVE:
+        return limit
+    return min(limit, BATCH_CLAIM)
+
+
+@dataclass
+class Claim:
+    ids: list[int]
+    interactive: set[int]  # of `ids`, those claimed in the interactive lane
+
+
 def claim(
     model: type[UserBinding] | type[GroupBinding], directory: Directory, worker: str, limit: int
 ) -> list[int]:
+    """The ids `claim_lanes` leased."""
+    return claim_lanes(model, directory, worker, limit).ids
+
+
+def claim_lanes(
+    model: type[UserBinding] | type[GroupBinding], directory: Directory, worker: str, limit: int
+) -> Claim:
     """Lease dirty bindings to this worker; other workers skip rows being claimed.
 
     The interactive lane first (at most `lanes.split(limit)`, by `interactive_at`), then bulk
     work by `changed_at`; room bulk work leaves goes to more interactive bindings. The lease
-    takes a binding out of the interactive lane (a later hand-made change puts it back).
+    takes a binding out of the interactive lane (a later hand-made change puts it back); the
+    claim says which were in it, so their writes may use the lane's reserve (`lanes.priority`).
     """
     now = timezone.now()
     with transaction.atomic():
@@ -109,13 +136,14 @@ def claim(
         bulk = _ids(
             dirty.filter(interactive_at__isnull=True).order_by("changed_at", "id"), limit - len(first)
         )
-        ids = first + bulk + interactive[len(first) : limit - len(bulk)]
+        more = interactive[len(first) : limit - len(bulk)]
+        ids = first + bulk + more
         if ids:
             lease = timedelta(seconds=settings.M365_LEASE_SECONDS)
             model.objects.filter(id__in=ids).update(
                 lease_until=now + lease, lease_owner=worker, interactive_at=None
             )
-    return ids
+    return Claim(ids=ids, interactive=set(first + more))
 
 
 def _ids(queryset: Any, limit: int) -> list[int]:
