@@ -178,7 +178,7 @@ def test_a_hand_made_change_spends_the_reserve_while_bulk_work_waits_for_the_ref
 ) -> None:
     """The tenant's bucket holds just the interactive reserve, as a bulk job at the refill rate
     leaves it: the hand-made account goes out at once, the bulk accounts wait for the refill."""
-    bulk_ids, [hand_id] = backlog(actor, directory, CLAIM_LIMIT - 1, 1)
+    _, [hand_id] = backlog(actor, directory, CLAIM_LIMIT - 1, 1)
     hand = UserBinding.objects.select_related("user").get(pk=hand_id).user
     seen_at_waits: list[tuple[bool, int]] = []  # (the hand-made account exists, bulk accounts)
 
