@@ -67,7 +67,7 @@ def main() -> None:
         groups=1,
         latency_ms=20,
         throttling=True,
-        subprocess_mode=False,
+        subprocess_mode=True,  # its own process: the worker's process (and GIL) is the worker's
         tenants=args.tenants,
     ) as sim:
         pairs = connect_directories(actor, sim, args.tenants)

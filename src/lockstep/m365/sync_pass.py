@@ -85,6 +85,7 @@ class PassResult:
     restore_offered: int = 0
     healthy: bool | None = None  # port.healthy(), asked at most once per pass
     deleted_users: list[dict[str, Any]] | None = None  # the recycle bin, listed at most once per pass
+    audit_rows: list[Any] = field(default_factory=list)  # the writes' audit rows, saved with the pass
 
 
 def _dirty(now: datetime) -> Q:

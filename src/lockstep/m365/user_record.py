@@ -97,7 +97,7 @@ def _record(
                 binding.remote_upn = str((operation.body or {})["userPrincipalName"])
         elif operation.kind == "revoke_sessions":
             binding.last_applied = {**binding.last_applied, "accountEnabled": False}
-        _audit_write(actor, binding, operation, known_before)
+        _audit_write(actor, binding, operation, known_before, result)
         return
     if outcome.error_kind == "conflict" and operation.kind == "create_user":
         found = port.find_user(str((operation.body or {}).get("userPrincipalName", "")))
@@ -204,7 +204,11 @@ def _healthy(port: GraphPort, result: PassResult) -> bool:
 
 
 def _audit_write(
-    actor: Actor, binding: UserBinding, operation: reconcile.Operation, known_before: dict[str, Any]
+    actor: Actor,
+    binding: UserBinding,
+    operation: reconcile.Operation,
+    known_before: dict[str, Any],
+    result: PassResult,
 ) -> None:
     """The write's audit row; for an update, `before` holds the values Microsoft 365 was last
     known to hold for the properties it changes (so the log reads "Job title: Manager → CTO")."""
@@ -220,7 +224,7 @@ def _audit_write(
     before = None
     if operation.kind == "update_user" and after:
         before = {k: known_before[k] for k in after if k in known_before}
-    _audit(actor, binding, f"m365.{operation.kind}", after, before or None)
+    result.audit_rows.append(_audit(actor, binding, f"m365.{operation.kind}", after, before or None))
 
 
 def _audit(
@@ -229,9 +233,10 @@ def _audit(
     action: str,
     after: dict[str, Any] | None,
     before: dict[str, Any] | None = None,
-) -> None:
+) -> audit.AuditEvent:
+    """The row; the pass saves its rows together in `finish`, in the transaction with the bindings."""
     label = binding.user.username if binding.user else binding.remote_upn
-    audit.record(
+    return audit.build(
         actor=actor,
         action=action,
         target_type="user",
@@ -242,10 +247,38 @@ def _audit(
     )
 
 
+RECORDED_FIELDS: tuple[str, ...] = (
+    "remote_id",
+    "remote_upn",
+    "last_applied",
+    "status",
+    "last_error",
+    "last_error_code",
+    "attempts",
+    "retry_at",
+    "lease_until",
+    "lease_owner",
+    "adopted",
+    "synced_at",
+    "restore_candidate_id",
+    "remote_created_at",
+)
+PASSWORD_FIELDS = (
+    "password_pending",
+    "password_synced_at",
+    "first_sync_notice_pending",
+    "password_expired_at",
+)
+
+
 def finish(directory: Directory, works: list[Work], result: PassResult) -> None:
+    """Store the pass in one transaction: every binding (one UPDATE per set of changed fields,
+    not one per binding), the writes' audit rows, and what follows from them."""
     now = timezone.now()
     with transaction.atomic():
         fresh = _fresh_password_fields(works)
+        saves: dict[tuple[str, ...], list[UserBinding]] = {}
+        deleted: list[int] = []
         for work in works:
             binding = work.binding
             if work.adopting is not None and adoption.apply(
@@ -257,22 +290,7 @@ def finish(directory: Directory, works: list[Work], result: PassResult) -> None:
                 retry_at=now + backoff(binding.attempts + 1),
             ):
                 result.errors += 1
-            fields = [
-                "remote_id",
-                "remote_upn",
-                "last_applied",
-                "status",
-                "last_error",
-                "last_error_code",
-                "attempts",
-                "retry_at",
-                "lease_until",
-                "lease_owner",
-                "adopted",
-                "synced_at",
-                "restore_candidate_id",
-                "remote_created_at",
-            ]
+            fields = RECORDED_FIELDS
             binding.lease_until = None
             binding.lease_owner = ""
             if work.done and not result.paused:
@@ -292,14 +310,21 @@ def finish(directory: Directory, works: list[Work], result: PassResult) -> None:
                 else:
                     # Only the version seen at claim time counts as applied: a change made
                     # meanwhile keeps the binding dirty for the next pass.
-                    UserBinding.objects.filter(pk=binding.pk).update(applied_version=work.version)
+                    binding.applied_version = work.version
+                    fields += ("applied_version",)
             if binding.pk in fresh:
                 _password_outcome(work, fresh[binding.pk], now, delivered=work.done and not result.paused)
-                fields += ["password_pending", "password_synced_at", "first_sync_notice_pending"]
-                fields.append("password_expired_at")
-            binding.save(update_fields=fields)
+                fields += PASSWORD_FIELDS
             if work.done and binding.unbound and not result.paused:
-                binding.delete()
+                deleted.append(binding.pk)
+            else:
+                saves.setdefault(fields, []).append(binding)
+        for fields, bindings in saves.items():
+            UserBinding.objects.bulk_update(bindings, list(fields))
+        if deleted:
+            UserBinding.objects.filter(pk__in=deleted).delete()
+        audit.record_many(result.audit_rows)
+        result.audit_rows.clear()
         # delivered everywhere, or nowhere left to go: erase
         password_delivery.forget_if_delivered(w.binding.user_id for w in works if w.binding.user_id)
         if result.paused:
