@@ -233,6 +233,12 @@ def _apply_user(
         values.update(remote_created_at=now)  # a 404 for a while yet is replication lag (§12.2)
     repairs = [] if restored else rules.drifted(binding, remote)
     bump = restored or bool(repairs)
+    if (
+        not bump
+        and remote == binding.last_applied
+        and values.get("remote_upn", binding.remote_upn) == binding.remote_upn
+    ):
+        return True  # what Lockstep last wrote or saw (e.g. its own writes read back): nothing to store
     if bump:
         values.update(_bump(now))
     with transaction.atomic():
