@@ -82,9 +82,13 @@ def _record(
         if operation.kind == "create_user":
             body = dict(operation.body or {})
             body.pop("passwordProfile", None)
-            binding.remote_id = str((outcome.body or {}).get("id", ""))
+            created = outcome.body or {}
+            binding.remote_id = str(created.get("id", ""))
             binding.remote_upn = str(body.get("userPrincipalName", ""))
-            binding.last_applied = body
+            # what Microsoft 365 filled in itself (businessPhones: []), so that the first drift
+            # round reads the account back as written instead of storing it once more
+            managed = directory.managed()
+            binding.last_applied = {**{k: v for k, v in created.items() if k in managed}, **body}
             binding.remote_created_at = timezone.now()
         elif operation.kind in ("update_user",):
             applied = {k: v for k, v in (operation.body or {}).items() if k != "passwordProfile"}
