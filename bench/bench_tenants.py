@@ -90,7 +90,7 @@ def main() -> None:
         logged_before = [len(tenant.request_log()) for _, tenant in pairs]
         http = httpx.Client(verify=sim.ssl_context(), timeout=30)
         before = account_counts(http, sim)
-        targets = [before[tenant.id] + args.users for _, tenant in pairs]
+        targets = [before[tenant.tenant_id] + args.users for _, tenant in pairs]
         loop, stop = start_worker()
         time.sleep(2)  # the worker's start-up (its start-up check of the empty directories)
         with transaction.atomic():
@@ -102,7 +102,7 @@ def main() -> None:
         while None in finished:
             counts = account_counts(http, sim)
             for index, (_, tenant) in enumerate(pairs):
-                if finished[index] is None and counts[tenant.id] >= targets[index]:
+                if finished[index] is None and counts[tenant.tenant_id] >= targets[index]:
                     finished[index] = time.monotonic() - start
             if time.monotonic() - start > TIMEOUT_SECONDS:
                 raise SystemExit(f"not done within {TIMEOUT_SECONDS} s: {finished}")
