@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from lockstep.directory.actors import Actor
 from lockstep.directory.errors import ValidationFailed
 from lockstep.directory.services import groups, users
 from lockstep.m365 import drift, sync_loop
+from lockstep.m365.engine import run_user_pass
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
 from lockstep.m365.services import accounts, bindings
 from lockstep.testing.m365 import wait_for_replication
@@ -250,3 +253,25 @@ def test_drift_repair_is_audited_as_put_back_with_the_value_found_in_m365(
     latest = AuditEvent.objects.filter(action="m365.drift_repair").latest("id")
     assert latest.pk != event.pk and latest.before == {"department": "Changed there"}
     assert latest.after is not None and "jobTitle" not in latest.after
+
+
+def test_an_account_lockstep_created_reads_back_as_written_and_drift_stores_nothing(
+    directory: Directory, actor: Actor, sim: SimServer
+) -> None:
+    drift_round(directory)  # nothing bound yet: the round only stores a deltaLink
+    link = Directory.objects.get(pk=directory.pk).users_delta_link
+    user = new_user(actor, "readback", fields={"job_title": "Engineer"})
+    bindings.bind_user(actor=actor, user_id=user.pk, directory_id=directory.pk)
+    ports = sync_loop.PortCache()
+    assert run_user_pass(directory, ports.port_for(directory)).writes == 1  # the create; no drift round
+    ports.close()
+    wait_for_replication(sim)
+    assert Directory.objects.get(pk=directory.pk).users_delta_link == link
+    before = UserBinding.objects.get(user=user)
+    with CaptureQueriesContext(connection) as queries:
+        result = drift_round(directory)
+    assert result.users_changed == 1 and result.users_bumped == 0  # the account came back ...
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "m365_userbinding"')]
+    assert updates == []  # ... as Lockstep wrote it: nothing to store
+    after = UserBinding.objects.get(user=user)
+    assert after.last_applied == before.last_applied and after.last_applied["businessPhones"] == []
