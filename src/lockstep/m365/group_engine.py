@@ -24,7 +24,14 @@ from lockstep.m365 import lanes, mapping, reconcile, replication
 from lockstep.m365.graph.errors import AccessDenied, FatalForDirectory, GraphError, NotFound, Throttled
 from lockstep.m365.models import Directory, GroupBinding, Health, SyncStatus, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
-from lockstep.m365.sync_pass import GROUP_CLAIM_LIMIT, PARK_FOR, PassResult, claim_lanes, retry_delay
+from lockstep.m365.sync_pass import (
+    GROUP_CLAIM_LIMIT,
+    PARK_FOR,
+    PASS_FIELDS,
+    PassResult,
+    claim_lanes,
+    retry_delay,
+)
 
 REFUSED = "Authorization_RequestDenied"
 GROUP_PERMISSION_WORDS = (
@@ -39,21 +46,7 @@ HOLD_FOR = timedelta(seconds=30)
 # An account pending for longer than this is not waited for (something else holds it up).
 WAIT_AT_MOST = timedelta(minutes=10)
 
-# Never the versions: a concurrent change must not be overwritten by this pass.
-SAVED_FIELDS = [
-    "remote_id",
-    "last_applied",
-    "status",
-    "last_error",
-    "last_error_code",
-    "attempts",
-    "retry_at",
-    "lease_until",
-    "lease_owner",
-    "synced_at",
-    "remote_created_at",
-    "members_written_at",
-]
+SAVED_FIELDS = [*PASS_FIELDS, "members_written_at"]
 
 
 def _member_remote_ids(binding: GroupBinding) -> frozenset[str]:

@@ -45,6 +45,23 @@ ADMIN_ROLE_WORDS = (
 )
 
 
+# What a pass stores on every binding it handled; never the versions (a concurrent change must
+# not be overwritten by a pass). The user and group passes add their own fields.
+PASS_FIELDS: tuple[str, ...] = (
+    "remote_id",
+    "last_applied",
+    "status",
+    "last_error",
+    "last_error_code",
+    "attempts",
+    "retry_at",
+    "lease_until",
+    "lease_owner",
+    "synced_at",
+    "remote_created_at",
+)
+
+
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
     """Exponential backoff with full jitter: 2, 4, 8 ... seconds, capped."""
     rng = rng or random.Random()

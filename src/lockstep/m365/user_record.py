@@ -36,7 +36,14 @@ from lockstep.m365.models import (
     UserBinding,
 )
 from lockstep.m365.port import GraphPort, WriteOutcome
-from lockstep.m365.sync_pass import ADMIN_ROLE_WORDS, PARK_FOR, PassResult, backoff, retry_delay
+from lockstep.m365.sync_pass import (
+    ADMIN_ROLE_WORDS,
+    PARK_FOR,
+    PASS_FIELDS,
+    PassResult,
+    backoff,
+    retry_delay,
+)
 from lockstep.m365.user_plan import Work, deleted_match, deleted_users, offer_restore
 
 
@@ -259,22 +266,7 @@ def _audit(
     )
 
 
-RECORDED_FIELDS: tuple[str, ...] = (
-    "remote_id",
-    "remote_upn",
-    "last_applied",
-    "status",
-    "last_error",
-    "last_error_code",
-    "attempts",
-    "retry_at",
-    "lease_until",
-    "lease_owner",
-    "adopted",
-    "synced_at",
-    "restore_candidate_id",
-    "remote_created_at",
-)
+RECORDED_FIELDS = (*PASS_FIELDS, "remote_upn", "adopted", "restore_candidate_id")
 PASSWORD_FIELDS = (
     "password_pending",
     "password_synced_at",
