@@ -1,7 +1,7 @@
 """Adopt-on-bind inside a sync pass: a create conflicted with the account already holding the address.
 
 The engine decides during the pass (`problem`: a read-only check, nothing written) and writes the
-adoption when it records the pass (`apply`, called inside `user_record.finish`'s transaction, just
+adoption when it records the pass (`apply`, called inside `user_finish.finish`'s transaction, just
 before the binding is saved), so the user's new immutable id and the binding that explains it are
 committed together or not at all: an exception anywhere in the pass never leaves the user with the
 account's immutable id while its binding still points at nothing.

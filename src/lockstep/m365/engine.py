@@ -13,8 +13,8 @@ One pass for one directory:
 A binding that fails never stops the others; a directory-fatal error pauses the directory
 and keeps the queue.
 
-The parts: `sync_pass` (claim, backoff, the pass result), `user_plan` (steps 2-3) and
-`user_record` (step 5).
+The parts: `sync_pass` (claim, backoff, the pass result), `user_plan` (steps 2-3),
+`user_record` and `user_finish` (step 5).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from lockstep.m365.graph.errors import FatalForDirectory
 from lockstep.m365.models import Directory, UserBinding
 from lockstep.m365.port import GraphPort, WriteOutcome, WriteRequest
 from lockstep.m365.sync_pass import CLAIM_LIMIT, PassResult, claim_lanes, claim_size
+from lockstep.m365.user_finish import finish
 from lockstep.m365.user_plan import Work, apply_brake, offer_restores, plan_users
-from lockstep.m365.user_record import finish, record_one
+from lockstep.m365.user_record import record_one
 
 
 def run_user_pass(directory: Directory, port: GraphPort, *, worker: str = "worker") -> PassResult:

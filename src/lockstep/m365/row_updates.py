@@ -2,7 +2,7 @@
 `executemany` (psycopg 3 pipelines the rows; SQLite runs them in-process).
 
 `Model.save(update_fields=...)` costs about 0.7 ms of Python per row and a round trip each;
-the user pass saves every binding of a chunk at its end (`user_record.finish`), which made it
+the user pass saves every binding of a chunk at its end (`user_finish.finish`), which made it
 the largest single cost of a worker syncing many tenants (bench/bench_tenants.py). Django's
 `bulk_update` is no help: its CASE WHEN expressions cost more CPU than the saves they replace.
 Each value goes through its field's own `get_db_prep_save`, as `save()` does, so JSON,
