@@ -39,7 +39,7 @@ def test_saved_fields_read_back_as_save_stores_them(directory: Directory, actor:
         row.lease_owner = "not saved"  # a field not named is left alone
     with CaptureQueriesContext(connection) as queries:
         save_fields(rows, FIELDS)
-    assert len(queries) <= 1 or connection.vendor == "sqlite"  # one statement (SQLite logs each row)
+    assert len(queries) == 1  # one statement for every row
     for index, stored in enumerate(UserBinding.objects.filter(directory=directory).order_by("pk")):
         assert stored.remote_id == f"remote-{index}"
         assert stored.last_applied == rows[index].last_applied

@@ -46,6 +46,9 @@ def make_server(sim: Simulator, sock: socket.socket, tls: TLSFiles) -> uvicorn.S
         loop=_loop(),
         http=_http(),
         timeout_keep_alive=30,
+        # SIGTERM ends the server within seconds even while a client still holds a request open
+        # (uvicorn otherwise waits for every connection; SimServer.stop allows 10 s)
+        timeout_graceful_shutdown=3,
     )
     return uvicorn.Server(config)
 

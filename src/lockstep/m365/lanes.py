@@ -50,10 +50,6 @@ def priority() -> Iterator[None]:
         _priority.reset(token)
 
 
-def in_priority() -> bool:
-    return _priority.get()
-
-
 def reserve_for_bulk() -> float:
     """The writes a budget must keep back from the request being paced now (0 for hand-made ones)."""
     return 0.0 if _priority.get() else INTERACTIVE_RESERVE

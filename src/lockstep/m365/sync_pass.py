@@ -10,7 +10,7 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from lockstep.m365 import lanes
 from lockstep.m365.models import Directory, GroupBinding, SyncStatus, UserBinding
+
+if TYPE_CHECKING:
+    from lockstep.directory.models import AuditEvent
 
 # Bindings per claim (one chunk of a pass). Small, so a hand-made change queued behind a bulk
 # backlog waits about one chunk (a few seconds of the tenant's write budget), not the backlog.
@@ -102,7 +105,7 @@ class PassResult:
     restore_offered: int = 0
     healthy: bool | None = None  # port.healthy(), asked at most once per pass
     deleted_users: list[dict[str, Any]] | None = None  # the recycle bin, listed at most once per pass
-    audit_rows: list[Any] = field(default_factory=list)  # the writes' audit rows, saved with the pass
+    audit_rows: list[AuditEvent] = field(default_factory=list)  # the writes' audit rows, saved with the pass
 
 
 def _dirty(now: datetime) -> Q:
